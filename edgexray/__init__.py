@@ -1,0 +1,25 @@
+"""edgexray: run chest X-ray classifiers exported from Keras on low-power devices.
+
+The runtime needs numpy, Pillow, click and one inference engine (LiteRT or ONNX Runtime).
+It never imports TensorFlow.
+
+    import edgexray
+    clf = edgexray.Classifier("model.tflite")
+    print(clf.predict("chest.png").label)
+"""
+
+from edgexray.card import ModelCard
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.errors import EdgexrayError
+from edgexray.prediction import Prediction
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Classifier",
+    "ClassifierOptions",
+    "EdgexrayError",
+    "ModelCard",
+    "Prediction",
+    "__version__",
+]

@@ -1,0 +1,226 @@
+"""The model card: everything needed to use an exported model correctly, carried inside the model file.
+
+A card is a frozen, versioned dataclass. It validates itself on construction, so a card that exists is
+a card that can be trusted to describe a usable model; `from_dict` refuses unknown keys and unknown
+schema versions instead of guessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast, get_args
+
+from edgexray.errors import CardError
+
+SCHEMA_VERSION = 1
+
+Task = Literal["binary", "multiclass"]
+ColorMode = Literal["grayscale", "rgb"]
+Normalize = Literal["unit", "symmetric", "imagenet", "caffe", "raw"]
+Interpolation = Literal["nearest", "bilinear", "bicubic", "area"]
+OutputKind = Literal["probabilities", "logits"]
+
+TASKS: tuple[str, ...] = get_args(Task)
+COLOR_MODES: tuple[str, ...] = get_args(ColorMode)
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalize)
+INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
+OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
+
+CHANNELS_BY_COLOR_MODE = {"grayscale": 1, "rgb": 3}
+DEFAULT_DISCLAIMER = "Not validated for clinical use."
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise CardError(f"invalid model card: {message}")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    _require(value in allowed, f"{name} is {value!r}; expected one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely a variant matches the full Keras model, measured at export on held-out images.
+
+    agreement: fraction of images with the same top-1 label (0..1).
+    max_abs_diff / mean_abs_diff: absolute difference of per-class probabilities.
+    accuracy / reference_accuracy: the variant's and the Keras model's accuracy when labels were known.
+    degraded: True when the variant failed the gate and was kept with --allow-degraded.
+    """
+
+    agreement: float
+    max_abs_diff: float
+    mean_abs_diff: float
+    images: int
+    accuracy: float | None = None
+    reference_accuracy: float | None = None
+    min_agreement: float | None = None
+    degraded: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("agreement", "accuracy", "reference_accuracy", "min_agreement"):
+            value = getattr(self, name)
+            _require(
+                value is None or 0.0 <= value <= 1.0,
+                f"parity {name} must be in [0, 1], got {value}",
+            )
+        _require(self.images >= 0, "parity images must not be negative")
+        _require(
+            self.max_abs_diff >= 0 and self.mean_abs_diff >= 0, "parity differences must be >= 0"
+        )
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What an exported model needs to be used correctly.
+
+    labels: class names in output order. For a binary model (one sigmoid output) labels[1] is the
+    positive class, the one the output's probability refers to.
+    input_height/width/channels: the model's input size in pixels; channels 1 (grayscale) or 3 (RGB).
+    normalize: pixel scaling the model was trained with; `unit` x/255, `symmetric` x/127.5-1,
+    `imagenet` (x/255-mean)/std, `caffe` BGR minus the ImageNet mean (keras ResNet50/VGG),
+    `raw` 0..255 as float (models with their own Rescaling layer, e.g. keras EfficientNet).
+    interpolation: the resize filter used in training (see README, "Matching the training pipeline").
+    threshold: decision threshold on the positive-class probability of a binary model.
+    payload_sha256/payload_size: hash and size of the model bytes without the card, set when the card
+    is embedded, so a corrupted or swapped model file is detected on load.
+    """
+
+    labels: tuple[str, ...]
+    task: Task
+    input_height: int
+    input_width: int
+    input_channels: int
+    normalize: Normalize
+    interpolation: Interpolation = "bilinear"
+    output_kind: OutputKind = "probabilities"
+    threshold: float | None = None
+    name: str = "model"
+    variant: str = "unknown"
+    source_sha256: str | None = None
+    parity: Parity | None = None
+    quantization: dict[str, Any] = field(default_factory=dict)
+    training_data: str = ""
+    intended_use: str = DEFAULT_DISCLAIMER
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    created: str | None = None
+    payload_sha256: str | None = None
+    payload_size: int | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        _require(
+            self.schema_version == SCHEMA_VERSION,
+            f"schema_version {self.schema_version} is not supported (this edgexray reads {SCHEMA_VERSION})",
+        )
+        object.__setattr__(self, "labels", tuple(self.labels))
+        _require(len(self.labels) >= 2, "at least two labels are needed")
+        _require(
+            all(isinstance(x, str) and x for x in self.labels), "labels must be non-empty text"
+        )
+        _require(len(set(self.labels)) == len(self.labels), f"labels repeat: {list(self.labels)}")
+        _choice("task", self.task, TASKS)
+        _require(
+            self.task != "binary" or len(self.labels) == 2,
+            f"a binary model has exactly two labels, got {len(self.labels)}",
+        )
+        for name in ("input_height", "input_width"):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, int) and value > 0,
+                f"{name} must be a positive integer, got {value}",
+            )
+        _require(
+            self.input_channels in (1, 3),
+            f"input_channels must be 1 or 3, got {self.input_channels}",
+        )
+        _choice("normalize", self.normalize, NORMALIZATIONS)
+        _choice("interpolation", self.interpolation, INTERPOLATIONS)
+        _choice("output_kind", self.output_kind, OUTPUT_KINDS)
+        if self.threshold is not None:
+            _require(self.task == "binary", "a threshold applies only to binary models")
+            _require(
+                isinstance(self.threshold, (int, float))
+                and math.isfinite(self.threshold)
+                and 0.0 < self.threshold < 1.0,
+                f"threshold must be between 0 and 1 (exclusive), got {self.threshold}",
+            )
+        if self.payload_sha256 is not None:
+            _require(
+                len(self.payload_sha256) == 64
+                and all(c in "0123456789abcdef" for c in self.payload_sha256),
+                "payload_sha256 must be 64 lowercase hex digits",
+            )
+        _require(
+            self.payload_size is None or self.payload_size > 0, "payload_size must be positive"
+        )
+
+    # Derived facts -------------------------------------------------------------------------------
+
+    @property
+    def color_mode(self) -> ColorMode:
+        return "grayscale" if self.input_channels == 1 else "rgb"
+
+    @property
+    def output_units(self) -> int:
+        """Width of the model's output tensor: 1 for a binary (sigmoid) model, else one per label."""
+        return 1 if self.task == "binary" else len(self.labels)
+
+    @property
+    def decision_threshold(self) -> float:
+        return 0.5 if self.threshold is None else float(self.threshold)
+
+    def replace(self, **changes: Any) -> ModelCard:
+        """A copy with some fields changed, validated like any other card."""
+        return dataclasses.replace(self, **changes)
+
+    # Serialization -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["labels"] = list(self.labels)
+        data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        if not isinstance(data, dict):
+            raise CardError("invalid model card: expected a JSON object")
+        data = dict(data)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise CardError(
+                f"model card schema_version {version!r} is not supported (this edgexray reads {SCHEMA_VERSION})"
+            )
+        color_mode = data.pop("color_mode", None)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CardError(f"invalid model card: unknown field(s) {', '.join(unknown)}")
+        parity = data.get("parity")
+        try:
+            if parity is not None:
+                data["parity"] = Parity(**parity)
+            card = cls(**data)
+        except TypeError as exc:
+            raise CardError(f"invalid model card: {exc}") from None
+        if color_mode is not None and color_mode != card.color_mode:
+            raise CardError(
+                f"invalid model card: color_mode {color_mode!r} disagrees with {card.input_channels} input channel(s)"
+            )
+        return card
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelCard:
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CardError(f"model card is not valid JSON: {exc}") from None
+        return cls.from_dict(cast(dict[str, Any], data))

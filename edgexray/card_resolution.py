@@ -1,0 +1,94 @@
+"""The card a model actually runs with: embedded or sidecar card, user overrides, or flags alone.
+
+A model without a card still runs when the user supplies the facts that cannot be read from its
+tensors (labels and normalization); the rest comes from the tensors or documented defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edgexray.card import ModelCard
+from edgexray.engines.base import Engine
+from edgexray.errors import CardError, ModelError
+
+
+@dataclass(frozen=True)
+class CardOverrides:
+    """Facts given on the command line or in code; None means "not given"."""
+
+    labels: tuple[str, ...] | None = None
+    normalize: str | None = None
+    interpolation: str | None = None
+    output_kind: str | None = None
+    threshold: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+
+def _from_tensors(path: Path, engine: Engine, overrides: CardOverrides) -> ModelCard:
+    missing = [
+        flag
+        for flag, value in (("--labels", overrides.labels), ("--normalize", overrides.normalize))
+        if value is None
+    ]
+    if missing:
+        raise CardError(
+            f"{path}: the model has no card; give {' and '.join(missing)} "
+            "(e.g. --labels NORMAL,PNEUMONIA --normalize unit)"
+        )
+    shape = engine.input.shape
+    if len(shape) != 4 or None in shape[1:]:
+        raise ModelError(f"{path}: cannot read a fixed NHWC input size from input shape {shape}")
+    _, height, width, channels = shape
+    units = engine.output.shape[-1] if engine.output.shape else None
+    task = "binary" if units == 1 else "multiclass"
+    given = overrides.given()
+    return ModelCard(
+        task=task,  # type: ignore[arg-type]
+        input_height=int(height),  # type: ignore[arg-type]
+        input_width=int(width),  # type: ignore[arg-type]
+        input_channels=int(channels),  # type: ignore[arg-type]
+        name=path.stem,
+        variant="uncarded",
+        **given,
+    )
+
+
+def check_against_engine(path: Path, card: ModelCard, engine: Engine) -> None:
+    """Raise ModelError when the card describes tensors the model does not have."""
+    shape = engine.input.shape
+    expected = (card.input_height, card.input_width, card.input_channels)
+    if len(shape) != 4 or any(
+        a is not None and a != b for a, b in zip(shape[1:], expected, strict=True)
+    ):
+        raise ModelError(
+            f"{path}: card says input {expected[0]}x{expected[1]}x{expected[2]} "
+            f"but the model takes {shape}"
+        )
+    units = engine.output.shape[-1] if engine.output.shape else None
+    if units is not None and units != card.output_units:
+        raise ModelError(
+            f"{path}: card expects {card.output_units} output(s) for {len(card.labels)} labels "
+            f"({card.task}) but the model has {units}"
+        )
+
+
+def resolve_card(
+    path: Path, card: ModelCard | None, engine: Engine, overrides: CardOverrides | None = None
+) -> ModelCard:
+    overrides = overrides or CardOverrides()
+    if card is None:
+        card = _from_tensors(path, engine, overrides)
+    elif overrides.given():
+        try:
+            card = card.replace(**overrides.given())
+        except CardError as exc:
+            raise CardError(f"{path}: {exc}") from None
+    check_against_engine(path, card, engine)
+    return card

@@ -1,0 +1,1 @@
+"""The `edgexray` command line (click)."""

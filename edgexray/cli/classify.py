@@ -1,0 +1,129 @@
+"""`edgexray classify PATH...`: classify image files and folders with one model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli import exit_codes
+from edgexray.cli.options import (
+    card_override_options,
+    engine_option,
+    overrides_from,
+    threads_option,
+)
+from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
+from edgexray.demo import default_model, samples_folder
+from edgexray.prediction import Prediction
+from edgexray.preprocessing import discover_images
+
+
+def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iterator[Prediction]:
+    if not show:
+        yield from predictions
+        return
+    with click.progressbar(predictions, length=total, label="classifying", file=sys.stderr) as bar:
+        yield from bar
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Model file (.tflite or .onnx). Default: the bundled demo model.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Images per engine call.",
+)
+@threads_option
+@engine_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(WRITERS)),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write results to FILE instead of stdout.",
+)
+@card_override_options
+def classify(
+    paths: tuple[Path, ...],
+    model: Path | None,
+    batch_size: int,
+    threads: int | None,
+    engine: str | None,
+    output_format: str,
+    output: Path | None,
+    **card_flags: Any,
+) -> None:
+    """Classify image files and folders (searched recursively for image files).
+
+    With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
+    2 usage error, 3 some files failed (the others are still classified and written).
+    """
+    if model is None:
+        model = default_model()
+        click.echo(
+            f"edgexray: using the demo model {model.name}: trained on synthetic images, "
+            "for demonstration only, not for clinical use",
+            err=True,
+        )
+    if not paths:
+        paths = (samples_folder(),)
+        click.echo(
+            f"edgexray: no PATH given, classifying the sample images in {paths[0]}", err=True
+        )
+    options = ClassifierOptions(threads=threads, engine=engine, batch_size=batch_size)
+    classifier = Classifier(model, options, overrides_from(card_flags))
+    found = discover_images(list(paths))
+    total = len(found.files) + len(found.problems)
+    width = max(
+        [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
+    )
+    failures = successes = 0
+    with ExitStack() as stack:
+        stack.callback(classifier.close)
+        destination = OutputFile(output, atomic=output_format == "json") if output else None
+        stream: TextIO = destination.stream if destination else sys.stdout
+        writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
+        try:
+            for path, problem in found.problems:
+                writer.write(
+                    Prediction(path=str(path), error=f"{display_path(str(path))}: {problem}")
+                )
+                failures += 1
+            show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+            predictions = classifier.iter_predictions(found.files, batch_size)
+            for prediction in _progress(predictions, total, show):
+                writer.write(prediction)
+                if prediction.ok:
+                    successes += 1
+                else:
+                    failures += 1
+        finally:
+            # Also on Ctrl-C/SIGTERM: finished records are kept and the document is closed.
+            writer.close()
+            if destination:
+                destination.commit()
+            click.echo(f"edgexray: {successes} classified, {failures} failed", err=True)
+    if failures:
+        sys.exit(exit_codes.PARTIAL)

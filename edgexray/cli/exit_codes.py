@@ -1,0 +1,8 @@
+"""Exit codes of every edgexray command (documented in the README)."""
+
+OK = 0  # every input succeeded
+FATAL = 1  # nothing could be done: the model cannot load, a missing extra, an export that failed
+USAGE = 2  # a bad flag or argument (click's convention)
+PARTIAL = 3  # some inputs failed; the others were processed and written
+PARITY = 4  # export: a variant fell below --min-agreement (and --allow-degraded was not given)
+INTERRUPTED = 130  # Ctrl-C or SIGTERM; results written so far are complete records

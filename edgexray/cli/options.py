@@ -1,0 +1,87 @@
+"""Click options shared by several commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
+from edgexray.card_resolution import CardOverrides
+from edgexray.engines import ENGINES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _labels(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    labels = tuple(part.strip() for part in value.split(","))
+    if len(labels) < 2 or not all(labels):
+        raise click.BadParameter(
+            "give at least two comma-separated class names, e.g. NORMAL,PNEUMONIA"
+        )
+    return labels
+
+
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar="EDGEXRAY_THREADS",
+    help="Engine threads (default: all cores). Env: EDGEXRAY_THREADS.",
+)
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(sorted(ENGINES)),
+    default=None,
+    help="Inference engine (default: by file type: .tflite -> litert, .onnx -> onnxruntime).",
+)
+
+
+def card_override_options(function: F) -> F:
+    """--labels/--normalize/--interpolation/--outputs/--threshold: the facts a card-less model needs,
+    or overrides of the card's own (e.g. a site-specific decision threshold)."""
+    for option in reversed(
+        (
+            click.option(
+                "--labels", callback=_labels, help="Class names in output order, comma-separated."
+            ),
+            click.option(
+                "--normalize",
+                type=click.Choice(NORMALIZATIONS),
+                help="Pixel normalization used in training.",
+            ),
+            click.option(
+                "--interpolation",
+                type=click.Choice(INTERPOLATIONS),
+                help="Resize filter used in training.",
+            ),
+            click.option(
+                "--outputs",
+                "output_kind",
+                type=click.Choice(OUTPUT_KINDS),
+                help="What the model outputs.",
+            ),
+            click.option(
+                "--threshold",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                help="Decision threshold of a binary model.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def overrides_from(params: dict[str, Any]) -> CardOverrides:
+    return CardOverrides(
+        labels=params.pop("labels", None),
+        normalize=params.pop("normalize", None),
+        interpolation=params.pop("interpolation", None),
+        output_kind=params.pop("output_kind", None),
+        threshold=params.pop("threshold", None),
+    )

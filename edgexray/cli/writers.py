@@ -1,0 +1,149 @@
+"""Result writers, one class per output format, all streaming: a record is written (and flushed) as
+soon as it is known, so memory stays flat and an interrupted run keeps every finished record.
+
+CSV and JSONL files always end on a complete record. A JSON file is written to a temporary file and
+renamed into place when closed, so a reader sees the previous file or a complete new one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, TextIO
+
+from edgexray.prediction import Prediction
+
+
+def display_path(path: str | None) -> str:
+    """A printable form of a file name, also for names that are not valid UTF-8 (shown as \\xNN)."""
+    if path is None:
+        return "-"
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _record(prediction: Prediction) -> dict[str, Any]:
+    record = prediction.to_record()
+    record["path"] = display_path(prediction.path)
+    return record
+
+
+class ResultWriter(ABC):
+    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
+        self.stream = stream
+        self.labels = labels
+        self.path_width = path_width
+
+    @abstractmethod
+    def write(self, prediction: Prediction) -> None: ...
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class JSONLWriter(ResultWriter):
+    def write(self, prediction: Prediction) -> None:
+        self.stream.write(json.dumps(_record(prediction), ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
+class JSONWriter(ResultWriter):
+    """A JSON array, streamed element by element."""
+
+    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
+        super().__init__(stream, labels, path_width)
+        self.count = 0
+        self.stream.write("[")
+
+    def write(self, prediction: Prediction) -> None:
+        separator = ",\n  " if self.count else "\n  "
+        self.stream.write(separator + json.dumps(_record(prediction), ensure_ascii=False))
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.write("\n]\n" if self.count else "]\n")
+        super().close()
+
+
+class CSVWriter(ResultWriter):
+    """Columns: path, label, confidence, p_<label>..., error."""
+
+    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
+        super().__init__(stream, labels, path_width)
+        self.columns = ["path", "label", "confidence", *(f"p_{x}" for x in labels), "error"]
+        self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
+        self.writer.writeheader()
+        self.stream.flush()
+
+    def write(self, prediction: Prediction) -> None:
+        row: dict[str, Any] = {
+            "path": display_path(prediction.path),
+            "error": prediction.error or "",
+        }
+        if prediction.ok:
+            row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")
+            row.update({f"p_{k}": f"{v:.6f}" for k, v in prediction.probabilities.items()})
+        self.writer.writerow(row)
+        self.stream.flush()
+
+
+class TableWriter(ResultWriter):
+    """Aligned columns for people: path, label, confidence, one probability per class."""
+
+    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
+        super().__init__(stream, labels, path_width)
+        self.label_width = max(len("label"), *(len(x) for x in labels))
+        self.prob_widths = [max(6, len(x)) for x in labels]
+        head = [f"{'path':<{self.path_width}}", f"{'label':<{self.label_width}}", "confidence"]
+        head += [f"{x:>{w}}" for x, w in zip(labels, self.prob_widths, strict=True)]
+        self.stream.write("  ".join(head).rstrip() + "\n")
+
+    def write(self, prediction: Prediction) -> None:
+        cells = [f"{display_path(prediction.path):<{self.path_width}}"]
+        if prediction.ok:
+            cells += [f"{prediction.label:<{self.label_width}}", f"{prediction.confidence:>10.4f}"]
+            cells += [
+                f"{prediction.probabilities[x]:>{w}.4f}"
+                for x, w in zip(self.labels, self.prob_widths, strict=True)
+            ]
+        else:
+            cells.append(f"ERROR: {prediction.error}")
+        self.stream.write("  ".join(cells).rstrip() + "\n")
+        self.stream.flush()
+
+
+WRITERS: dict[str, type[ResultWriter]] = {
+    "table": TableWriter,
+    "csv": CSVWriter,
+    "json": JSONWriter,
+    "jsonl": JSONLWriter,
+}
+
+
+class OutputFile:
+    """The destination of a writer: a file written in place (line formats) or via a temporary file
+    renamed on success (whole-document formats)."""
+
+    def __init__(self, path: Path, atomic: bool) -> None:
+        self.path = path
+        self.atomic = atomic
+        if atomic:
+            fd, self._tmp = tempfile.mkstemp(
+                dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp"
+            )
+            self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        else:
+            self.stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+
+    def commit(self) -> None:
+        self.stream.close()
+        if self.atomic:
+            os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        self.stream.close()
+        if self.atomic:
+            Path(self._tmp).unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""The bundled demo model and sample images (trained on synthetic images: not for clinical use).
+
+Installed from a wheel they live in the `edgexray._bundled` package; in a source checkout, in the
+repository's models/ folder. Both layouts are looked up here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from edgexray.engines import ENGINES, available_engines
+from edgexray.errors import ModelError
+
+# Demo variants in order of preference; the first one whose engine is installed is the default.
+DEMO_MODELS = ("seed_cnn.onnx-int8.onnx", "seed_cnn.tflite-int8.tflite")
+
+
+def bundled_root() -> Path:
+    """The folder holding demo/ and samples/."""
+    spec = importlib.util.find_spec("edgexray._bundled")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location, "demo").is_dir():
+                return Path(location)
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def samples_folder() -> Path:
+    return bundled_root() / "samples"
+
+
+def default_model() -> Path:
+    """The preferred demo model that an installed engine can run."""
+    demo = bundled_root() / "demo"
+    installed = set(available_engines())
+    candidates = [demo / name for name in DEMO_MODELS if (demo / name).is_file()]
+    for path in candidates:
+        if any(path.suffix in ENGINES[name].suffixes for name in installed):
+            return path
+    if not candidates:
+        raise ModelError(f"no bundled demo model in {demo}; give one with -m/--model")
+    raise ModelError(
+        "no inference engine installed for the demo model: pip install 'edgexray[onnx]' or 'edgexray[tflite]'"
+    )

@@ -1,0 +1,98 @@
+"""The interface every inference engine implements.
+
+An engine takes float32 NHWC batches and returns float32 (N, units) outputs. Quantized tensors
+(int8/uint8 inputs or outputs) are quantized and dequantized inside the engine with the tensor's own
+scale and zero point, so the code around it stays float.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """threads: intra-op threads for the engine; None means all cores of this machine."""
+
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Shape (None for a dynamic dimension), dtype, and (scale, zero_point) when quantized."""
+
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+    scale: float = 0.0
+    zero_point: int = 0
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and np.issubdtype(self.dtype, np.integer)
+
+
+def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """float -> the tensor's integer type with its (scale, zero_point), rounded and saturated."""
+    limits = np.iinfo(info.dtype)
+    q = np.rint(x / np.float32(info.scale)) + info.zero_point
+    return np.clip(q, limits.min, limits.max).astype(info.dtype)
+
+
+def dequantize(q: np.ndarray, info: TensorInfo) -> np.ndarray:
+    return (q.astype(np.float32) - np.float32(info.zero_point)) * np.float32(info.scale)
+
+
+class Engine(ABC):
+    """Loads one model file and runs batches through it.
+
+    Subclasses import their runtime library inside `__init__`, so a missing engine costs nothing
+    until it is used. An engine is not thread-safe: callers serialize `run` (Classifier does).
+    """
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+    #: Import names of the runtime library, in order of preference (for messages and `available`).
+    libraries: ClassVar[tuple[str, ...]]
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        self.path = Path(path)
+        self.options = options
+
+    @property
+    @abstractmethod
+    def input(self) -> TensorInfo:
+        """The model input in NHWC order."""
+
+    @property
+    @abstractmethod
+    def output(self) -> TensorInfo: ...
+
+    @property
+    def batch_dynamic(self) -> bool:
+        """True when any batch size can run in one call; otherwise `run` loops over images."""
+        return self.input.shape[0] is None
+
+    @property
+    def library_version(self) -> str:
+        return "unknown"
+
+    @abstractmethod
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, H, W, C) -> float32 (N, units), dequantized."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the runtime's resources."""

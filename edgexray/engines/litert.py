@@ -1,0 +1,125 @@
+"""LiteRT (TensorFlow Lite) engine: ai-edge-litert, else tflite-runtime, else tensorflow.lite."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgexray.engines.base import Engine, EngineOptions, TensorInfo, dequantize, quantize
+from edgexray.errors import EngineUnavailableError, ModelError
+
+# (module, attribute) pairs, most preferred first. tflite-runtime is unmaintained (numpy 1 only);
+# tensorflow.lite works wherever TensorFlow is installed but costs seconds to import.
+_INTERPRETERS = (
+    ("ai_edge_litert.interpreter", "Interpreter"),
+    ("tflite_runtime.interpreter", "Interpreter"),
+    ("tensorflow.lite", "Interpreter"),
+)
+
+
+def _interpreter_class() -> tuple[Any, str]:
+    for module_name, attribute in _INTERPRETERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        top = importlib.import_module(module_name.split(".")[0])
+        return getattr(module, attribute), f"{top.__name__} {getattr(top, '__version__', '?')}"
+    raise EngineUnavailableError(
+        "no LiteRT interpreter installed: pip install 'edgexray[tflite]' (ai-edge-litert)"
+    )
+
+
+def _info(detail: dict[str, Any]) -> TensorInfo:
+    signature = detail.get("shape_signature", detail["shape"])
+    shape = tuple(None if int(d) < 0 else int(d) for d in signature)
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return TensorInfo(shape, np.dtype(detail["dtype"]), float(scale), int(zero_point))
+
+
+class LiteRTEngine(Engine):
+    name = "litert"
+    suffixes = (".tflite",)
+    libraries = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        super().__init__(path, options)
+        interpreter_class, self._version = _interpreter_class()
+        try:
+            self._interpreter = interpreter_class(
+                model_path=str(path), num_threads=options.resolved_threads
+            )
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"{path}: LiteRT cannot load this model ({_first_line(exc)})"
+            ) from None
+        input_detail = self._interpreter.get_input_details()[0]
+        self._input_index = input_detail["index"]
+        self._input = _info(input_detail)
+        self._output_index = self._interpreter.get_output_details()[0]["index"]
+        self._output = _info(self._interpreter.get_output_details()[0])
+        self._allocated = int(input_detail["shape"][0])
+        # Most conv nets exported with batch 1 still run larger batches after a resize.
+        self._resizable = True
+
+    @property
+    def input(self) -> TensorInfo:
+        return self._input
+
+    @property
+    def output(self) -> TensorInfo:
+        return self._output
+
+    @property
+    def batch_dynamic(self) -> bool:
+        return self._resizable
+
+    @property
+    def library_version(self) -> str:
+        return self._version
+
+    def _ensure_batch(self, n: int) -> bool:
+        if n == self._allocated:
+            return True
+        if not self._resizable:
+            return False
+        try:
+            self._interpreter.resize_tensor_input(
+                self._input_index, [n, *self._input.shape[1:]], strict=False
+            )
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError):
+            self._resizable = False
+            self._interpreter.resize_tensor_input(
+                self._input_index, [1, *self._input.shape[1:]], strict=False
+            )
+            self._interpreter.allocate_tensors()
+            self._allocated = 1
+            return False
+        self._allocated = n
+        return True
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        x = quantize(batch, self._input) if self._input.quantized else batch
+        self._interpreter.set_tensor(self._input_index, x.astype(self._input.dtype, copy=False))
+        self._interpreter.invoke()
+        y = self._interpreter.get_tensor(self._output_index)
+        y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
+        return y.reshape(len(batch), -1)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if self._ensure_batch(len(batch)):
+            return self._invoke(batch)
+        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+
+    def close(self) -> None:
+        self._interpreter = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,97 @@
+"""ONNX Runtime engine (CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgexray.engines.base import Engine, EngineOptions, TensorInfo, dequantize, quantize
+from edgexray.errors import EngineUnavailableError, ModelError
+
+_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+}
+
+
+def _dim(value: Any) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _is_nchw(shape: tuple[int | None, ...]) -> bool:
+    return len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
+
+
+class ONNXRuntimeEngine(Engine):
+    name = "onnxruntime"
+    suffixes = (".onnx",)
+    libraries = ("onnxruntime",)
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        super().__init__(path, options)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EngineUnavailableError(
+                "ONNX Runtime is not installed: pip install 'edgexray[onnx]'"
+            ) from None
+        self._version = f"onnxruntime {ort.__version__}"
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.resolved_threads
+        session_options.inter_op_num_threads = 1
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session_options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), session_options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own exception types for a bad file
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: ONNX Runtime cannot load this model ({message})") from None
+        model_input = self._session.get_inputs()[0]
+        model_output = self._session.get_outputs()[0]
+        shape = tuple(_dim(d) for d in model_input.shape)
+        # Models exported from PyTorch are channels-first; the runtime feeds NHWC everywhere.
+        self._nchw = _is_nchw(shape)
+        if self._nchw:
+            shape = (shape[0], shape[2], shape[3], shape[1])
+        self._input_name = model_input.name
+        self._output_name = model_output.name
+        self._input = TensorInfo(shape, np.dtype(_DTYPES.get(model_input.type, np.float32)))
+        self._output = TensorInfo(
+            tuple(_dim(d) for d in model_output.shape),
+            np.dtype(_DTYPES.get(model_output.type, np.float32)),
+        )
+
+    @property
+    def input(self) -> TensorInfo:
+        return self._input
+
+    @property
+    def output(self) -> TensorInfo:
+        return self._output
+
+    @property
+    def library_version(self) -> str:
+        return self._version
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        x = batch.transpose(0, 3, 1, 2) if self._nchw else batch
+        if self._input.quantized:
+            x = quantize(x, self._input)
+        x = np.ascontiguousarray(x, dtype=self._input.dtype)
+        (y,) = self._session.run([self._output_name], {self._input_name: x})
+        y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
+        return y.reshape(len(batch), -1)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if self.batch_dynamic or len(batch) == self._input.shape[0]:
+            return self._invoke(batch)
+        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+
+    def close(self) -> None:
+        self._session = None

@@ -1,0 +1,33 @@
+"""Errors a user can cause, each with a one-line message and the exit code the CLI uses for it."""
+
+from __future__ import annotations
+
+
+class EdgexrayError(Exception):
+    """Base class: the message is one line saying what went wrong and why."""
+
+    exit_code = 1
+
+
+class ModelError(EdgexrayError):
+    """The model file cannot be used: missing, corrupt, unknown format, or card disagrees with it."""
+
+
+class CardError(ModelError):
+    """A model card is missing, malformed or inconsistent."""
+
+
+class EngineUnavailableError(EdgexrayError):
+    """No installed inference engine can run this model file."""
+
+
+class ImageError(EdgexrayError):
+    """One input image cannot be decoded; the others are unaffected."""
+
+
+class ExportError(EdgexrayError):
+    """The export toolchain refused a model or data (Lambda layers, empty calibration folder, ...)."""
+
+
+class ParityError(ExportError):
+    """An exported variant disagrees with the full model more than the gate allows."""

@@ -1,0 +1,109 @@
+"""ONNX: the card is a `metadata_props` entry of the ModelProto, key `edgexray.card`.
+
+The entry is read and written at the protobuf wire level: protobuf lets a message's fields come in any
+order, so appending one serialized `metadata_props` field to a valid ModelProto yields a valid model
+with one more entry. This keeps `edgexray info` working without the onnx package or an engine, and
+lets the payload hash exclude the card exactly.
+"""
+
+from __future__ import annotations
+
+CARD_KEY = "edgexray.card"
+_GRAPH = 7  # ModelProto.graph
+_METADATA_PROPS = 14  # ModelProto.metadata_props
+_KEY, _VALUE = 1, 2  # StringStringEntryProto fields
+
+
+class WireFormatError(ValueError):
+    """The bytes are not a well-formed protobuf message."""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise WireFormatError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _fields(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """Top-level fields as (number, wire_type, start, value_start, end) byte offsets."""
+    fields = []
+    pos = 0
+    while pos < len(data):
+        start = pos
+        tag, pos = _varint(data, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if number == 0:
+            raise WireFormatError("field number 0")
+        if wire_type == 0:
+            _, pos = _varint(data, pos)
+            value_start = start
+        elif wire_type == 1:
+            value_start, pos = pos, pos + 8
+        elif wire_type == 2:
+            length, value_start = _varint(data, pos)
+            pos = value_start + length
+        elif wire_type == 5:
+            value_start, pos = pos, pos + 4
+        else:
+            raise WireFormatError(f"unsupported wire type {wire_type}")
+        if pos > len(data):
+            raise WireFormatError("field runs past the end of the file")
+        fields.append((number, wire_type, start, value_start, pos))
+    return fields
+
+
+def _entry(data: bytes) -> dict[int, bytes]:
+    return {
+        number: data[value_start:end]
+        for number, wire_type, _, value_start, end in _fields(data)
+        if wire_type == 2
+    }
+
+
+def _length_delimited(number: int, value: bytes) -> bytes:
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(value)) + value
+
+
+class ONNXCardFormat:
+    suffix = ".onnx"
+
+    def split(self, data: bytes) -> tuple[bytes, str | None]:
+        """(model bytes without the card entry, card JSON or None). Raises WireFormatError."""
+        payload = bytearray()
+        card: str | None = None
+        fields = _fields(data)
+        if not any(number == _GRAPH and wire_type == 2 for number, wire_type, *_ in fields):
+            raise WireFormatError("no graph in the file")
+        for number, wire_type, start, value_start, end in fields:
+            if number == _METADATA_PROPS and wire_type == 2:
+                entry = _entry(data[value_start:end])
+                if entry.get(_KEY) == CARD_KEY.encode():
+                    card = entry.get(_VALUE, b"").decode("utf-8")
+                    continue
+            payload += data[start:end]
+        return bytes(payload), card
+
+    def join(self, payload: bytes, card_json: str) -> bytes:
+        entry = _length_delimited(_KEY, CARD_KEY.encode()) + _length_delimited(
+            _VALUE, card_json.encode("utf-8")
+        )
+        return payload + _length_delimited(_METADATA_PROPS, entry)

@@ -1,0 +1,145 @@
+"""Decode one image file with Pillow into an 8-bit grayscale ("L") or RGB image.
+
+Handles PNG (8 and 16 bit), JPEG (incl. CMYK), BMP, TIFF, GIF and WebP in any Pillow mode, applies the
+EXIF orientation, and uses the first frame of animated or multi-page files. Pixel-count limits are
+checked from the header, before any pixel data is read, so a decompression bomb or a huge file costs
+neither time nor memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from edgexray.errors import ImageError
+
+TargetMode = Literal["L", "RGB"]
+ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
+
+# 16-bit and 32-bit integer modes Pillow uses for high-bit-depth grayscale (PNG, TIFF).
+_WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Refuse images larger than `max_pixels` (width x height). Pillow's own default is ~89 Mpx."""
+
+    max_pixels: int = 89_478_485
+
+    def __post_init__(self) -> None:
+        if self.max_pixels <= 0:
+            raise ValueError("max_pixels must be positive")
+
+
+def _describe(source: object) -> str:
+    return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
+    name = _describe(path)
+    try:
+        image = Image.open(path)  # reads the header only
+    except FileNotFoundError:
+        raise ImageError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a folder, not an image") from None
+    except PermissionError:
+        raise ImageError(f"{name}: permission denied") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
+    except UnidentifiedImageError:
+        size = Path(path).stat().st_size if Path(path).exists() else 0
+        reason = "empty file" if size == 0 else "not an image Pillow can read"
+        raise ImageError(f"{name}: {reason}") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        image.close()
+        raise ImageError(
+            f"{name}: refused, {width}x{height} pixels exceeds the limit of {limits.max_pixels}"
+        )
+    return image
+
+
+def to_mode(image: Image.Image, mode: TargetMode) -> Image.Image:
+    """Convert any Pillow image to 8-bit "L" or "RGB".
+
+    16-bit grayscale keeps its full range (scaled by 1/257 to 0..255) where a plain `convert("L")`
+    would clip everything above 255 to white. Alpha is dropped, as `keras.utils.load_img` does.
+    """
+    if image.mode in _WIDE_INT_MODES or image.mode == "F":
+        pixels = np.asarray(image, dtype=np.float64)
+        if image.mode != "F":
+            # "I" can hold 16-bit data (PNG) or signed 32-bit; scale by the container's range.
+            top = 65535.0 if pixels.max(initial=0) <= 65535 and pixels.min(initial=0) >= 0 else None
+            if top is None:
+                lo, hi = float(pixels.min()), float(pixels.max())
+                pixels = (pixels - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)
+            else:
+                pixels = pixels * (255.0 / top)
+        image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+    elif image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode == mode:
+        return image
+    if image.mode in ("LA", "La") and mode == "L":
+        return image.getchannel("L")
+    return image.convert(mode)
+
+
+def load_image(
+    source: ImageInput, mode: TargetMode = "RGB", limits: DecodeLimits | None = None
+) -> Image.Image:
+    """Decode `source` (a path, a PIL image or a uint8/uint16 numpy array) into an "L" or "RGB" image.
+
+    Raises ImageError with a one-line message naming the file and the cause.
+    """
+    limits = limits or DecodeLimits()
+    if isinstance(source, np.ndarray):
+        return to_mode(_from_array(source), mode)
+    if isinstance(source, Image.Image):
+        return to_mode(ImageOps.exif_transpose(source) or source, mode)
+    if not isinstance(source, (str, os.PathLike)):
+        raise ImageError(
+            f"cannot classify a {type(source).__name__}: give a path, a PIL image or a numpy array"
+        )
+    image = _open(source, limits)
+    name = _describe(source)
+    try:
+        with image:
+            image.seek(0)  # first frame of animated GIF / multi-page TIFF
+            image.load()
+            transposed = ImageOps.exif_transpose(image) or image
+            return to_mode(transposed, mode)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        # Truncated or corrupt data surfaces from Pillow's decoders as any of these.
+        raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"numpy image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"numpy image is empty (shape {array.shape})")
+    if array.dtype == np.uint16:
+        array = np.rint(array.astype(np.float64) / 257.0).astype(np.uint8)
+    elif array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype != np.uint8:
+        raise ImageError(
+            f"numpy image must hold uint8 or uint16 pixels, got {array.dtype}; "
+            "for a ready model input use Classifier.predict_tensor"
+        )
+    modes = {2: "L", 3: "RGB", 4: "RGBA"}
+    channels = 2 if array.ndim == 2 else array.shape[2]
+    return Image.fromarray(np.ascontiguousarray(array), modes[channels])

@@ -1,0 +1,54 @@
+"""Find the image files to classify among the paths a user gives."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+@dataclass
+class Discovery:
+    """Image files found (sorted, deterministic) and the given paths that yielded none, with why."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """All image files under `folder`, following symlinked folders but never around a loop."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found.extend(Path(root, name) for name in files if is_image_name(Path(name)))
+    return sorted(found)
+
+
+def discover_images(paths: list[Path] | tuple[Path, ...]) -> Discovery:
+    """Files given by name are taken whatever their extension (a wrong one fails at decoding, with a
+    clear error); folders are searched recursively for IMAGE_EXTENSIONS, case-insensitively."""
+    result = Discovery()
+    for path in paths:
+        if path.is_dir():
+            images = _walk(path)
+            if images:
+                result.files.extend(images)
+            else:
+                result.problems.append((path, "no images found in folder"))
+        elif path.exists() or path.is_symlink():
+            result.files.append(path)
+        else:
+            result.problems.append((path, "no such file or folder"))
+    return result

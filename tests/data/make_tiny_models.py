@@ -1,0 +1,76 @@
+"""Rebuild the tiny committed test models (needs the [export] extra):
+
+    python tests/data/make_tiny_models.py
+
+They let the runtime tests run without TensorFlow. Weights are seeded, so the models are
+deterministic; `tiny_reference.npz` holds Keras outputs on fixed inputs for parity checks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def build(channels: int, units: int, activation: str | None, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((16, 16, channels))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(units, activation=activation)(x)
+    return keras.Model(inputs, outputs)
+
+
+def to_tflite(model, path: Path, int8: bool, samples: np.ndarray) -> None:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    path.write_bytes(converter.convert())
+
+
+def to_onnx(model, path: Path) -> None:
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input"),)
+    function = tf.function(lambda x: model(x, training=False), input_signature=spec)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
+    path.write_bytes(proto.SerializeToString())
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    reference = {}
+    for name, channels, units, activation in (
+        ("binary_gray", 1, 1, "sigmoid"),
+        ("three_rgb", 3, 3, "softmax"),
+        ("logits_gray", 1, 3, None),
+    ):
+        model = build(channels, units, activation, seed=len(name))
+        samples = rng.random((32, 16, 16, channels), dtype=np.float32)
+        to_tflite(model, HERE / f"{name}.tflite", int8=False, samples=samples)
+        to_onnx(model, HERE / f"{name}.onnx")
+        if name == "binary_gray":
+            to_tflite(model, HERE / f"{name}.int8.tflite", int8=True, samples=samples)
+        reference[f"{name}_x"] = samples[:8]
+        reference[f"{name}_y"] = model(samples[:8], training=False).numpy()
+    np.savez(HERE / "tiny_reference.npz", **reference)
+
+
+if __name__ == "__main__":
+    main()
