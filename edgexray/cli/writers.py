@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, TextIO
 
+from edgexray.atomic import temp_file_beside
 from edgexray.prediction import Prediction
 
 
@@ -131,9 +131,7 @@ class OutputFile:
         self.path = path
         self.atomic = atomic
         if atomic:
-            fd, self._tmp = tempfile.mkstemp(
-                dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp"
-            )
+            fd, self._tmp = temp_file_beside(path)
             self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="")
         else:
             self.stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
@@ -146,4 +144,4 @@ class OutputFile:
     def discard(self) -> None:
         self.stream.close()
         if self.atomic:
-            Path(self._tmp).unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)

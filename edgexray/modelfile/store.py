@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from edgexray.atomic import write_bytes_atomically
 from edgexray.card import ModelCard
 from edgexray.errors import CardError, ModelError
 from edgexray.modelfile.onnx_format import ONNXCardFormat
@@ -106,17 +105,6 @@ def verify_payload(path: Path, payload: bytes, card: ModelCard) -> None:
             )
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_card(path: Path, card: ModelCard, *, sidecar: bool = True) -> ModelCard:
     """Embed `card` in the model file at `path` (replacing any card there) and write the sidecar.
 
@@ -127,7 +115,7 @@ def write_card(path: Path, card: ModelCard, *, sidecar: bool = True) -> ModelCar
     card = card.replace(
         payload_sha256=hashlib.sha256(payload).hexdigest(), payload_size=len(payload)
     )
-    _write_atomically(path, _format_for(path).join(payload, card.to_json(indent=None)))
+    write_bytes_atomically(path, _format_for(path).join(payload, card.to_json(indent=None)))
     if sidecar:
-        _write_atomically(sidecar_path(path), (card.to_json() + "\n").encode("utf-8"))
+        write_bytes_atomically(sidecar_path(path), (card.to_json() + "\n").encode("utf-8"))
     return card

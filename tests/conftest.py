@@ -1,0 +1,58 @@
+"""Shared fixtures: the tiny committed models (tests/data, built by make_tiny_models.py) with cards."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgexray.card import ModelCard
+from edgexray.modelfile import write_card
+
+DATA = Path(__file__).parent / "data"
+
+TINY_CARDS = {
+    "binary_gray": dict(
+        labels=("NORMAL", "PNEUMONIA"), task="binary", input_channels=1, output_kind="probabilities"
+    ),
+    "three_rgb": dict(
+        labels=("COVID", "NORMAL", "PNEUMONIA"),
+        task="multiclass",
+        input_channels=3,
+        output_kind="probabilities",
+    ),
+    "logits_gray": dict(
+        labels=("COVID", "NORMAL", "PNEUMONIA"),
+        task="multiclass",
+        input_channels=1,
+        output_kind="logits",
+    ),
+}
+
+
+def tiny_card(name: str, **changes: object) -> ModelCard:
+    base = TINY_CARDS[name.split(".")[0]]
+    fields = dict(base, input_height=16, input_width=16, normalize="unit", name=name)
+    fields.update(changes)
+    return ModelCard(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def carded(tmp_path: Path):
+    """carded("binary_gray.tflite", threshold=0.3) -> path of a copy with the card embedded."""
+
+    def make(filename: str, **changes: object) -> Path:
+        target = tmp_path / filename
+        shutil.copy(DATA / filename, target)
+        write_card(target, tiny_card(filename, variant=filename, **changes))
+        return target
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_reference() -> dict[str, np.ndarray]:
+    with np.load(DATA / "tiny_reference.npz") as data:
+        return {key: data[key] for key in data.files}

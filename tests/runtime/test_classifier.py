@@ -1,0 +1,158 @@
+"""The Python API and the engines behind it, on the tiny committed models."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from conftest import DATA
+from PIL import Image
+
+from edgexray import Classifier, ClassifierOptions
+from edgexray.card_resolution import CardOverrides
+from edgexray.engines import EngineOptions, engine_for
+from edgexray.engines.base import TensorInfo, dequantize, quantize
+from edgexray.errors import CardError, EngineUnavailableError, ImageError, ModelError
+
+
+def sigmoid_reference(tiny_reference):
+    return tiny_reference["binary_gray_x"], tiny_reference["binary_gray_y"][:, 0]
+
+
+@pytest.mark.parametrize("filename", ["binary_gray.tflite", "binary_gray.onnx"])
+def test_binary_probabilities_are_two_columns(carded, tiny_reference, filename):
+    x, p = sigmoid_reference(tiny_reference)
+    with Classifier(carded(filename)) as clf:
+        probs = clf.predict_tensor(x)
+    np.testing.assert_allclose(probs[:, 1], p, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_int8_engine_quantizes_inputs_and_dequantizes_outputs(carded, tiny_reference):
+    x, p = sigmoid_reference(tiny_reference)
+    clf = Classifier(carded("binary_gray.int8.tflite"))
+    assert clf.engine.input.dtype == np.int8 and clf.engine.input.quantized
+    np.testing.assert_allclose(clf.predict_tensor(x)[:, 1], p, atol=0.02)
+
+
+def test_logits_become_softmax_probabilities(carded, tiny_reference):
+    x, logits = tiny_reference["logits_gray_x"], tiny_reference["logits_gray_y"]
+    probs = Classifier(carded("logits_gray.onnx")).predict_tensor(x)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probs, e / e.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def test_threshold_decides_binary_labels(carded):
+    image = np.full((16, 16), 128, dtype=np.uint8)
+    low = Classifier(carded("binary_gray.tflite", threshold=0.01)).predict(image)
+    high = Classifier(carded("binary_gray.tflite", threshold=0.99)).predict(image)
+    assert low.label == "PNEUMONIA" and high.label == "NORMAL"
+    assert low.probabilities == pytest.approx(high.probabilities)
+    assert high.confidence == pytest.approx(high.probabilities["NORMAL"])
+
+
+def test_predict_accepts_path_pil_and_numpy_alike(carded, tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    path = tmp_path / "x.png"
+    Image.fromarray(pixels).save(path)
+    clf = Classifier(carded("three_rgb.onnx"))
+    by_path = clf.predict(path)
+    by_pil = clf.predict(Image.fromarray(pixels))
+    by_array = clf.predict(pixels)
+    assert by_path.path == str(path) and by_pil.path is None
+    assert by_path.label == by_pil.label == by_array.label
+    assert by_path.probabilities == pytest.approx(by_array.probabilities, abs=1e-6)
+    assert set(by_path.probabilities) == {"COVID", "NORMAL", "PNEUMONIA"}
+
+
+def test_batch_with_a_bad_file_keeps_the_others(carded, tmp_path):
+    good = []
+    for i in range(5):
+        path = tmp_path / f"{i}.png"
+        Image.new("L", (20, 20), i * 40).save(path)
+        good.append(path)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    clf = Classifier(carded("binary_gray.tflite"))
+    results = clf.predict_batch([good[0], bad, *good[1:]], batch_size=2)
+    assert [r.ok for r in results] == [True, False, True, True, True, True]
+    assert "bad.png" in results[1].error
+    singles = [clf.predict(p) for p in good]
+    batched = [r for r in results if r.ok]
+    for one, many in zip(singles, batched, strict=True):
+        assert one.probabilities == pytest.approx(many.probabilities, abs=1e-6)
+    with pytest.raises(ImageError):
+        clf.predict(bad)
+
+
+def test_cardless_model_needs_labels_and_normalize(tmp_path):
+    path = tmp_path / "plain.onnx"
+    shutil.copy(DATA / "three_rgb.onnx", path)
+    with pytest.raises(CardError, match="give --labels and --normalize"):
+        Classifier(path)
+    clf = Classifier(path, overrides=CardOverrides(labels=("a", "b", "c"), normalize="unit"))
+    assert clf.card.task == "multiclass" and clf.card.input_channels == 3
+    assert clf.card.input_height == 16 and clf.card.variant == "uncarded"
+
+
+def test_card_that_disagrees_with_the_tensors_is_refused(carded):
+    with pytest.raises(ModelError, match="card says input 32x32x1"):
+        Classifier(carded("binary_gray.tflite", input_height=32, input_width=32))
+    with pytest.raises(ModelError, match="card expects 3 output"):
+        Classifier(
+            carded(
+                "binary_gray.onnx", labels=("A", "B", "C"), task="multiclass", output_kind="logits"
+            )
+        )
+
+
+def test_overrides_change_the_card(carded):
+    clf = Classifier(carded("binary_gray.tflite"), overrides=CardOverrides(threshold=0.2))
+    assert clf.card.threshold == 0.2
+
+
+def test_shared_between_threads(carded):
+    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(threads=1))
+    images = [np.full((16, 16), v, dtype=np.uint8) for v in range(0, 250, 10)]
+    expected = [clf.predict(img).probabilities["PNEUMONIA"] for img in images]
+    results: dict[int, float] = {}
+
+    def work(i: int) -> None:
+        results[i] = clf.predict(images[i]).probabilities["PNEUMONIA"]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(images))] == pytest.approx(expected)
+
+
+def test_engine_choice_and_errors(tmp_path, monkeypatch):
+    assert engine_for(DATA / "binary_gray.tflite").name == "litert"
+    assert engine_for(DATA / "binary_gray.onnx").name == "onnxruntime"
+    with pytest.raises(ModelError, match=r"does not read \.tflite"):
+        engine_for(DATA / "binary_gray.tflite", "onnxruntime")
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        EngineOptions(threads=0)
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with pytest.raises(EngineUnavailableError, match=r"pip install 'edgexray\[onnx\]'"):
+        Classifier(DATA / "three_rgb.onnx")
+
+
+def test_quantize_round_trip_saturates():
+    info = TensorInfo((1,), np.dtype(np.int8), scale=0.5, zero_point=-10)
+    q = quantize(np.array([0.0, 1.0, 1000.0, -1000.0], dtype=np.float32), info)
+    assert q.tolist() == [-10, -8, 127, -128]
+    assert dequantize(q, info).tolist() == [0.0, 1.0, 68.5, -59.0]

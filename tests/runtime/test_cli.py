@@ -1,0 +1,137 @@
+"""The classify and info commands through click's CliRunner, with the tiny models."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from edgexray.cli import exit_codes
+from edgexray.cli.main import cli
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "images"
+    for cls, value in (("NORMAL", 30), ("PNEUMONIA", 220)):
+        (folder / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (32, 24), value + i).save(folder / cls / f"{i}.png")
+    return folder
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+
+
+def test_jsonl_records_have_probabilities_per_class(carded, images):
+    result = run("classify", "-m", carded("binary_gray.tflite"), "--format", "jsonl", images)
+    assert result.exit_code == exit_codes.OK
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"].split("images/")[1] for r in records] == [
+        "NORMAL/0.png",
+        "NORMAL/1.png",
+        "PNEUMONIA/0.png",
+        "PNEUMONIA/1.png",
+    ]
+    for r in records:
+        assert set(r["probabilities"]) == {"NORMAL", "PNEUMONIA"}
+        assert r["confidence"] == pytest.approx(r["probabilities"][r["label"]])
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0)
+    assert "4 classified, 0 failed" in result.stderr
+
+
+def test_csv_has_p_columns_and_an_error_row(carded, images):
+    (images / "NORMAL" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    result = run("classify", "-m", carded("three_rgb.onnx"), "--format", "csv", images)
+    assert result.exit_code == exit_codes.PARTIAL
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "path",
+        "label",
+        "confidence",
+        "p_COVID",
+        "p_NORMAL",
+        "p_PNEUMONIA",
+        "error",
+    ]
+    assert len(rows) == 5
+    broken = [r for r in rows if r["error"]]
+    assert len(broken) == 1 and "broken.png" in broken[0]["error"] and broken[0]["label"] == ""
+    good = [r for r in rows if not r["error"]]
+    assert all(r["label"] in ("COVID", "NORMAL", "PNEUMONIA") for r in good)
+    assert "4 classified, 1 failed" in result.stderr
+
+
+def test_json_to_file_is_one_complete_document(carded, images, tmp_path):
+    out = tmp_path / "results.json"
+    result = run(
+        "classify",
+        "-m",
+        carded("binary_gray.onnx"),
+        "--format",
+        "json",
+        "-o",
+        out,
+        images,
+        tmp_path / "nope",
+    )
+    assert result.exit_code == exit_codes.PARTIAL
+    data = json.loads(out.read_text())
+    assert len(data) == 5
+    assert data[0]["error"].endswith("no such file or folder")
+    assert not list(tmp_path.glob(".results.json.*"))  # temporary file renamed away
+
+
+def test_table_output(carded, images):
+    result = run("classify", "-m", carded("binary_gray.tflite"), images / "NORMAL")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["path", "label", "confidence", "NORMAL", "PNEUMONIA"]
+    assert len(lines) == 3 and lines[1].split()[1] in ("NORMAL", "PNEUMONIA")
+
+
+def test_exit_codes_for_usage_and_fatal_errors(tmp_path, images):
+    assert run("classify", "--format", "xml", images).exit_code == exit_codes.USAGE
+    missing = CliRunner().invoke(
+        cli, ["classify", "-m", str(tmp_path / "none.tflite"), str(images)]
+    )
+    # Through the real entry point the error is one line and exit code 1 (see test_entry_point).
+    assert missing.exit_code != 0
+
+
+def test_cardless_model_from_flags(images):
+    from conftest import DATA
+
+    result = run(
+        "classify",
+        "-m",
+        DATA / "binary_gray.onnx",
+        "--labels",
+        "NORMAL,PNEUMONIA",
+        "--normalize",
+        "unit",
+        "--format",
+        "jsonl",
+        images,
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout.splitlines()[0])["probabilities"].keys() == {
+        "NORMAL",
+        "PNEUMONIA",
+    }
+    bad = CliRunner().invoke(
+        cli, ["classify", "-m", str(DATA / "binary_gray.onnx"), "--labels", "ONE"]
+    )
+    assert bad.exit_code == exit_codes.USAGE and "at least two" in bad.output
+
+
+def test_info_prints_the_card(carded):
+    path = carded("three_rgb.onnx", threshold=None)
+    result = run("info", "--json", path)
+    assert json.loads(result.stdout)["labels"] == ["COVID", "NORMAL", "PNEUMONIA"]
+    human = run("info", path).stdout
+    assert "labels: COVID, NORMAL, PNEUMONIA" in human and "normalize: unit" in human

@@ -1,0 +1,44 @@
+"""The installed `edgexray` process: one-line errors and exit codes, no TensorFlow on import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import DATA
+
+from edgexray.cli import exit_codes
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_never_loads_tensorflow_or_an_engine():
+    code = (
+        "import sys, edgexray, edgexray.cli.main; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'onnxruntime', 'ai_edge_litert', 'onnx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_fatal_errors_are_one_line_with_exit_code_1(tmp_path):
+    result = run_cli("classify", "-m", tmp_path / "missing.tflite", tmp_path)
+    assert result.returncode == exit_codes.FATAL
+    assert result.stderr.strip().splitlines()[-1].startswith("edgexray: error:")
+    assert "Traceback" not in result.stderr
+    cardless = run_cli("classify", "-m", DATA / "three_rgb.onnx", tmp_path)
+    assert cardless.returncode == exit_codes.FATAL
+    assert "give --labels and --normalize" in cardless.stderr and "Traceback" not in cardless.stderr
+
+
+def test_version():
+    import edgexray
+
+    assert run_cli("--version").stdout.strip() == f"edgexray, version {edgexray.__version__}"
