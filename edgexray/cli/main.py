@@ -11,6 +11,7 @@ import click
 from edgexray import __version__
 from edgexray.cli import exit_codes
 from edgexray.cli.classify import classify
+from edgexray.cli.export import export
 from edgexray.cli.info import info
 from edgexray.errors import EdgexrayError
 
@@ -26,6 +27,7 @@ def cli() -> None:
 
 cli.add_command(classify)
 cli.add_command(info)
+cli.add_command(export)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,151 @@
+"""`edgexray export`: a trained Keras model -> quantized TFLite and ONNX variants, parity-checked.
+
+A thin wrapper around edgexray_export.pipeline.export_model. TensorFlow and the converters are
+imported only when the command runs, and only where the [export] extra is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgexray.cli.options import card_override_options
+from edgexray.errors import ExportError
+
+# What the [export] extra brings; checked before anything slow happens.
+_EXPORT_MODULES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
+_VARIANT_NAMES = (
+    "tflite-fp32",
+    "tflite-fp16",
+    "tflite-dynamic",
+    "tflite-int8",
+    "onnx-fp32",
+    "onnx-int8-dynamic",
+    "onnx-int8",
+)
+
+
+def _require_export_extra() -> None:
+    for module in _EXPORT_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ExportError(
+                f"export needs the export toolchain ({module} is missing): "
+                "pip install 'edgexray[export]'"
+            ) from None
+
+
+def _variants(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...] | None:
+    if value.strip() == "all":
+        return None
+    chosen = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [v for v in chosen if v not in _VARIANT_NAMES]
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"unknown variant(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from all, {', '.join(_VARIANT_NAMES)}"
+        )
+    return chosen
+
+
+def _progress(line: str) -> None:
+    click.echo(f"export: {line}", err=True)
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the variants, their cards, the Keras reference and the parity report.",
+)
+@click.option(
+    "--calibration",
+    "calibration_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Representative images (recursive; class sub-folders give labels and accuracy).",
+)
+@click.option(
+    "--calibration-size",
+    type=click.IntRange(min=4),
+    default=300,
+    show_default=True,
+    help="Images sampled in total; about half are held out for the parity check.",
+)
+@click.option(
+    "--variants",
+    default="all",
+    show_default=True,
+    callback=_variants,
+    help=f"Comma-separated: {', '.join(_VARIANT_NAMES)}.",
+)
+@card_override_options
+@click.option(
+    "--calibration-method",
+    type=click.Choice(("minmax", "entropy", "percentile")),
+    default="minmax",
+    show_default=True,
+    help="Activation ranges for onnx-int8 (others are tried if agreement falls short).",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=0.99,
+    show_default=True,
+    help="Top-1 agreement with the Keras model each variant must reach.",
+)
+@click.option(
+    "--allow-degraded",
+    is_flag=True,
+    help="Keep a variant below --min-agreement, flagged 'degraded' in its card.",
+)
+@click.option("--training-data", default="", help="A note on the training data, for the cards.")
+def export(
+    model: Path,
+    output_dir: Path,
+    calibration_dir: Path,
+    variants: tuple[str, ...] | None,
+    calibration_method: str,
+    **options: Any,
+) -> None:
+    """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
+
+    Each variant is checked against the Keras model on held-out calibration images; a variant below
+    --min-agreement makes the command fail (exit code 4) unless --allow-degraded is given.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs drown the progress
+    _require_export_extra()
+    from edgexray_export.pipeline import ParityGateError, export_model
+    from edgexray_export.quantization import QuantizationConfig
+    from edgexray_export.report import format_table
+
+    try:
+        report = export_model(
+            model,
+            output_dir,
+            calibration_dir=calibration_dir,
+            variants=variants,
+            labels=options.pop("labels"),
+            normalize=options.pop("normalize"),
+            interpolation=options.pop("interpolation") or "bilinear",
+            threshold=options.pop("threshold"),
+            outputs=options.pop("output_kind"),
+            quantization=QuantizationConfig(calibration_method=calibration_method),
+            progress=_progress,
+            **options,
+        )
+    except ParityGateError as exc:
+        click.echo(format_table(exc.report))
+        raise
+    click.echo(format_table(report))
+    click.echo(
+        f"wrote {len(report.results)} variant(s), their cards and the parity report to {output_dir}"
+    )

@@ -1,0 +1,52 @@
+"""Compare a variant's probabilities with the full model's: top-1 agreement, |dp|, accuracy.
+
+numpy only, so a device can re-check an exported model against the saved Keras reference
+(see edgexray.reference) without TensorFlow. Decisions follow the card (threshold for binary
+models, argmax otherwise), exactly as the runtime decides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgexray.card import ModelCard, Parity
+from edgexray.postprocess import decide
+
+
+def measure_parity(
+    reference: np.ndarray,
+    variant: np.ndarray,
+    card: ModelCard,
+    *,
+    true_labels: np.ndarray | None = None,
+    min_agreement: float | None = None,
+) -> Parity:
+    """Parity of `variant` against `reference`, both probabilities (N, n_labels) on the same images.
+
+    true_labels: class index per image when known (gives accuracy and reference_accuracy).
+    min_agreement: the gate, recorded; `degraded` is left False, the caller decides what to do.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    variant = np.asarray(variant, dtype=np.float64)
+    if reference.shape != variant.shape or reference.ndim != 2 or len(reference) == 0:
+        raise ValueError(
+            f"parity needs two non-empty (N, labels) arrays of one shape, got "
+            f"{reference.shape} and {variant.shape}"
+        )
+    ref_top = decide(reference, card)
+    var_top = decide(variant, card)
+    diff = np.abs(reference - variant)
+    accuracy = reference_accuracy = None
+    if true_labels is not None:
+        truth = np.asarray(true_labels)
+        accuracy = float(np.mean(var_top == truth))
+        reference_accuracy = float(np.mean(ref_top == truth))
+    return Parity(
+        agreement=float(np.mean(ref_top == var_top)),
+        max_abs_diff=float(diff.max()),
+        mean_abs_diff=float(diff.mean()),
+        images=len(reference),
+        accuracy=accuracy,
+        reference_accuracy=reference_accuracy,
+        min_agreement=min_agreement,
+    )

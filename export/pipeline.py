@@ -1,0 +1,335 @@
+"""`export_model`: a trained Keras model -> deployable variants, each proven by the parity gate.
+
+Scripts call `export_model`; the `edgexray export` command is a thin wrapper around it. Steps:
+load the model safely, pick calibration and held-out parity images, run Keras (float, inference
+mode) on them, convert each variant, embed its card, run it through the edgexray runtime on the
+same preprocessed tensors, and compare. Writes into out_dir, for a model named NAME:
+  NAME.<variant>.tflite|.onnx  (card embedded) and NAME.<variant>.json (card sidecar),
+  NAME.reference.json          (Keras probabilities on the parity images, for later re-checks),
+  NAME.parity.json             (the parity report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from edgexray_export.calibration import (
+    CalibrationSplit,
+    load_tensors,
+    split_images,
+    true_label_indices,
+)
+from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
+from edgexray_export.quantization import QuantizationConfig
+from edgexray_export.report import ExportReport, VariantResult, format_table
+from edgexray_export.variants import VARIANTS, ConversionInput
+
+from edgexray.card import ModelCard
+from edgexray.cli import exit_codes
+from edgexray.errors import EdgexrayError, ExportError, ParityError
+from edgexray.modelfile import sidecar_path, write_card
+from edgexray.parity import measure_parity
+from edgexray.postprocess import to_probabilities
+from edgexray.preprocessing import Preprocessor
+from edgexray.reference import (
+    Reference,
+    ReferenceImage,
+    file_sha256,
+    reference_path,
+    write_reference,
+)
+
+DEFAULT_CALIBRATION_SIZE = 300
+DEFAULT_MIN_AGREEMENT = 0.99
+DEFAULT_QUALITY_TARGET = 0.995
+_TOOLS = ("edgexray", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
+
+Progress = Callable[[str], None]
+
+
+class ParityGateError(ParityError):
+    """One or more variants fell below the gate; `report` holds every variant's figures."""
+
+    exit_code = exit_codes.PARITY
+
+    def __init__(self, message: str, report: ExportReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: scripts that want progress pass their own."""
+
+
+def _tool_versions() -> dict[str, str]:
+    versions = {}
+    for tool in _TOOLS:
+        try:
+            versions[tool] = metadata.version(tool)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _choose_variants(variants: Sequence[str] | None) -> list[str]:
+    chosen = list(VARIANTS) if not variants else [v.strip() for v in variants if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or not chosen:
+        raise ExportError(
+            f"unknown variant(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(VARIANTS)}"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def _labels(
+    given: Sequence[str] | None, split: CalibrationSplit, info: KerasModelInfo
+) -> tuple[str, ...]:
+    labels = tuple(given) if given else split.class_names
+    if not labels:
+        raise ExportError(
+            "no labels: the calibration images are not in class sub-folders, so give --labels A,B,..."
+        )
+    expected = 2 if info.output_units == 1 else info.output_units
+    if len(labels) != expected:
+        head = (
+            "a binary (1-unit) head" if info.output_units == 1 else f"{info.output_units} outputs"
+        )
+        raise ExportError(
+            f"the model has {head} and needs {expected} labels, got {len(labels)}: "
+            f"{', '.join(labels)}; give them with --labels"
+        )
+    return labels
+
+
+def _base_card(
+    info: KerasModelInfo,
+    labels: tuple[str, ...],
+    *,
+    normalize: str | None,
+    interpolation: str,
+    threshold: float | None,
+    outputs: str | None,
+    training_data: str,
+) -> ModelCard:
+    """The card every variant shares; each variant adds its name, quantization notes and parity."""
+    try:
+        return ModelCard(
+            labels=labels,
+            task="binary" if info.output_units == 1 else "multiclass",  # type: ignore[arg-type]
+            input_height=info.input_height,
+            input_width=info.input_width,
+            input_channels=info.input_channels,
+            # A model that rescales its own pixels is fed 0..255 unless the user says otherwise.
+            normalize=normalize or ("raw" if info.starts_with_rescaling else "unit"),  # type: ignore[arg-type]
+            interpolation=interpolation,  # type: ignore[arg-type]
+            output_kind=outputs or info.output_kind,  # type: ignore[arg-type]
+            threshold=threshold,
+            name=info.name,
+            variant="keras",
+            source_sha256=info.source_sha256,
+            training_data=training_data,
+            tool_versions=_tool_versions(),
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+    except EdgexrayError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _reference(
+    split: CalibrationSplit,
+    labels: tuple[str, ...],
+    probabilities: np.ndarray,
+    info: KerasModelInfo,
+) -> Reference:
+    images = tuple(
+        ReferenceImage(image.relative, file_sha256(image.path), image.class_name)
+        for image in split.parity
+    )
+    return Reference(labels, images, probabilities, info.source_sha256)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    sidecar_path(path).unlink(missing_ok=True)
+
+
+def _convert(variant: str, job: ConversionInput, path: Path) -> dict[str, object]:
+    """Run one converter; any failure inside TF/tf2onnx/ORT becomes an ExportError for this variant."""
+    try:
+        return VARIANTS[variant]().convert(job, path)
+    except EdgexrayError:
+        raise
+    except Exception as exc:  # converters raise many unrelated types; the report needs one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"conversion failed: {type(exc).__name__}: {first}") from exc
+
+
+def _export_one(
+    variant: str,
+    job: ConversionInput,
+    path: Path,
+    parity_x: np.ndarray,
+    reference: np.ndarray,
+    truth: np.ndarray | None,
+    min_agreement: float,
+    allow_degraded: bool,
+) -> VariantResult:
+    """Convert, embed the card, run through the runtime, gate. Never raises for a bad variant."""
+    from edgexray import Classifier
+
+    try:
+        notes = _convert(variant, job, path)
+        write_card(path, job.card.replace(variant=variant, quantization=notes))
+        with Classifier(path) as classifier:
+            probabilities = classifier.predict_tensor(parity_x)
+    except (EdgexrayError, ValueError, RuntimeError, OSError) as exc:
+        _remove(path)
+        return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
+    parity = measure_parity(
+        reference, probabilities, job.card, true_labels=truth, min_agreement=min_agreement
+    )
+    below = parity.agreement < min_agreement
+    if below and not allow_degraded:
+        _remove(path)
+        return VariantResult(variant, "below gate", parity=parity)
+    parity = dataclasses.replace(parity, degraded=below)
+    card = job.card.replace(variant=variant, quantization=notes, parity=parity)
+    write_card(path, card)
+    status = "degraded" if below else "ok"
+    return VariantResult(variant, status, path, path.stat().st_size, parity)
+
+
+def export_model(
+    model_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    calibration_dir: str | os.PathLike[str],
+    variants: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    normalize: str | None = None,
+    interpolation: str = "bilinear",
+    threshold: float | None = None,
+    outputs: str | None = None,
+    calibration_size: int = DEFAULT_CALIBRATION_SIZE,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    allow_degraded: bool = False,
+    quantization: QuantizationConfig | None = None,
+    quality_target: float = DEFAULT_QUALITY_TARGET,
+    training_data: str = "",
+    seed: int = 0,
+    progress: Progress = _quiet,
+) -> ExportReport:
+    """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
+
+    calibration_dir: images (recursive, optionally in class sub-folders) for int8 calibration and
+    the held-out parity check; calibration_size: images sampled from it in total (about half are
+    held out for parity). variants: names from VARIANTS (default all). labels: class names in
+    output order (default: the sorted class sub-folder names). normalize/interpolation/threshold:
+    go into the card (normalize default: "raw" if the model starts with a Rescaling layer, else
+    "unit"). outputs: "probabilities" or "logits" to override head detection. min_agreement: top-1
+    agreement (0..1) each variant must reach; allow_degraded keeps one below it, flagged in its card.
+    quantization: static int8 settings (default per-channel MinMax); quality_target: agreement the
+    ONNX int8 variant aims for on the calibration images before better settings are tried.
+    progress: called with one line per step (the CLI prints them to stderr).
+
+    Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
+    input, ParityGateError (with .report) when a variant failed or fell below the gate.
+    """
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ExportError(f"min agreement must be between 0 and 1, got {min_agreement}")
+    chosen = _choose_variants(variants)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    progress(f"loading {model_path}")
+    loaded: LoadedKerasModel = load_keras_model(model_path)
+    info = loaded.info
+    split = split_images(calibration_dir, calibration_size, seed=seed)
+    label_names = _labels(labels, split, info)
+    card = _base_card(
+        info,
+        label_names,
+        normalize=normalize,
+        interpolation=interpolation,
+        threshold=threshold,
+        outputs=outputs,
+        training_data=training_data,
+    )
+    pre = Preprocessor.from_card(card)
+    progress(
+        f"{info.name}: {info.input_height}x{info.input_width}x{info.input_channels}, "
+        f"{card.task} ({', '.join(label_names)}), {card.output_kind} ({info.output_kind_source}), "
+        f"normalize {card.normalize}"
+    )
+    progress(
+        f"reading {len(split.calibration)} calibration and {len(split.parity)} parity images"
+        + (" (the same images: folder too small to hold some out)" if split.overlapping else "")
+    )
+    calibration_x = load_tensors(split.calibration, pre)
+    parity_x = load_tensors(split.parity, pre)
+    progress("running the Keras model (float, inference mode) on them")
+    calibration_raw = loaded.predict_raw(calibration_x)
+    reference = to_probabilities(loaded.predict_raw(parity_x).astype(np.float32), card)
+    truth = true_label_indices(split.parity, label_names)
+    ref_file = write_reference(
+        reference_path(out, info.name), _reference(split, label_names, reference, info)
+    )
+
+    job = ConversionInput(
+        source=loaded,
+        card=card,
+        calibration=calibration_x,
+        calibration_reference=calibration_raw,
+        quantization=quantization or QuantizationConfig(),
+        quality_target=quality_target,
+    )
+    results = []
+    for variant in chosen:
+        exporter = VARIANTS[variant]
+        path = out / f"{info.name}.{variant}{exporter.suffix}"
+        progress(f"{variant}: converting and checking parity on {len(parity_x)} images")
+        result = _export_one(
+            variant, job, path, parity_x, reference, truth, min_agreement, allow_degraded
+        )
+        results.append(result)
+        progress(f"{variant}: {result.status}")
+    report = ExportReport(
+        model=str(model_path),
+        output_dir=out,
+        reference_path=ref_file,
+        parity_images=len(split.parity),
+        calibration_images=len(split.calibration),
+        overlapping_sets=split.overlapping,
+        min_agreement=min_agreement,
+        results=tuple(results),
+    )
+    report.write_json(out / f"{info.name}.parity.json")
+    _raise_unless_passed(report)
+    return report
+
+
+def _raise_unless_passed(report: ExportReport) -> None:
+    problems = []
+    for r in report.results:
+        if r.status == "failed":
+            problems.append(f"{r.variant} failed ({r.error})")
+        elif r.status == "below gate" and r.parity is not None:
+            problems.append(
+                f"{r.variant} top-1 agreement {r.parity.agreement:.2%} < {report.min_agreement:.2%}"
+            )
+    if problems:
+        raise ParityGateError(
+            "; ".join(problems)
+            + " (variant removed; --allow-degraded keeps a variant below the gate)",
+            report,
+        )
+
+
+__all__ = ["ExportReport", "ParityGateError", "export_model", "format_table"]

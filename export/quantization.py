@@ -1,0 +1,83 @@
+"""How to quantize: one frozen, self-validating configuration for the static int8 variants.
+
+The TFLite converter exposes few knobs (per-channel weights and the representative data set); ONNX
+Runtime exposes many. The config holds the ones worth choosing, refuses unknown options and values
+(a typo must not silently fall back to a default), and survives a JSON round trip so the exact
+settings used go into the model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from edgexray.errors import ExportError
+
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+
+
+@dataclass(frozen=True)
+class QuantizationConfig:
+    """Static int8 quantization settings.
+
+    calibration_method: how activation ranges are found (ONNX Runtime): minmax, entropy, percentile.
+    percentile: the percentile of |activation| kept when calibration_method is percentile (0..100].
+    per_channel: one weight scale per output channel instead of one per tensor.
+    symmetric_activations: zero point 0 for activations (some accelerators want it).
+    nodes_to_exclude: ONNX node names kept in float (the most sensitive layers).
+    op_types_to_exclude: ONNX op types kept in float, e.g. ("Softmax",).
+    max_calibration_images: upper bound on images used for calibration (None: all given).
+    """
+
+    calibration_method: str = "minmax"
+    percentile: float = 99.999
+    per_channel: bool = True
+    symmetric_activations: bool = False
+    nodes_to_exclude: tuple[str, ...] = ()
+    op_types_to_exclude: tuple[str, ...] = ()
+    max_calibration_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.calibration_method not in CALIBRATION_METHODS:
+            raise ExportError(
+                f"unknown calibration method {self.calibration_method!r}; "
+                f"expected one of {', '.join(CALIBRATION_METHODS)}"
+            )
+        if not 0.0 < self.percentile <= 100.0:
+            raise ExportError(f"percentile must be in (0, 100], got {self.percentile}")
+        if self.max_calibration_images is not None and self.max_calibration_images < 1:
+            raise ExportError("max_calibration_images must be at least 1")
+        object.__setattr__(self, "nodes_to_exclude", tuple(self.nodes_to_exclude))
+        object.__setattr__(self, "op_types_to_exclude", tuple(self.op_types_to_exclude))
+
+    def replace(self, **changes: Any) -> QuantizationConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["nodes_to_exclude"] = list(self.nodes_to_exclude)
+        data["op_types_to_exclude"] = list(self.op_types_to_exclude)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantizationConfig:
+        """Build from JSON-like data; an unknown option is an ExportError, never ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ExportError(
+                f"unknown quantization option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def describe(self) -> str:
+        """One line for progress output and the card, e.g. 'per-channel, percentile 99.999'."""
+        parts = ["per-channel" if self.per_channel else "per-tensor"]
+        method = self.calibration_method
+        parts.append(f"percentile {self.percentile:g}" if method == "percentile" else method)
+        if self.op_types_to_exclude:
+            parts.append(f"float ops: {', '.join(self.op_types_to_exclude)}")
+        if self.nodes_to_exclude:
+            parts.append(f"{len(self.nodes_to_exclude)} node(s) kept float")
+        return ", ".join(parts)

@@ -1,0 +1,28 @@
+"""One exporter class per deployable variant, chosen by name from VARIANTS."""
+
+from __future__ import annotations
+
+from edgexray_export.variants.base import ConversionInput, VariantExporter
+from edgexray_export.variants.onnx import ONNXFloat32, ONNXInt8Dynamic, ONNXInt8Static
+from edgexray_export.variants.tflite import (
+    TFLiteDynamicRange,
+    TFLiteFloat16,
+    TFLiteFloat32,
+    TFLiteInt8,
+)
+
+# In the order they are exported and reported; float first so a broken model fails fast.
+VARIANTS: dict[str, type[VariantExporter]] = {
+    exporter.name: exporter
+    for exporter in (
+        TFLiteFloat32,
+        TFLiteFloat16,
+        TFLiteDynamicRange,
+        TFLiteInt8,
+        ONNXFloat32,
+        ONNXInt8Dynamic,
+        ONNXInt8Static,
+    )
+}
+
+__all__ = ["VARIANTS", "ConversionInput", "VariantExporter"]

@@ -1,0 +1,88 @@
+"""The small interface every export target implements, and what a conversion is given."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from edgexray_export.keras_loading import LoadedKerasModel
+from edgexray_export.quantization import QuantizationConfig
+
+from edgexray.card import ModelCard
+
+INPUT_NAME = "input"
+SAVED_MODEL_ENDPOINT = "serve"
+
+
+@dataclass(frozen=True)
+class ConversionInput:
+    """Everything a converter may use.
+
+    calibration: preprocessed float32 images (N, H, W, C), the same tensors the model sees at
+    inference; calibration_reference: the Keras model's raw outputs for them (N, units), so a
+    converter that tries several quantization settings can keep the one closest to Keras.
+    card: the variant-independent model card (labels, output kind, threshold), which says how raw
+    outputs become probabilities and decisions.
+    quality_target: top-1 agreement a quantized variant should reach (0..1).
+    """
+
+    source: LoadedKerasModel
+    card: ModelCard
+    calibration: np.ndarray
+    calibration_reference: np.ndarray
+    quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
+    quality_target: float = 0.995
+
+
+class VariantExporter(ABC):
+    """One deployable variant: converts the Keras model into one model file.
+
+    name: the variant's name as users type it (`tflite-int8`); suffix: the file suffix it writes.
+    """
+
+    name: ClassVar[str]
+    suffix: ClassVar[str]
+
+    @abstractmethod
+    def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
+        """Write the variant to `out_path`; return what was done, for the card's `quantization`."""
+
+
+def serving_function(job: ConversionInput) -> tuple[Any, Any]:
+    """A tf.function running the Keras model in inference mode, and its input signature.
+
+    Both converters start from this: `tf2onnx.convert.from_keras` fails on Keras 3 models, and a
+    concrete function pins the input shape (batch left open) and keeps Dropout/BatchNorm in inference.
+    """
+    import tensorflow as tf
+
+    info = job.source.info
+    model = job.source.model
+    spec = tf.TensorSpec(
+        (None, info.input_height, info.input_width, info.input_channels), tf.float32, INPUT_NAME
+    )
+
+    @tf.function(input_signature=[spec])
+    def serve(x: Any) -> Any:
+        return model(x, training=False)
+
+    return serve, spec
+
+
+def write_saved_model(job: ConversionInput, folder: Path) -> str:
+    """Write the model as a SavedModel with one endpoint, `serve` (inference mode); returns its key.
+
+    The TFLite converter reads variables reliably only from a SavedModel: given a Keras 3 model's
+    concrete function directly it produced NaN outputs (TF 2.21).
+    """
+    import keras
+
+    serve, spec = serving_function(job)
+    archive = keras.export.ExportArchive()
+    archive.track(job.source.model)
+    archive.add_endpoint(SAVED_MODEL_ENDPOINT, serve, input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
+    return SAVED_MODEL_ENDPOINT
