@@ -156,3 +156,20 @@ def test_quantize_round_trip_saturates():
     q = quantize(np.array([0.0, 1.0, 1000.0, -1000.0], dtype=np.float32), info)
     assert q.tolist() == [-10, -8, 127, -128]
     assert dequantize(q, info).tolist() == [0.0, 1.0, 68.5, -59.0]
+
+
+@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_decode_workers_keep_order_and_results(carded, tmp_path, workers):
+    paths = []
+    for i in range(13):
+        path = tmp_path / f"{i:02d}.png"
+        Image.new("L", (24, 24), i * 19).save(path)
+        paths.append(path)
+    paths.insert(5, tmp_path / "missing.png")
+    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(decode_workers=workers))
+    results = clf.predict_batch(paths, batch_size=4)
+    assert [r.path for r in results] == [str(p) for p in paths]
+    assert [r.ok for r in results].count(False) == 1 and not results[5].ok
+    expected = [clf.predict(p).probabilities["PNEUMONIA"] for p in paths if p.exists()]
+    got = [r.probabilities["PNEUMONIA"] for r in results if r.ok]
+    assert got == pytest.approx(expected, abs=1e-6)
