@@ -8,9 +8,13 @@ from pathlib import Path
 from edgexray.engines.base import Engine, EngineOptions
 from edgexray.engines.litert import LiteRTEngine
 from edgexray.engines.onnx_runtime import ONNXRuntimeEngine
+from edgexray.engines.openvino_engine import OpenVINOEngine
 from edgexray.errors import ModelError
 
-ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (LiteRTEngine, ONNXRuntimeEngine)}
+# Order matters: the first engine that reads a suffix is its default.
+ENGINES: dict[str, type[Engine]] = {
+    cls.name: cls for cls in (LiteRTEngine, ONNXRuntimeEngine, OpenVINOEngine)
+}
 
 
 def engine_for(path: Path, name: str | None = None) -> type[Engine]:

@@ -173,3 +173,16 @@ def test_decode_workers_keep_order_and_results(carded, tmp_path, workers):
     expected = [clf.predict(p).probabilities["PNEUMONIA"] for p in paths if p.exists()]
     got = [r.probabilities["PNEUMONIA"] for r in results if r.ok]
     assert got == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("filename", ["three_rgb.onnx", "logits_gray.onnx"])
+def test_openvino_engine_matches_onnx_runtime(carded, tiny_reference, filename):
+    pytest.importorskip("openvino")
+    name = filename.split(".")[0]
+    path = carded(filename)
+    x = tiny_reference[f"{name}_x"]
+    openvino = Classifier(path, ClassifierOptions(engine="openvino"))
+    assert openvino.engine.name == "openvino"
+    reference = Classifier(path).predict_tensor(x)
+    np.testing.assert_allclose(openvino.predict_tensor(x), reference, atol=1e-5)
+    np.testing.assert_allclose(openvino.predict_tensor(x[:1]), reference[:1], atol=1e-5)

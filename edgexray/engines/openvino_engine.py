@@ -1,0 +1,82 @@
+"""OpenVINO engine for ONNX files (x86-64 and 64-bit ARM CPUs), an optional extra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgexray.engines.base import Engine, EngineOptions, TensorInfo
+from edgexray.errors import EngineUnavailableError, ModelError
+
+
+def _shape(partial_shape: Any) -> tuple[int | None, ...]:
+    return tuple(d.get_length() if d.is_static else None for d in partial_shape)
+
+
+class OpenVINOEngine(Engine):
+    name = "openvino"
+    suffixes = (".onnx",)
+    libraries = ("openvino",)
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        super().__init__(path, options)
+        try:
+            import openvino as ov
+        except ImportError:
+            raise EngineUnavailableError(
+                "OpenVINO is not installed: pip install 'edgexray[openvino]'"
+            ) from None
+        self._version = f"openvino {ov.__version__}"
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+            # LATENCY: one request at a time using the given threads, the kiosk's usage pattern.
+            # f32: on CPUs with bf16 support OpenVINO would otherwise run float models in bf16,
+            # which moves probabilities by ~1e-3 and breaks parity with the exported figures.
+            self._compiled = core.compile_model(
+                model,
+                "CPU",
+                {
+                    "PERFORMANCE_HINT": "LATENCY",
+                    "INFERENCE_NUM_THREADS": options.resolved_threads,
+                    "INFERENCE_PRECISION_HINT": "f32",
+                },
+            )
+        except RuntimeError as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            raise ModelError(f"{path}: OpenVINO cannot load this model ({message})") from None
+        self._request = self._compiled.create_infer_request()
+        self._input = TensorInfo(
+            _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
+        )
+        self._output = TensorInfo(
+            _shape(self._compiled.output(0).get_partial_shape()), np.dtype(np.float32)
+        )
+
+    @property
+    def input(self) -> TensorInfo:
+        return self._input
+
+    @property
+    def output(self) -> TensorInfo:
+        return self._output
+
+    @property
+    def library_version(self) -> str:
+        return self._version
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        y = self._request.get_output_tensor(0).data
+        return np.array(y, dtype=np.float32).reshape(len(batch), -1)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if self.batch_dynamic or len(batch) == self._input.shape[0]:
+            return self._invoke(batch)
+        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+
+    def close(self) -> None:
+        self._request = None
+        self._compiled = None
