@@ -48,7 +48,16 @@ from edgexray.reference import (
 DEFAULT_CALIBRATION_SIZE = 300
 DEFAULT_MIN_AGREEMENT = 0.99
 DEFAULT_QUALITY_TARGET = 0.995
-_TOOLS = ("edgexray", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
+# Tool name -> the distributions that provide it (TensorFlow ships under several names).
+_TOOLS = {
+    "edgexray": ("edgexray",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos"),
+    "keras": ("keras",),
+    "tf2onnx": ("tf2onnx",),
+    "onnx": ("onnx",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "ai-edge-litert": ("ai-edge-litert",),
+}
 
 Progress = Callable[[str], None]
 
@@ -69,11 +78,13 @@ def _quiet(_: str) -> None:
 
 def _tool_versions() -> dict[str, str]:
     versions = {}
-    for tool in _TOOLS:
-        try:
-            versions[tool] = metadata.version(tool)
-        except metadata.PackageNotFoundError:
-            continue
+    for tool, distributions in _TOOLS.items():
+        for distribution in distributions:
+            try:
+                versions[tool] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 

@@ -14,7 +14,9 @@ from edgexray_export.variants.base import ConversionInput, VariantExporter, serv
 from edgexray.postprocess import decide, to_probabilities
 
 OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime still in use
-_CALIBRATION_BATCH = 8
+# One image per calibration batch: ORT's entropy and percentile calibrators stack per-batch
+# outputs and fail on a smaller last batch.
+_CALIBRATION_BATCH = 1
 # Op types after which the network only reduces and classifies: keeping these in float is the
 # cheapest fix when the int8 head flips decisions (it holds few of the weights).
 _HEAD_OPS = ("MatMul", "Gemm")
@@ -186,12 +188,19 @@ class ONNXInt8Static(VariantExporter):
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             prepared = _preprocessed_float(job, Path(folder))
             attempts: list[tuple[_Attempt, Path]] = []
+            failures: list[str] = []
             for i, config in enumerate(self._candidates(job, prepared)):
                 candidate = Path(folder, f"candidate{i}.onnx")
-                self._quantize(prepared, candidate, job, config)
+                try:
+                    self._quantize(prepared, candidate, job, config)
+                except (ValueError, RuntimeError) as exc:  # one calibrator failing is not fatal
+                    failures.append(f"{config.describe()}: {type(exc).__name__}: {exc}"[:200])
+                    continue
                 attempts.append((self._measure(candidate, job, config), candidate))
                 if attempts[-1][0].agreement >= job.quality_target:
                     break
+            if not attempts:
+                raise RuntimeError("every quantization attempt failed: " + "; ".join(failures))
             best, best_path = max(
                 attempts, key=lambda item: (item[0].agreement, -item[0].mean_abs_diff)
             )
@@ -209,6 +218,7 @@ class ONNXInt8Static(VariantExporter):
             "pre_processing": "onnxruntime quant_pre_process",
             "settings": config.to_dict(),
             "attempts": [attempt.as_note() for attempt, _ in attempts],
+            "failed_attempts": failures,
             "opset": OPSET,
         }
 

@@ -1,0 +1,52 @@
+"""Tiny synthetic image folders and briefly trained tiny models shared by the export tests.
+
+Classes differ by where a bright blob sits (left, none, right), so a small CNN separates them in a
+few epochs and the exported variants can be held to a real agreement figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ("COVID", "NORMAL", "PNEUMONIA")
+_BLOB_COLUMN = {"COVID": 10, "NORMAL": None, "PNEUMONIA": 30}
+
+
+def draw(class_name: str, rng: np.random.Generator, size: int = 40) -> np.ndarray:
+    """uint8 (size, size) image: noisy background, plus a blob whose position encodes the class."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    image = rng.normal(90, 25, (size, size))
+    column = _BLOB_COLUMN.get(class_name)  # other class names: no blob
+    if column is not None:
+        row = rng.uniform(12, 28)
+        col = column + rng.uniform(-3, 3)
+        image += 120 * np.exp(-((yy - row) ** 2 + (xx - col) ** 2) / (2 * 5.0**2))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_folder(root: Path, classes: tuple[str, ...], per_class: int, seed: int = 0) -> Path:
+    """root/<class>/<i>.png for each class; returns root."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(draw(name, rng)).save(root / name / f"{i:03d}.png")
+    return root
+
+
+def training_arrays(
+    classes: tuple[str, ...], per_class: int, channels: int, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Float (N, 32, 32, channels) images in [0, 1] and integer labels, resized like the runtime."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        for _ in range(per_class):
+            picture = Image.fromarray(draw(name, rng)).resize((32, 32), Image.Resampling.BILINEAR)
+            array = np.asarray(picture, dtype=np.float32) / 255.0
+            images.append(np.repeat(array[..., None], channels, axis=-1))
+            labels.append(index)
+    return np.stack(images), np.array(labels)
