@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,6 +31,16 @@ def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iter
         return
     with click.progressbar(predictions, length=total, label="classifying", file=sys.stderr) as bar:
         yield from bar
+
+
+def _open_output(path: Path, output_format: str) -> OutputFile:
+    try:
+        return OutputFile(path, atomic=output_format == "json")
+    except OSError as exc:  # a missing or read-only folder: a bad --output, found before any work
+        raise click.BadParameter(
+            f"cannot write {display_path(str(path))}: {exc.strerror or exc}",
+            param_hint="'-o' / '--output'",
+        ) from None
 
 
 @click.command()
@@ -78,7 +89,8 @@ def classify(
     """Classify image files and folders (searched recursively for image files).
 
     With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
-    2 usage error, 3 some files failed (the others are still classified and written).
+    2 usage error, 3 some files failed (the others are still classified and written), 130
+    interrupted (Ctrl-C or SIGTERM; the records written so far are complete).
     """
     if model is None:
         model = default_model()
@@ -102,7 +114,11 @@ def classify(
     failures = successes = 0
     with ExitStack() as stack:
         stack.callback(classifier.close)
-        destination = OutputFile(output, atomic=output_format == "json") if output else None
+        # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
+        # refuses) with multi-line messages that name no file; each file's record says what matters.
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        destination = _open_output(output, output_format) if output else None
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         try:

@@ -16,18 +16,24 @@ from typing import Any, TextIO
 
 from edgexray.atomic import temp_file_beside
 from edgexray.prediction import Prediction
+from edgexray.preprocessing.decode import display_name
 
 
 def display_path(path: str | None) -> str:
     """A printable form of a file name, also for names that are not valid UTF-8 (shown as \\xNN)."""
-    if path is None:
-        return "-"
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "-" if path is None else display_name(path)
+
+
+def display_error(prediction: Prediction) -> str:
+    """The error message as valid UTF-8 text: it may quote a file name that is not."""
+    return "" if prediction.error is None else display_name(prediction.error)
 
 
 def _record(prediction: Prediction) -> dict[str, Any]:
     record = prediction.to_record()
     record["path"] = display_path(prediction.path)
+    if not prediction.ok:
+        record["error"] = display_error(prediction)
     return record
 
 
@@ -62,6 +68,7 @@ class JSONWriter(ResultWriter):
         separator = ",\n  " if self.count else "\n  "
         self.stream.write(separator + json.dumps(_record(prediction), ensure_ascii=False))
         self.count += 1
+        self.stream.flush()
 
     def close(self) -> None:
         self.stream.write("\n]\n" if self.count else "]\n")
@@ -81,7 +88,7 @@ class CSVWriter(ResultWriter):
     def write(self, prediction: Prediction) -> None:
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
-            "error": prediction.error or "",
+            "error": display_error(prediction),
         }
         if prediction.ok:
             row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")
@@ -110,7 +117,7 @@ class TableWriter(ResultWriter):
                 for x, w in zip(self.labels, self.prob_widths, strict=True)
             ]
         else:
-            cells.append(f"ERROR: {prediction.error}")
+            cells.append(f"ERROR: {display_error(prediction)}")
         self.stream.write("  ".join(cells).rstrip() + "\n")
         self.stream.flush()
 

@@ -1,16 +1,16 @@
 """Decode one image file with Pillow into an 8-bit grayscale ("L") or RGB image.
 
 Handles PNG (8 and 16 bit), JPEG (incl. CMYK), BMP, TIFF, GIF and WebP in any Pillow mode, applies the
-EXIF orientation, and uses the first frame of animated or multi-page files. Pixel-count limits are
-checked from the header, before any pixel data is read, so a decompression bomb or a huge file costs
-neither time nor memory.
+EXIF orientation, and uses the first frame of animated or multi-page files; files in other formats are
+refused before any parser reads them. Pixel-count limits are checked from the header, before any pixel
+data is read, so a decompression bomb or a huge file costs neither time nor memory.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -36,14 +36,45 @@ class DecodeLimits:
             raise ValueError("max_pixels must be positive")
 
 
+# What Pillow's parsers raise on corrupt data, besides OSError: their own header checks
+# (SyntaxError), and whatever malformed numbers and offsets trip in plain Python code.
+_CORRUPT_DATA = (
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    ArithmeticError,
+    MemoryError,
+)
+# Only the formats this runtime documents are parsed: another plugin (EPS would start Ghostscript)
+# never sees an untrusted file. (JPEGs with several frames still open, as MPO.)
+_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "GIF", "WEBP")
+_NOT_AN_IMAGE = "not an image in a supported format (PNG, JPEG, BMP, TIFF, GIF, WebP)"
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """A file name as printable text, also when it is not valid UTF-8 (bytes shown as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _describe(source: object) -> str:
-    return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    return display_name(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def _is_empty(path: str | os.PathLike[str]) -> bool:
+    try:
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False
 
 
 def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
     name = _describe(path)
     try:
-        image = Image.open(path)  # reads the header only
+        image = Image.open(path, formats=_FORMATS)  # reads the header only
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
     except IsADirectoryError:
@@ -53,11 +84,13 @@ def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
     except UnidentifiedImageError:
-        size = Path(path).stat().st_size if Path(path).exists() else 0
-        reason = "empty file" if size == 0 else "not an image Pillow can read"
-        raise ImageError(f"{name}: {reason}") from None
+        raise ImageError(f"{name}: {'empty file' if _is_empty(path) else _NOT_AN_IMAGE}") from None
     except OSError as exc:
+        if exc.errno is None:  # raised by a Pillow parser, not by the file system
+            raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
         raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    except _CORRUPT_DATA as exc:
+        raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
     width, height = image.size
     if width * height > limits.max_pixels:
         image.close()
@@ -86,11 +119,14 @@ def to_mode(image: Image.Image, mode: TargetMode) -> Image.Image:
         image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
+    elif image.mode in ("LA", "La"):
+        image = image.getchannel("L")  # also for "La", which has no conversion to "RGB"
     if image.mode == mode:
         return image
-    if image.mode in ("LA", "La") and mode == "L":
-        return image.getchannel("L")
-    return image.convert(mode)
+    try:
+        return image.convert(mode)
+    except ValueError:  # "LAB" has no conversion to "L"; every mode has one to "RGB"
+        return image.convert("RGB").convert(mode)
 
 
 def load_image(
@@ -104,7 +140,10 @@ def load_image(
     if isinstance(source, np.ndarray):
         return to_mode(_from_array(source), mode)
     if isinstance(source, Image.Image):
-        return to_mode(ImageOps.exif_transpose(source) or source, mode)
+        try:
+            return to_mode(ImageOps.exif_transpose(source) or source, mode)
+        except (OSError, *_CORRUPT_DATA) as exc:
+            raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
     if not isinstance(source, (str, os.PathLike)):
         raise ImageError(
             f"cannot classify a {type(source).__name__}: give a path, a PIL image or a numpy array"
@@ -119,8 +158,7 @@ def load_image(
             return to_mode(transposed, mode)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        # Truncated or corrupt data surfaces from Pillow's decoders as any of these.
+    except (OSError, *_CORRUPT_DATA) as exc:
         raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 
 

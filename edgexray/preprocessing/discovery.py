@@ -21,11 +21,16 @@ class Discovery:
     problems: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _walk(folder: Path) -> list[Path]:
-    """All image files under `folder`, following symlinked folders but never around a loop."""
+def _walk(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
+    """All image files under `folder`, following symlinked folders but never around a loop. Folders
+    that cannot be listed (permissions, removed meanwhile) are added to `problems`."""
     found: list[Path] = []
     seen: set[str] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+
+    def unlisted(error: OSError) -> None:
+        problems.append((Path(error.filename), f"cannot list folder: {error.strerror or error}"))
+
+    for root, dirs, files in os.walk(folder, onerror=unlisted, followlinks=True):
         real = os.path.realpath(root)
         if real in seen:
             dirs[:] = []
@@ -42,10 +47,11 @@ def discover_images(paths: list[Path] | tuple[Path, ...]) -> Discovery:
     result = Discovery()
     for path in paths:
         if path.is_dir():
-            images = _walk(path)
-            if images:
-                result.files.extend(images)
-            else:
+            unlisted: list[tuple[Path, str]] = []
+            images = _walk(path, unlisted)
+            result.files.extend(images)
+            result.problems.extend(unlisted)
+            if not images and not unlisted:
                 result.problems.append((path, "no images found in folder"))
         elif path.exists() or path.is_symlink():
             result.files.append(path)
