@@ -1,0 +1,111 @@
+"""The machine a benchmark ran on: CPU model and features, cores, threads used, tool versions.
+
+Versions are read from installed package metadata, never by importing the package, so describing the
+machine does not load TensorFlow or an engine into the process that reports it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# CPU features that decide which kernels the engines pick (int8 dot products above all).
+_INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+_MODEL_KEYS = ("model name", "cpu model", "model", "hardware")
+TOOLS = (
+    "edgexray",
+    "numpy",
+    "Pillow",
+    "ai-edge-litert",
+    "tflite-runtime",
+    "onnxruntime",
+    "openvino",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+)
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """cpu_model: as /proc/cpuinfo names it; cpu_features: the SIMD flags that matter for inference;
+    logical_cores: os.cpu_count(); threads: engine threads the benchmark asked for (None = all cores);
+    tool_versions: installed distribution -> version."""
+
+    cpu_model: str
+    cpu_features: tuple[str, ...]
+    logical_cores: int
+    threads: int | None
+    system: str
+    machine: str
+    python: str
+    tool_versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def threads_used(self) -> int:
+        return self.threads or self.logical_cores
+
+    def describe(self) -> str:
+        """One line for people: `AMD EPYC (avx2, avx512_vnni), 2 cores, 2 threads, Linux x86_64`."""
+        features = f" ({', '.join(self.cpu_features)})" if self.cpu_features else ""
+        return (
+            f"{self.cpu_model}{features}, {self.logical_cores} logical cores, "
+            f"{self.threads_used} threads used, {self.system} {self.machine}, Python {self.python}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cpu_features"] = list(self.cpu_features)
+        data["threads_used"] = self.threads_used
+        return data
+
+
+def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, tuple[str, ...]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine(), ()
+    names: dict[str, str] = {}
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("flags", "features"):
+            flags.update(value.split())
+        elif value.strip():
+            names.setdefault(key, value.strip())
+    # x86 says "model name" (its "model" is a number); a Raspberry Pi says "Model" for the board.
+    model = next((names[k] for k in _MODEL_KEYS if k in names), "")
+    return model or platform.processor() or platform.machine(), tuple(
+        f for f in _INTERESTING_FLAGS if f in flags
+    )
+
+
+def tool_versions(names: tuple[str, ...] = TOOLS) -> dict[str, str]:
+    """Installed version of each distribution in `names`; the ones not installed are left out."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe_machine(threads: int | None) -> MachineInfo:
+    """This machine, with `threads` recorded as the engine threads the benchmark uses."""
+    model, features = _cpuinfo()
+    return MachineInfo(
+        cpu_model=model,
+        cpu_features=features,
+        logical_cores=os.cpu_count() or 1,
+        threads=threads,
+        system=platform.system(),
+        machine=platform.machine(),
+        python=platform.python_version(),
+        tool_versions=tool_versions(),
+    )

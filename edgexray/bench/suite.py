@@ -1,0 +1,183 @@
+"""A whole benchmark: the variants (and the Keras model), measured one by one, scored, reported."""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgexray.bench.comparison import (
+    Comparison,
+    comparison_from_probabilities,
+    comparison_from_reference,
+    find_reference,
+)
+from edgexray.bench.dataset import BenchData, load_bench_data
+from edgexray.bench.machine import describe_machine
+from edgexray.bench.measure import TimingPlan
+from edgexray.bench.report import BenchReport
+from edgexray.bench.results import build_result
+from edgexray.bench.runner import RunOutcome, SubjectSpec, run_isolated
+from edgexray.card import ModelCard
+from edgexray.errors import CardError, EngineUnavailableError, ModelError
+from edgexray.modelfile import read_card
+from edgexray.preprocessing import Preprocessor
+
+KERAS_ROWS = ("keras-predict", "keras-tf-function")
+# The row whose probabilities are "the full model" for parity: how the model was validated.
+KERAS_REFERENCE_ROW = "keras-predict"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """models: exported variant files. data: image folder. reference: a saved `.reference.json`
+    (None: look beside the models). keras: the full model file, timed and used as the reference.
+    threads: engine threads (None = all cores). limit: use at most this many data images."""
+
+    models: tuple[Path, ...]
+    data: Path
+    reference: Path | None = None
+    keras: Path | None = None
+    threads: int | None = None
+    plan: TimingPlan = field(default_factory=TimingPlan)
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.models and self.keras is None:
+            raise ValueError("give at least one model")
+        if self.reference is not None and self.keras is not None:
+            raise ValueError("give --reference or --keras, not both")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {self.limit}")
+
+
+def read_cards(models: tuple[Path, ...]) -> list[ModelCard]:
+    """The card of every model; ModelError/CardError when one is missing, has none, or when their
+    labels differ (they would not be the same classifier)."""
+    cards = []
+    for model in models:
+        if not model.is_file():
+            raise ModelError(f"{model}: model file not found")
+        card = read_card(model)
+        if card is None:
+            raise CardError(f"{model}: no model card embedded or beside it; bench needs one")
+        cards.append(card)
+    if len({card.labels for card in cards}) > 1:
+        raise CardError("the models have different labels; bench compares variants of one model")
+    return cards
+
+
+def variant_specs(models: tuple[Path, ...], cards: list[ModelCard]) -> list[SubjectSpec]:
+    """One row per model, named after its card's variant (the file name when that repeats)."""
+    names = [card.variant for card in cards]
+    specs = []
+    for model, card in zip(models, cards, strict=True):
+        unique = names.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
+        name = card.variant if unique else model.name
+        specs.append(SubjectSpec(name, "edgexray", model, model.suffix.lstrip(".").lower()))
+    return specs
+
+
+def keras_specs(keras: Path, card: ModelCard) -> list[SubjectSpec]:
+    """The full model timed both ways; EngineUnavailableError without TensorFlow."""
+    if importlib.util.find_spec("tensorflow") is None:
+        raise EngineUnavailableError(
+            "--keras needs TensorFlow, which is not installed: pip install 'edgexray[export]'"
+        )
+    if not keras.exists():
+        raise ModelError(f"{keras}: Keras model not found")
+    return [SubjectSpec(name, name, keras, "keras", card, "full-model") for name in KERAS_ROWS]
+
+
+def preprocess_once(data: BenchData, cards: list[ModelCard], folder: Path) -> Path | None:
+    """The data images preprocessed as the cards say, saved as float32 (N, H, W, C) .npy in
+    `folder`, for every child's parity pass; None when the cards preprocess differently (each
+    child then decodes the images itself)."""
+    preprocessors = {Preprocessor.from_card(card) for card in cards}
+    if len(preprocessors) != 1:
+        return None
+    (preprocessor,) = preprocessors
+    path = Path(folder) / "images.npy"
+    np.save(path, np.stack([preprocessor(f) for f in data.files]).astype(np.float32))
+    return path
+
+
+def measure_all(
+    specs: list[SubjectSpec],
+    data: BenchData,
+    plan: TimingPlan,
+    threads: int | None,
+    progress: Progress = lambda _: None,
+    tensors: Path | None = None,
+) -> list[RunOutcome]:
+    """Each spec measured in its own process, in order (see preprocess_once for `tensors`)."""
+    outcomes = []
+    for spec in specs:
+        progress(f"measuring {spec.name} ({spec.path.name})")
+        outcomes.append(run_isolated(spec, list(data.files), plan, threads, tensors))
+    return outcomes
+
+
+def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
+    """The full model's probabilities from its `keras-predict` row, if it was measured."""
+    for outcome in outcomes:
+        if outcome.spec.name == KERAS_REFERENCE_ROW and outcome.measurement is not None:
+            return comparison_from_probabilities(
+                outcome.measurement.probabilities, f"{outcome.spec.path} (Keras model.predict)"
+            )
+    return None
+
+
+def assemble_report(
+    outcomes: list[RunOutcome],
+    data: BenchData,
+    comparison: Comparison | None,
+    plan: TimingPlan,
+    threads: int | None,
+) -> BenchReport:
+    """Score every outcome and put the rows together with the machine description."""
+    rows = tuple(build_result(outcome, comparison, data.truth) for outcome in outcomes)
+    return BenchReport(
+        machine=describe_machine(threads),
+        plan=plan,
+        data={
+            "folder": str(data.folder),
+            "images": len(data.files),
+            "labelled": data.labelled,
+            "labels": list(data.labels),
+        },
+        comparison={"source": comparison.source, "images": comparison.images}
+        if comparison
+        else None,
+        results=rows,
+    )
+
+
+def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> BenchReport:
+    """Everything `edgexray bench` does between parsing flags and writing outputs."""
+    cards = read_cards(request.models)
+    card = cards[0] if cards else None
+    if card is None:
+        raise CardError("bench needs at least one exported model to read the preprocessing from")
+    data = load_bench_data(request.data, card.labels, request.limit)
+    specs = keras_specs(request.keras, card) if request.keras else []
+    specs += variant_specs(request.models, cards)
+    comparison: Comparison | None = None
+    reference = request.reference or (
+        None if request.keras else find_reference(list(request.models), cards)
+    )
+    if reference is not None:
+        comparison = comparison_from_reference(reference, data.files, card.labels)
+    with tempfile.TemporaryDirectory(prefix="edgexray-bench-") as folder:
+        progress(f"preprocessing {len(data.files)} images")
+        tensors = preprocess_once(data, cards, Path(folder))
+        outcomes = measure_all(specs, data, request.plan, request.threads, progress, tensors)
+    if request.keras:
+        comparison = keras_comparison(outcomes)
+    return assemble_report(outcomes, data, comparison, request.plan, request.threads)

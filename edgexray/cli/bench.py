@@ -1,0 +1,129 @@
+"""`edgexray bench -m MODEL ... --data DIR`: how fast is each variant here, and what does it cost in
+accuracy against the full model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgexray.bench.measure import TimingPlan
+from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
+from edgexray.bench.report import format_markdown, format_table
+from edgexray.bench.suite import BenchRequest, run_bench
+from edgexray.cli import exit_codes
+from edgexray.cli.options import threads_option
+from edgexray.errors import EngineUnavailableError
+
+
+def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give comma-separated whole numbers, e.g. 1,8") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("batch sizes must be at least 1")
+    return sizes
+
+
+@click.command()
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Exported model file (.tflite/.onnx); repeat for each variant.",
+)
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Image folder; class sub-folders named like the labels give accuracy too.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Saved full-model probabilities (<name>.reference.json; default: found beside the models).",
+)
+@click.option(
+    "--keras",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="The full Keras model: timed too, and the reference for parity (needs TensorFlow).",
+)
+@threads_option
+@click.option(
+    "--runs", type=click.IntRange(min=1), default=50, show_default=True, help="Timed runs."
+)
+@click.option(
+    "--warmup", type=click.IntRange(min=0), default=5, show_default=True, help="Warm-up runs."
+)
+@click.option(
+    "--batch-sizes",
+    default="1,8",
+    show_default=True,
+    callback=_batch_sizes,
+    help="Batch sizes for throughput, comma-separated.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Use at most N images of --data."
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PNG of latency against agreement (needs the [plot] extra).",
+)
+def bench(
+    models: tuple[Path, ...],
+    data: Path,
+    reference: Path | None,
+    keras: Path | None,
+    threads: int | None,
+    runs: int,
+    warmup: int,
+    batch_sizes: tuple[int, ...],
+    limit: int | None,
+    json_path: Path | None,
+    markdown: Path | None,
+    plot: Path | None,
+) -> None:
+    """Measure each model in its own process: load time, first inference, latency p50/p90/p99
+    (inference alone and end to end), throughput, peak memory, agreement with the full model, and
+    accuracy when --data has class sub-folders.
+
+    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured.
+    """
+    if reference is not None and keras is not None:
+        raise click.UsageError("give --reference or --keras, not both")
+    if plot is not None and not plotting_available():
+        raise EngineUnavailableError("--plot needs matplotlib: pip install 'edgexray[plot]'")
+    request = BenchRequest(
+        models=models,
+        data=data,
+        reference=reference,
+        keras=keras,
+        threads=threads,
+        plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes),
+        limit=limit,
+    )
+    report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
+    click.echo(format_table(report), nl=False)
+    if json_path:
+        json_path.write_text(report.to_json(), encoding="utf-8")
+    if markdown:
+        markdown.write_text(format_markdown(report), encoding="utf-8")
+    if plot:
+        plot_latency_vs_agreement(report.results, plot)
+    failed = [row for row in report.results if not row.ok]
+    if failed:
+        click.echo(
+            f"edgexray: {len(failed)} of {len(report.results)} could not be measured", err=True
+        )
+        sys.exit(exit_codes.FATAL if len(failed) == len(report.results) else exit_codes.PARTIAL)
