@@ -10,6 +10,7 @@ import click
 
 from edgexray import __version__
 from edgexray.cli import exit_codes
+from edgexray.cli.bench import bench
 from edgexray.cli.classify import classify
 from edgexray.cli.export import export
 from edgexray.cli.info import info
@@ -28,6 +29,7 @@ def cli() -> None:
 cli.add_command(classify)
 cli.add_command(info)
 cli.add_command(export)
+cli.add_command(bench)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
