@@ -1,0 +1,204 @@
+"""The benchmark suite, one command: `python benchmarks/run.py`.
+
+For each shipped model (models/cnn/seed_cnn.keras, models/finetune/*.keras) it measures, on this
+machine, each in its own process: the full Keras model (`model.predict` and a compiled
+`tf.function`), every edgexray variant beside it, and the peers a user could run instead by hand
+(plain LiteRT on the .tflite files, plain ONNX Runtime and OpenVINO on the .onnx files). It writes
+benchmarks/RESULTS.md (machine, table, ratios against the Keras tf.function baseline and against
+the fastest peer), a plot and the raw JSON per model. All figures of one file come from one run.
+
+Any other model: `python benchmarks/run.py --suite NAME MODEL.keras VARIANTS_DIR [--data DIR]`.
+Needs the [export] and [openvino] extras (TensorFlow for the Keras rows, openvino for its peer).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from peers import PEER_NAMES, PEERS  # noqa: E402
+from summary import write_results  # noqa: E402
+
+from edgexray.bench.dataset import BenchData, load_bench_data  # noqa: E402
+from edgexray.bench.measure import TimingPlan  # noqa: E402
+from edgexray.bench.report import BenchReport  # noqa: E402
+from edgexray.bench.runner import SubjectSpec  # noqa: E402
+from edgexray.bench.suite import (  # noqa: E402
+    assemble_report,
+    keras_comparison,
+    keras_specs,
+    measure_all,
+    preprocess_once,
+    read_cards,
+    variant_specs,
+)
+from edgexray.card import ModelCard  # noqa: E402
+
+SHIPPED = (
+    ("seed-cnn", ROOT / "models/cnn/seed_cnn.keras", ROOT / "models/cnn"),
+    ("finetune", None, ROOT / "models/finetune"),  # the one .keras file in that folder
+)
+# Held-out synthetic images: a seed no training run uses, so none of them was trained on.
+SYNTH_SEED = 2026
+
+
+@dataclass(frozen=True)
+class Suite:
+    """name: for titles and file names. keras: the full model. variants: folder of exported files."""
+
+    name: str
+    keras: Path
+    variants: Path
+
+
+def shipped_suites() -> list[Suite]:
+    suites = []
+    for name, keras, folder in SHIPPED:
+        if keras is None:
+            found = sorted(folder.glob("*.keras")) if folder.is_dir() else []
+            keras = found[0] if len(found) == 1 else None
+        if keras is not None and keras.is_file():
+            suites.append(Suite(name, keras, folder))
+    return suites
+
+
+def variant_files(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted([*folder.glob("*.tflite"), *folder.glob("*.onnx")]))
+
+
+def peer_specs(models: tuple[Path, ...], names: list[str], card: ModelCard) -> list[SubjectSpec]:
+    """Each peer on each model file it can read, named `peer:variant`."""
+    specs = []
+    for factory, suffix in PEERS.items():
+        for model, variant in zip(models, names, strict=True):
+            if model.suffix == suffix:
+                specs.append(
+                    SubjectSpec(
+                        f"{PEER_NAMES[factory]}:{variant}",
+                        factory,
+                        model,
+                        suffix.lstrip("."),
+                        card,
+                        "peer",
+                        (str(HERE),),
+                    )
+                )
+    return specs
+
+
+def synthetic_data(labels: tuple[str, ...], per_class: int) -> Path:
+    """Held-out synthetic radiographs for these labels, generated once into benchmarks/.cache."""
+    from edgexray_export.data.synthetic import SynthConfig, write_dataset
+
+    folder = HERE / ".cache" / f"synth-{'-'.join(labels)}-{per_class}-{SYNTH_SEED}"
+    if not folder.is_dir():
+        click.echo(f"generating {per_class} synthetic images per class in {folder}", err=True)
+        write_dataset(
+            folder, SynthConfig(classes=labels, count=per_class, seed=SYNTH_SEED), workers=2
+        )
+    return folder
+
+
+def run_suite(
+    suite: Suite, data_dir: Path | None, plan: TimingPlan, threads: int, per_class: int
+) -> tuple[BenchReport, BenchData]:
+    models = variant_files(suite.variants)
+    cards = read_cards(models)
+    card = cards[0]
+    data = load_bench_data(data_dir or synthetic_data(card.labels, per_class), card.labels)
+    variants = variant_specs(models, cards)
+    specs = [*keras_specs(suite.keras, card), *variants]
+    specs += peer_specs(models, [spec.name for spec in variants], card)
+
+    def progress(line: str) -> None:
+        click.echo(f"[{suite.name}] {line}", err=True)
+
+    with tempfile.TemporaryDirectory(prefix="edgexray-benchmarks-") as folder:
+        progress(f"preprocessing {len(data.files)} images")
+        tensors = preprocess_once(data, cards, Path(folder))
+        outcomes = measure_all(specs, data, plan, threads, progress, tensors)
+    return assemble_report(outcomes, data, keras_comparison(outcomes), plan, threads), data
+
+
+@click.command()
+@click.option(
+    "--suite",
+    "suites",
+    type=(
+        str,
+        click.Path(path_type=Path, exists=True),
+        click.Path(path_type=Path, exists=True, file_okay=False),
+    ),
+    multiple=True,
+    help="NAME MODEL.keras VARIANTS_DIR instead of the shipped models (repeatable).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Image folder (default: held-out synthetic images, class sub-folders).",
+)
+@click.option(
+    "--per-class",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Synthetic images per class when --data is not given.",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True
+)
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--batch-sizes", default="1,8", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=HERE / "RESULTS.md",
+    show_default=True,
+)
+@click.option("--note", default="", help="A paragraph put at the top of RESULTS.md.")
+def main(
+    suites: tuple[tuple[str, Path, Path], ...],
+    data: Path | None,
+    per_class: int,
+    threads: int,
+    runs: int,
+    warmup: int,
+    batch_sizes: str,
+    out: Path,
+    note: str,
+) -> None:
+    """Measure the shipped models against their peers and write RESULTS.md."""
+    chosen = [Suite(*s) for s in suites] or shipped_suites()
+    if not chosen:
+        raise click.UsageError(
+            "no shipped models found (models/cnn/seed_cnn.keras); give --suite NAME MODEL.keras DIR"
+        )
+    plan = TimingPlan(
+        runs=runs, warmup=warmup, batch_sizes=tuple(int(b) for b in batch_sizes.split(","))
+    )
+    reports = []
+    for suite in chosen:
+        report, _ = run_suite(suite, data, plan, threads, per_class)
+        json_path = out.parent / f"results-{suite.name}.json"
+        json_path.write_text(report.to_json(), encoding="utf-8")
+        reports.append((suite, report))
+    command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
+    write_results(out, reports, command, note)
+    click.echo(f"wrote {out}", err=True)
+
+
+if __name__ == "__main__":
+    main()
