@@ -135,13 +135,3 @@ def load_tensors(images: tuple[CalibrationImage, ...], pre: Preprocessor) -> np.
         except ImageError as exc:
             raise ExportError(f"calibration image {image.relative} cannot be used: {exc}") from None
     return batch
-
-
-def true_label_indices(
-    images: tuple[CalibrationImage, ...], labels: tuple[str, ...]
-) -> np.ndarray | None:
-    """Index into `labels` of each image's class folder, or None when any image's class is unknown."""
-    index = {label: i for i, label in enumerate(labels)}
-    if not images or any(image.class_name not in index for image in images):
-        return None
-    return np.array([index[image.class_name] for image in images], dtype=np.int64)

@@ -23,7 +23,6 @@ from edgexray_export.calibration import (
     CalibrationSplit,
     load_tensors,
     split_images,
-    true_label_indices,
 )
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.quantization import QuantizationConfig
@@ -133,7 +132,7 @@ def _base_card(
     try:
         return ModelCard(
             labels=labels,
-            task="binary" if info.output_units == 1 else "multiclass",  # type: ignore[arg-type]
+            task="binary" if info.output_units == 1 else "multiclass",
             input_height=info.input_height,
             input_width=info.input_width,
             input_channels=info.input_channels,
@@ -288,10 +287,9 @@ def export_model(
     progress("running the Keras model (float, inference mode) on them")
     calibration_raw = loaded.predict_raw(calibration_x)
     reference = to_probabilities(loaded.predict_raw(parity_x).astype(np.float32), card)
-    truth = true_label_indices(split.parity, label_names)
-    ref_file = write_reference(
-        reference_path(out, info.name), _reference(split, label_names, reference, info)
-    )
+    saved_reference = _reference(split, label_names, reference, info)
+    truth = saved_reference.true_label_indices()
+    ref_file = write_reference(reference_path(out, info.name), saved_reference)
 
     job = ConversionInput(
         source=loaded,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edgexray_export.calibration import split_images, true_label_indices
+from edgexray_export.calibration import split_images
 from PIL import Image
 
 from edgexray.errors import ExportError
@@ -56,16 +56,6 @@ def test_small_folder_is_used_for_both_sets(tmp_path: Path) -> None:
     _images(tmp_path / "B", 2)
     split = split_images(tmp_path, 300)
     assert split.overlapping and split.calibration == split.parity and len(split.parity) == 5
-
-
-def test_true_labels_known_only_when_every_class_is_a_label(unbalanced: Path) -> None:
-    split = split_images(unbalanced, 12)
-    truth = true_label_indices(split.parity, ("COVID", "NORMAL", "PNEUMONIA"))
-    assert truth is not None
-    assert [split.parity[i].class_name for i in range(len(truth))] == [
-        ("COVID", "NORMAL", "PNEUMONIA")[t] for t in truth
-    ]
-    assert true_label_indices(split.parity, ("NORMAL", "PNEUMONIA", "OTHER")) is None
 
 
 def test_images_without_class_folders(tmp_path: Path) -> None:

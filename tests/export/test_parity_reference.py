@@ -65,6 +65,8 @@ def test_reference_round_trip_and_image_check(tmp_path: Path) -> None:
     assert again.labels == reference.labels and again.images == reference.images
     np.testing.assert_array_equal(again.probabilities, reference.probabilities)
     assert again.true_label_indices().tolist() == [0]
+    other_labels = Reference(("COVID", "PNEUMONIA"), again.images, again.probabilities)
+    assert other_labels.true_label_indices() is None  # NORMAL is not a label: accuracy unknown
     assert again.image_paths(root) == [image]
 
     image.write_bytes(b"another image")
