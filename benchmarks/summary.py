@@ -111,8 +111,8 @@ def _findings(
     lines.append(text + ".")
     if best.end_to_end_ms:
         lines.append(
-            f"- End to end (decode + resize + normalize + inference, {report.data['images']} "
-            f"synthetic files of 500-2000 px): {_ms(best.end_to_end_ms.p50)} ms, "
+            f"- End to end (decode + resize + normalize + inference of an image file): "
+            f"{_ms(best.end_to_end_ms.p50)} ms, "
             f"{best.end_to_end_ms.p50 / best.median_ms:.1f}x inference alone."
         )
     if baseline and baseline.load_ms is not None and best.load_ms is not None:
@@ -172,7 +172,9 @@ def write_results(
         f"calls after {plan.warmup} warm-up calls cycling through {plan.timing_images} images, "
         "`time.perf_counter`; p50 is the median. `e2e` adds decoding and preprocessing the image file. "
         "Ratios are the baseline's (or fastest peer's) median over the row's: above 1 is faster. "
-        "Agreement is top-1 agreement with Keras `model.predict` on all the images; peers run the same "
+        "The Keras baseline is the model called in a `tf.function` with a fixed input signature "
+        "(graph mode); `jit_compile=True` (XLA) was slower on this CPU in a check, so it is not "
+        "used. Agreement is top-1 agreement with Keras `model.predict` on all the images; peers run the same "
         "files as the edgexray rows, by hand with their own APIs and default settings plus the "
         "thread count.",
         "",

@@ -28,36 +28,51 @@ def plot_latency_vs_agreement(
     matplotlib.use("Agg")  # no display on a device or in CI
     import matplotlib.pyplot as plt
 
-    shown = [r for r in rows if r.ok and r.agreement is not None and r.latency_ms]
+    shown = sorted(
+        (r for r in rows if r.ok and r.agreement is not None and r.latency_ms),
+        key=lambda r: r.median_ms,
+    )
     largest = max([r.size_bytes or 1 for r in shown] + [1])
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    figure, axes = plt.subplots(figsize=(10, 6), dpi=120)
     markers = {"variant": "o", "full-model": "s", "peer": "^"}
     for role, marker in markers.items():
         group = [r for r in shown if r.role == role]
-        if not group:
-            continue
-        axes.scatter(
-            [r.median_ms for r in group],
-            [100 * (r.agreement or 0) for r in group],
-            s=[30 + 600 * (r.size_bytes or 1) / largest for r in group],
-            marker=marker,
-            alpha=0.6,
-            label=role,
-        )
-        for r in group:
-            axes.annotate(
-                r.name,
-                (r.median_ms, 100 * (r.agreement or 0)),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
+        if group:
+            axes.scatter(
+                [r.median_ms for r in group],
+                [100 * (r.agreement or 0) for r in group],
+                s=[30 + 600 * (r.size_bytes or 1) / largest for r in group],
+                marker=marker,
+                alpha=0.55,
+                label=role,
             )
+    # Many rows sit at 100%: slanted labels, alternately above and below, stay readable.
+    for i, r in enumerate(shown):
+        above = i % 2 == 0
+        axes.annotate(
+            r.name,
+            (r.median_ms, 100 * (r.agreement or 0)),
+            xytext=(2, 6 if above else -6),
+            textcoords="offset points",
+            fontsize=6,
+            rotation=40 if above else -40,
+            va="bottom" if above else "top",
+        )
+    if shown:
+        low = min(100 * (r.agreement or 0) for r in shown)
+        span = max(100 - low, 0.5)
+        axes.set_ylim(low - 0.45 * span, 100 + 0.45 * span)
+        axes.set_yticks([t for t in axes.get_yticks() if low - 0.45 * span <= t <= 100])
+        legend = axes.legend(loc="lower right", fontsize=8)
+        for handle in legend.legend_handles:
+            handle.set_sizes([40])  # type: ignore[union-attr]
+    else:
+        axes.text(0.5, 0.5, "no agreement measured", transform=axes.transAxes, ha="center")
     axes.set_xscale("log")
     axes.set_xlabel("median single-image latency, ms (log scale)")
     axes.set_ylabel("top-1 agreement with the full model, %")
     axes.set_title(title or "latency vs agreement (marker area ~ file size)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     out = Path(out)
     figure.savefig(out)

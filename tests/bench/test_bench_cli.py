@@ -6,6 +6,7 @@ the figures' presence, shape and the parity/accuracy arithmetic are checked.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -89,6 +90,9 @@ def test_bench_reports_every_variant_with_parity_from_the_reference_beside_them(
     out = tmp_path / "bench.json"
     args = ["bench", "--data", str(data), "--runs", "3", "--warmup", "1", "--threads", "1"]
     args += ["--batch-sizes", "1,4", "--json", str(out), "--markdown", str(tmp_path / "b.md")]
+    plot = tmp_path / "plot.png"
+    if importlib.util.find_spec("matplotlib"):
+        args += ["--plot", str(plot)]
     for model in models:
         args += ["-m", str(model)]
     result = CliRunner().invoke(cli, args)
@@ -124,10 +128,10 @@ def test_bench_reports_every_variant_with_parity_from_the_reference_beside_them(
     assert rows["onnx-fp32"]["agreement"] == 1.0 and rows["onnx-fp32"]["max_abs_diff"] < 1e-4
     assert 0.0 <= rows["tflite-int8"]["agreement"] <= 1.0
     assert 0.0 < rows["tflite-int8"]["max_abs_diff"] < 0.1  # int8 rounding shows, but small
-    assert (
-        "tflite-int8" in result.output
-        and "| tflite-fp32 | tflite |" in (tmp_path / "b.md").read_text()
-    )
+    assert "tflite-int8" in result.output
+    assert "| tflite-fp32 | tflite |" in (tmp_path / "b.md").read_text()
+    if importlib.util.find_spec("matplotlib"):
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_without_reference_agreement_is_null_and_said_so(
