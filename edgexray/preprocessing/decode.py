@@ -9,6 +9,7 @@ data is read, so a decompression bomb or a huge file costs neither time nor memo
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from typing import Literal
@@ -64,27 +65,31 @@ def _describe(source: object) -> str:
     return display_name(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
 
-def _is_empty(path: str | os.PathLike[str]) -> bool:
-    try:
-        return os.stat(path).st_size == 0
-    except OSError:
-        return False
+def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
+    """Refuse what is not a plain file before opening it: opening a named pipe blocks until some
+    other process writes to it, and a device may never end."""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(f"{name}: is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError(f"{name}: not a regular file (a pipe, socket or device)")
+    if info.st_size == 0:
+        raise ImageError(f"{name}: empty file")
 
 
 def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
     name = _describe(path)
     try:
+        _check_regular_file(path, name)
         image = Image.open(path, formats=_FORMATS)  # reads the header only
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{name}: is a folder, not an image") from None
     except PermissionError:
         raise ImageError(f"{name}: permission denied") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: {'empty file' if _is_empty(path) else _NOT_AN_IMAGE}") from None
+        raise ImageError(f"{name}: {_NOT_AN_IMAGE}") from None
     except OSError as exc:
         if exc.errno is None:  # raised by a Pillow parser, not by the file system
             raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None

@@ -151,6 +151,20 @@ def test_symlink_loop_and_dangling_link_given_as_files(model, tmp_path):
     assert results[2].ok
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_named_pipe_with_an_image_name_does_not_hang_the_run(model, tmp_path):
+    # Opening a pipe blocks until something writes to it: the run would wait forever.
+    os.mkfifo(tmp_path / "pipe.png")
+    good = save_gray(tmp_path / "good.png")
+    run = run_edgexray("classify", "-m", model, "--format", "jsonl", tmp_path)  # has a timeout
+    assert run.returncode == exit_codes.PARTIAL
+    classified, pipe = jsonl_records(run.stdout)  # sorted by name
+    assert (
+        pipe["error"] == f"{tmp_path / 'pipe.png'}: not a regular file (a pipe, socket or device)"
+    )
+    assert classified["path"] == str(good) and classified["label"] in ("NORMAL", "PNEUMONIA")
+
+
 def test_a_file_that_disappears_between_discovery_and_decoding(model, tmp_path):
     for i in range(4):
         save_gray(tmp_path / f"{i}.png", 60 * i)
