@@ -56,9 +56,14 @@ _FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "GIF", "WEBP")
 _NOT_AN_IMAGE = "not an image in a supported format (PNG, JPEG, BMP, TIFF, GIF, WebP)"
 
 
+# Control characters (a newline is legal in a Linux file name) would split a one-line message.
+_ESCAPE_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
+
+
 def display_name(path: str | os.PathLike[str]) -> str:
-    """A file name as printable text, also when it is not valid UTF-8 (bytes shown as \\xNN)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A file name as printable one-line text: bytes that are not valid UTF-8 and control characters
+    are shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPE_CONTROL)
 
 
 def _describe(source: object) -> str:

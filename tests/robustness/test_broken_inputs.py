@@ -238,6 +238,19 @@ def test_names_with_spaces_unicode_and_non_utf8_bytes(model, tmp_path, output_fo
         assert record["error"] == f"{record['path']}: {NOT_AN_IMAGE}"
 
 
+def test_control_characters_in_names_keep_records_and_errors_on_one_line(model, tmp_path):
+    (tmp_path / "two\nlines.png").write_bytes(b"")
+    save_gray(tmp_path / "tab\there.png")
+    for output_format in ("jsonl", "table", "csv"):
+        run = run_edgexray("classify", "-m", model, "--format", output_format, tmp_path)
+        lines = run.stdout.decode("utf-8").splitlines()
+        assert len(lines) == 2 + (output_format != "jsonl")  # header + one line per file
+        if output_format == "jsonl":  # JSON escapes the backslashes once more
+            lines = [f"{r['path']} {r.get('error', '')}" for r in jsonl_records(run.stdout)]
+        assert any("two\\x0alines.png: empty file" in line for line in lines)
+        assert any("tab\\x09here.png" in line for line in lines)
+
+
 def test_non_utf8_name_in_an_api_error_is_printable(tmp_path):
     path = os.fsencode(tmp_path) + b"/bad-\xff.png"
     with open(path, "wb") as handle:
