@@ -19,6 +19,12 @@ from edgexray.card import NORMALIZATIONS
 from edgexray.errors import ImageError
 from edgexray.preprocessing import Preprocessor, load_image
 
+# Pillow warns about corrupt TIFF/EXIF metadata and large images; the outcome is what is tested.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+]
+
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -216,7 +222,6 @@ def test_random_bytes_decode_or_raise_image_error(data, suffix):
     decodes_or_raises_image_error(data, suffix)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about corrupt TIFF/EXIF metadata
 @settings(FUZZ_SETTINGS, max_examples=1000)
 @given(data=mutated_files())
 def test_mutated_valid_files_decode_or_raise_image_error(data):
@@ -228,7 +233,6 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
     return Classifier(carded_copy(tmp_path_factory, "three_rgb.onnx"))
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
 @settings(FUZZ_SETTINGS, max_examples=40)
 @given(files=st.lists(st.one_of(mutated_files(), st.binary(max_size=512)), min_size=1, max_size=8))
 def test_a_batch_of_fuzzed_files_gives_one_record_each(classifier, files):
