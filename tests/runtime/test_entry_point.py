@@ -42,3 +42,33 @@ def test_version():
     import edgexray
 
     assert run_cli("--version").stdout.strip() == f"edgexray, version {edgexray.__version__}"
+
+
+def test_classify_loads_only_its_own_command_module():
+    code = (
+        "import sys; from click.testing import CliRunner; from edgexray.cli.main import cli; "
+        "r = CliRunner().invoke(cli, ['classify', '--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in sys.modules if m.startswith(('edgexray.cli.', 'edgexray_export', 'edgexray.bench'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = eval(out.stdout)
+    assert "edgexray.cli.classify" in loaded
+    assert not [
+        m
+        for m in loaded
+        if m.startswith(
+            (
+                "edgexray.cli.bench",
+                "edgexray.cli.export",
+                "edgexray.cli.train",
+                "edgexray_export",
+                "edgexray.bench",
+            )
+        )
+    ]
+
+
+def test_help_lists_every_command():
+    out = run_cli("--help").stdout
+    for command in ("classify", "info", "bench", "export", "train", "evaluate", "synth"):
+        assert f"  {command} " in out
