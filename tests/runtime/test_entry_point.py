@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -51,7 +52,7 @@ def test_classify_loads_only_its_own_command_module():
         "print(sorted(m for m in sys.modules if m.startswith(('edgexray.cli.', 'edgexray_export', 'edgexray.bench'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = eval(out.stdout)
+    loaded = ast.literal_eval(out.stdout.strip())
     assert "edgexray.cli.classify" in loaded
     assert not [
         m
