@@ -38,3 +38,26 @@ def test_machine_records_threads_and_versions_without_importing_tensorflow() -> 
     assert info.tool_versions["numpy"] and "edgexray" in info.tool_versions
     assert "1 threads used" in info.describe()
     assert ("tensorflow" in sys.modules) == had_tf
+
+
+def test_peak_rss_reads_this_address_space_high_water_mark(tmp_path: Path) -> None:
+    from edgexray.bench.memory import peak_rss_mb
+
+    status = tmp_path / "status"
+    status.write_text(
+        "Name:\tpython\nVmPeak:\t  999999 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n"
+    )
+    assert peak_rss_mb(status) == 50.0
+    assert peak_rss_mb(tmp_path / "missing") > 0  # falls back to getrusage
+
+
+def test_a_child_does_not_report_its_parents_memory() -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    ballast = np.ones(64 * 2**20 // 8)  # 64 MiB touched in this (parent) process
+    code = "from edgexray.bench.memory import peak_rss_mb; print(peak_rss_mb())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(child.stdout) < 60 and ballast.sum() > 0
