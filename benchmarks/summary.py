@@ -149,9 +149,14 @@ def section(name: str, keras: Path, report: BenchReport, plot: Path | None) -> l
 
 
 def write_results(
-    out: Path, reports: list[tuple[Any, BenchReport]], command: str, note: str
+    out: Path,
+    reports: list[tuple[Any, BenchReport]],
+    command: str,
+    note: str,
+    load: tuple[float, float] | None = None,
 ) -> Path:
-    """RESULTS.md at `out` (with a PNG per suite beside it when matplotlib is there)."""
+    """RESULTS.md at `out` (with a PNG per suite beside it when matplotlib is there). `load`: the
+    1-minute load average before and after the run, which says how busy the machine was."""
     first = reports[0][1]
     plan = first.plan
     lines = [
@@ -162,6 +167,16 @@ def write_results(
         "",
         f"Machine: {first.machine.describe()}.",
         "",
+        *(
+            [
+                f"1-minute load average: {load[0]:.1f} before the run, {load[1]:.1f} after "
+                f"(above {first.machine.logical_cores} means other jobs shared the cores and the "
+                "figures are noisier than on an idle machine).",
+                "",
+            ]
+            if load
+            else []
+        ),
         "Tools: "
         + ", ".join(f"{k} {v}" for k, v in sorted(first.machine.tool_versions.items()))
         + ".",
