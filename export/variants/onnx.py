@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.variants.base import ConversionInput, VariantExporter, serving_function
-
-from edgexray.postprocess import decide, to_probabilities
+from edgexray_export.variants.ladder import Candidate, climb
 
 OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime still in use
 # One image per calibration batch: ORT's entropy and percentile calibrators stack per-batch
@@ -88,20 +86,6 @@ class _ImageReader:
         return next(self._batches, None)
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    config: QuantizationConfig
-    agreement: float
-    mean_abs_diff: float
-
-    def as_note(self) -> dict[str, Any]:
-        return {
-            "settings": self.config.describe(),
-            "calibration_set_agreement": round(self.agreement, 5),
-            "calibration_set_mean_abs_diff": round(self.mean_abs_diff, 6),
-        }
-
-
 def _head_nodes(model_path: Path) -> tuple[str, ...]:
     """Names of the nodes from the last MatMul/Gemm on (the classifier head), in graph order."""
     import onnx
@@ -157,22 +141,6 @@ class ONNXInt8Static(VariantExporter):
             },
         )
 
-    def _measure(self, path: Path, job: ConversionInput, config: QuantizationConfig) -> _Attempt:
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        raw = np.concatenate(
-            [
-                session.run(None, {name: job.calibration[i : i + 32]})[0]
-                for i in range(0, len(job.calibration), 32)
-            ]
-        ).reshape(len(job.calibration), -1)
-        got = to_probabilities(raw, job.card)
-        want = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
-        agreement = float(np.mean(decide(got, job.card) == decide(want, job.card)))
-        return _Attempt(config, agreement, float(np.mean(np.abs(got - want))))
-
     def _candidates(self, job: ConversionInput, prepared: Path) -> list[QuantizationConfig]:
         given = job.quantization
         ladder = [given]
@@ -187,25 +155,17 @@ class ONNXInt8Static(VariantExporter):
     def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             prepared = _preprocessed_float(job, Path(folder))
-            attempts: list[tuple[_Attempt, Path]] = []
-            failures: list[str] = []
-            for i, config in enumerate(self._candidates(job, prepared)):
-                candidate = Path(folder, f"candidate{i}.onnx")
-                try:
-                    self._quantize(prepared, candidate, job, config)
-                except (ValueError, RuntimeError) as exc:  # one calibrator failing is not fatal
-                    failures.append(f"{config.describe()}: {type(exc).__name__}: {exc}"[:200])
-                    continue
-                attempts.append((self._measure(candidate, job, config), candidate))
-                if attempts[-1][0].agreement >= job.quality_target:
-                    break
-            if not attempts:
-                raise RuntimeError("every quantization attempt failed: " + "; ".join(failures))
-            best, best_path = max(
-                attempts, key=lambda item: (item[0].agreement, -item[0].mean_abs_diff)
-            )
-            out_path.write_bytes(best_path.read_bytes())
-        config = best.config
+            candidates = [
+                Candidate(
+                    config,
+                    config.describe(),
+                    lambda path, c=config: self._quantize(prepared, path, job, c),
+                )
+                for config in self._candidates(job, prepared)
+            ]
+            result = climb(candidates, job, Path(folder), self.suffix)
+            out_path.write_bytes(result.path.read_bytes())
+        config = result.chosen.setting
         return {
             "format": "QDQ",
             "weights": "int8, " + ("per-channel" if config.per_channel else "per-tensor"),
@@ -217,8 +177,7 @@ class ONNXInt8Static(VariantExporter):
             "op_types_kept_float": list(config.op_types_to_exclude),
             "pre_processing": "onnxruntime quant_pre_process",
             "settings": config.to_dict(),
-            "attempts": [attempt.as_note() for attempt, _ in attempts],
-            "failed_attempts": failures,
+            **result.notes(),
             "opset": OPSET,
         }
 

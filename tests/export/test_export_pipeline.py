@@ -311,3 +311,43 @@ def test_saved_model_folder(binary: dict, folders: dict[str, Path], tmp_path: Pa
     assert card.output_kind == "probabilities" and card.task == "binary"
     assert card.source_sha256 == source_sha256(folder)
     assert all(r.parity.max_abs_diff < 1e-4 for r in report.results)
+
+
+def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
+    binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pretend plain int8 flips 10% of the calibration images: the head-in-float setting is tried,
+    kept, recorded in the card, and still runs in the runtime and passes the gate."""
+    from edgexray_export.variants import ladder
+
+    real_measure = ladder.measure
+
+    def plain_int8_falls_short(path: Path, job, description: str) -> ladder.Attempt:  # type: ignore[no-untyped-def]
+        attempt = real_measure(path, job, description)
+        if "float" in description:
+            return attempt
+        return dataclasses.replace(attempt, agreement=0.9)
+
+    monkeypatch.setattr(ladder, "measure", plain_int8_falls_short)
+    report = export_model(
+        binary["path"],
+        tmp_path,
+        calibration_dir=folders["binary"],
+        calibration_size=48,
+        variants=list(INT8_VARIANTS),
+    )
+    tflite = read_card(report.result("tflite-int8").path)
+    assert tflite.quantization["op_types_kept_float"] == ["FULLY_CONNECTED", "LOGISTIC", "SOFTMAX"]
+    agreements = [a["calibration_set_agreement"] for a in tflite.quantization["attempts"]]
+    assert agreements == [0.9, pytest.approx(1.0, abs=0.05)]
+    onnx = read_card(report.result("onnx-int8").path)
+    assert onnx.quantization["layers_kept_float"]  # the head, by node name
+    assert [a["settings"] for a in onnx.quantization["attempts"]] == [
+        "per-channel, minmax",
+        "per-channel, percentile 99.999",
+        "per-channel, entropy",
+        f"per-channel, minmax, {len(onnx.quantization['layers_kept_float'])} node(s) kept float",
+    ]
+    for variant in INT8_VARIANTS:
+        assert report.result(variant).status == "ok"
+        assert report.result(variant).parity.agreement >= 0.99

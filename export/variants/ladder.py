@@ -1,0 +1,107 @@
+"""Try quantization settings in order and keep the first that stays close enough to Keras.
+
+Closeness is measured on the calibration images (never the held-out parity images, which stay an
+honest check) by running each candidate file through the edgexray engine that will run it on the
+device, so what is measured here is what ships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from edgexray_export.variants.base import ConversionInput
+
+from edgexray.postprocess import decide, to_probabilities
+
+Setting = TypeVar("Setting")
+_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[Setting]):
+    """One way to quantize: the setting (for the card), a one-line description, and a writer."""
+
+    setting: Setting
+    description: str
+    write: Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How close one candidate came to Keras on the calibration images."""
+
+    description: str
+    agreement: float
+    mean_abs_diff: float
+
+    def as_note(self) -> dict[str, Any]:
+        return {
+            "settings": self.description,
+            "calibration_set_agreement": round(self.agreement, 5),
+            "calibration_set_mean_abs_diff": round(self.mean_abs_diff, 6),
+        }
+
+
+@dataclass(frozen=True)
+class LadderResult(Generic[Setting]):
+    """The kept candidate, its file, and every attempt (and failure) for the card."""
+
+    chosen: Candidate[Setting]
+    path: Path
+    attempts: tuple[Attempt, ...]
+    failures: tuple[str, ...]
+
+    def notes(self) -> dict[str, Any]:
+        return {
+            "attempts": [attempt.as_note() for attempt in self.attempts],
+            "failed_attempts": list(self.failures),
+        }
+
+
+def measure(path: Path, job: ConversionInput, description: str) -> Attempt:
+    """Top-1 agreement and mean |dp| of the model file at `path` against Keras, calibration images."""
+    from edgexray.engines import EngineOptions, open_engine
+
+    engine = open_engine(path, EngineOptions())
+    try:
+        raw = np.concatenate(
+            [
+                engine.run(job.calibration[i : i + _BATCH])
+                for i in range(0, len(job.calibration), _BATCH)
+            ]
+        )
+    finally:
+        engine.close()
+    got = to_probabilities(raw.reshape(len(job.calibration), -1), job.card)
+    want = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
+    agreement = float(np.mean(decide(got, job.card) == decide(want, job.card)))
+    return Attempt(description, agreement, float(np.mean(np.abs(got - want))))
+
+
+def climb(
+    candidates: Sequence[Candidate[Setting]], job: ConversionInput, folder: Path, suffix: str
+) -> LadderResult[Setting]:
+    """Write and measure candidates in order until one reaches job.quality_target; keep the first
+    that does, else the closest (agreement, then mean |dp|). A candidate whose converter raises is
+    recorded and skipped; RuntimeError if all fail."""
+    tried: list[tuple[Attempt, Candidate[Setting], Path]] = []
+    failures: list[str] = []
+    for i, candidate in enumerate(candidates):
+        path = folder / f"candidate{i}{suffix}"
+        try:
+            candidate.write(path)
+        except Exception as exc:  # converters raise many types; one failing setting is not fatal
+            failures.append(f"{candidate.description}: {type(exc).__name__}: {exc}"[:200])
+            continue
+        attempt = measure(path, job, candidate.description)
+        tried.append((attempt, candidate, path))
+        if attempt.agreement >= job.quality_target:
+            break
+    if not tried:
+        raise RuntimeError("every quantization attempt failed: " + "; ".join(failures))
+    _, chosen, path = max(tried, key=lambda item: (item[0].agreement, -item[0].mean_abs_diff))
+    return LadderResult(chosen, path, tuple(a for a, _, _ in tried), tuple(failures))
