@@ -132,13 +132,12 @@ class Classifier:
         others are unaffected. Memory holds one batch at a time."""
         size = batch_size or self.options.batch_size
         pending: list[_Prepared] = []
-        ready = 0
         for item in self._prepared(sources, lookahead=2 * size):
             pending.append(item)
-            ready += item[1] is not None
-            if ready >= size:
+            # Counting failures too keeps a long run of bad files from piling up unreported.
+            if len(pending) >= size:
                 yield from self._flush(pending)
-                pending, ready = [], 0
+                pending = []
         yield from self._flush(pending)
 
     def _prepare(self, source: ImageInput) -> _Prepared:

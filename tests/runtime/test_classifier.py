@@ -186,3 +186,11 @@ def test_openvino_engine_matches_onnx_runtime(carded, tiny_reference, filename):
     reference = Classifier(path).predict_tensor(x)
     np.testing.assert_allclose(openvino.predict_tensor(x), reference, atol=1e-5)
     np.testing.assert_allclose(openvino.predict_tensor(x[:1]), reference[:1], atol=1e-5)
+
+
+def test_error_records_are_not_held_back_by_a_run_of_bad_files(carded, tmp_path):
+    clf = Classifier(carded("binary_gray.tflite"))
+    missing = [tmp_path / f"gone{i}.png" for i in range(5)]
+    stream = clf.iter_predictions(iter(missing), batch_size=2)
+    first_two = [next(stream), next(stream)]  # yielded before the rest of the input is read
+    assert [r.ok for r in first_two] == [False, False]
