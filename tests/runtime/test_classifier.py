@@ -190,7 +190,12 @@ def test_openvino_engine_matches_onnx_runtime(carded, tiny_reference, filename):
 
 def test_error_records_are_not_held_back_by_a_run_of_bad_files(carded, tmp_path):
     clf = Classifier(carded("binary_gray.tflite"))
-    missing = [tmp_path / f"gone{i}.png" for i in range(5)]
-    stream = clf.iter_predictions(iter(missing), batch_size=2)
-    first_two = [next(stream), next(stream)]  # yielded before the rest of the input is read
+
+    def endless_missing_files():
+        for i in range(20):
+            yield tmp_path / f"gone{i}.png"
+        raise AssertionError("read 20 inputs without reporting the first failures")
+
+    stream = clf.iter_predictions(endless_missing_files(), batch_size=2)
+    first_two = [next(stream), next(stream)]  # reported after a batch's worth, not at the end
     assert [r.ok for r in first_two] == [False, False]
