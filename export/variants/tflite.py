@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +116,17 @@ class TFLiteInt8(TFLiteExporter):
         if not float_ops:
             path.write_bytes(converter.convert())
             return
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter,
-            debug_dataset=converter.representative_dataset,
-            debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                denylisted_ops=list(float_ops), fully_quantize=True
-            ),
-        )
-        path.write_bytes(debugger.get_nondebug_quantized_model())
+        with warnings.catch_warnings():
+            # The debugger uses tf.lite.Interpreter internally, which warns it is deprecated.
+            warnings.simplefilter("ignore", UserWarning)
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=converter.representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_ops=list(float_ops), fully_quantize=True
+                ),
+            )
+            path.write_bytes(debugger.get_nondebug_quantized_model())
 
     def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
