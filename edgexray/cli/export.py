@@ -12,21 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+from edgexray_export.quantization import CALIBRATION_METHODS
+from edgexray_export.variants import VARIANTS
 
 from edgexray.cli.options import card_override_options
 from edgexray.errors import ExportError
 
 # What the [export] extra brings; checked before anything slow happens.
 _EXPORT_MODULES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
-_VARIANT_NAMES = (
-    "tflite-fp32",
-    "tflite-fp16",
-    "tflite-dynamic",
-    "tflite-int8",
-    "onnx-fp32",
-    "onnx-int8-dynamic",
-    "onnx-int8",
-)
+# The variant registry and quantization options are plain Python (no TensorFlow at import).
+_VARIANT_NAMES = tuple(VARIANTS)
 
 
 def _require_export_extra() -> None:
@@ -90,7 +85,7 @@ def _progress(line: str) -> None:
 @card_override_options
 @click.option(
     "--calibration-method",
-    type=click.Choice(("minmax", "entropy", "percentile")),
+    type=click.Choice(CALIBRATION_METHODS),
     default="minmax",
     show_default=True,
     help="Activation ranges for onnx-int8 (others are tried if agreement falls short).",
