@@ -141,3 +141,14 @@ def test_a_failed_run_is_a_row_with_its_reason_and_no_figures(tmp_path: Path) ->
     assert not result.ok and data["error"] == "cannot load"
     assert data["latency_ms"] is None and data["agreement"] is None and data["size_bytes"] == 4
     assert result.median_ms == float("inf") and not result.meets(0.0)
+
+
+def test_rows_are_named_by_variant_or_by_file_when_variants_repeat(tmp_path: Path) -> None:
+    from edgexray.bench.suite import variant_specs
+
+    models = (tmp_path / "a.tflite", tmp_path / "b.onnx", tmp_path / "c.onnx")
+    cards = [BINARY.replace(variant=v) for v in ("tflite-int8", "onnx-int8", "onnx-int8")]
+    specs = variant_specs(models, cards)
+    assert [s.name for s in specs] == ["tflite-int8", "b.onnx", "c.onnx"]
+    assert [s.format for s in specs] == ["tflite", "onnx", "onnx"]
+    assert all(s.role == "variant" and s.factory == "edgexray" for s in specs)
