@@ -252,8 +252,9 @@ def export_model(
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
     """
-    if not 0.0 <= min_agreement <= 1.0:
-        raise ExportError(f"min agreement must be between 0 and 1, got {min_agreement}")
+    for name, value in (("min agreement", min_agreement), ("quality target", quality_target)):
+        if not 0.0 <= value <= 1.0:
+            raise ExportError(f"{name} must be between 0 and 1, got {value}")
     chosen = _choose_variants(variants)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ class ONNXInt8Dynamic(VariantExporter):
 
 
 class _ImageReader:
-    """Feeds calibration images to ONNX Runtime's calibrator in small batches."""
+    """Feeds calibration images to ONNX Runtime's calibrator, one image per batch."""
 
     def __init__(self, input_name: str, images: np.ndarray) -> None:
         self._batches = iter(
