@@ -31,8 +31,9 @@ def _one_line(exc: pytest.ExceptionInfo[ExportError]) -> str:
     return message
 
 
-def test_lambda_layer_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    path = tmp_path / "lambda.keras"
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_lambda_layer_is_refused_with_what_to_do(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"lambda{suffix}"
     _small(
         keras.layers.Dense(2, activation="softmax"), keras.layers.Lambda(lambda t: t * 2.0)
     ).save(path)
