@@ -56,6 +56,12 @@ def dequantize(q: np.ndarray, info: TensorInfo) -> np.ndarray:
     return (q.astype(np.float32) - np.float32(info.zero_point)) * np.float32(info.scale)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an engine library's error, which can run to pages of C++ context."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class Engine(ABC):
     """Loads one model file and runs batches through it.
 
@@ -71,15 +77,19 @@ class Engine(ABC):
     def __init__(self, path: Path, options: EngineOptions) -> None:
         self.path = Path(path)
         self.options = options
+        # Set by each subclass once its model is loaded.
+        self._input: TensorInfo
+        self._output: TensorInfo
+        self._version = "unknown"
 
     @property
-    @abstractmethod
     def input(self) -> TensorInfo:
         """The model input in NHWC order."""
+        return self._input
 
     @property
-    @abstractmethod
-    def output(self) -> TensorInfo: ...
+    def output(self) -> TensorInfo:
+        return self._output
 
     @property
     def batch_dynamic(self) -> bool:
@@ -88,11 +98,19 @@ class Engine(ABC):
 
     @property
     def library_version(self) -> str:
-        return "unknown"
+        """The runtime library and its version, e.g. "onnxruntime 1.31.1"."""
+        return self._version
 
     @abstractmethod
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        """One call of the runtime on a batch the model accepts as it is."""
+
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, H, W, C) -> float32 (N, units), dequantized."""
+        """float32 (N, H, W, C) -> float32 (N, units), dequantized. Batches the model's fixed batch
+        dimension does not allow run image by image."""
+        if self.batch_dynamic or len(batch) == self.input.shape[0]:
+            return self._invoke(batch)
+        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the runtime's resources."""

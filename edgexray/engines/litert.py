@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from edgexray.engines.base import Engine, EngineOptions, TensorInfo, dequantize, quantize
+from edgexray.engines.base import (
+    Engine,
+    EngineOptions,
+    TensorInfo,
+    dequantize,
+    first_line,
+    quantize,
+)
 from edgexray.errors import EngineUnavailableError, ModelError
 
 # (module, attribute) pairs, most preferred first. tflite-runtime is unmaintained (numpy 1 only);
@@ -54,9 +61,7 @@ class LiteRTEngine(Engine):
             )
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(
-                f"{path}: LiteRT cannot load this model ({_first_line(exc)})"
-            ) from None
+            raise ModelError(f"{path}: LiteRT cannot load this model ({first_line(exc)})") from None
         input_detail = self._interpreter.get_input_details()[0]
         self._input_index = input_detail["index"]
         self._input = _info(input_detail)
@@ -67,20 +72,8 @@ class LiteRTEngine(Engine):
         self._resizable = True
 
     @property
-    def input(self) -> TensorInfo:
-        return self._input
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output
-
-    @property
     def batch_dynamic(self) -> bool:
         return self._resizable
-
-    @property
-    def library_version(self) -> str:
-        return self._version
 
     def _ensure_batch(self, n: int) -> bool:
         if n == self._allocated:
@@ -118,8 +111,3 @@ class LiteRTEngine(Engine):
 
     def close(self) -> None:
         self._interpreter = None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

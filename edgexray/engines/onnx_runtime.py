@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from edgexray.engines.base import Engine, EngineOptions, TensorInfo, dequantize, quantize
+from edgexray.engines.base import (
+    Engine,
+    EngineOptions,
+    TensorInfo,
+    dequantize,
+    first_line,
+    quantize,
+)
 from edgexray.errors import EngineUnavailableError, ModelError
 
 _DTYPES = {
@@ -50,8 +57,9 @@ class ONNXRuntimeEngine(Engine):
                 str(path), session_options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # ORT raises its own exception types for a bad file
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: ONNX Runtime cannot load this model ({message})") from None
+            raise ModelError(
+                f"{path}: ONNX Runtime cannot load this model ({first_line(exc)})"
+            ) from None
         model_input = self._session.get_inputs()[0]
         model_output = self._session.get_outputs()[0]
         shape = tuple(_dim(d) for d in model_input.shape)
@@ -67,18 +75,6 @@ class ONNXRuntimeEngine(Engine):
             np.dtype(_DTYPES.get(model_output.type, np.float32)),
         )
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output
-
-    @property
-    def library_version(self) -> str:
-        return self._version
-
     def _invoke(self, batch: np.ndarray) -> np.ndarray:
         x = batch.transpose(0, 3, 1, 2) if self._nchw else batch
         if self._input.quantized:
@@ -87,11 +83,6 @@ class ONNXRuntimeEngine(Engine):
         (y,) = self._session.run([self._output_name], {self._input_name: x})
         y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
         return y.reshape(len(batch), -1)
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        if self.batch_dynamic or len(batch) == self._input.shape[0]:
-            return self._invoke(batch)
-        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
 
     def close(self) -> None:
         self._session = None

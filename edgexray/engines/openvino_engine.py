@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from edgexray.engines.base import Engine, EngineOptions, TensorInfo
+from edgexray.engines.base import Engine, EngineOptions, TensorInfo, first_line
 from edgexray.errors import EngineUnavailableError, ModelError
 
 
@@ -45,8 +45,9 @@ class OpenVINOEngine(Engine):
                 },
             )
         except RuntimeError as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
-            raise ModelError(f"{path}: OpenVINO cannot load this model ({message})") from None
+            raise ModelError(
+                f"{path}: OpenVINO cannot load this model ({first_line(exc)})"
+            ) from None
         self._request = self._compiled.create_infer_request()
         self._input = TensorInfo(
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
@@ -55,27 +56,10 @@ class OpenVINOEngine(Engine):
             _shape(self._compiled.output(0).get_partial_shape()), np.dtype(np.float32)
         )
 
-    @property
-    def input(self) -> TensorInfo:
-        return self._input
-
-    @property
-    def output(self) -> TensorInfo:
-        return self._output
-
-    @property
-    def library_version(self) -> str:
-        return self._version
-
     def _invoke(self, batch: np.ndarray) -> np.ndarray:
         self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
         y = self._request.get_output_tensor(0).data
         return np.array(y, dtype=np.float32).reshape(len(batch), -1)
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        if self.batch_dynamic or len(batch) == self._input.shape[0]:
-            return self._invoke(batch)
-        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
 
     def close(self) -> None:
         self._request = None
