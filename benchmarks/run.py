@@ -63,15 +63,18 @@ class Suite:
     variants: Path
 
 
-def shipped_suites() -> list[Suite]:
-    suites = []
+def shipped_suites() -> tuple[list[Suite], list[str]]:
+    """(the shipped models found, the names of those missing)."""
+    suites, missing = [], []
     for name, keras, folder in SHIPPED:
         if keras is None:
             found = sorted(folder.glob("*.keras")) if folder.is_dir() else []
             keras = found[0] if len(found) == 1 else None
-        if keras is not None and keras.is_file():
+        if keras is not None and keras.is_file() and variant_files(folder):
             suites.append(Suite(name, keras, folder))
-    return suites
+        else:
+            missing.append(f"{name} ({folder.relative_to(ROOT)})")
+    return suites, missing
 
 
 def variant_files(folder: Path) -> tuple[Path, ...]:
@@ -182,7 +185,16 @@ def main(
     note: str,
 ) -> None:
     """Measure the shipped models against their peers and write RESULTS.md."""
-    chosen = [Suite(*s) for s in suites] or shipped_suites()
+    missing: list[str] = []
+    chosen = [Suite(*s) for s in suites]
+    if not chosen:
+        chosen, missing = shipped_suites()
+    if missing:
+        note = " ".join(
+            filter(
+                None, [note, f"Not measured (model or variants not built): {', '.join(missing)}."]
+            )
+        )
     if not chosen:
         raise click.UsageError(
             "no shipped models found (models/cnn/seed_cnn.keras); give --suite NAME MODEL.keras DIR"
