@@ -9,11 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from edgexray.card import NORMALIZATIONS
 from edgexray.cli import exit_codes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgexray.card import Normalize
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,14 +164,22 @@ def train() -> None:
     show_default=True,
     help="Square input side in pixels (the seed model: 256).",
 )
+@click.option(
+    "--normalize",
+    type=click.Choice(NORMALIZATIONS),
+    default=None,
+    help="Pixel scaling (default: imagenet, zero-centred; see edgexray_export.training.train).",
+)
 @_fit_options(epochs=20, learning_rate=1e-3)
-def cnn(input_size: int, **params: Any) -> None:
+def cnn(input_size: int, normalize: str | None, **params: Any) -> None:
     """The seed vanilla CNN (grayscale, 117,505 parameters with a binary head)."""
     require_export_extra()
-    from edgexray_export.training.train import train_cnn
+    from edgexray_export.training.train import SEED_CNN_NORMALIZE, train_cnn
 
     data, fit, run = _common(params)
-    _report(train_cnn(data, params["output"], fit, run, (input_size, input_size)))
+    size = (input_size, input_size)
+    scaling = cast("Normalize", normalize or SEED_CNN_NORMALIZE)
+    _report(train_cnn(data, params["output"], fit, run, size, scaling))
 
 
 @train.command()

@@ -161,7 +161,7 @@ def scan_folder(root: Path | str, config: SplitConfig | None = None) -> FolderDa
         return FolderDataset(root, names, {"train": train, "val": val, "test": test}, config)
     train_classes = _class_folders(split_dirs["train"])
     names = tuple(sorted(train_classes))
-    given = {
+    given: dict[str, Split] = {
         split: _labelled(_class_folders(split_dirs[split]), names, split_dirs[split])
         for split in ("val", "test")
         if split in split_dirs
@@ -169,7 +169,9 @@ def scan_folder(root: Path | str, config: SplitConfig | None = None) -> FolderDa
     missing = tuple(s for s in ("val", "test") if s not in given)
     fractions = tuple(config.val_fraction if s == "val" else config.test_fraction for s in missing)
     train, *carved = _stratified(train_classes, names, fractions, config.seed)
-    splits = {"train": train, **dict(zip(missing, carved, strict=True)), **given}
+    splits: dict[str, Split] = {"train": train}
+    splits.update(given)
+    splits.update(zip(missing, carved, strict=True))
     return FolderDataset(root, names, {s: splits[s] for s in SPLITS}, config)
 
 

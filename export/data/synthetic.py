@@ -199,6 +199,16 @@ def _patchy(
     return _soft(noise - np.quantile(noise, 1.0 - cover), 0.25)
 
 
+def _alveolar(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Fluffy acinar texture, 0..1: small confluent nodules a few pixels wide.
+
+    Consolidation and ground glass differ from normal lung most in their fine texture, and fine
+    texture is what a small-receptive-field CNN sees best.
+    """
+    cells = max(8, round(max(shape) / 5))
+    return _patchy(rng, shape, cells, rng.uniform(0.4, 0.6))
+
+
 def _pneumonia(rng: np.random.Generator, f: _Frame, lungs: _Lungs, strength: float) -> np.ndarray:
     side = rng.integers(2)
     lung = (lungs.left, lungs.right)[side]
@@ -210,14 +220,15 @@ def _pneumonia(rng: np.random.Generator, f: _Frame, lungs: _Lungs, strength: flo
         cv = rng.uniform(lungs.top + 0.3, lungs.bottom - 0.15)
         radius = rng.uniform(0.12, 0.25)
         r = np.sqrt((f.u - cu) ** 2 + ((f.v - cv) * 1.1) ** 2) / radius
-        lesion = np.exp(-(r**2) * 1.5) * (0.5 + 0.5 * _patchy(rng, shape, 28, 0.6))
+        zone = np.exp(-(r**2) * 1.5) * (0.5 + 0.5 * _patchy(rng, shape, 28, 0.6))
     else:
         # Lobar: the lung below (or above) a slanted fissure line, with a soft border.
         level = rng.uniform(lungs.top + 0.45, lungs.bottom - 0.3)
         tilt = rng.uniform(-0.25, 0.25)
         below = f.v - (level + tilt * sign * f.u)
         zone = _soft(below if rng.random() < 0.75 else -below, 0.06)
-        lesion = zone * (0.45 + 0.55 * _patchy(rng, shape, 28, 0.6))
+        zone = zone * (0.45 + 0.55 * _patchy(rng, shape, 28, 0.6))
+    lesion = zone * (0.35 + 0.65 * _alveolar(rng, shape))
     return strength * np.clip(lesion, 0, None) * lung
 
 
@@ -230,7 +241,8 @@ def _covid(rng: np.random.Generator, f: _Frame, lungs: _Lungs, strength: float) 
         lower = _soft(f.v - (mid + rng.uniform(-0.1, 0.15)), 0.12)
         haze = _patchy(rng, shape, int(rng.integers(16, 26)), rng.uniform(0.4, 0.65))
         side_strength = strength * rng.uniform(0.75, 1.15)
-        total += side_strength * lateral**0.7 * lower * haze * lung
+        texture = 0.5 + 0.5 * _alveolar(rng, shape)
+        total += side_strength * lateral**0.7 * lower * haze * texture * lung
     return total
 
 
@@ -238,8 +250,8 @@ def _covid(rng: np.random.Generator, f: _Frame, lungs: _Lungs, strength: float) 
 class _Strength:
     """Lesion amplitude ranges (fraction of the lung-to-bone contrast), before `difficulty`."""
 
-    pneumonia: tuple[float, float] = (0.12, 0.6)
-    covid: tuple[float, float] = (0.12, 0.5)
+    pneumonia: tuple[float, float] = (0.3, 1.0)
+    covid: tuple[float, float] = (0.25, 0.8)
 
 
 _STRENGTH = _Strength()
@@ -282,10 +294,10 @@ def render(
         strength = rng.uniform(low, high) / difficulty
         image += draw(rng, f, lungs, strength)
     # Exposure: film contrast (gamma), window, mottled quantum noise and a little grain.
-    image += _smooth_noise(rng, shape, 64) * rng.uniform(0.01, 0.025)
-    image += rng.standard_normal(shape).astype(np.float32) * rng.uniform(0.01, 0.03)
-    image = np.clip(image, 0, None) ** rng.uniform(0.75, 1.35)
-    low, high = rng.uniform(0.0, 0.08), rng.uniform(0.85, 1.1)
+    image += _smooth_noise(rng, shape, 64) * rng.uniform(0.006, 0.012)
+    image += rng.standard_normal(shape).astype(np.float32) * rng.uniform(0.006, 0.014)
+    image = np.clip(image, 0, None) ** rng.uniform(0.85, 1.2)
+    low, high = rng.uniform(0.0, 0.06), rng.uniform(0.9, 1.05)
     image = (image - image.min()) / max(float(image.max() - image.min()), 1e-6)
     return np.clip(low + image * (high - low), 0, 1).astype(np.float32)
 
@@ -376,7 +388,7 @@ def write_dataset(
     `progress(done, total)` is called after each image. `workers` > 1 uses that many processes
     (the images do not depend on it).
     """
-    jobs = []
+    jobs: list[tuple[str, int, SynthConfig, Path]] = []
     for class_name in config.classes:
         folder = Path(out) / class_name
         folder.mkdir(parents=True, exist_ok=True)

@@ -129,6 +129,12 @@ def finetune_model(
             f"cannot load backbone weights {weights.source!r}: {first_line}"
         ) from None
     backbone.name = "backbone"
+    if not weights.pretrained:
+        # keras.applications builds BatchNorm with momentum 0.999: from scratch the moving statistics
+        # would need ~1000s of steps to catch up, and validation stays at chance meanwhile.
+        for layer in backbone.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = 0.9
     inputs = keras.Input(shape=shape, name="image")
     call_kwargs: dict[str, Any] = {"training": False} if weights.pretrained else {}
     x = backbone(inputs, **call_kwargs)

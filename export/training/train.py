@@ -31,10 +31,14 @@ from edgexray_export.training.architectures import (
 )
 from edgexray_export.training.threshold import ThresholdRule, choose_threshold
 
+from edgexray.card import Normalize
 from edgexray.errors import ExportError
 from edgexray.preprocessing import Preprocessor
 
 SEED_CNN_SIZE = (256, 256)
+# Zero-centred input: with x/255 (all positive) the seed CNN's GlobalAveragePooling features barely
+# vary between images at initialisation and training sat at chance for many epochs on our data.
+SEED_CNN_NORMALIZE: Normalize = "imagenet"
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,8 @@ def predict_probabilities(
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("phase", "epoch"), k))
+    first = ("phase", "epoch")
+    keys = [*first, *sorted({k for row in rows for k in row} - set(first))]
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys)
         writer.writeheader()
@@ -292,16 +297,18 @@ def train_cnn(
     fit: FitConfig | None = None,
     run: RunConfig | None = None,
     input_size: tuple[int, int] = SEED_CNN_SIZE,
+    normalize: Normalize = SEED_CNN_NORMALIZE,
     log: TextIO = sys.stderr,
 ) -> TrainResult:
-    """Train the seed CNN (grayscale, pixels x/255) on `data` and save it to `out` (.keras).
+    """Train the seed CNN (grayscale) on `data` and save it to `out` (.keras).
 
     input_size: (height, width) in pixels; the seed model is 256x256, tests use less.
+    normalize: pixel scaling (edgexray.card.NORMALIZATIONS), recorded for the export step.
     """
     fit, run = fit or FitConfig(), run or RunConfig()
     started = time.perf_counter()
     _seed_everything(run.seed)
-    pre = Preprocessor(*input_size, color_mode="grayscale", normalize="unit")
+    pre = Preprocessor(*input_size, color_mode="grayscale", normalize=normalize)
     arrays = _load(data, pre, run.workers, log)
     model = seed_cnn(len(data.class_names), (*input_size, 1))
     rows = _fit(model, arrays, pre, fit, run, "train", log)

@@ -39,9 +39,9 @@ def test_recall_floor_takes_the_highest_threshold_that_keeps_it() -> None:
 
 
 def test_ties_in_f1_go_to_the_higher_threshold() -> None:
-    y = np.array([1, 0, 1, 0])
-    s = np.array([0.9, 0.5, 0.5, 0.1])
-    # t=0.9: P1 R.5 F1 .667; t=0.5: P.5 R1 F1 .667 -> the higher one wins
+    y = np.array([1, 0, 0, 1])
+    s = np.array([0.9, 0.8, 0.7, 0.6])
+    # t=0.9: P1 R.5 F1 2/3; t=0.6: P.5 R1 F1 2/3 -> the higher one wins
     assert choose_threshold(y, s).threshold == pytest.approx(0.9)
 
 

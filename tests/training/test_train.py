@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 from click.testing import CliRunner
 from edgexray_export.data.synthetic import BINARY_CLASSES, SynthConfig, write_dataset
 
-from edgexray.cli.main import cli
+from edgexray.cli.main import cli, main
 
 # Strong lesions (difficulty < 1) so a 64x64 seed CNN learns them in seconds from 80 images a class.
 TINY = SynthConfig(BINARY_CLASSES, count=80, seed=0, min_side=64, max_side=96, difficulty=0.15)
@@ -57,7 +57,7 @@ def test_training_writes_model_history_and_info(trained: tuple[Path, Path]) -> N
     info = json.loads(model.with_name("cnn.training.json").read_text())
     assert info["labels"] == ["NORMAL", "PNEUMONIA"]
     assert info["task"] == "binary"
-    assert (info["input_height"], info["input_channels"], info["normalize"]) == (64, 1, "unit")
+    assert (info["input_height"], info["input_channels"], info["normalize"]) == (64, 1, "imagenet")
     assert 0 < info["threshold"] < 1
     assert info["split_counts"]["test"] == {"NORMAL": 16, "PNEUMONIA": 16}
     history = model.with_name("cnn.history.csv").read_text().splitlines()
@@ -78,10 +78,15 @@ def test_the_seed_cnn_clearly_beats_chance(trained: tuple[Path, Path], tmp_path:
 
 
 def test_evaluate_refuses_data_with_other_classes(
-    trained: tuple[Path, Path], tmp_path: Path
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, model = trained
     write_dataset(tmp_path, SynthConfig(("COVID", "NORMAL"), count=10, min_side=32, max_side=40))
-    result = CliRunner().invoke(cli, ["evaluate", str(model), str(tmp_path)])
-    assert result.exit_code == 1
-    assert "differ from the data's class folders" in result.output
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", str(model), str(tmp_path)])
+    assert exited.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "edgexray:" in line]
+    assert errors == [
+        "edgexray: error: model labels ['NORMAL', 'PNEUMONIA'] differ from the data's class "
+        "folders ['COVID', 'NORMAL']"
+    ]
