@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from click.testing import CliRunner
-from edgexray_export.data.synthetic import BINARY_CLASSES, SynthConfig, write_dataset
+from edgexray_export.data.synthetic import BINARY_CLASSES, THREE_CLASSES, SynthConfig, write_dataset
 
 from edgexray.cli.main import cli, main
 
@@ -90,3 +90,43 @@ def test_evaluate_refuses_data_with_other_classes(
         "edgexray: error: model labels ['NORMAL', 'PNEUMONIA'] differ from the data's class "
         "folders ['COVID', 'NORMAL']"
     ]
+
+
+def test_finetune_from_a_local_weights_file_keeps_the_frozen_layers(tmp_path: Path) -> None:
+    """--weights PATH: head-only phase, then the top layers; the layers below stay as loaded."""
+    import keras
+
+    data = tmp_path / "data"
+    write_dataset(data, SynthConfig(THREE_CLASSES, count=12, seed=1, min_side=40, max_side=48))
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None
+    )
+    weights = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(weights)
+    model = tmp_path / "ft.keras"
+    args = [
+        "train",
+        "finetune",
+        str(data),
+        "--weights",
+        str(weights),
+        "--input-size",
+        "32",
+        "--epochs",
+        "1",
+        "--fine-tune-epochs",
+        "1",
+        "--fine-tune-layers",
+        "10",
+        "-o",
+        str(model),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    history = model.with_name("ft.history.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in history] == ["head", "fine-tune"]
+    trained = keras.models.load_model(model).get_layer("backbone")
+    first_conv = backbone.get_layer("Conv1").get_weights()[0]
+    assert np.array_equal(trained.get_layer("Conv1").get_weights()[0], first_conv)
+    info = json.loads(model.with_name("ft.training.json").read_text())
+    assert info["pretrained"] is True and info["normalize"] == "symmetric"
