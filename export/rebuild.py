@@ -1,14 +1,15 @@
 """Rebuild models/ from scratch: synthetic data, both Keras models, their evaluations, samples, export.
 
     python -m edgexray_export.rebuild            # everything, into ./models, data in ./build/synthetic
-    python -m edgexray_export.rebuild --only cnn --no-export
+    python -m edgexray_export.rebuild --only cnn --skip export
 
-Steps: (1) generate the three-class synthetic set (its NORMAL and PNEUMONIA folders are also the
-binary set); (2) train the seed CNN (binary, 256x256x1) and (3) the MobileNetV2 model (three-class,
-160x160x3, alpha 0.35, from scratch: no ImageNet weights can be downloaded where the demo models are
-built); (4) evaluate both on their test splits; (5) write sample images; (6) export each model with
-`edgexray_export.pipeline.export_model`. The data are reused when their recorded configuration
-matches. All figures are written next to the models and summarised in models/README.md by hand.
+Steps: (1) generate the three-class synthetic set (difficulty 1.0) and the binary set (difficulty
+BINARY_DIFFICULTY); (2) train the seed CNN (binary, 256x256x1) and (3) the MobileNetV2 model
+(three-class, 160x160x3, alpha 0.35, from scratch: no ImageNet weights can be downloaded where the
+demo models are built); (4) evaluate both on their test splits; (5) write sample images; (6) export
+each model with `edgexray_export.pipeline.export_model`, calibrated and checked on held-out images.
+The data are reused when their recorded configuration matches. The figures are written next to the
+models; models/README.md summarises them by hand.
 """
 
 from __future__ import annotations
