@@ -123,7 +123,7 @@ def finetune_model(
             include_top=False,
             weights=weights.keras_argument(),
         )
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # keras.utils.get_file raises a bare Exception when a download fails
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ExportError(
             f"cannot load backbone weights {weights.source!r}: {first_line}"
