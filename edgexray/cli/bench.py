@@ -3,6 +3,7 @@ accuracy against the full model."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
+from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest, run_bench
 from edgexray.cli import exit_codes
@@ -72,6 +74,13 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Use at most N images of --data."
 )
+@click.option(
+    "--recommend",
+    "min_agreement",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Name the fastest variant here with at least this top-1 agreement (e.g. 0.995).",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option(
@@ -90,6 +99,7 @@ def bench(
     warmup: int,
     batch_sizes: tuple[int, ...],
     limit: int | None,
+    min_agreement: float | None,
     json_path: Path | None,
     markdown: Path | None,
     plot: Path | None,
@@ -115,8 +125,15 @@ def bench(
     )
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
     click.echo(format_table(report), nl=False)
+    recommendation = None
+    if min_agreement is not None:
+        recommendation = recommend(report.results, min_agreement)
+        click.echo(recommendation.describe())
     if json_path:
-        json_path.write_text(report.to_json(), encoding="utf-8")
+        document = report.to_dict()
+        if recommendation is not None:
+            document["recommendation"] = recommendation.to_dict()
+        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if markdown:
         markdown.write_text(format_markdown(report), encoding="utf-8")
     if plot:
