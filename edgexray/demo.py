@@ -27,7 +27,8 @@ def bundled_root() -> Path:
 
 
 def samples_folder() -> Path:
-    return bundled_root() / "samples"
+    """Sample images in class folders named like the demo model's labels (NORMAL, PNEUMONIA)."""
+    return bundled_root() / "samples" / "binary"
 
 
 def default_model() -> Path:

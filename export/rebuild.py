@@ -153,45 +153,51 @@ def evaluate_models(plan: RebuildPlan, models: dict[str, Path]) -> None:
         _log(f"{name}: {report.summary()}")
 
 
-def write_samples(plan: RebuildPlan) -> list[Path]:
-    """SAMPLES_PER_CLASS images per class, from a seed the training set never used.
+# Sample sets: the binary set matches the demo model (the seed CNN), the three-class set the
+# fine-tuned model. `edgexray classify` with no PATH classifies the binary set.
+SAMPLE_SETS = {"binary": BINARY_CLASSES, "three-class": THREE_CLASSES}
 
-    Most are 8-bit PNG at SAMPLE_SIDE pixels; per class one JPEG at full size and one 16-bit PNG
-    keep the decoders exercised. NORMAL and PNEUMONIA come from the binary set's settings, the data
-    the bundled demo model (the seed CNN) was trained on.
-    """
+
+def _save_sample(image: np.ndarray, stem: Path, index: int) -> Path:
+    """Most samples are 8-bit PNG at SAMPLE_SIDE pixels; per class one JPEG at 1024 px (exercises
+    downscaling) and one 16-bit PNG at 384 px (big per pixel) keep the decoders exercised."""
+    pixels = Image.fromarray(image, "F")
+    side = {0: 1024, 1: 384}.get(index, SAMPLE_SIDE)
+    pixels.thumbnail((side, side), Image.Resampling.LANCZOS)
+    array = np.clip(np.asarray(pixels, dtype=np.float32), 0, 1)
+    if index == 0:
+        path = stem.with_suffix(".jpg")
+        Image.fromarray(np.rint(array * 255).astype(np.uint8), "L").save(path, quality=85)
+    elif index == 1:
+        path = stem.with_suffix(".png")
+        Image.fromarray(np.rint(array * 65535).astype(np.uint16)).save(path)
+    else:
+        path = stem.with_suffix(".png")
+        Image.fromarray(np.rint(array * 255).astype(np.uint8), "L").save(path, optimize=True)
+    return path
+
+
+def write_samples(plan: RebuildPlan) -> list[Path]:
+    """SAMPLES_PER_CLASS images per class and set, from a seed the training set never used, drawn
+    with the same generator settings as the data each model was trained on."""
     seed = plan.seed + 1
-    three = SynthConfig(classes=THREE_CLASSES, count=SAMPLES_PER_CLASS, seed=seed)
-    binary = SynthConfig(
-        classes=BINARY_CLASSES, count=SAMPLES_PER_CLASS, seed=seed, difficulty=BINARY_DIFFICULTY
-    )
+    configs = {
+        "binary": SynthConfig(
+            classes=BINARY_CLASSES, count=SAMPLES_PER_CLASS, seed=seed, difficulty=BINARY_DIFFICULTY
+        ),
+        "three-class": SynthConfig(classes=THREE_CLASSES, count=SAMPLES_PER_CLASS, seed=seed),
+    }
     written = []
-    for name in THREE_CLASSES:
-        config = binary if name in binary.classes else three
-        folder = plan.models / "samples" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob(f"{name}_*"):
-            old.unlink()
-        for index in range(SAMPLES_PER_CLASS):
-            image = generate_image(name, index, config)
-            pixels = Image.fromarray(image.pixels, "F")
-            # The JPEG stays large to exercise downscaling; 16-bit PNG is big per pixel.
-            side = {0: 1024, 1: 384}.get(index, SAMPLE_SIDE)
-            pixels.thumbnail((side, side), Image.Resampling.LANCZOS)
-            array = np.clip(np.asarray(pixels, dtype=np.float32), 0, 1)
-            stem = folder / f"{name}_{index:02d}"
-            if index == 0:
-                path = stem.with_suffix(".jpg")
-                Image.fromarray(np.rint(array * 255).astype(np.uint8), "L").save(path, quality=85)
-            elif index == 1:
-                path = stem.with_suffix(".png")
-                Image.fromarray(np.rint(array * 65535).astype(np.uint16)).save(path)
-            else:
-                path = stem.with_suffix(".png")
-                Image.fromarray(np.rint(array * 255).astype(np.uint8), "L").save(
-                    path, optimize=True
-                )
-            written.append(path)
+    root = plan.models / "samples"
+    for set_name, classes in SAMPLE_SETS.items():
+        for name in classes:
+            folder = root / set_name / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob(f"{name}_*"):
+                old.unlink()
+            for index in range(SAMPLES_PER_CLASS):
+                image = generate_image(name, index, configs[set_name])
+                written.append(_save_sample(image.pixels, folder / f"{name}_{index:02d}", index))
     return written
 
 

@@ -16,6 +16,6 @@ def quick_start_commands() -> list[str]:
 
 def test_quick_start_is_two_commands_and_ci_runs_the_test_command():
     setup, test = quick_start_commands()
-    assert "edgexray classify models/samples" in setup
+    assert "edgexray classify models/samples/binary" in setup
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
