@@ -1,6 +1,7 @@
 """The benchmark suite, one command: `python benchmarks/run.py`.
 
-For each shipped model (models/cnn/seed_cnn.keras, models/finetune/*.keras) it measures, on this
+For each shipped model (models/cnn/seed_cnn.keras with its variants in models/demo,
+models/finetune/*.keras with its variants beside it) it measures, on this
 machine, each in its own process: the full Keras model (`model.predict` and a compiled
 `tf.function`), every edgexray variant beside it, and the peers a user could run instead by hand
 (plain LiteRT on the .tflite files, plain ONNX Runtime and OpenVINO on the .onnx files). It writes
@@ -46,7 +47,8 @@ from edgexray.bench.suite import (  # noqa: E402
 from edgexray.card import ModelCard  # noqa: E402
 
 SHIPPED = (
-    ("seed-cnn", ROOT / "models/cnn/seed_cnn.keras", ROOT / "models/cnn"),
+    # The seed CNN's variants ship in the wheel as the demo model, so they live in models/demo.
+    ("seed-cnn", ROOT / "models/cnn/seed_cnn.keras", ROOT / "models/demo"),
     ("finetune", None, ROOT / "models/finetune"),  # the one .keras file in that folder
 )
 # Held-out synthetic images: export/rebuild.py trains the shipped models on seed 2026 (images are
@@ -103,21 +105,37 @@ def peer_specs(models: tuple[Path, ...], names: list[str], card: ModelCard) -> l
 
 def synthetic_data(labels: tuple[str, ...], per_class: int) -> Path:
     """Held-out synthetic radiographs for these labels, generated once into benchmarks/.cache."""
-    from edgexray_export.data.synthetic import SynthConfig, write_dataset
+    from edgexray_export.data.synthetic import BINARY_CLASSES, SynthConfig, write_dataset
+    from edgexray_export.rebuild import BINARY_DIFFICULTY
 
-    folder = HERE / ".cache" / f"synth-{'-'.join(labels)}-{per_class}-{SYNTH_SEED}"
+    # The same generator settings the shipped model was trained with (the binary set is easier),
+    # only the seed differs.
+    difficulty = BINARY_DIFFICULTY if tuple(labels) == BINARY_CLASSES else 1.0
+    folder = HERE / ".cache" / f"synth-{'-'.join(labels)}-{per_class}-{SYNTH_SEED}-d{difficulty}"
     if not folder.is_dir():
         click.echo(f"generating {per_class} synthetic images per class in {folder}", err=True)
-        write_dataset(
-            folder, SynthConfig(classes=labels, count=per_class, seed=SYNTH_SEED), workers=2
+        config = SynthConfig(
+            classes=labels, count=per_class, seed=SYNTH_SEED, difficulty=difficulty
         )
+        write_dataset(folder, config, workers=2)
     return folder
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(size, modification time in ns), None for a file that is gone."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def run_suite(
     suite: Suite, data_dir: Path | None, plan: TimingPlan, threads: int, per_class: int
 ) -> tuple[BenchReport, BenchData]:
     models = variant_files(suite.variants)
+    # A row must describe one file: refuse a run during which a file was rewritten (re-export).
+    stamps = {path: _stamp(path) for path in (*models, suite.keras)}
     cards = read_cards(models)
     card = cards[0]
     data = load_bench_data(data_dir or synthetic_data(card.labels, per_class), card.labels)
@@ -132,6 +150,11 @@ def run_suite(
         progress(f"preprocessing {len(data.files)} images")
         tensors = preprocess_once(data, cards, Path(folder))
         outcomes = measure_all(specs, data, plan, threads, progress, tensors)
+    if any(_stamp(path) != stamp for path, stamp in stamps.items()):
+        raise click.ClickException(
+            f"model files in {suite.variants} changed during the run (an export in progress?); "
+            "run again when they are stable"
+        )
     return assemble_report(outcomes, data, keras_comparison(outcomes), plan, threads), data
 
 

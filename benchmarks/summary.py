@@ -184,7 +184,7 @@ def write_results(
         "How: every row is measured in its own fresh Python process, one after another (load time and "
         "first inference include importing the runtime; the peak RSS is that row's alone, read after "
         "the timed runs, so it includes decoding the largest timing image; no row runs on caches "
-        "another warmed). Latency is one preprocessed image per call, {plan.runs} timed "
+        f"another warmed). Latency is one preprocessed image per call, {plan.runs} timed "
         f"calls after {plan.warmup} warm-up calls cycling through {plan.timing_images} images, "
         "`time.perf_counter`; p50 is the median. `e2e` adds decoding and preprocessing the image file. "
         "Ratios are the baseline's (or fastest peer's) median over the row's: above 1 is faster. "
