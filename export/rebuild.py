@@ -238,6 +238,9 @@ def export_models(plan: RebuildPlan, models: dict[str, Path]) -> None:
                 # All held-out images: half calibrate, half check parity. With a few hundred parity
                 # images one flipped image costs < 0.5% agreement, so the 99.5% target is testable.
                 calibration_size=sum(1 for f in held_out.rglob("*") if f.is_file()),
+                # Climb the whole int8 ladder and keep the attempt closest to Keras on the
+                # calibration images: plain int8 flipped images at the seed CNN's steep threshold.
+                quality_target=1.0,
                 labels=info.get("labels"),
                 normalize=info.get("normalize"),
                 interpolation=info.get("interpolation", "bilinear"),
