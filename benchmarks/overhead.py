@@ -1,0 +1,79 @@
+"""What edgexray adds on top of the engine it wraps: interleaved rounds in one process.
+
+    python benchmarks/overhead.py [MODEL.tflite] [--rounds 5] [--calls 100]
+
+Times one preprocessed image through (a) the LiteRT interpreter used by hand, quantizing the input
+the same way, and (b) `Classifier.predict_tensor` (engine call, dequantization, probabilities).
+Rounds alternate between the two so a busy spell on the machine hits both; medians of round medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edgexray import Classifier, ClassifierOptions
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models/demo/seed_cnn.tflite-int8.tflite"
+
+
+def median_ms(function: Callable[[], object], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    classifier = Classifier(args.model, ClassifierOptions(threads=args.threads))
+    interpreter = Interpreter(model_path=str(args.model), num_threads=args.threads)
+    interpreter.allocate_tensors()
+    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    card = classifier.card
+    x = np.random.default_rng(0).random(
+        (1, card.input_height, card.input_width, card.input_channels), dtype=np.float32
+    )
+    scale, zero_point = given["quantization"]
+
+    def by_hand() -> object:
+        value = x
+        if np.issubdtype(given["dtype"], np.integer) and scale:
+            limits = np.iinfo(given["dtype"])
+            value = np.clip(np.rint(x / scale) + zero_point, limits.min, limits.max)
+        interpreter.set_tensor(given["index"], value.astype(given["dtype"]))
+        interpreter.invoke()
+        return interpreter.get_tensor(taken["index"])
+
+    def through_edgexray() -> object:
+        return classifier.predict_tensor(x)
+
+    rounds: dict[str, list[float]] = {"LiteRT by hand": [], "edgexray predict_tensor": []}
+    for function in (by_hand, through_edgexray):
+        median_ms(function, 20)  # warm-up
+    for _ in range(args.rounds):
+        rounds["LiteRT by hand"].append(median_ms(by_hand, args.calls))
+        rounds["edgexray predict_tensor"].append(median_ms(through_edgexray, args.calls))
+    baseline = float(np.median(rounds["LiteRT by hand"]))
+    print(f"{args.model.name}, {args.threads} threads, {args.rounds} rounds x {args.calls} calls")
+    for name, values in rounds.items():
+        median = float(np.median(values))
+        print(f"  {name:<24} {median:.3f} ms  ({median / baseline:.3f}x by hand)")
+
+
+if __name__ == "__main__":
+    main()
