@@ -73,3 +73,31 @@ def test_help_lists_every_command():
     out = run_cli("--help").stdout
     for command in ("classify", "info", "bench", "export", "train", "evaluate", "synth"):
         assert f"  {command} " in out
+
+
+def test_default_demo_model_is_carded_and_classifies_its_samples():
+    from edgexray import Classifier
+    from edgexray.demo import default_model, samples_folder
+
+    path = default_model()
+    with Classifier(path) as clf:
+        assert clf.card.labels == ("NORMAL", "PNEUMONIA") and "clinical" in clf.card.training_data
+        results = clf.predict_batch(sorted(samples_folder().rglob("*.*")))
+    assert len(results) == 8
+    # Sample images live in folders named after their class; the demo model gets all of them right.
+    assert [r.label for r in results] == [p.split("/")[-2] for p in (r.path for r in results)]
+
+
+def test_demo_model_follows_the_installed_engine(monkeypatch):
+    import edgexray.demo as demo
+    from edgexray.errors import ModelError
+
+    monkeypatch.setattr(demo, "available_engines", lambda: ["onnxruntime"])
+    assert demo.default_model().name == "seed_cnn.onnx-int8.onnx"
+    monkeypatch.setattr(demo, "available_engines", lambda: ["litert"])
+    assert demo.default_model().name == "seed_cnn.tflite-int8.tflite"
+    monkeypatch.setattr(demo, "available_engines", lambda: [])
+    import pytest
+
+    with pytest.raises(ModelError, match=r"pip install 'edgexray\[onnx\]'"):
+        demo.default_model()
