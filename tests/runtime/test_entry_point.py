@@ -6,6 +6,7 @@ import ast
 import subprocess
 import sys
 
+import pytest
 from conftest import DATA
 
 from edgexray.cli import exit_codes
@@ -97,7 +98,5 @@ def test_demo_model_follows_the_installed_engine(monkeypatch):
     monkeypatch.setattr(demo, "available_engines", lambda: ["litert"])
     assert demo.default_model().name == "seed_cnn.tflite-int8.tflite"
     monkeypatch.setattr(demo, "available_engines", lambda: [])
-    import pytest
-
     with pytest.raises(ModelError, match=r"pip install 'edgexray\[onnx\]'"):
         demo.default_model()
