@@ -20,11 +20,16 @@ from edgexray.errors import ImageError, ModelError
 REFERENCE_VERSION = 1
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def hash_file(digest: Any, path: Path) -> None:
+    """Feed a file's bytes into `digest` (a hashlib object) in 1 MiB blocks, never all at once."""
     with Path(path).open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    hash_file(digest, path)
     return digest.hexdigest()
 
 

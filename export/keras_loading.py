@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgexray.errors import ExportError
+from edgexray.reference import hash_file
 
 # Head activations whose output already is a probability; anything else (linear) gives logits.
 _PROBABILITY_ACTIVATIONS = frozenset({"sigmoid", "softmax"})
@@ -76,9 +77,7 @@ def source_sha256(path: Path) -> str:
     for file in files:
         if path.is_dir():
             digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-        with file.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
+        hash_file(digest, file)
     return digest.hexdigest()
 
 
