@@ -107,7 +107,6 @@ def classify(
     options = ClassifierOptions(threads=threads, engine=engine, batch_size=batch_size)
     classifier = Classifier(model, options, overrides_from(card_flags))
     found = discover_images(list(paths))
-    total = len(found.files) + len(found.problems)
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
@@ -128,8 +127,8 @@ def classify(
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-            predictions = classifier.iter_predictions(found.files, batch_size)
-            for prediction in _progress(predictions, total, show):
+            predictions = classifier.iter_predictions(found.files)  # options' batch size
+            for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
                 if prediction.ok:
                     successes += 1
