@@ -6,11 +6,12 @@ tensors (labels and normalization); the rest comes from the tensors or documente
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edgexray.card import ModelCard
+from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS, ModelCard
 from edgexray.engines.base import Engine
 from edgexray.errors import CardError, ModelError
 
@@ -25,10 +26,50 @@ class CardOverrides:
     output_kind: str | None = None
     threshold: float | None = None
 
+    def __post_init__(self) -> None:
+        # Checked here, not only when applied, so a bad value fails before a bench starts its
+        # children rather than once per child.
+        if self.labels is not None:
+            object.__setattr__(self, "labels", tuple(self.labels))
+            if len(self.labels) < 2 or not all(isinstance(x, str) and x for x in self.labels):
+                raise CardError(f"labels override needs two or more names, got {self.labels}")
+        for name, allowed in (
+            ("normalize", NORMALIZATIONS),
+            ("interpolation", INTERPOLATIONS),
+            ("output_kind", OUTPUT_KINDS),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                raise CardError(
+                    f"{name} override is {value!r}; expected one of {', '.join(allowed)}"
+                )
+        threshold = self.threshold
+        if threshold is not None and not (
+            isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold < 1
+        ):
+            raise CardError(f"threshold override must be between 0 and 1, got {threshold}")
+
     def given(self) -> dict[str, Any]:
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The given overrides as JSON-ready values (labels as a list); {} when none."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.given().items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CardOverrides:
+        """Inverse of to_dict; CardError for unknown fields or invalid values."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CardError(f"unknown card override(s): {', '.join(unknown)}")
+        labels = data.get("labels")
+        return cls(**{**data, "labels": tuple(labels) if labels is not None else None})
 
 
 def _from_tensors(path: Path, engine: Engine, overrides: CardOverrides) -> ModelCard:

@@ -1,7 +1,7 @@
 """Entry point of the measuring child process: `python -m edgexray.bench.child JOB.json OUT.json`.
 
-JOB.json: {"factory", "path", "card" (dict or null), "threads", "files", "plan", "tensors" (an
-.npy of the files preprocessed, or null)}. OUT.json gets the
+JOB.json: {"factory", "path", "card" (dict or null), "overrides" (CardOverrides.to_dict()),
+"threads", "files", "plan", "tensors" (an .npy of the files preprocessed, or null)}. OUT.json gets the
 measurement, or {"error": one line} when the subject could not be measured. Anything the runtimes
 print goes to this process's own stdout/stderr, which the runner keeps apart from the result.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from edgexray.bench.measure import TimingPlan, measure
 from edgexray.bench.subjects import subject_class
 from edgexray.card import ModelCard
+from edgexray.card_resolution import CardOverrides
 from edgexray.errors import EdgexrayError
 
 
@@ -23,7 +24,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Measure the subject a job describes; {"error": ...} instead of raising for a failure."""
     try:
         card = ModelCard.from_dict(job["card"]) if job.get("card") else None
-        subject = subject_class(job["factory"])(Path(job["path"]), card, job.get("threads"))
+        overrides = CardOverrides.from_dict(job.get("overrides") or {})
+        subject = subject_class(job["factory"])(
+            Path(job["path"]), card, job.get("threads"), overrides
+        )
         files = [Path(f) for f in job["files"]]
         tensors = Path(job["tensors"]) if job.get("tensors") else None
         return measure(subject, files, TimingPlan.from_dict(job["plan"]), tensors).to_dict()

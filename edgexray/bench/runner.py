@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgexray.bench.measure import Measurement, TimingPlan
 from edgexray.card import ModelCard
+from edgexray.card_resolution import CardOverrides
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class SubjectSpec:
     name: the row name (`tflite-int8`, `keras-tf-function`). factory: a key of
     edgexray.bench.subjects.BUILTIN_SUBJECTS or `module:Class`. card: needed by subjects whose file
     has none (Keras, peers). role: "variant", "full-model" or "peer", for reports. python_path:
-    folders the child needs on sys.path to import `factory`.
+    folders the child needs on sys.path to import `factory`. overrides: card facts given by the
+    user (--labels, --normalize...), applied by the child as `edgexray classify` applies them.
     """
 
     name: str
@@ -37,6 +39,7 @@ class SubjectSpec:
     card: ModelCard | None = None
     role: str = "variant"
     python_path: tuple[str, ...] = field(default_factory=tuple)
+    overrides: CardOverrides = field(default_factory=CardOverrides)
 
     def __post_init__(self) -> None:
         if self.role not in ("variant", "full-model", "peer"):
@@ -83,6 +86,7 @@ def run_isolated(
         "factory": spec.factory,
         "path": str(spec.path),
         "card": spec.card.to_dict() if spec.card else None,
+        "overrides": spec.overrides.to_dict(),
         "threads": threads,
         "files": [str(f) for f in files],
         "plan": plan.to_dict(),

@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from edgexray.card import ModelCard
+from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, ModelError
 from edgexray.preprocessing import Preprocessor
@@ -25,16 +26,25 @@ from edgexray.preprocessing import Preprocessor
 class Subject(ABC):
     """One model run one way. `card` may be None only for subjects whose file carries one.
 
-    threads: engine threads (None = the engine's default, all cores).
+    threads: engine threads (None = the engine's default, all cores). overrides: card facts the
+    user gave (--labels, --normalize...); subjects that read the card from the model file apply
+    them, the others get a `card` they are already applied to.
     """
 
     #: Short engine name for reports ("edgexray/litert", "keras", "onnxruntime").
     engine: ClassVar[str]
 
-    def __init__(self, path: Path, card: ModelCard | None, threads: int | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        card: ModelCard | None,
+        threads: int | None,
+        overrides: CardOverrides | None = None,
+    ) -> None:
         self.path = Path(path)
         self._card = card
         self.threads = threads
+        self.overrides = overrides or CardOverrides()
         self._preprocessor: Preprocessor | None = None
 
     @property
@@ -75,7 +85,9 @@ class EdgexraySubject(Subject):
     engine = "edgexray"
 
     def load(self) -> None:
-        self.classifier = Classifier(self.path, ClassifierOptions(threads=self.threads))
+        self.classifier = Classifier(
+            self.path, ClassifierOptions(threads=self.threads), self.overrides
+        )
         self._card = self.classifier.card
 
     def engine_label(self) -> str:

@@ -23,6 +23,8 @@ from edgexray.bench.report import BenchReport
 from edgexray.bench.results import build_result
 from edgexray.bench.runner import RunOutcome, SubjectSpec, run_isolated
 from edgexray.card import ModelCard
+from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, EngineUnavailableError, ModelError
 from edgexray.modelfile import read_card
 from edgexray.preprocessing import Preprocessor
@@ -38,7 +40,9 @@ Progress = Callable[[str], None]
 class BenchRequest:
     """models: exported variant files. data: image folder. reference: a saved `.reference.json`
     (None: look beside the models). keras: the full model file, timed and used as the reference.
-    threads: engine threads (None = all cores). limit: use at most this many data images."""
+    threads: engine threads (None = all cores). limit: use at most this many data images.
+    overrides: card facts given by the user (--labels, --normalize...), applied to every model, as
+    `edgexray classify` applies them; they let bench measure models without a card."""
 
     models: tuple[Path, ...]
     data: Path
@@ -47,6 +51,7 @@ class BenchRequest:
     threads: int | None = None
     plan: TimingPlan = field(default_factory=TimingPlan)
     limit: int | None = None
+    overrides: CardOverrides = field(default_factory=CardOverrides)
 
     def __post_init__(self) -> None:
         if not self.models and self.keras is None:
@@ -57,30 +62,53 @@ class BenchRequest:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
 
 
-def read_cards(models: tuple[Path, ...]) -> list[ModelCard]:
-    """The card of every model; ModelError/CardError when one is missing, has none, or when their
-    labels differ (they would not be the same classifier)."""
+def resolve_bench_card(model: Path, overrides: CardOverrides) -> ModelCard:
+    """The card `model` runs with: its own, or, when it has none or the user overrides part of it,
+    the one `Classifier` resolves (loading the model here once: a card-less model's input size is
+    read from its tensors). CardError when it has no card and the overrides do not make one."""
+    card = read_card(model)
+    if card is not None and not overrides.given():
+        return card
+    # One thread and no decode worker: this load only reads tensors; the timed one is in a child.
+    with Classifier(model, ClassifierOptions(threads=1, decode_workers=0), overrides) as classifier:
+        return classifier.card
+
+
+def read_cards(models: tuple[Path, ...], overrides: CardOverrides | None = None) -> list[ModelCard]:
+    """The card every model runs with (see resolve_bench_card); ModelError/CardError when one is
+    missing, has no card and no --labels/--normalize, or when their labels differ (they would not
+    be the same classifier)."""
     cards = []
     for model in models:
         if not model.is_file():
             raise ModelError(f"{model}: model file not found")
-        card = read_card(model)
-        if card is None:
-            raise CardError(f"{model}: no model card embedded or beside it; bench needs one")
-        cards.append(card)
+        cards.append(resolve_bench_card(model, overrides or CardOverrides()))
     if len({card.labels for card in cards}) > 1:
         raise CardError("the models have different labels; bench compares variants of one model")
     return cards
 
 
-def variant_specs(models: tuple[Path, ...], cards: list[ModelCard]) -> list[SubjectSpec]:
-    """One row per model, named after its card's variant (the file name when that repeats)."""
+def variant_specs(
+    models: tuple[Path, ...],
+    cards: list[ModelCard],
+    overrides: CardOverrides | None = None,
+) -> list[SubjectSpec]:
+    """One row per model, named after its card's variant (the file name when that repeats or the
+    model has no card); each child applies `overrides` as the parent did to resolve `cards`."""
     names = [card.variant for card in cards]
     specs = []
     for model, card in zip(models, cards, strict=True):
         unique = names.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
         name = card.variant if unique else model.name
-        specs.append(SubjectSpec(name, "edgexray", model, model.suffix.lstrip(".").lower()))
+        specs.append(
+            SubjectSpec(
+                name,
+                "edgexray",
+                model,
+                model.suffix.lstrip(".").lower(),
+                overrides=overrides or CardOverrides(),
+            )
+        )
     return specs
 
 
@@ -161,13 +189,13 @@ def assemble_report(
 
 def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> BenchReport:
     """Everything `edgexray bench` does between parsing flags and writing outputs."""
-    cards = read_cards(request.models)
+    cards = read_cards(request.models, request.overrides)
     card = cards[0] if cards else None
     if card is None:
         raise CardError("bench needs at least one exported model to read the preprocessing from")
     data = load_bench_data(request.data, card.labels, request.limit)
     specs = keras_specs(request.keras, card) if request.keras else []
-    specs += variant_specs(request.models, cards)
+    specs += variant_specs(request.models, cards, request.overrides)
     comparison: Comparison | None = None
     reference = request.reference or (
         None if request.keras else find_reference(list(request.models), cards)

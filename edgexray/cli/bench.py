@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest, run_bench
 from edgexray.cli import exit_codes
-from edgexray.cli.options import threads_option
+from edgexray.cli.options import card_override_options, overrides_from, threads_option
 from edgexray.errors import EngineUnavailableError
 
 
@@ -89,6 +90,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     default=None,
     help="PNG of latency against agreement (needs the [plot] extra).",
 )
+@card_override_options
 def bench(
     models: tuple[Path, ...],
     data: Path,
@@ -103,10 +105,12 @@ def bench(
     json_path: Path | None,
     markdown: Path | None,
     plot: Path | None,
+    **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
     (inference alone and end to end), throughput, peak memory, agreement with the full model, and
-    accuracy when --data has class sub-folders.
+    accuracy when --data has class sub-folders. --labels/--normalize/... apply to every model, as in
+    classify: they let bench measure a model that has no card.
 
     Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured.
     """
@@ -122,6 +126,7 @@ def bench(
         threads=threads,
         plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes),
         limit=limit,
+        overrides=overrides_from(card_flags),
     )
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
     click.echo(format_table(report), nl=False)

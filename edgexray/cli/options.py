@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, TypeVar
 
 import click
@@ -44,7 +45,8 @@ engine_option = click.option(
 
 def card_override_options(function: F) -> F:
     """--labels/--normalize/--interpolation/--outputs/--threshold: the facts a card-less model needs,
-    or overrides of the card's own (e.g. a site-specific decision threshold)."""
+    or overrides of the card's own (e.g. a site-specific decision threshold). The command receives
+    them as keyword arguments; turn them into CardOverrides with overrides_from."""
     for option in reversed(
         (
             click.option(
@@ -78,10 +80,6 @@ def card_override_options(function: F) -> F:
 
 
 def overrides_from(params: dict[str, Any]) -> CardOverrides:
-    return CardOverrides(
-        labels=params.pop("labels", None),
-        normalize=params.pop("normalize", None),
-        interpolation=params.pop("interpolation", None),
-        output_kind=params.pop("output_kind", None),
-        threshold=params.pop("threshold", None),
-    )
+    """The CardOverrides in a command's keyword arguments from card_override_options (removed from
+    `params`); the option destinations are named like CardOverrides' fields."""
+    return CardOverrides(**{f.name: params.pop(f.name, None) for f in fields(CardOverrides)})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_images import labelled_noise_images
 from click.testing import CliRunner
-from PIL import Image
 
 from edgexray.card import ModelCard
 from edgexray.classifier import Classifier
@@ -29,14 +29,7 @@ TEST_DATA = Path(__file__).parents[1] / "data"
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(3)
-    root = tmp_path / "data"
-    for label in LABELS:
-        (root / label).mkdir(parents=True)
-        for i in range(5):
-            pixels = rng.integers(0, 256, (24, 20), dtype=np.uint8)
-            Image.fromarray(pixels).save(root / label / f"{i}.png")
-    return root
+    return labelled_noise_images(tmp_path / "data", LABELS, 5, (24, 20), seed=3)
 
 
 @pytest.fixture
