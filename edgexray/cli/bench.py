@@ -129,11 +129,8 @@ def bench(
         overrides=overrides_from(card_flags),
     )
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
-    click.echo(format_table(report), nl=False)
-    recommendation = None
-    if min_agreement is not None:
-        recommendation = recommend(report.results, min_agreement)
-        click.echo(recommendation.describe())
+    recommendation = None if min_agreement is None else recommend(report.results, min_agreement)
+    # Files first: a reader of stdout that leaves early (`| head`) must not cost the JSON report.
     if json_path:
         document = report.to_dict()
         if recommendation is not None:
@@ -143,6 +140,9 @@ def bench(
         markdown.write_text(format_markdown(report), encoding="utf-8")
     if plot:
         plot_latency_vs_agreement(report.results, plot)
+    click.echo(format_table(report), nl=False)
+    if recommendation is not None:
+        click.echo(recommendation.describe())
     failed = [row for row in report.results if not row.ok]
     if failed:
         click.echo(

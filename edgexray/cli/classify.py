@@ -90,7 +90,8 @@ def classify(
 
     With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
     2 usage error, 3 some files failed (the others are still classified and written), 130
-    interrupted (Ctrl-C or SIGTERM; the records written so far are complete).
+    interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
+    the output went away (e.g. `| head`); the run stops quietly.
     """
     if model is None:
         model = default_model()
@@ -120,6 +121,7 @@ def classify(
         destination = _open_output(output, output_format) if output else None
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
+        output_closed = False
         try:
             for path, problem in found.problems:
                 writer.write(
@@ -134,11 +136,17 @@ def classify(
                     successes += 1
                 else:
                     failures += 1
+        except BrokenPipeError:
+            # The reader of stdout left (`| head`): no document to close, no summary; main() ends
+            # the run quietly.
+            output_closed = True
+            raise
         finally:
-            # Also on Ctrl-C/SIGTERM: finished records are kept and the document is closed.
-            writer.close()
-            if destination:
-                destination.commit()
-            click.echo(f"edgexray: {successes} classified, {failures} failed", err=True)
+            if not output_closed:
+                # Also on Ctrl-C/SIGTERM: finished records are kept and the document is closed.
+                writer.close()
+                if destination:
+                    destination.commit()
+                click.echo(f"edgexray: {successes} classified, {failures} failed", err=True)
     if failures:
         sys.exit(exit_codes.PARTIAL)

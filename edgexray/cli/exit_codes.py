@@ -6,3 +6,7 @@ USAGE = 2  # a bad flag or argument (click's convention)
 PARTIAL = 3  # some inputs failed; the others were processed and written
 PARITY = 4  # export: a variant fell below --min-agreement (and --allow-degraded was not given)
 INTERRUPTED = 130  # Ctrl-C or SIGTERM; results written so far are complete records
+# The reader of stdout went away (`edgexray classify DIR | head`): the run stops quietly. 128 +
+# SIGPIPE(13), what a shell reports for a tool SIGPIPE ended (`yes | head`), so scripts that already
+# tell that case apart need nothing new; not 0, because not all the output was delivered.
+OUTPUT_CLOSED = 141

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from types import FrameType
@@ -47,8 +48,29 @@ class LazyGroup(click.Group):
         return command
 
 
+class OutputClosed(Exception):
+    """The reader of stdout went away (`edgexray classify DIR | head`)."""
+
+
+class EdgexrayGroup(LazyGroup):
+    """The command group, which lets a closed stdout reach main(): click.Command.main would turn
+    the BrokenPipeError into exit 1 first. Parsing prints too (--help, --version)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError as exc:
+            raise OutputClosed from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise OutputClosed from exc
+
+
 @click.group(
-    cls=LazyGroup,
+    cls=EdgexrayGroup,
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -64,12 +86,33 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at the null device, so the interpreter's last flush of what is still
+    buffered does not fail again at exit (the recipe of the `signal` module's note on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file descriptor (a test runner's buffer): nothing flushes it to a pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors end as one line on stderr and a documented exit code."""
+    """Run the CLI; user errors end as one line on stderr and a documented exit code; a closed
+    stdout ends the run quietly with exit code 141."""
     # SIGTERM (kiosk shutdown, systemd stop) unwinds like Ctrl-C, so open outputs are closed cleanly.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(args=argv, prog_name="edgexray", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="edgexray", standalone_mode=False)
+        finally:
+            # Output still buffered (`info`, a short table) meets a reader that left here, where it
+            # is handled, rather than at interpreter exit.
+            sys.stdout.flush()
+    except (OutputClosed, BrokenPipeError):
+        _discard_stdout()
+        sys.exit(exit_codes.OUTPUT_CLOSED)
     except click.exceptions.Abort:
         click.echo("edgexray: interrupted", err=True)
         sys.exit(exit_codes.INTERRUPTED)
@@ -82,8 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("edgexray: interrupted", err=True)
         sys.exit(exit_codes.INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(exit_codes.OK)
 
 
 if __name__ == "__main__":
