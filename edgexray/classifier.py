@@ -30,6 +30,7 @@ from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.transform import check_reducing_gap
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ class ClassifierOptions:
     suffix). batch_size: images per engine call in predict_batch. max_pixels: refuse larger images.
     decode_workers: threads that decode and preprocess the next images while the engine runs
     (0 = decode in the calling thread). Pillow releases the GIL while decoding, so on a multi-core
-    device this hides most of the decode time of a folder run."""
+    device this hides most of the decode time of a folder run. reducing_gap: resize large images in
+    two steps (see Preprocessor; None = one step, exactly as in training)."""
 
     threads: int | None = None
     engine: str | None = None
     batch_size: int = 8
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int = 1
+    reducing_gap: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -53,6 +56,7 @@ class ClassifierOptions:
             raise ValueError(f"decode_workers must not be negative, got {self.decode_workers}")
         EngineOptions(self.threads)  # validates threads
         DecodeLimits(self.max_pixels)
+        check_reducing_gap(self.reducing_gap)
 
 
 # (name, preprocessed input or None, error or None) for one source.
@@ -79,7 +83,9 @@ class Classifier:
             self.path, EngineOptions(self.options.threads), self.options.engine
         )
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
-        self.preprocessor = Preprocessor.from_card(self.card, DecodeLimits(self.options.max_pixels))
+        self.preprocessor = Preprocessor.from_card(
+            self.card, DecodeLimits(self.options.max_pixels), self.options.reducing_gap
+        )
         self._lock = threading.Lock()
 
     @property
