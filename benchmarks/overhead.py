@@ -10,24 +10,17 @@ Rounds alternate between the two so a busy spell on the machine hits both; media
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from edgexray import Classifier, ClassifierOptions
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rounds import interleaved, median_ms
+
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models/demo/seed_cnn.tflite-int8.tflite"
-
-
-def median_ms(function: Callable[[], object], calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1000
 
 
 def main() -> None:
@@ -50,7 +43,7 @@ def main() -> None:
     )
     scale, zero_point = given["quantization"]
 
-    def by_hand() -> object:
+    def by_hand(_: int) -> object:
         value = x
         if np.issubdtype(given["dtype"], np.integer) and scale:
             limits = np.iinfo(given["dtype"])
@@ -59,19 +52,19 @@ def main() -> None:
         interpreter.invoke()
         return interpreter.get_tensor(taken["index"])
 
-    def through_edgexray() -> object:
+    def through_edgexray(_: int) -> object:
         return classifier.predict_tensor(x)
 
-    rounds: dict[str, list[float]] = {"LiteRT by hand": [], "edgexray predict_tensor": []}
-    for function in (by_hand, through_edgexray):
-        median_ms(function, 20)  # warm-up
-    for _ in range(args.rounds):
-        rounds["LiteRT by hand"].append(median_ms(by_hand, args.calls))
-        rounds["edgexray predict_tensor"].append(median_ms(through_edgexray, args.calls))
-    baseline = float(np.median(rounds["LiteRT by hand"]))
+    medians = interleaved(
+        {
+            "LiteRT by hand": lambda: median_ms(by_hand, args.calls),
+            "edgexray predict_tensor": lambda: median_ms(through_edgexray, args.calls),
+        },
+        args.rounds,
+    )
+    baseline = medians["LiteRT by hand"]
     print(f"{args.model.name}, {args.threads} threads, {args.rounds} rounds x {args.calls} calls")
-    for name, values in rounds.items():
-        median = float(np.median(values))
+    for name, median in medians.items():
         print(f"  {name:<24} {median:.3f} ms  ({median / baseline:.3f}x by hand)")
 
 

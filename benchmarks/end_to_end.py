@@ -1,0 +1,153 @@
+"""End to end against inference alone, for typical 1024 x 1024 radiograph files: one process.
+
+    python benchmarks/end_to_end.py [MODEL] [--side 1024] [--images 8] [--rounds 5] [--threads 2]
+
+Renders `--images` synthetic radiographs (edgexray_export.data.synthetic, cached in
+benchmarks/.cache) and saves each as an 8-bit PNG (Pillow's default compression), a 16-bit PNG and
+a JPEG (quality 90), the forms chest X-rays come in. For each format it times, in interleaved
+rounds so that a busy spell hits every row alike:
+
+- inference alone: `Classifier.predict_tensor` on one preprocessed image (the denominator);
+- one image: `Classifier.predict(path)`, decode + resize + normalize + inference, with the one-step
+  resize (exactly as in training) and with `reducing_gap=2`;
+- a folder: `Classifier.iter_predictions` over 8 copies of the files, wall time per image, with
+  decoding in the calling thread (decode_workers=0) or in 1 or 2 background threads, and the
+  engine on 1 thread or on `--threads`.
+
+Medians of round medians, in ms, and each row's ratio to inference alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edgexray import Classifier, ClassifierOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rounds import interleaved, median_ms
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_MODEL = HERE.parent / "models/demo/seed_cnn.tflite-int8.tflite"
+FORMATS = {
+    "PNG 8-bit": lambda pixels, path: Image.fromarray(
+        np.rint(pixels * 255).astype(np.uint8), "L"
+    ).save(path.with_suffix(".png")),
+    "PNG 16-bit": lambda pixels, path: Image.fromarray(
+        np.rint(pixels * 65535).astype(np.uint16)
+    ).save(path.with_name(path.name + "-16.png")),
+    "JPEG q90": lambda pixels, path: Image.fromarray(
+        np.rint(pixels * 255).astype(np.uint8), "L"
+    ).save(path.with_suffix(".jpg"), quality=90),
+}
+SUFFIXES = {"PNG 8-bit": ".png", "PNG 16-bit": "-16.png", "JPEG q90": ".jpg"}
+
+
+def radiographs(side: int, count: int) -> dict[str, list[Path]]:
+    """`count` images per format at side x side, rendered once and cached."""
+    from edgexray_export.data.synthetic import render
+
+    folder = HERE / ".cache" / f"end-to-end-{side}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        stem = folder / f"{['NORMAL', 'PNEUMONIA'][i % 2]}_{i:03d}"
+        if all(Path(f"{stem}{suffix}").exists() for suffix in SUFFIXES.values()):
+            continue
+        pixels = render(["NORMAL", "PNEUMONIA"][i % 2], np.random.default_rng(i), side, side, 0.3)
+        for save in FORMATS.values():
+            save(pixels, stem)
+    return {
+        name: sorted(folder.glob(f"*_[0-9][0-9][0-9]{suffix}"))[:count]
+        for name, suffix in SUFFIXES.items()
+    }
+
+
+def folder_ms(classifier: Classifier, files: list[Path], copies: int = 8) -> float:
+    """Wall time per image of a folder run (iter_predictions, batches of 8)."""
+    start = time.perf_counter()
+    done = sum(1 for p in classifier.iter_predictions(files * copies) if p.error is None)
+    if done != len(files) * copies:
+        raise RuntimeError(f"{len(files) * copies - done} images failed")
+    return (time.perf_counter() - start) * 1000 / done
+
+
+@dataclass(frozen=True)
+class FolderRun:
+    """One configuration of a folder run: engine threads, decode threads, reducing_gap."""
+
+    threads: int
+    decode_workers: int
+    reducing_gap: float | None = None
+
+    def __str__(self) -> str:
+        decode = f"decode in {self.decode_workers} thread(s)" if self.decode_workers else "inline"
+        gap = f", reducing_gap {self.reducing_gap:g}" if self.reducing_gap else ""
+        return f"folder, {self.threads} engine thread(s), {decode}{gap}"
+
+
+def format_rows(
+    model: Path, files: list[Path], threads: int, folder_runs: list[FolderRun]
+) -> dict[str, Callable[[], float]]:
+    """Row name -> a function that measures it once (ms per image)."""
+    exact = Classifier(model, ClassifierOptions(threads=threads))
+    fast = Classifier(model, ClassifierOptions(threads=threads, reducing_gap=2.0))
+    tensors = [exact.preprocessor(f)[None] for f in files]
+    rows: dict[str, Callable[[], float]] = {
+        "inference alone": lambda: median_ms(
+            lambda i: exact.predict_tensor(tensors[i % len(tensors)]), 100
+        ),
+        "one image, one-step resize": lambda: median_ms(
+            lambda i: exact.predict(files[i % len(files)]), 4 * len(files)
+        ),
+        "one image, reducing_gap 2": lambda: median_ms(
+            lambda i: fast.predict(files[i % len(files)]), 4 * len(files)
+        ),
+    }
+    for run in folder_runs:
+        options = ClassifierOptions(
+            threads=run.threads, decode_workers=run.decode_workers, reducing_gap=run.reducing_gap
+        )
+        classifier = Classifier(model, options)
+        rows[str(run)] = lambda c=classifier: folder_ms(c, files)  # type: ignore[misc]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--side", type=int, default=1024)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    folder_runs = [
+        FolderRun(args.threads, 0),
+        *(FolderRun(threads, workers) for threads in (1, args.threads) for workers in (1, 2)),
+        FolderRun(1, 1, 2.0),
+        FolderRun(args.threads, 1, 2.0),
+    ]
+    print(
+        f"{args.model.name}, {args.threads} engine threads unless said, {args.images} images "
+        f"{args.side}x{args.side} per format, {args.rounds} rounds"
+    )
+    for name, files in radiographs(args.side, args.images).items():
+        # The warm-up round also brings every file into the page cache.
+        medians = interleaved(
+            format_rows(args.model, files, args.threads, folder_runs), args.rounds
+        )
+        base = medians["inference alone"]
+        print(f"\n{name} ({sum(f.stat().st_size for f in files) // len(files) // 1024} kB/file)")
+        for row, value in medians.items():
+            print(f"  {row:<62} {value:7.2f} ms  {value / base:5.2f}x inference")
+
+
+if __name__ == "__main__":
+    main()
