@@ -25,6 +25,8 @@ ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
 # 16-bit and 32-bit integer modes Pillow uses for high-bit-depth grayscale (PNG, TIFF).
 _WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 _EXIF_ORIENTATION = 0x0112
+# Modes that hold one grey value per pixel (with or without alpha).
+_GREY_MODES = {*_WIDE_INT_MODES, "1", "L", "LA", "La", "F"}
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,17 @@ def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
     return image
 
 
-def to_mode(image: Image.Image, mode: TargetMode) -> Image.Image:
+def to_mode(image: Image.Image, mode: TargetMode, keep_grey: bool = False) -> Image.Image:
     """Convert any Pillow image to 8-bit "L" or "RGB".
 
     16-bit grayscale keeps its full range (scaled by 1/257 to 0..255) where a plain `convert("L")`
     would clip everything above 255 to white. Alpha is dropped, as `keras.utils.load_img` does.
+    keep_grey: a grey image becomes "L" even when `mode` is "RGB", so that a caller can resize
+    one channel instead of three and convert after; the result is the same, as "L" to "RGB"
+    only copies the grey value into each channel.
     """
+    if keep_grey and image.mode in _GREY_MODES:
+        mode = "L"
     if image.mode in _WIDE_INT_MODES or image.mode == "F":
         image = Image.fromarray(_wide_to_8bit(image), "L")
     elif image.mode == "P" and "transparency" in image.info:
@@ -180,17 +187,19 @@ def decode(
     mode: TargetMode = "RGB",
     limits: DecodeLimits | None = None,
     draft: tuple[int, int] | None = None,
+    keep_grey: bool = False,
 ) -> Decoded:
     """Like `load_image`; with `draft` (width, height), a JPEG file may be decoded at 1/2, 1/4 or
     1/8 scale, in the decoder's DCT, as long as the result stays at least that large (Pillow's
     `Image.draft`). Other formats, and JPEGs whose EXIF orientation turns them, decode in full.
+    keep_grey: see `to_mode`.
     """
     limits = limits or DecodeLimits()
     if isinstance(source, np.ndarray):
-        return Decoded(to_mode(_from_array(source), mode))
+        return Decoded(to_mode(_from_array(source), mode, keep_grey))
     if isinstance(source, Image.Image):
         try:
-            return Decoded(to_mode(ImageOps.exif_transpose(source) or source, mode))
+            return Decoded(to_mode(ImageOps.exif_transpose(source) or source, mode, keep_grey))
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
     if not isinstance(source, (str, os.PathLike)):
@@ -205,7 +214,7 @@ def decode(
             box = _draft(image, draft) if draft else None
             image.load()
             transposed = ImageOps.exif_transpose(image) or image
-            return Decoded(to_mode(transposed, mode), box)
+            return Decoded(to_mode(transposed, mode, keep_grey), box)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
     except (OSError, *_CORRUPT_DATA) as exc:

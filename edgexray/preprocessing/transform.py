@@ -123,8 +123,12 @@ class Preprocessor:
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""
-        decoded = decode(source, self.pil_mode, self.limits, self._draft_size)
+        # A grey radiograph for an RGB model is resized as one channel, then copied into three:
+        # the same pixels as converting first, for a third of the resampling work.
+        decoded = decode(source, self.pil_mode, self.limits, self._draft_size, keep_grey=True)
         image = self.resize(decoded.image, decoded.box)
+        if image.mode != self.pil_mode:
+            image = image.convert(self.pil_mode)
         array = np.asarray(image, dtype=np.uint8)
         return array.reshape(self.height, self.width, self.channels)
 

@@ -144,3 +144,23 @@ def test_discovery_is_recursive_sorted_case_insensitive_and_loop_safe(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert discover_images([empty]).problems[0][1] == "no images found in folder"
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "1", "I;16", "F"])
+def test_grey_images_for_rgb_models_give_the_pixels_of_converting_first(tmp_path, mode):
+    # Resized as one channel and copied into three afterwards: must equal converting to RGB first.
+    y, x = np.mgrid[0:300, 0:420]
+    grey = Image.fromarray(((x * 7 + y * 3) % 256).astype(np.uint8), "L")
+    image = {
+        "L": grey,
+        "LA": Image.merge("LA", (grey, grey)),
+        "1": grey.convert("1"),
+        "I;16": Image.fromarray((np.asarray(grey, np.uint16) * 257)),
+        "F": grey.convert("F"),
+    }[mode]
+    want = np.asarray(
+        load_image(image, "RGB").resize((64, 48), Image.Resampling.BILINEAR), dtype=np.uint8
+    )
+    got = Preprocessor(48, 64, "rgb", "raw").pixels(image)
+    assert got.shape == (48, 64, 3)
+    assert np.array_equal(got, want)
