@@ -155,7 +155,7 @@ def test_grey_images_for_rgb_models_give_the_pixels_of_converting_first(tmp_path
         "L": grey,
         "LA": Image.merge("LA", (grey, grey)),
         "1": grey.convert("1"),
-        "I;16": Image.fromarray((np.asarray(grey, np.uint16) * 257)),
+        "I;16": Image.fromarray(np.asarray(grey, np.uint16) * 257),
         "F": grey.convert("F"),
     }[mode]
     want = np.asarray(
