@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -135,3 +136,33 @@ def test_info_prints_the_card(carded):
     assert json.loads(result.stdout)["labels"] == ["COVID", "NORMAL", "PNEUMONIA"]
     human = run("info", path).stdout
     assert "labels: COVID, NORMAL, PNEUMONIA" in human and "normalize: unit" in human
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_reducing_gap_and_decode_workers_reach_the_classifier(carded, tmp_path, workers):
+    from edgexray import Classifier, ClassifierOptions
+
+    folder = tmp_path / "large"
+    folder.mkdir()
+    y, x = [a.astype(float) for a in np.mgrid[0:1024, 0:1024]]
+    for i in range(3):
+        pixels = 128 + 100 * np.sin(x / (40 + 10 * i)) * np.cos(y / 60)
+        Image.fromarray(pixels.astype(np.uint8), "L").save(folder / f"{i}.jpg", quality=90)
+    model = carded("binary_gray.tflite")
+    result = run(
+        "classify", "-m", model, "--reducing-gap", "2", "--decode-workers", workers,
+        "--format", "jsonl", folder,
+    )  # fmt: skip
+    assert result.exit_code == exit_codes.OK
+    got = [json.loads(line)["probabilities"] for line in result.stdout.splitlines()]
+    files = sorted(folder.iterdir())
+    fast = Classifier(model, ClassifierOptions(reducing_gap=2.0)).predict_batch(files)
+    exact = Classifier(model).predict_batch(files)
+    assert got == [pytest.approx(p.probabilities, abs=1e-6) for p in fast]
+    assert got != [pytest.approx(p.probabilities, abs=1e-6) for p in exact]
+
+
+def test_a_reducing_gap_below_one_is_a_usage_error(images):
+    result = run("classify", "--reducing-gap", "0.5", images)
+    assert result.exit_code == exit_codes.USAGE
+    assert "--reducing-gap" in result.output
