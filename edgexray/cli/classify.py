@@ -62,9 +62,9 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
 @click.option(
     "--decode-workers",
     type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Threads that decode the next images while the model runs (0: decode in turn).",
+    default=None,
+    help="Threads that decode the next images while the model runs (default: one per core; "
+    "0: decode in turn).",
 )
 @click.option(
     "--reducing-gap",
@@ -95,7 +95,7 @@ def classify(
     paths: tuple[Path, ...],
     model: Path | None,
     batch_size: int,
-    decode_workers: int,
+    decode_workers: int | None,
     reducing_gap: float | None,
     threads: int | None,
     engine: str | None,

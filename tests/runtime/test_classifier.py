@@ -158,7 +158,15 @@ def test_quantize_round_trip_saturates():
     assert dequantize(q, info).tolist() == [0.0, 1.0, 68.5, -59.0]
 
 
-@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_decode_workers_default_to_one_per_core(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert ClassifierOptions().resolved_decode_workers == 4
+    assert ClassifierOptions(decode_workers=0).resolved_decode_workers == 0
+    with pytest.raises(ValueError, match="decode_workers"):
+        ClassifierOptions(decode_workers=-1)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 3, None])
 def test_decode_workers_keep_order_and_results(carded, tmp_path, workers):
     paths = []
     for i in range(13):
