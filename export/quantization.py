@@ -28,6 +28,10 @@ class QuantizationConfig:
     nodes_to_exclude: ONNX node names kept in float (the most sensitive layers).
     op_types_to_exclude: ONNX op types kept in float, e.g. ("Softmax",).
     max_calibration_images: upper bound on images used for calibration (None: all given).
+    tflite_max_mean_abs_diff: error budget for the TFLite full-int8 variant, as mean |dp| against
+        Keras on the calibration images (probabilities, 0..1). When no int8 setting stays within it,
+        the exporter keeps the input and the fewest leading layers in float that do (None: off; the
+        ONNX variants ignore it).
     """
 
     calibration_method: str = "minmax"
@@ -37,6 +41,7 @@ class QuantizationConfig:
     nodes_to_exclude: tuple[str, ...] = ()
     op_types_to_exclude: tuple[str, ...] = ()
     max_calibration_images: int | None = None
+    tflite_max_mean_abs_diff: float | None = None
 
     def __post_init__(self) -> None:
         if self.calibration_method not in CALIBRATION_METHODS:
@@ -48,6 +53,9 @@ class QuantizationConfig:
             raise ExportError(f"percentile must be in (0, 100], got {self.percentile}")
         if self.max_calibration_images is not None and self.max_calibration_images < 1:
             raise ExportError("max_calibration_images must be at least 1")
+        budget = self.tflite_max_mean_abs_diff
+        if budget is not None and not 0.0 < budget <= 1.0:
+            raise ExportError(f"tflite_max_mean_abs_diff must be in (0, 1], got {budget}")
         object.__setattr__(self, "nodes_to_exclude", tuple(self.nodes_to_exclude))
         object.__setattr__(self, "op_types_to_exclude", tuple(self.op_types_to_exclude))
 

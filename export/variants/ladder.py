@@ -48,10 +48,11 @@ class Attempt:
 
 @dataclass(frozen=True)
 class LadderResult(Generic[Setting]):
-    """The kept candidate, its file, and every attempt (and failure) for the card."""
+    """The kept candidate, its file and measurement, and every attempt (and failure) for the card."""
 
     chosen: Candidate[Setting]
     path: Path
+    chosen_attempt: Attempt
     attempts: tuple[Attempt, ...]
     failures: tuple[str, ...]
 
@@ -82,12 +83,26 @@ def measure(path: Path, job: ConversionInput, description: str) -> Attempt:
     return Attempt(description, agreement, float(np.mean(np.abs(got - want))))
 
 
+def closeness(attempt: Attempt) -> tuple[float, float]:
+    """Sort key, larger is closer to Keras: agreement first, then smaller mean |dp|."""
+    return attempt.agreement, -attempt.mean_abs_diff
+
+
 def climb(
-    candidates: Sequence[Candidate[Setting]], job: ConversionInput, folder: Path, suffix: str
+    candidates: Sequence[Candidate[Setting]],
+    job: ConversionInput,
+    folder: Path,
+    suffix: str,
+    reached: Callable[[Attempt], bool] | None = None,
 ) -> LadderResult[Setting]:
-    """Write and measure candidates in order until one reaches job.quality_target; keep the first
-    that does, else the closest (agreement, then mean |dp|). A candidate whose converter raises is
-    recorded and skipped; RuntimeError if all fail."""
+    """Write (into `folder`) and measure candidates in order until one is good enough; keep the
+    first that is, else the closest (agreement, then mean |dp|). Good enough: `reached(attempt)`,
+    by default agreement >= job.quality_target. A candidate whose converter raises is recorded and
+    skipped; RuntimeError if all fail."""
+
+    def good_enough(attempt: Attempt) -> bool:
+        return reached(attempt) if reached else attempt.agreement >= job.quality_target
+
     tried: list[tuple[Attempt, Candidate[Setting], Path]] = []
     failures: list[str] = []
     for i, candidate in enumerate(candidates):
@@ -99,9 +114,10 @@ def climb(
             continue
         attempt = measure(path, job, candidate.description)
         tried.append((attempt, candidate, path))
-        if attempt.agreement >= job.quality_target:
+        if good_enough(attempt):
             break
     if not tried:
         raise RuntimeError("every quantization attempt failed: " + "; ".join(failures))
-    _, chosen, path = max(tried, key=lambda item: (item[0].agreement, -item[0].mean_abs_diff))
-    return LadderResult(chosen, path, tuple(a for a, _, _ in tried), tuple(failures))
+    last = tried[-1]
+    best, chosen, path = last if good_enough(last[0]) else max(tried, key=lambda t: closeness(t[0]))
+    return LadderResult(chosen, path, best, tuple(a for a, _, _ in tried), tuple(failures))

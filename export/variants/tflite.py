@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
+import math
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ from edgexray_export.variants.base import (
     VariantExporter,
     write_saved_model,
 )
-from edgexray_export.variants.ladder import Candidate, climb
+from edgexray_export.variants.ladder import Candidate, LadderResult, climb, closeness
 
 
 class TFLiteExporter(VariantExporter):
@@ -66,6 +71,88 @@ class TFLiteDynamicRange(TFLiteExporter):
 
 # Ops of the classifier head: few weights, but an int8 error there flips decisions directly.
 HEAD_OPS = ("FULLY_CONNECTED", "LOGISTIC", "SOFTMAX")
+# Float-prefix candidates keep the first 1/8, 2/8, ... of the quantized layers in float.
+PREFIX_STEPS = 8
+
+
+def short_layer_name(tensor_name: str) -> str:
+    """A fused op's output tensor is named after every op folded into it; the first says which."""
+    return tensor_name.split(";")[0]
+
+
+@dataclass(frozen=True)
+class Int8Setting:
+    """What one full-integer candidate keeps in float.
+
+    float_ops: op types kept float (the head); float_layers: output tensor names of the leading
+    quantized layers kept float, in execution order; with them the input and output stay float32.
+    """
+
+    float_ops: tuple[str, ...] = ()
+    float_layers: tuple[str, ...] = ()
+
+    def describe(self, total_layers: int = 0) -> str:
+        if self.float_layers:
+            last = short_layer_name(self.float_layers[-1])
+            return (
+                f"float input and first {len(self.float_layers)} of {total_layers} layers "
+                f"(through {last}), int8 after"
+            )
+        return "full int8" + (f", float ops: {', '.join(self.float_ops)}" if self.float_ops else "")
+
+
+class _SelectiveQuantizer:
+    """TF's Quantization Debugger over one calibration: writes models with chosen op types or layers
+    kept float (no recalibration per candidate) and lists the quantized layers in execution order
+    with their rmse/scale, the per-layer error measure of TF's quantization debugger guide."""
+
+    def __init__(self, converter: Any) -> None:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            # The debugger uses tf.lite.Interpreter internally, which warns it is deprecated.
+            warnings.simplefilter("ignore", UserWarning)
+            self._debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=converter.representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(fully_quantize=True),
+            )
+
+    def layers(self) -> list[tuple[str, float]]:
+        """(output tensor name, rmse/scale) per quantized layer, over the calibration images.
+
+        rmse/scale is the layer's own rounding error in units of its quantization step (about 0.29
+        for pure rounding noise); the guide keeps layers above ~0.7 in float.
+        """
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            # Measure the plain full-int8 model, whatever an earlier write() left configured.
+            self._debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+                fully_quantize=True
+            )
+            self._debugger.run()
+        dump = io.StringIO()
+        self._debugger.layer_statistics_dump(dump)
+        return [
+            (row["tensor_name"], math.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
+            for row in csv.DictReader(io.StringIO(dump.getvalue()))
+        ]
+
+    def write(self, setting: Int8Setting, path: Path) -> None:
+        import tensorflow as tf
+
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_ops=list(setting.float_ops),
+            denylisted_nodes=list(setting.float_layers),
+            # A float input: quantizing it to 8 bits alone moves some decisions (see models/README).
+            fully_quantize=not setting.float_layers,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self._debugger.options = options
+            path.write_bytes(self._debugger.get_nondebug_quantized_model())
 
 
 class TFLiteInt8(TFLiteExporter):
@@ -75,6 +162,8 @@ class TFLiteInt8(TFLiteExporter):
     point, so the device code stays float. Activation ranges come from the calibration images. When
     top-1 agreement with Keras on those images falls short of the quality target, the classifier
     head is kept in float inside the int8 model (selective quantization), and that is recorded.
+    With an error budget (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets,
+    the input and the fewest leading layers that bring the error within it are kept in float.
     """
 
     name = "tflite-int8"
@@ -104,43 +193,103 @@ class TFLiteInt8(TFLiteExporter):
             "calibration": f"min/max over {calibration_images} representative images",
         }
 
-    def _write(
-        self, saved_model: str, job: ConversionInput, float_ops: tuple[str, ...], path: Path
-    ) -> None:
+    def _converter(self, saved_model: str, job: ConversionInput) -> Any:
         import tensorflow as tf
 
         converter = tf.lite.TFLiteConverter.from_saved_model(
             saved_model, signature_keys=[SAVED_MODEL_ENDPOINT]
         )
         self.configure(converter, job)
-        if not float_ops:
-            path.write_bytes(converter.convert())
-            return
-        with warnings.catch_warnings():
-            # The debugger uses tf.lite.Interpreter internally, which warns it is deprecated.
-            warnings.simplefilter("ignore", UserWarning)
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter,
-                debug_dataset=converter.representative_dataset,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                    denylisted_ops=list(float_ops), fully_quantize=True
-                ),
-            )
-            path.write_bytes(debugger.get_nondebug_quantized_model())
+        return converter
 
     def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             saved_model = str(Path(folder, "saved_model"))
             write_saved_model(job, Path(saved_model))
+
+            @functools.cache
+            def selective() -> _SelectiveQuantizer:
+                return _SelectiveQuantizer(self._converter(saved_model, job))
+
+            def write(setting: Int8Setting, path: Path) -> None:
+                if setting == Int8Setting():
+                    path.write_bytes(self._converter(saved_model, job).convert())
+                else:
+                    selective().write(setting, path)
+
+            settings = (Int8Setting(), Int8Setting(float_ops=HEAD_OPS))
             candidates = [
-                Candidate(
-                    ops,
-                    "full int8" + (f", float ops: {', '.join(ops)}" if ops else ""),
-                    lambda path, ops=ops: self._write(saved_model, job, ops, path),
-                )
-                for ops in ((), HEAD_OPS)
+                Candidate(s, s.describe(), lambda path, s=s: write(s, path)) for s in settings
             ]
             result = climb(candidates, job, Path(folder), self.suffix)
+            budget = job.quantization.tflite_max_mean_abs_diff
+            extra: dict[str, Any] = {}
+            if budget is not None and result.chosen_attempt.mean_abs_diff > budget:
+                result, extra = self._float_prefix(selective(), job, Path(folder), result, budget)
             out_path.write_bytes(result.path.read_bytes())
         notes = self._notes(len(job.calibration[: job.quantization.max_calibration_images]))
-        return {**notes, "op_types_kept_float": list(result.chosen.setting), **result.notes()}
+        setting = result.chosen.setting
+        if setting.float_layers:
+            notes["activations"] = (
+                f"float32 in the first {len(setting.float_layers)} layers, int8 per-tensor after"
+            )
+            notes["input_output"] = "float32 (quantized inside the model after the float layers)"
+        return {
+            **notes,
+            "op_types_kept_float": list(setting.float_ops),
+            **extra,
+            **result.notes(),
+        }
+
+    def _float_prefix(
+        self,
+        quantizer: _SelectiveQuantizer,
+        job: ConversionInput,
+        folder: Path,
+        int8: LadderResult[Int8Setting],
+        budget: float,
+    ) -> tuple[LadderResult[Int8Setting], dict[str, Any]]:
+        """Keep the input and the first 1/8, 2/8, ... of the layers in float until the mean |dp|
+        on the calibration images is within `budget`; the int8 result stays if nothing does better.
+
+        Returns the kept result (with every attempt) and notes for the card. Why a prefix: a layer
+        kept float on its own still has its output quantized for the next int8 layer, and with a
+        model whose decisions move under 8-bit noise everywhere (rmse/scale near 0.29 in every
+        layer), the error piles up from the input on.
+        """
+        layers = quantizer.layers()
+        names = tuple(name for name, _ in layers)
+        sizes = sorted({max(1, len(names) * k // PREFIX_STEPS) for k in range(1, PREFIX_STEPS + 1)})
+        settings = [Int8Setting(float_layers=names[:n]) for n in sizes]
+        candidates = [
+            Candidate(s, s.describe(len(names)), lambda path, s=s: quantizer.write(s, path))
+            for s in settings
+        ]
+        subfolder = folder / "float-prefix"
+        subfolder.mkdir()
+        prefix = climb(
+            candidates, job, subfolder, self.suffix, reached=lambda a: a.mean_abs_diff <= budget
+        )
+        within = prefix.chosen_attempt.mean_abs_diff <= budget
+        kept = (
+            prefix
+            if within or closeness(prefix.chosen_attempt) > closeness(int8.chosen_attempt)
+            else int8
+        )
+        worst = max(layers, key=lambda layer: layer[1])
+        notes = {
+            "layers_kept_float": [short_layer_name(n) for n in kept.chosen.setting.float_layers],
+            "calibration_mean_abs_diff_budget": budget,
+            "debugger_worst_rmse_over_scale": {
+                "layer": short_layer_name(worst[0]),
+                "value": round(worst[1], 3),
+            },
+        }
+        merged = LadderResult(
+            kept.chosen,
+            kept.path,
+            kept.chosen_attempt,
+            int8.attempts + prefix.attempts,
+            int8.failures + prefix.failures,
+        )
+        return merged, notes

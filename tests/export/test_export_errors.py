@@ -124,3 +124,11 @@ def test_unknown_variant_and_quantization_option(softmax_model: Path, tmp_path: 
         QuantizationConfig(calibration_method="kl")
     config = QuantizationConfig(calibration_method="percentile", nodes_to_exclude=("head",))
     assert QuantizationConfig.from_dict(config.to_dict()) == config
+
+
+def test_tflite_error_budget_is_validated_and_round_trips() -> None:
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ExportError, match="tflite_max_mean_abs_diff"):
+            QuantizationConfig(tflite_max_mean_abs_diff=bad)
+    config = QuantizationConfig(tflite_max_mean_abs_diff=0.0025)
+    assert QuantizationConfig.from_dict(config.to_dict()) == config

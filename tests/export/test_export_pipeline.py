@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -313,22 +314,27 @@ def test_saved_model_folder(binary: dict, folders: dict[str, Path], tmp_path: Pa
     assert all(r.parity.max_abs_diff < 1e-4 for r in report.results)
 
 
+def _pretend_measured(
+    monkeypatch: pytest.MonkeyPatch, applies: Callable[[str], bool], **changes: float
+) -> None:
+    """Make the ladder see `changes` (agreement, mean_abs_diff) for the settings `applies` to."""
+    from edgexray_export.variants import ladder
+
+    real_measure = ladder.measure
+
+    def pretend(path: Path, job, description: str) -> ladder.Attempt:  # type: ignore[no-untyped-def]
+        attempt = real_measure(path, job, description)
+        return dataclasses.replace(attempt, **changes) if applies(description) else attempt
+
+    monkeypatch.setattr(ladder, "measure", pretend)
+
+
 def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
     binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pretend plain int8 flips 10% of the calibration images: the head-in-float setting is tried,
     kept, recorded in the card, and still runs in the runtime and passes the gate."""
-    from edgexray_export.variants import ladder
-
-    real_measure = ladder.measure
-
-    def plain_int8_falls_short(path: Path, job, description: str) -> ladder.Attempt:  # type: ignore[no-untyped-def]
-        attempt = real_measure(path, job, description)
-        if "float" in description:
-            return attempt
-        return dataclasses.replace(attempt, agreement=0.9)
-
-    monkeypatch.setattr(ladder, "measure", plain_int8_falls_short)
+    _pretend_measured(monkeypatch, lambda settings: "float" not in settings, agreement=0.9)
     report = export_model(
         binary["path"],
         tmp_path,
@@ -351,3 +357,43 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
     for variant in INT8_VARIANTS:
         assert report.result(variant).status == "ok"
         assert report.result(variant).parity.agreement >= 0.99
+
+
+def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
+    binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pretend full int8 misses the error budget by far: the float-prefix stage runs, keeps
+    the fewest leading layers in float that meet it (here the first eighth), records them, and the
+    written model really holds those layers and its input in float32 and the rest in int8."""
+    from ai_edge_litert.interpreter import Interpreter
+    from edgexray_export.quantization import QuantizationConfig
+
+    _pretend_measured(
+        monkeypatch, lambda settings: settings.startswith("full int8"), mean_abs_diff=1.0
+    )
+    report = export_model(
+        binary["path"],
+        tmp_path,
+        calibration_dir=folders["binary"],
+        calibration_size=48,
+        variants=["tflite-int8"],
+        quantization=QuantizationConfig(tflite_max_mean_abs_diff=0.5),
+    )
+    result = report.result("tflite-int8")
+    assert result.status == "ok" and result.parity.agreement >= 0.99
+    notes = read_card(result.path).quantization
+    kept = notes["layers_kept_float"]
+    assert len(kept) == 1 and notes["calibration_mean_abs_diff_budget"] == 0.5
+    assert notes["input_output"].startswith("float32")
+    settings = [a["settings"] for a in notes["attempts"]]
+    # Plain int8 reached the agreement target, so the ladder went straight on to the prefix stage.
+    assert settings[0] == "full int8" and len(settings) == 2
+    assert settings[1].startswith("float input and first 1 of ")
+    assert f"(through {kept[0]})" in settings[1]
+    assert notes["attempts"][1]["calibration_set_mean_abs_diff"] <= 0.5
+
+    interpreter = Interpreter(model_path=str(result.path))
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32
+    dtypes = {t["name"].split(";")[0]: t["dtype"] for t in interpreter.get_tensor_details()}
+    assert dtypes[kept[0]] == np.float32
+    assert np.int8 in set(dtypes.values())  # the layers after the first stay quantized
