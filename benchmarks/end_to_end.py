@@ -11,8 +11,8 @@ rounds so that a busy spell hits every row alike:
 - one image: `Classifier.predict(path)`, decode + resize + normalize + inference, with the one-step
   resize (exactly as in training) and with `reducing_gap=2`;
 - a folder: `Classifier.iter_predictions` over 8 copies of the files, wall time per image, with
-  decoding in the calling thread (decode_workers=0) or in 1 or 2 background threads, and the
-  engine on 1 thread or on `--threads`.
+  decoding in the calling thread (decode_workers=0), in 1 background thread, or on every core
+  (the default), the engine on `--threads` or on 1 thread, with and without `reducing_gap=2`.
 
 Medians of round medians, in ms, and each row's ratio to inference alone.
 """
@@ -80,16 +80,20 @@ def folder_ms(classifier: Classifier, files: list[Path], copies: int = 8) -> flo
 
 @dataclass(frozen=True)
 class FolderRun:
-    """One configuration of a folder run: engine threads, decode threads, reducing_gap."""
+    """One configuration of a folder run: engine threads (None: --threads), decode threads (None:
+    one per core, the default), reducing_gap."""
 
-    threads: int
-    decode_workers: int
+    threads: int | None = None
+    decode_workers: int | None = None
     reducing_gap: float | None = None
 
-    def __str__(self) -> str:
-        decode = f"decode in {self.decode_workers} thread(s)" if self.decode_workers else "inline"
+    def label(self, default_threads: int) -> str:
+        threads = self.threads or default_threads
+        decode = {None: "decode on every core", 0: "decode inline"}.get(
+            self.decode_workers, f"decode in {self.decode_workers} thread(s)"
+        )
         gap = f", reducing_gap {self.reducing_gap:g}" if self.reducing_gap else ""
-        return f"folder, {self.threads} engine thread(s), {decode}{gap}"
+        return f"folder, {threads} engine thread(s), {decode}{gap}"
 
 
 def format_rows(
@@ -112,10 +116,12 @@ def format_rows(
     }
     for run in folder_runs:
         options = ClassifierOptions(
-            threads=run.threads, decode_workers=run.decode_workers, reducing_gap=run.reducing_gap
+            threads=run.threads or threads,
+            decode_workers=run.decode_workers,
+            reducing_gap=run.reducing_gap,
         )
         classifier = Classifier(model, options)
-        rows[str(run)] = lambda c=classifier: folder_ms(c, files)  # type: ignore[misc]
+        rows[run.label(threads)] = lambda c=classifier: folder_ms(c, files)  # type: ignore[misc]
     return rows
 
 
@@ -129,10 +135,12 @@ def main() -> None:
     args = parser.parse_args()
 
     folder_runs = [
-        FolderRun(args.threads, 0),
-        *(FolderRun(threads, workers) for threads in (1, args.threads) for workers in (1, 2)),
-        FolderRun(1, 1, 2.0),
-        FolderRun(args.threads, 1, 2.0),
+        FolderRun(decode_workers=0),
+        FolderRun(decode_workers=1),
+        FolderRun(),
+        FolderRun(threads=1),
+        FolderRun(reducing_gap=2.0),
+        FolderRun(threads=1, reducing_gap=2.0),
     ]
     print(
         f"{args.model.name}, {args.threads} engine threads unless said, {args.images} images "

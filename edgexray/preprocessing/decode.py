@@ -8,6 +8,7 @@ data is read, so a decompression bomb or a huge file costs neither time nor memo
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import struct
@@ -152,6 +153,16 @@ class Decoded:
     box: tuple[float, float, float, float] | None = None
 
 
+@functools.cache
+def _sixteen_to_eight_bit_table() -> np.ndarray:
+    """uint8 value of each 16-bit value: rint(p * 255 / 65535), which is (p + 128) // 257 (no
+    ties, as 257 is odd). Looking it up is about four times faster than computing it in floats."""
+    table = (np.arange(65536, dtype=np.uint32) + 128) // 257
+    table = table.astype(np.uint8)
+    table.flags.writeable = False
+    return table
+
+
 def _wide_to_8bit(image: Image.Image) -> np.ndarray:
     """16-bit, 32-bit or float grayscale -> uint8, rounded to nearest.
 
@@ -160,10 +171,10 @@ def _wide_to_8bit(image: Image.Image) -> np.ndarray:
     """
     if image.mode != "F":
         pixels = np.asarray(image)
+        if pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2:
+            return _sixteen_to_eight_bit_table()[pixels]
         if pixels.size == 0 or (pixels.min() >= 0 and pixels.max() <= 65535):
-            # rint(p * 255 / 65535) == (p + 128) // 257 for every 16-bit p (no ties, as 257 is odd),
-            # in integers: ten times faster than the float computation on a large radiograph.
-            return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            return _sixteen_to_eight_bit_table()[pixels.astype(np.uint16)]
         wide = pixels.astype(np.float64)
         lo, hi = float(wide.min()), float(wide.max())
         scaled = (wide - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from edgexray.errors import ImageError
 from edgexray.preprocessing import Preprocessor, discover_images, load_image
+from edgexray.preprocessing.decode import to_mode
 
 
 def gray(value: int, size=(8, 6)) -> Image.Image:
@@ -164,3 +165,15 @@ def test_grey_images_for_rgb_models_give_the_pixels_of_converting_first(tmp_path
     got = Preprocessor(48, 64, "rgb", "raw").pixels(image)
     assert got.shape == (48, 64, 3)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])  # Pillow modes "I;16" and "I"
+def test_sixteen_bit_grey_rounds_every_value_to_nearest(dtype):
+    values = np.arange(65536, dtype=dtype).reshape(256, 256)
+    got = np.asarray(to_mode(Image.fromarray(values), "L"))
+    assert np.array_equal(got, np.rint(values * (255 / 65535)).astype(np.uint8))
+
+
+def test_wider_than_sixteen_bit_grey_is_stretched_over_its_range():
+    values = np.array([[-1000, 0, 99000]], dtype=np.int32)
+    assert np.asarray(to_mode(Image.fromarray(values), "L")).tolist() == [[0, 3, 255]]

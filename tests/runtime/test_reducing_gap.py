@@ -9,7 +9,7 @@ from PIL import Image
 from edgexray import Classifier, ClassifierOptions
 from edgexray.demo import default_model, samples_folder
 from edgexray.preprocessing import Preprocessor
-from edgexray.preprocessing.decode import decode, to_mode
+from edgexray.preprocessing.decode import decode
 
 
 def _radiograph_like(width: int, height: int) -> np.ndarray:
@@ -111,9 +111,3 @@ def test_the_demo_model_with_a_gap_decides_like_without(tmp_path):
         assert got.label == want.label
         for label, p in want.probabilities.items():
             assert got.probabilities[label] == pytest.approx(p, abs=0.05)
-
-
-def test_sixteen_bit_grey_rounds_every_value_to_nearest():
-    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
-    got = np.asarray(to_mode(Image.fromarray(values), "L"))
-    assert np.array_equal(got, np.rint(values * (255 / 65535)).astype(np.uint8))
