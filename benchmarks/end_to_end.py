@@ -1,6 +1,7 @@
 """End to end against inference alone, for typical 1024 x 1024 radiograph files: one process.
 
-    python benchmarks/end_to_end.py [MODEL] [--side 1024] [--images 8] [--rounds 5] [--threads 2]
+    python benchmarks/end_to_end.py [MODEL...] [--side 1024] [--images 8] [--rounds 5] [--threads 2]
+        [--markdown benchmarks/END_TO_END.md]
 
 Renders `--images` synthetic radiographs (edgexray_export.data.synthetic, cached in
 benchmarks/.cache) and saves each as an 8-bit PNG (Pillow's default compression), a 16-bit PNG and
@@ -20,6 +21,7 @@ Medians of round medians, in ms, and each row's ratio to inference alone.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.bench.machine import describe_machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import interleaved, median_ms
@@ -125,15 +128,8 @@ def format_rows(
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--side", type=int, default=1024)
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-
+def report(model: Path, args: argparse.Namespace) -> list[str]:
+    """The measured lines for one model."""
     folder_runs = [
         FolderRun(decode_workers=0),
         FolderRun(decode_workers=1),
@@ -142,19 +138,46 @@ def main() -> None:
         FolderRun(reducing_gap=2.0),
         FolderRun(threads=1, reducing_gap=2.0),
     ]
-    print(
-        f"{args.model.name}, {args.threads} engine threads unless said, {args.images} images "
+    lines = [
+        f"{model.name}, {args.threads} engine threads unless said, {args.images} images "
         f"{args.side}x{args.side} per format, {args.rounds} rounds"
-    )
+    ]
     for name, files in radiographs(args.side, args.images).items():
         # The warm-up round also brings every file into the page cache.
-        medians = interleaved(
-            format_rows(args.model, files, args.threads, folder_runs), args.rounds
-        )
+        medians = interleaved(format_rows(model, files, args.threads, folder_runs), args.rounds)
         base = medians["inference alone"]
-        print(f"\n{name} ({sum(f.stat().st_size for f in files) // len(files) // 1024} kB/file)")
+        size_kb = sum(f.stat().st_size for f in files) // len(files) // 1024
+        lines += ["", f"{name} ({size_kb} kB/file)"]
         for row, value in medians.items():
-            print(f"  {row:<62} {value:7.2f} ms  {value / base:5.2f}x inference")
+            lines.append(f"  {row:<62} {value:7.2f} ms  {value / base:5.2f}x inference")
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", type=Path, default=[DEFAULT_MODEL])
+    parser.add_argument("--side", type=int, default=1024)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--markdown", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    before = os.getloadavg()[0]
+    blocks = [report(model, args) for model in args.models]
+    if args.markdown:
+        machine = describe_machine(args.threads)
+        text = [
+            "# End to end on 1024 px radiograph files",
+            "",
+            f"`python benchmarks/end_to_end.py` on {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+            f" (the script's docstring says what each row is). {machine.describe()}. 1-minute load "
+            f"average {before:.1f} before, {os.getloadavg()[0]:.1f} after.",
+        ]
+        for lines in blocks:
+            text += ["", "```", *lines, "```"]
+        args.markdown.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
