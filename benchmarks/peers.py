@@ -44,7 +44,9 @@ class LiteRTByHand(Subject):
         if scale:
             info = np.iinfo(self.input["dtype"])
             x = np.clip(np.rint(batch / scale) + zero, info.min, info.max)
-        self.interpreter.set_tensor(self.input["index"], x.astype(self.input["dtype"]))
+        # copy=False: a float model's input goes in as it is. A copy per call cost the finetune
+        # model's 300 kB input up to 0.12 ms (0.30 vs 0.18 ms) in some processes (fresh pages).
+        self.interpreter.set_tensor(self.input["index"], x.astype(self.input["dtype"], copy=False))
         self.interpreter.invoke()
         y = self.interpreter.get_tensor(self.output["index"]).astype(np.float32)
         out_scale, out_zero = self.output["quantization"]
