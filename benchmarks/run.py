@@ -188,6 +188,13 @@ def run_suite(
 )
 @click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Fresh processes per row, in rounds over all rows; each row reports its median one.",
+)
 @click.option("--batch-sizes", default="1,8", show_default=True)
 @click.option(
     "--out",
@@ -203,6 +210,7 @@ def main(
     threads: int,
     runs: int,
     warmup: int,
+    processes: int,
     batch_sizes: str,
     out: Path,
     note: str,
@@ -223,7 +231,10 @@ def main(
             "no shipped models found (models/cnn/seed_cnn.keras); give --suite NAME MODEL.keras DIR"
         )
     plan = TimingPlan(
-        runs=runs, warmup=warmup, batch_sizes=tuple(int(b) for b in batch_sizes.split(","))
+        runs=runs,
+        warmup=warmup,
+        batch_sizes=tuple(int(b) for b in batch_sizes.split(",")),
+        processes=processes,
     )
     load_before = os.getloadavg()
     reports = []

@@ -144,12 +144,26 @@ def measure_all(
     progress: Progress = lambda _: None,
     tensors: Path | None = None,
 ) -> list[RunOutcome]:
-    """Each spec measured in its own process, in order (see preprocess_once for `tensors`)."""
-    outcomes = []
-    for spec in specs:
-        progress(f"measuring {spec.name} ({spec.path.name})")
-        outcomes.append(run_isolated(spec, list(data.files), plan, threads, tensors))
-    return outcomes
+    """Each spec measured in its own process, in order (see preprocess_once for `tensors`); with
+    plan.processes > 1, all specs once per round, so that a slow spell of the machine spreads over
+    the rows, and each row keeps its run with the median latency."""
+    runs: list[list[RunOutcome]] = [[] for _ in specs]
+    for round_index in range(plan.processes):
+        for spec, outcomes in zip(specs, runs, strict=True):
+            of = f", process {round_index + 1} of {plan.processes}" if plan.processes > 1 else ""
+            progress(f"measuring {spec.name} ({spec.path.name}{of})")
+            outcomes.append(run_isolated(spec, list(data.files), plan, threads, tensors))
+    return [_median_run(outcomes) for outcomes in runs]
+
+
+def _median_run(outcomes: list[RunOutcome]) -> RunOutcome:
+    """The measured run with the median single-image latency (the lower one of the middle two),
+    or the first error when no run was measured."""
+    measured = [o for o in outcomes if o.measurement is not None]
+    if not measured:
+        return outcomes[0]
+    measured.sort(key=lambda o: o.measurement.latency_ms.p50 if o.measurement else 0.0)
+    return measured[(len(measured) - 1) // 2]
 
 
 def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:

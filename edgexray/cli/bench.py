@@ -66,6 +66,14 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--warmup", type=click.IntRange(min=0), default=5, show_default=True, help="Warm-up runs."
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Fresh processes per model; each row reports its median one. A model of a fraction of "
+    "a millisecond can differ by half between two processes: use 3 or more to compare such rows.",
+)
+@click.option(
     "--batch-sizes",
     default="1,8",
     show_default=True,
@@ -99,6 +107,7 @@ def bench(
     threads: int | None,
     runs: int,
     warmup: int,
+    processes: int,
     batch_sizes: tuple[int, ...],
     limit: int | None,
     min_agreement: float | None,
@@ -124,7 +133,7 @@ def bench(
         reference=reference,
         keras=keras,
         threads=threads,
-        plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes),
+        plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes, processes=processes),
         limit=limit,
         overrides=overrides_from(card_flags),
     )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from conftest import tiny_card
 
-from edgexray.bench.measure import TimingPlan
+from edgexray.bench import suite
+from edgexray.bench.dataset import BenchData
+from edgexray.bench.measure import Measurement, TimingPlan
+from edgexray.bench.runner import RunOutcome, SubjectSpec
 from edgexray.bench.timing import Percentiles, percentiles, time_calls
 
 
@@ -52,7 +58,52 @@ def test_timing_plan_sorts_batch_sizes_and_spreads_repeats() -> None:
     assert TimingPlan.from_dict(plan.to_dict()) == plan
 
 
-@pytest.mark.parametrize("bad", [dict(runs=0), dict(warmup=-1), dict(batch_sizes=(0,))])
+@pytest.mark.parametrize(
+    "bad", [dict(runs=0), dict(warmup=-1), dict(batch_sizes=(0,)), dict(processes=0)]
+)
 def test_timing_plan_refuses_nonsense(bad: dict) -> None:
     with pytest.raises(ValueError):
         TimingPlan(**bad)
+
+
+def _outcome(name: str, p50: float | None) -> RunOutcome:
+    spec = SubjectSpec(name, "edgexray", Path(f"{name}.tflite"), "tflite")
+    if p50 is None:
+        return RunOutcome(spec, error="crashed")
+    measurement = Measurement(
+        card=tiny_card("binary_gray"),
+        engine="litert",
+        load_ms=1.0,
+        first_inference_ms=1.0,
+        latency_ms=Percentiles(p50, p50, p50, 10),
+        end_to_end_ms=Percentiles(p50, p50, p50, 10),
+        throughput_ips={1: 1000 / p50},
+        peak_rss_mb=50.0,
+        probabilities=np.zeros((1, 2)),
+    )
+    return RunOutcome(spec, measurement)
+
+
+def test_processes_in_rounds_and_each_row_keeps_its_median_run(monkeypatch) -> None:
+    latencies = {"a": iter([0.4, 0.2, 0.3]), "b": iter([None, 1.0, None])}
+    order: list[str] = []
+
+    def fake_run(spec, files, plan, threads, tensors=None):
+        order.append(spec.name)
+        return _outcome(spec.name, next(latencies[spec.name]))
+
+    monkeypatch.setattr(suite, "run_isolated", fake_run)
+    specs = [_outcome(name, 1.0).spec for name in ("a", "b")]
+    data = BenchData(Path("."), (Path("x.png"),), ("NORMAL", "PNEUMONIA"), None)
+    got = suite.measure_all(specs, data, TimingPlan(processes=3), threads=1)
+    assert order == ["a", "b"] * 3  # rounds over all rows, not one row three times
+    assert got[0].measurement.latency_ms.p50 == 0.3  # median of 0.4, 0.2, 0.3
+    assert got[1].measurement.latency_ms.p50 == 1.0  # the one run that was measured
+
+
+def test_a_row_no_process_could_measure_keeps_its_error(monkeypatch) -> None:
+    monkeypatch.setattr(suite, "run_isolated", lambda spec, *_, **__: _outcome(spec.name, None))
+    specs = [_outcome("a", 1.0).spec]
+    data = BenchData(Path("."), (Path("x.png"),), ("NORMAL", "PNEUMONIA"), None)
+    (got,) = suite.measure_all(specs, data, TimingPlan(processes=2), threads=1)
+    assert got.measurement is None and got.error == "crashed"
