@@ -13,8 +13,8 @@ from edgexray.engines import ENGINES, available_engines
 from edgexray.errors import ModelError
 
 # Demo variants in order of preference; the first one whose engine is installed is the default.
-# Both keep 99.58% agreement; tflite-int8 ran faster here (1.3 vs 2.0 ms, benchmarks/RESULTS.md)
-# and a one-image classify starts in 0.18 s against 0.35 s with ONNX Runtime's import.
+# Both keep 99.58% agreement; tflite-int8 ran faster here (0.89 vs 1.31 ms, benchmarks/RESULTS.md)
+# and a one-image classify takes 0.10 s and 63 MB against 0.12 s and 81 MB with ONNX Runtime.
 DEMO_MODELS = ("seed_cnn.tflite-int8.tflite", "seed_cnn.onnx-int8.onnx")
 
 
