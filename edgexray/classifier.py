@@ -24,6 +24,7 @@ import numpy as np
 
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
+from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
 from edgexray.modelfile import read_card
@@ -39,7 +40,7 @@ class ClassifierOptions:
     """threads: engine threads (None = all cores). engine: force an engine by name (None = by file
     suffix). batch_size: images per engine call in predict_batch. max_pixels: refuse larger images.
     decode_workers: threads that decode and preprocess the next images while the engine runs
-    (0 = decode in the calling thread; None = one per core). Pillow releases the GIL while it
+    (0 = decode in the calling thread; None = one per core this process may use). Pillow releases the GIL while it
     decodes, so decoding spreads over the cores: large PNGs, whose decoding costs several times
     the inference, go through a folder run up to the number of cores times faster.
     reducing_gap: resize large images in two steps (see Preprocessor; None = one step, exactly as
@@ -63,8 +64,9 @@ class ClassifierOptions:
 
     @property
     def resolved_decode_workers(self) -> int:
+        """Decode threads to start: `decode_workers`, else one per core this process may use."""
         if self.decode_workers is None:
-            return os.cpu_count() or 1
+            return usable_cores()
         return self.decode_workers
 
 

@@ -7,7 +7,6 @@ scale and zero point, so the code around it stays float.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from edgexray.cores import usable_cores
+
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """threads: intra-op threads for the engine; None means all cores of this machine."""
+    """threads: intra-op threads for the engine; None means one per core this process may use."""
 
     threads: int | None = None
 
@@ -28,7 +29,8 @@ class EngineOptions:
 
     @property
     def resolved_threads(self) -> int:
-        return self.threads or os.cpu_count() or 1
+        """The thread count to give the engine: `threads`, else one per usable core."""
+        return self.threads or usable_cores()
 
 
 @dataclass(frozen=True)

@@ -253,7 +253,7 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"numpy image is empty (shape {array.shape})")
     if array.dtype == np.uint16:
-        array = np.rint(array.astype(np.float64) / 257.0).astype(np.uint8)
+        array = _sixteen_to_eight_bit_table()[array]
     elif array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     elif array.dtype != np.uint8:

@@ -81,6 +81,7 @@ class Preprocessor:
         limits: DecodeLimits | None = None,
         reducing_gap: float | None = None,
     ) -> Preprocessor:
+        """The preprocessing the card describes, with this runtime's decode limits and resize."""
         return cls(
             height=card.input_height,
             width=card.input_width,
@@ -115,8 +116,9 @@ class Preprocessor:
     @property
     def _draft_size(self) -> tuple[int, int] | None:
         """The smallest decoded size that keeps `reducing_gap` for the final resampling. Square,
-        so that it holds whichever way the picture is turned."""
-        if self.reducing_gap is None:
+        so that it holds whichever way the picture is turned. None for "nearest": Pillow does not
+        reduce in two steps for it, and a reduced-scale JPEG decode would average the pixels."""
+        if self.reducing_gap is None or self.interpolation == "nearest":
             return None
         side = math.ceil(max(self.width, self.height) * self.reducing_gap)
         return side, side

@@ -158,9 +158,14 @@ def test_quantize_round_trip_saturates():
     assert dequantize(q, info).tolist() == [0.0, 1.0, 68.5, -59.0]
 
 
-def test_decode_workers_default_to_one_per_core(monkeypatch):
+def test_decode_workers_and_engine_threads_default_to_the_cores_this_process_may_use(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {1, 3}, raising=False)  # taskset -c 1,3
+    assert ClassifierOptions().resolved_decode_workers == 2
+    assert EngineOptions().resolved_threads == 2
+    monkeypatch.delattr("os.sched_getaffinity", raising=False)  # macOS, Windows
     assert ClassifierOptions().resolved_decode_workers == 4
+    assert EngineOptions(threads=3).resolved_threads == 3
     assert ClassifierOptions(decode_workers=0).resolved_decode_workers == 0
     with pytest.raises(ValueError, match="decode_workers"):
         ClassifierOptions(decode_workers=-1)

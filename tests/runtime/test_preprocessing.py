@@ -10,7 +10,7 @@ from PIL import Image
 
 from edgexray.errors import ImageError
 from edgexray.preprocessing import Preprocessor, discover_images, load_image
-from edgexray.preprocessing.decode import to_mode
+from edgexray.preprocessing.decode import decode, to_mode
 
 
 def gray(value: int, size=(8, 6)) -> Image.Image:
@@ -145,6 +145,13 @@ def test_discovery_is_recursive_sorted_case_insensitive_and_loop_safe(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert discover_images([empty]).problems[0][1] == "no images found in folder"
+
+
+def test_keep_grey_leaves_grey_images_one_channel_and_colour_images_rgb():
+    grey, colour = Image.new("L", (8, 8), 90), Image.new("RGB", (8, 8), (10, 200, 30))
+    assert decode(grey, "RGB", keep_grey=True).image.mode == "L"
+    assert decode(grey, "RGB").image.mode == "RGB"
+    assert decode(colour, "RGB", keep_grey=True).image.mode == "RGB"
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "1", "I;16", "F"])

@@ -78,6 +78,16 @@ def test_two_step_resize_stays_within_a_grey_level_of_one_step(tmp_path, suffix)
     assert np.abs(fast - exact).max() <= 8
 
 
+def test_nearest_ignores_the_gap_for_every_format(tmp_path):
+    # Pillow does not reduce in two steps for NEAREST; a reduced-scale JPEG decode would average.
+    noise = np.random.default_rng(0).integers(0, 256, (1024, 1024), dtype=np.uint8)
+    for name in ("noise.jpg", "noise.png"):
+        path = _save(tmp_path, name, noise, quality=95)
+        exact = Preprocessor(128, 128, "grayscale", "raw", "nearest").pixels(path)
+        fast = Preprocessor(128, 128, "grayscale", "raw", "nearest", reducing_gap=2.0).pixels(path)
+        assert np.array_equal(fast, exact), name
+
+
 def test_no_gap_is_the_one_step_resize_of_training(tmp_path):
     path = _save(tmp_path, "big.jpg", _radiograph_like(1024, 1024), quality=95)
     want = np.asarray(Image.open(path).resize((256, 256), Image.Resampling.BILINEAR))
