@@ -29,8 +29,9 @@ class TimingPlan:
     warmup: unrecorded calls before the timed ones. batch_sizes: images per call for throughput.
     timing_images: distinct images the timed calls cycle through. parity_batch: images per call
     when computing the probabilities for parity and accuracy. processes: fresh processes each row is
-    measured in; the row reports the one with the median single-image latency (a small model's
-    latency can differ by half between two processes on the same machine)."""
+    measured in; the row reports the one with the median single-image latency, the slower middle
+    one for an even count (a small model's latency can differ by half between two processes on
+    the same machine)."""
 
     runs: int = 50
     warmup: int = 5

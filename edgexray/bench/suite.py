@@ -146,7 +146,7 @@ def measure_all(
 ) -> list[RunOutcome]:
     """Each spec measured in its own process, in order (see preprocess_once for `tensors`); with
     plan.processes > 1, all specs once per round, so that a slow spell of the machine spreads over
-    the rows, and each row keeps its run with the median latency."""
+    the rows, and each row keeps its run with the median latency (see _median_run)."""
     runs: list[list[RunOutcome]] = [[] for _ in specs]
     for round_index in range(plan.processes):
         for spec, outcomes in zip(specs, runs, strict=True):
@@ -157,13 +157,19 @@ def measure_all(
 
 
 def _median_run(outcomes: list[RunOutcome]) -> RunOutcome:
-    """The measured run with the median single-image latency (the lower one of the middle two),
-    or the first error when no run was measured."""
-    measured = [o for o in outcomes if o.measurement is not None]
-    if not measured:
-        return outcomes[0]
-    measured.sort(key=lambda o: o.measurement.latency_ms.p50 if o.measurement else 0.0)
-    return measured[(len(measured) - 1) // 2]
+    """The run with the median single-image latency (for an even count, the slower of the middle
+    two). A row any of whose processes failed is a failed row: a crash in one of three runs is a
+    fact about the model on this device, not noise to average away."""
+    failed = [o for o in outcomes if o.measurement is None]
+    if failed:
+        if len(outcomes) == 1:
+            return failed[0]
+        return RunOutcome(
+            failed[0].spec,
+            error=f"{len(failed)} of {len(outcomes)} processes failed: {failed[0].error}",
+        )
+    ranked = sorted(outcomes, key=lambda o: o.measurement.latency_ms.p50 if o.measurement else 0.0)
+    return ranked[len(ranked) // 2]
 
 
 def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:

@@ -70,8 +70,9 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Fresh processes per model; each row reports its median one. A model of a fraction of "
-    "a millisecond can differ by half between two processes: use 3 or more to compare such rows.",
+    help="Fresh processes per model; each row reports its median one, and fails if any of them "
+    "failed. A model of a fraction of a millisecond can differ by half between two processes: "
+    "use 3 or more to compare such rows.",
 )
 @click.option(
     "--batch-sizes",

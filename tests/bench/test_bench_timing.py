@@ -85,7 +85,7 @@ def _outcome(name: str, p50: float | None) -> RunOutcome:
 
 
 def test_processes_in_rounds_and_each_row_keeps_its_median_run(monkeypatch) -> None:
-    latencies = {"a": iter([0.4, 0.2, 0.3]), "b": iter([None, 1.0, None])}
+    latencies = {"a": iter([0.4, 0.2, 0.3, 0.5]), "b": iter([0.9, 1.0, 1.1, 1.2])}
     order: list[str] = []
 
     def fake_run(spec, files, plan, threads, tensors=None):
@@ -98,12 +98,27 @@ def test_processes_in_rounds_and_each_row_keeps_its_median_run(monkeypatch) -> N
     got = suite.measure_all(specs, data, TimingPlan(processes=3), threads=1)
     assert order == ["a", "b"] * 3  # rounds over all rows, not one row three times
     assert got[0].measurement.latency_ms.p50 == 0.3  # median of 0.4, 0.2, 0.3
-    assert got[1].measurement.latency_ms.p50 == 1.0  # the one run that was measured
+    assert got[1].measurement.latency_ms.p50 == 1.0
+    (even,) = suite.measure_all(specs[:1], data, TimingPlan(processes=1), threads=1)
+    assert even.measurement.latency_ms.p50 == 0.5  # the fourth value: one process, that run
 
 
-def test_a_row_no_process_could_measure_keeps_its_error(monkeypatch) -> None:
-    monkeypatch.setattr(suite, "run_isolated", lambda spec, *_, **__: _outcome(spec.name, None))
-    specs = [_outcome("a", 1.0).spec]
+def test_an_even_count_reports_the_slower_middle_run(monkeypatch) -> None:
+    latencies = iter([0.2, 0.4])
+    monkeypatch.setattr(
+        suite, "run_isolated", lambda spec, *_, **__: _outcome(spec.name, next(latencies))
+    )
     data = BenchData(Path("."), (Path("x.png"),), ("NORMAL", "PNEUMONIA"), None)
-    (got,) = suite.measure_all(specs, data, TimingPlan(processes=2), threads=1)
-    assert got.measurement is None and got.error == "crashed"
+    (got,) = suite.measure_all([_outcome("a", 1.0).spec], data, TimingPlan(processes=2), 1)
+    assert got.measurement.latency_ms.p50 == 0.4
+
+
+def test_a_row_with_a_failed_process_is_a_failed_row(monkeypatch) -> None:
+    latencies = iter([0.3, None, 0.2])
+    monkeypatch.setattr(
+        suite, "run_isolated", lambda spec, *_, **__: _outcome(spec.name, next(latencies))
+    )
+    data = BenchData(Path("."), (Path("x.png"),), ("NORMAL", "PNEUMONIA"), None)
+    (got,) = suite.measure_all([_outcome("a", 1.0).spec], data, TimingPlan(processes=3), 1)
+    assert got.measurement is None
+    assert got.error == "1 of 3 processes failed: crashed"
