@@ -71,7 +71,8 @@ class TFLiteDynamicRange(TFLiteExporter):
 
 # Ops of the classifier head: few weights, but an int8 error there flips decisions directly.
 HEAD_OPS = ("FULLY_CONNECTED", "LOGISTIC", "SOFTMAX")
-# Float-prefix candidates keep the first 1/8, 2/8, ... of the quantized layers in float.
+# Float-prefix candidates keep the first 1/8, 2/8, ... 7/8 of the quantized layers in float: never
+# all of them, or a file named and carded int8 would hold no int8 activation.
 PREFIX_STEPS = 8
 
 
@@ -259,12 +260,12 @@ class TFLiteInt8(TFLiteExporter):
         """
         layers = quantizer.layers()
         names = tuple(name for name, _ in layers)
-        sizes = sorted({max(1, len(names) * k // PREFIX_STEPS) for k in range(1, PREFIX_STEPS + 1)})
-        settings = [Int8Setting(float_layers=names[:n]) for n in sizes]
         candidates = [
             Candidate(s, s.describe(len(names)), lambda path, s=s: quantizer.write(s, path))
-            for s in settings
+            for s in _prefix_settings(names)
         ]
+        if not candidates:  # a one-layer model: nothing can stay float and still be int8
+            return int8, {"calibration_mean_abs_diff_budget": budget}
         subfolder = folder / "float-prefix"
         subfolder.mkdir()
         prefix = climb(
@@ -276,15 +277,7 @@ class TFLiteInt8(TFLiteExporter):
             if within or closeness(prefix.chosen_attempt) > closeness(int8.chosen_attempt)
             else int8
         )
-        worst = max(layers, key=lambda layer: layer[1])
-        notes = {
-            "layers_kept_float": [short_layer_name(n) for n in kept.chosen.setting.float_layers],
-            "calibration_mean_abs_diff_budget": budget,
-            "debugger_worst_rmse_over_scale": {
-                "layer": short_layer_name(worst[0]),
-                "value": round(worst[1], 3),
-            },
-        }
+        notes = _prefix_notes(kept.chosen.setting, budget, layers)
         merged = LadderResult(
             kept.chosen,
             kept.path,
@@ -293,3 +286,25 @@ class TFLiteInt8(TFLiteExporter):
             int8.failures + prefix.failures,
         )
         return merged, notes
+
+
+def _prefix_settings(names: tuple[str, ...]) -> list[Int8Setting]:
+    """Candidates keeping the first 1/8 ... 7/8 of the layers `names` in float (at least one)."""
+    sizes = sorted({max(1, len(names) * k // PREFIX_STEPS) for k in range(1, PREFIX_STEPS)})
+    return [Int8Setting(float_layers=names[:n]) for n in sizes if n < len(names)]
+
+
+def _prefix_notes(
+    setting: Int8Setting, budget: float, layers: list[tuple[str, float]]
+) -> dict[str, Any]:
+    """What the card says of the float-prefix stage: the kept layers, the budget, and the layer
+    TF's debugger found worst (to show no single layer stood out)."""
+    worst = max(layers, key=lambda layer: layer[1])
+    return {
+        "layers_kept_float": [short_layer_name(n) for n in setting.float_layers],
+        "calibration_mean_abs_diff_budget": budget,
+        "debugger_worst_rmse_over_scale": {
+            "layer": short_layer_name(worst[0]),
+            "value": round(worst[1], 3),
+        },
+    }

@@ -397,3 +397,14 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     dtypes = {t["name"].split(";")[0]: t["dtype"] for t in interpreter.get_tensor_details()}
     assert dtypes[kept[0]] == np.float32
     assert np.int8 in set(dtypes.values())  # the layers after the first stay quantized
+
+
+@pytest.mark.parametrize("layers", [1, 2, 5, 8, 65])
+def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> None:
+    from edgexray_export.variants.tflite import _prefix_settings
+
+    names = tuple(f"layer{i}" for i in range(layers))
+    kept = [len(s.float_layers) for s in _prefix_settings(names)]
+    assert all(1 <= n < layers for n in kept)  # an int8 file keeps at least one int8 layer
+    assert kept == sorted(set(kept))
+    assert (kept[-1] if kept else 0) == (layers * 7 // 8 if layers >= 8 else max(0, layers - 1))
