@@ -6,7 +6,8 @@ DATA_DIR holds one folder per class (images of any size and format). The full Ke
 images resized in one step, as in training, is the reference. The script reports, per file format
 and over all files, the top-1 agreement with that reference and the accuracy of:
 the variant with the one-step resize (the export parity figure), the variant with the two-step
-resize, and the Keras model itself with the two-step resize (the effect of the resize alone).
+resize, and the Keras model itself with the two-step resize (the effect of the resize alone); and
+how far the two-step pixels are from the one-step ones.
 Needs the [export] extra (TensorFlow) for the Keras model.
 """
 
@@ -57,6 +58,14 @@ def main() -> None:
         )
         return decide(probabilities, card), probabilities
 
+    # How far the two-step pixels are from the one-step ones, in grey levels (0..255).
+    pixel_diffs = [
+        np.abs(
+            fast.preprocessor.pixels(f).astype(np.int16)
+            - exact.preprocessor.pixels(f).astype(np.int16)
+        )
+        for f in files
+    ]
     reference, reference_p = keras_labels(exact)
     rows = {
         f"{args.variant.name}, one-step resize": variant_labels(exact),
@@ -68,6 +77,13 @@ def main() -> None:
     groups["all files"] = np.ones(len(files), dtype=bool)
     print(f"reference: {args.keras_model.name} with the one-step resize; {len(files)} images")
     print(f"accuracy of the reference: {np.mean(reference == truth):.2%}")
+    print(f"\npixels, reducing_gap {args.gap:g} vs one step (grey levels of 255)")
+    for group, mask in groups.items():
+        chosen = [d for d, keep in zip(pixel_diffs, mask, strict=True) if keep]
+        print(
+            f"  {group:<12} mean |d| {np.mean([d.mean() for d in chosen]):.3f}  "
+            f"max |d| {max(int(d.max()) for d in chosen)}"
+        )
     for name, (labels, probabilities) in rows.items():
         print(f"\n{name}")
         for group, mask in groups.items():
