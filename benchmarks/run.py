@@ -243,7 +243,9 @@ def main(
         json_path = out.parent / f"results-{suite.name}.json"
         json_path.write_text(report.to_json(), encoding="utf-8")
         reports.append((suite, report))
-    command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
+    # The note is printed above; the command line only says one was given.
+    arguments = [a for a in sys.argv[1:] if a != note]
+    command = " ".join(["python benchmarks/run.py", *arguments])
     load = (load_before[0], os.getloadavg()[0])
     write_results(out, reports, command, note, load)
     click.echo(f"wrote {out}", err=True)
