@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -31,6 +32,14 @@ def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iter
         return
     with click.progressbar(predictions, length=total, label="classifying", file=sys.stderr) as bar:
         yield from bar
+
+
+def _pace(seconds: float, classified: int) -> str:
+    """ " in 2.1 s (4.2 ms per image)" for the summary line: decoding and inference, model load
+    excluded, so a device's figure can be read off any run."""
+    if classified == 0:
+        return ""
+    return f" in {seconds:.2f} s ({seconds * 1000 / classified:.1f} ms per image)"
 
 
 def _open_output(path: Path, output_format: str) -> OutputFile:
@@ -135,6 +144,7 @@ def classify(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
     failures = successes = 0
+    started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
         # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
@@ -152,6 +162,7 @@ def classify(
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+            started = time.perf_counter()
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
@@ -170,6 +181,10 @@ def classify(
                 writer.close()
                 if destination:
                     destination.commit()
-                click.echo(f"edgexray: {successes} classified, {failures} failed", err=True)
+                click.echo(
+                    f"edgexray: {successes} classified, {failures} failed"
+                    + _pace(time.perf_counter() - started, successes),
+                    err=True,
+                )
     if failures:
         sys.exit(exit_codes.PARTIAL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -43,7 +44,9 @@ def test_jsonl_records_have_probabilities_per_class(carded, images):
         assert set(r["probabilities"]) == {"NORMAL", "PNEUMONIA"}
         assert r["confidence"] == pytest.approx(r["probabilities"][r["label"]])
         assert sum(r["probabilities"].values()) == pytest.approx(1.0)
-    assert "4 classified, 0 failed" in result.stderr
+    assert re.search(
+        r"4 classified, 0 failed in \d+\.\d\d s \(\d+\.\d ms per image\)$", result.stderr
+    )
 
 
 def test_csv_has_p_columns_and_an_error_row(carded, images):
