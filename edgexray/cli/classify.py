@@ -162,7 +162,6 @@ def classify(
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-            started = time.perf_counter()
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
