@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -39,18 +40,22 @@ from rounds import interleaved, median_ms
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE.parent / "models/demo/seed_cnn.tflite-int8.tflite"
-FORMATS = {
-    "PNG 8-bit": lambda pixels, path: Image.fromarray(
-        np.rint(pixels * 255).astype(np.uint8), "L"
-    ).save(path.with_suffix(".png")),
-    "PNG 16-bit": lambda pixels, path: Image.fromarray(
-        np.rint(pixels * 65535).astype(np.uint16)
-    ).save(path.with_name(path.name + "-16.png")),
-    "JPEG q90": lambda pixels, path: Image.fromarray(
-        np.rint(pixels * 255).astype(np.uint8), "L"
-    ).save(path.with_suffix(".jpg"), quality=90),
+
+
+def _eight_bit(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.rint(pixels * 255).astype(np.uint8), "L")
+
+
+def _sixteen_bit(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.rint(pixels * 65535).astype(np.uint16))  # mode "I;16"
+
+
+# Format name -> (file name ending, pixels 0..1 -> image, Pillow save options).
+FORMATS: dict[str, tuple[str, Callable[[np.ndarray], Image.Image], dict[str, Any]]] = {
+    "PNG 8-bit": (".png", _eight_bit, {}),
+    "PNG 16-bit": ("-16.png", _sixteen_bit, {}),
+    "JPEG q90": (".jpg", _eight_bit, {"quality": 90}),
 }
-SUFFIXES = {"PNG 8-bit": ".png", "PNG 16-bit": "-16.png", "JPEG q90": ".jpg"}
 
 
 def radiographs(side: int, count: int) -> dict[str, list[Path]]:
@@ -61,14 +66,14 @@ def radiographs(side: int, count: int) -> dict[str, list[Path]]:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         stem = folder / f"{['NORMAL', 'PNEUMONIA'][i % 2]}_{i:03d}"
-        if all(Path(f"{stem}{suffix}").exists() for suffix in SUFFIXES.values()):
+        if all(Path(f"{stem}{suffix}").exists() for suffix, _, _ in FORMATS.values()):
             continue
         pixels = render(["NORMAL", "PNEUMONIA"][i % 2], np.random.default_rng(i), side, side, 0.3)
-        for save in FORMATS.values():
-            save(pixels, stem)
+        for suffix, image, options in FORMATS.values():
+            image(pixels).save(f"{stem}{suffix}", **options)
     return {
         name: sorted(folder.glob(f"*_[0-9][0-9][0-9]{suffix}"))[:count]
-        for name, suffix in SUFFIXES.items()
+        for name, (suffix, _, _) in FORMATS.items()
     }
 
 
