@@ -38,8 +38,34 @@ def _require(condition: bool, message: str) -> None:
         raise CardError(f"invalid model card: {message}")
 
 
+def choice_problem(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
+    """What is wrong with `value` for the field `name`, or None when it is one of `allowed`."""
+    if value in allowed:
+        return None
+    return f"{name} is {value!r}; expected one of {', '.join(allowed)}"
+
+
+def labels_problem(labels: tuple[str, ...]) -> str | None:
+    """What is wrong with a label list, or None: two or more distinct, non-empty names."""
+    if len(labels) < 2:
+        return "at least two labels are needed"
+    if not all(isinstance(x, str) and x for x in labels):
+        return "labels must be non-empty text"
+    if len(set(labels)) != len(labels):
+        return f"labels repeat: {list(labels)}"
+    return None
+
+
+def threshold_problem(threshold: object) -> str | None:
+    """What is wrong with a decision threshold, or None: a finite number strictly in (0, 1)."""
+    if isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0.0 < threshold < 1.0:
+        return None
+    return f"threshold must be between 0 and 1 (exclusive), got {threshold}"
+
+
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    _require(value in allowed, f"{name} is {value!r}; expected one of {', '.join(allowed)}")
+    problem = choice_problem(name, value, allowed)
+    _require(problem is None, problem or "")
 
 
 @dataclass(frozen=True)
@@ -118,11 +144,8 @@ class ModelCard:
             f"schema_version {self.schema_version} is not supported (this edgexray reads {SCHEMA_VERSION})",
         )
         object.__setattr__(self, "labels", tuple(self.labels))
-        _require(len(self.labels) >= 2, "at least two labels are needed")
-        _require(
-            all(isinstance(x, str) and x for x in self.labels), "labels must be non-empty text"
-        )
-        _require(len(set(self.labels)) == len(self.labels), f"labels repeat: {list(self.labels)}")
+        problem = labels_problem(self.labels)
+        _require(problem is None, problem or "")
         _choice("task", self.task, TASKS)
         _require(
             self.task != "binary" or len(self.labels) == 2,
@@ -143,12 +166,8 @@ class ModelCard:
         _choice("output_kind", self.output_kind, OUTPUT_KINDS)
         if self.threshold is not None:
             _require(self.task == "binary", "a threshold applies only to binary models")
-            _require(
-                isinstance(self.threshold, (int, float))
-                and math.isfinite(self.threshold)
-                and 0.0 < self.threshold < 1.0,
-                f"threshold must be between 0 and 1 (exclusive), got {self.threshold}",
-            )
+            problem = threshold_problem(self.threshold)
+            _require(problem is None, problem or "")
         if self.payload_sha256 is not None:
             _require(
                 len(self.payload_sha256) == 64

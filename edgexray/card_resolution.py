@@ -6,12 +6,20 @@ tensors (labels and normalization); the rest comes from the tensors or documente
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS, ModelCard
+from edgexray.card import (
+    INTERPOLATIONS,
+    NORMALIZATIONS,
+    OUTPUT_KINDS,
+    ModelCard,
+    choice_problem,
+    labels_problem,
+    threshold_problem,
+)
 from edgexray.engines.base import Engine
 from edgexray.errors import CardError, ModelError
 
@@ -28,26 +36,20 @@ class CardOverrides:
 
     def __post_init__(self) -> None:
         # Checked here, not only when applied, so a bad value fails before a bench starts its
-        # children rather than once per child.
+        # children rather than once per child; with the card's own rules for each field.
         if self.labels is not None:
             object.__setattr__(self, "labels", tuple(self.labels))
-            if len(self.labels) < 2 or not all(isinstance(x, str) and x for x in self.labels):
-                raise CardError(f"labels override needs two or more names, got {self.labels}")
-        for name, allowed in (
-            ("normalize", NORMALIZATIONS),
-            ("interpolation", INTERPOLATIONS),
-            ("output_kind", OUTPUT_KINDS),
-        ):
-            value = getattr(self, name)
-            if value is not None and value not in allowed:
-                raise CardError(
-                    f"{name} override is {value!r}; expected one of {', '.join(allowed)}"
-                )
-        threshold = self.threshold
-        if threshold is not None and not (
-            isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold < 1
-        ):
-            raise CardError(f"threshold override must be between 0 and 1, got {threshold}")
+        checks: dict[str, Callable[[Any], str | None]] = {
+            "labels": labels_problem,
+            "normalize": lambda v: choice_problem("normalize", v, NORMALIZATIONS),
+            "interpolation": lambda v: choice_problem("interpolation", v, INTERPOLATIONS),
+            "output_kind": lambda v: choice_problem("output_kind", v, OUTPUT_KINDS),
+            "threshold": threshold_problem,
+        }
+        for name, value in self.given().items():
+            problem = checks[name](value)
+            if problem is not None:
+                raise CardError(f"invalid card override: {problem}")
 
     def given(self) -> dict[str, Any]:
         return {
