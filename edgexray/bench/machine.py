@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgexray.engines.base import EngineOptions
+
 # CPU features that decide which kernels the engines pick (int8 dot products above all).
 _INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
 _MODEL_KEYS = ("model name", "cpu model", "model", "hardware")
@@ -33,7 +35,8 @@ TOOLS = (
 @dataclass(frozen=True)
 class MachineInfo:
     """cpu_model: as /proc/cpuinfo names it; cpu_features: the SIMD flags that matter for inference;
-    logical_cores: os.cpu_count(); threads: engine threads the benchmark asked for (None = all cores);
+    logical_cores: os.cpu_count(); threads: engine threads the benchmark ran with, as the engines
+    resolve them (None only in reports written before that was recorded: then all cores);
     tool_versions: installed distribution -> version."""
 
     cpu_model: str
@@ -97,13 +100,14 @@ def tool_versions(names: tuple[str, ...] = TOOLS) -> dict[str, str]:
 
 
 def describe_machine(threads: int | None) -> MachineInfo:
-    """This machine, with `threads` recorded as the engine threads the benchmark uses."""
+    """This machine, with the engine threads the benchmark uses for `threads` (None: what the
+    engines take then, one per core this process may use)."""
     model, features = _cpuinfo()
     return MachineInfo(
         cpu_model=model,
         cpu_features=features,
         logical_cores=os.cpu_count() or 1,
-        threads=threads,
+        threads=EngineOptions(threads).resolved_threads,
         system=platform.system(),
         machine=platform.machine(),
         python=platform.python_version(),

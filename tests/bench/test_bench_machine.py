@@ -40,6 +40,11 @@ def test_machine_records_threads_and_versions_without_importing_tensorflow() -> 
     assert ("tensorflow" in sys.modules) == had_tf
 
 
+def test_machine_records_the_threads_the_engines_take_by_default(monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)  # taskset -c 0
+    assert describe_machine(threads=None).threads_used == 1
+
+
 def test_peak_rss_reads_this_address_space_high_water_mark(tmp_path: Path) -> None:
     from edgexray.bench.memory import peak_rss_mb
 
