@@ -37,14 +37,14 @@ from edgexray.preprocessing.transform import check_reducing_gap
 
 @dataclass(frozen=True)
 class ClassifierOptions:
-    """threads: engine threads (None = all cores). engine: force an engine by name (None = by file
-    suffix). batch_size: images per engine call in predict_batch. max_pixels: refuse larger images.
-    decode_workers: threads that decode and preprocess the next images while the engine runs
-    (0 = decode in the calling thread; None = one per core this process may use). Pillow releases the GIL while it
-    decodes, so decoding spreads over the cores: large PNGs, whose decoding costs several times
-    the inference, go through a folder run up to the number of cores times faster.
-    reducing_gap: resize large images in two steps (see Preprocessor; None = one step, exactly as
-    in training)."""
+    """threads: engine threads (None = one per core this process may use). engine: force an engine
+    by name (None = by file suffix). batch_size: images per engine call in predict_batch.
+    max_pixels: refuse larger images. decode_workers: threads that decode and preprocess the next
+    images while the engine runs (0 = decode in the calling thread; None = one per core this process
+    may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
+    PNGs, whose decoding costs several times the inference, go through a folder run up to the
+    number of cores times faster. reducing_gap: resize large images in two steps (see
+    Preprocessor; None = one step, exactly as in training)."""
 
     threads: int | None = None
     engine: str | None = None

@@ -51,7 +51,7 @@ class Preprocessor:
     a cheap integer reduction (JPEGs are decoded at a reduced scale in the decoder, other images
     are box-averaged by `Image.reduce`), then the card's interpolation over the last factor of at
     least `reducing_gap`. Faster on large images; pixels differ slightly from the one-step resize
-    (see README, "Fast resize").
+    (see README, "Faster decoding").
     """
 
     height: int
