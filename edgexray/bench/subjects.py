@@ -26,7 +26,7 @@ from edgexray.preprocessing import Preprocessor
 class Subject(ABC):
     """One model run one way. `card` may be None only for subjects whose file carries one.
 
-    threads: engine threads (None = the engine's default, all cores). overrides: card facts the
+    threads: engine threads (None = one per usable core, as the engines do). overrides: card facts the
     user gave (--labels, --normalize...); subjects that read the card from the model file apply
     them, the others get a `card` they are already applied to.
     """

@@ -40,7 +40,7 @@ Progress = Callable[[str], None]
 class BenchRequest:
     """models: exported variant files. data: image folder. reference: a saved `.reference.json`
     (None: look beside the models). keras: the full model file, timed and used as the reference.
-    threads: engine threads (None = all cores). limit: use at most this many data images.
+    threads: engine threads (None = one per usable core). limit: use at most this many data images.
     overrides: card facts given by the user (--labels, --normalize...), applied to every model, as
     `edgexray classify` applies them; they let bench measure models without a card."""
 

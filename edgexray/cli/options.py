@@ -33,7 +33,7 @@ threads_option = click.option(
     type=click.IntRange(min=1),
     default=None,
     envvar="EDGEXRAY_THREADS",
-    help="Engine threads (default: all cores). Env: EDGEXRAY_THREADS.",
+    help="Engine threads (default: one per core this process may use). Env: EDGEXRAY_THREADS.",
 )
 engine_option = click.option(
     "--engine",
