@@ -11,7 +11,10 @@ It never imports TensorFlow.
 from edgexray.card import ModelCard
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import EdgexrayError
+from edgexray.platform_support import check_platform
 from edgexray.prediction import Prediction
+
+check_platform()  # 32-bit ARM: one clear message instead of missing engine wheels
 
 __version__ = "0.1.0"
 

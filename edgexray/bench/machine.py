@@ -13,11 +13,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgexray.cpuinfo import read_cpuinfo
 from edgexray.engines.base import EngineOptions
 
 # CPU features that decide which kernels the engines pick (int8 dot products above all).
 _INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
-_MODEL_KEYS = ("model name", "cpu model", "model", "hardware")
 TOOLS = (
     "edgexray",
     "numpy",
@@ -68,24 +68,8 @@ class MachineInfo:
 
 
 def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, tuple[str, ...]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine(), ()
-    names: dict[str, str] = {}
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key in ("flags", "features"):
-            flags.update(value.split())
-        elif value.strip():
-            names.setdefault(key, value.strip())
-    # x86 says "model name" (its "model" is a number); a Raspberry Pi says "Model" for the board.
-    model = next((names[k] for k in _MODEL_KEYS if k in names), "")
-    return model or platform.processor() or platform.machine(), tuple(
-        f for f in _INTERESTING_FLAGS if f in flags
-    )
+    cpu = read_cpuinfo(path)
+    return cpu.model, tuple(f for f in _INTERESTING_FLAGS if f in cpu.flags)
 
 
 def tool_versions(names: tuple[str, ...] = TOOLS) -> dict[str, str]:

@@ -1,0 +1,35 @@
+"""`edgexray doctor`: what this device is, and which engines work on it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from edgexray.cli import exit_codes
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
+@click.option(
+    "--no-smoke",
+    is_flag=True,
+    help="Skip the smoke test (the demo model on every installed engine, each in its own process).",
+)
+def doctor(as_json: bool, no_smoke: bool) -> None:
+    """Check this device: OS, architecture, Python, numpy, usable cores, int8 CPU features, memory,
+    installed and installable engines, a smoke test of the demo model on every installed engine
+    with its time, and warnings for known traps (32-bit OS, engine releases that crash on some CPUs,
+    thermal throttling).
+
+    Exit codes: 0 at least one engine works (or --no-smoke), 1 no engine works.
+    """
+    from edgexray.doctor import examine
+
+    report = examine(run_smoke=not no_smoke)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo("\n".join(report.lines()))
+    if not no_smoke and not report.working_engines:
+        raise SystemExit(exit_codes.FATAL)

@@ -1,0 +1,99 @@
+"""Everything doctor found, as one dataclass; text for people, a dict for --json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from edgexray.doctor.availability import EngineWheels, installable_engines
+from edgexray.doctor.cpu import ARM_INT8_FEATURES, X86_INT8_FEATURES, CpuFacts, collect_cpu
+from edgexray.doctor.engines import InstalledEngine, installed_engines
+from edgexray.doctor.memory import MemoryFacts, collect_memory
+from edgexray.doctor.smoke import SmokeResult, smoke_all
+from edgexray.doctor.system import SystemFacts, collect_system
+from edgexray.doctor.thermal import ThermalFacts, collect_thermal
+from edgexray.doctor.traps import find_traps
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """installable: the engine wheels PyPI has for this machine and Python (the package's table);
+    smoke: one result per installed engine (empty when the smoke test was skipped)."""
+
+    system: SystemFacts
+    cpu: CpuFacts
+    memory: MemoryFacts
+    thermal: ThermalFacts
+    installed: tuple[InstalledEngine, ...]
+    installable: tuple[EngineWheels, ...]
+    smoke: tuple[SmokeResult, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def working_engines(self) -> tuple[str, ...]:
+        return tuple(result.engine for result in self.smoke if result.ok)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["installable"] = [wheels.describe() for wheels in self.installable]
+        data["working_engines"] = list(self.working_engines)
+        return data
+
+    def lines(self) -> list[str]:
+        """The report for people, one fact a line."""
+        s, c, m = self.system, self.cpu, self.memory
+        names = {**ARM_INT8_FEATURES, **X86_INT8_FEATURES}
+        features = ", ".join(
+            f"{names[f]} {'yes' if has else 'no'}" for f, has in c.features.items()
+        )
+        cores = f" ({', '.join(c.arm_cores)})" if c.arm_cores else ""
+        lines = [
+            f"system:      {s.os_name}, {s.kernel}, {s.machine}, {s.bits}-bit",
+            f"python:      {s.python}, numpy {s.numpy or 'not installed'}",
+            f"cpu:         {c.model}{cores}",
+            f"cores:       {c.usable_cores} usable of {c.logical_cores}",
+            f"int8 features: {features or 'none known for this architecture'}",
+            f"memory:      {_mb(m.total_mb)} total, {_mb(m.available_mb)} available",
+        ]
+        if self.thermal.max_temperature_c is not None:
+            lines.append(f"temperature: {self.thermal.max_temperature_c:.0f} °C")
+        installed = ", ".join(f"{e.distribution} {e.version}" for e in self.installed)
+        lines.append(f"installed engines: {installed or 'none'}")
+        can = "; ".join(wheels.describe() for wheels in self.installable)
+        lines.append(f"installable here:  {can or 'no engine wheels for this platform'}")
+        for r in self.smoke:
+            if r.ok:
+                lines.append(
+                    f"smoke test:  {r.engine} ok, {r.model} -> {r.label}; load {r.load_ms:.0f} ms, "
+                    f"first inference {r.first_ms:.1f} ms, second {r.second_ms:.1f} ms ({r.library})"
+                )
+            else:
+                lines.append(f"smoke test:  {r.engine} FAILED on {r.model}: {r.error}")
+        lines.extend(f"warning:     {w}" for w in self.warnings)
+        return lines
+
+
+def _mb(value: int | None) -> str:
+    return f"{value} MiB" if value is not None else "unknown"
+
+
+def examine(run_smoke: bool = True) -> DoctorReport:
+    """Look at this device; with run_smoke, run the demo model on every installed engine."""
+    system = collect_system()
+    cpu = collect_cpu(system.machine)
+    installed = tuple(installed_engines())
+    thermal = collect_thermal()
+    smoke = tuple(smoke_all()) if run_smoke else ()
+    warnings = find_traps(system, cpu, installed, thermal)
+    if run_smoke and not any(r.ok for r in smoke):
+        warnings.append("no engine works here: install one of the engines listed as installable")
+    return DoctorReport(
+        system=system,
+        cpu=cpu,
+        memory=collect_memory(),
+        thermal=thermal,
+        installed=installed,
+        installable=tuple(installable_engines(system.machine, system.python, system.bits)),
+        smoke=smoke,
+        warnings=tuple(warnings),
+    )
