@@ -83,10 +83,14 @@ class EdgexraySubject(Subject):
     """An exported variant run through the public API, `edgexray.Classifier`, as a user runs it."""
 
     engine = "edgexray"
+    #: The edgexray engine to run the file on; None: the default engine for its suffix.
+    engine_name: ClassVar[str | None] = None
 
     def load(self) -> None:
         self.classifier = Classifier(
-            self.path, ClassifierOptions(threads=self.threads), self.overrides
+            self.path,
+            ClassifierOptions(threads=self.threads, engine=self.engine_name),
+            self.overrides,
         )
         self._card = self.classifier.card
 

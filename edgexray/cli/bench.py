@@ -99,6 +99,19 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     default=None,
     help="PNG of latency against agreement (needs the [plot] extra).",
 )
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Measure every model on every installed engine that reads it, at 1 to --threads "
+    "(default: the usable cores) threads, each in its own process; with --recommend, name the "
+    "fastest (file, engine, threads).",
+)
+@click.option(
+    "--write-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --sweep --recommend: write the recommended deployment to this file.",
+)
 @card_override_options
 def bench(
     models: tuple[Path, ...],
@@ -115,6 +128,8 @@ def bench(
     json_path: Path | None,
     markdown: Path | None,
     plot: Path | None,
+    sweep: bool,
+    write_config: Path | None,
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -138,6 +153,15 @@ def bench(
         limit=limit,
         overrides=overrides_from(card_flags),
     )
+    if sweep or write_config:
+        from edgexray.cli.bench_sweep import sweep_command
+
+        if not sweep or min_agreement is None or keras is not None or plot is not None:
+            raise click.UsageError(
+                "--write-config needs --sweep and --recommend; --sweep takes no --keras or --plot"
+            )
+        sweep_command(request, min_agreement, json_path, markdown, write_config)
+        return
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
     recommendation = None if min_agreement is None else recommend(report.results, min_agreement)
     # Files first: a reader of stdout that leaves early (`| head`) must not cost the JSON report.

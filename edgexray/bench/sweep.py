@@ -1,0 +1,128 @@
+"""`bench --sweep`: every model file on every installed engine that reads it, over thread counts
+1 to the usable cores, each in its own process; and the fastest of them that keeps an agreement floor.
+
+A file's fastest engine is not the one its suffix picks by default (an int8 QDQ ONNX file can run
+twice as fast on OpenVINO as on ONNX Runtime), nor is the fastest thread count always all cores
+(small models lose to thread wake-ups): measuring every combination on the device is what finds it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgexray.bench.comparison import comparison_from_reference, find_reference
+from edgexray.bench.dataset import load_bench_data
+from edgexray.bench.deployment import Deployment
+from edgexray.bench.pinned_subjects import PINNED_FACTORIES
+from edgexray.bench.recommend import Recommendation, recommend
+from edgexray.bench.report import BenchReport
+from edgexray.bench.runner import RunOutcome, SubjectSpec, run_isolated
+from edgexray.bench.suite import (
+    BenchRequest,
+    Progress,
+    _median_run,
+    assemble_report,
+    preprocess_once,
+    read_cards,
+)
+from edgexray.card import ModelCard
+from edgexray.card_resolution import CardOverrides
+from edgexray.cores import usable_cores
+from edgexray.engines.registry import ENGINES, available_engines
+from edgexray.errors import EngineUnavailableError
+
+
+def engines_reading(path: Path, installed: Sequence[str]) -> list[str]:
+    """The installed engines that read `path`'s file type, in registry order."""
+    suffix = path.suffix.lower()
+    return [name for name in ENGINES if name in installed and suffix in ENGINES[name].suffixes]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    spec: SubjectSpec
+    deployment: Deployment
+
+
+def plan_sweep(
+    models: Sequence[Path],
+    cards: Sequence[ModelCard],
+    installed: Sequence[str],
+    max_threads: int,
+    overrides: CardOverrides | None = None,
+) -> list[SweepPoint]:
+    """One point per (file, engine that reads it, threads in 1..max_threads)."""
+    points = []
+    variants = [card.variant for card in cards]
+    for model, card in zip(models, cards, strict=True):
+        unique = variants.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
+        variant = card.variant if unique else model.name
+        for engine in engines_reading(model, installed):
+            for threads in range(1, max_threads + 1):
+                deployment = Deployment(model, engine, threads)
+                spec = SubjectSpec(
+                    deployment.row_name(variant),
+                    PINNED_FACTORIES[engine],
+                    model,
+                    model.suffix.lstrip(".").lower(),
+                    overrides=overrides or CardOverrides(),
+                )
+                points.append(SweepPoint(spec, deployment))
+    return points
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The bench report of every point, and the deployment of each row by row name."""
+
+    report: BenchReport
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+
+    def recommend(self, min_agreement: float) -> tuple[Recommendation, Deployment | None]:
+        chosen = recommend(self.report.results, min_agreement)
+        return chosen, self.deployments[chosen.best.name] if chosen.best else None
+
+
+def run_sweep(
+    request: BenchRequest, max_threads: int | None = None, progress: Progress = lambda _: None
+) -> SweepReport:
+    """Measure every point of the sweep of `request.models` (see plan_sweep), each in a fresh
+    process, in rounds when request.plan.processes > 1. `request.threads` is not used: the sweep
+    goes over 1..max_threads (default: the usable cores)."""
+    cards = read_cards(request.models, request.overrides)
+    data = load_bench_data(request.data, cards[0].labels, request.limit)
+    installed = available_engines()
+    points = plan_sweep(
+        request.models, cards, installed, max_threads or usable_cores(), request.overrides
+    )
+    if not points:
+        raise EngineUnavailableError(
+            f"no installed engine reads these files (installed: {', '.join(installed) or 'none'})"
+        )
+    reference = request.reference or find_reference(list(request.models), cards)
+    comparison = (
+        comparison_from_reference(reference, data.files, cards[0].labels) if reference else None
+    )
+    runs: list[list[RunOutcome]] = [[] for _ in points]
+    with tempfile.TemporaryDirectory(prefix="edgexray-sweep-") as folder:
+        progress(f"preprocessing {len(data.files)} images")
+        tensors = preprocess_once(data, cards, Path(folder))
+        for round_index in range(request.plan.processes):
+            for number, (point, outcomes) in enumerate(zip(points, runs, strict=True), 1):
+                of = f", round {round_index + 1}" if request.plan.processes > 1 else ""
+                progress(f"measuring {point.spec.name} ({number} of {len(points)}{of})")
+                outcomes.append(
+                    run_isolated(
+                        point.spec,
+                        list(data.files),
+                        request.plan,
+                        point.deployment.threads,
+                        tensors,
+                    )
+                )
+    outcomes = [_median_run(o) for o in runs]
+    report = assemble_report(outcomes, data, comparison, request.plan, None)
+    return SweepReport(report, {p.spec.name: p.deployment for p in points})

@@ -1,0 +1,116 @@
+"""`edgexray bench --sweep`: every file on every installed engine that reads it, at each thread count,
+each in its own process; the recommendation is the fastest row that keeps the floor, and the written
+deployment runs as written."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from bench_images import labelled_noise_images
+from click.testing import CliRunner
+from test_bench_cli import LABELS, models, save_reference_from
+
+from edgexray.bench.deployment import Deployment
+from edgexray.bench.sweep import engines_reading, plan_sweep
+from edgexray.card import ModelCard
+from edgexray.cli.main import cli
+from edgexray.engines import available_engines
+
+CARD = ModelCard(LABELS, "binary", 16, 16, 1, "unit", name="tiny")
+
+
+def test_plan_has_every_engine_that_reads_a_file_times_every_thread_count() -> None:
+    models = [Path("m.tflite-int8.tflite"), Path("m.onnx-int8.onnx")]
+    cards = [CARD.replace(variant="tflite-int8"), CARD.replace(variant="onnx-int8")]
+    installed = ["litert", "onnxruntime", "openvino"]
+    points = plan_sweep(models, cards, installed, max_threads=3)
+    assert [p.spec.name for p in points] == [
+        "tflite-int8 litert 1t", "tflite-int8 litert 2t", "tflite-int8 litert 3t",
+        "onnx-int8 onnxruntime 1t", "onnx-int8 onnxruntime 2t", "onnx-int8 onnxruntime 3t",
+        "onnx-int8 openvino 1t", "onnx-int8 openvino 2t", "onnx-int8 openvino 3t",
+    ]  # fmt: skip
+    assert points[4].deployment == Deployment(models[1], "onnxruntime", 2)
+    assert points[4].spec.factory == "edgexray.bench.pinned_subjects:OnONNXRuntime"
+    assert engines_reading(models[1], ["litert", "onnxruntime"]) == ["onnxruntime"]
+    two_models = [Path("a.tflite"), Path("b.tflite")]
+    same_variant = plan_sweep(two_models, cards[:1] * 2, installed, max_threads=1)
+    # The file names tell apart two models of the same variant.
+    assert [p.spec.name for p in same_variant] == ["a.tflite litert 1t", "b.tflite litert 1t"]
+
+
+def test_deployment_command_and_checks() -> None:
+    command = Deployment(Path("/m/x y.onnx"), "openvino", 2).command()
+    assert command == "edgexray classify -m '/m/x y.onnx' --engine openvino --threads 2"
+    with pytest.raises(ValueError, match="threads"):
+        Deployment(Path("a.onnx"), "openvino", 0)
+    with pytest.raises(ValueError, match="engine"):
+        Deployment(Path("a.onnx"), "tensorrt", 1)
+
+
+def test_sweep_recommends_the_fastest_row_at_the_floor_and_writes_a_deployment_that_runs(
+    models: list[Path], tmp_path: Path
+) -> None:
+    data = labelled_noise_images(tmp_path / "data", LABELS, 3, (24, 20), seed=5)
+    save_reference_from(models[0], data)  # the tflite-fp32 copy, as export would
+    models = models[1:]  # onnx-fp32 and tflite-int8
+    out, config = tmp_path / "sweep.json", tmp_path / "deploy.txt"
+    args = [
+        "bench",
+        "--sweep",
+        "--data",
+        str(data),
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--threads",
+        "2",
+    ]
+    args += [
+        "--batch-sizes",
+        "1",
+        "--recommend",
+        "0.5",
+        "--json",
+        str(out),
+        "--write-config",
+        str(config),
+    ]
+    for model in models:
+        args += ["-m", str(model)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    engines = available_engines()
+    expected = [
+        f"{variant} {engine} {threads}t"
+        for model, variant in zip(models, ("onnx-fp32", "tflite-int8"), strict=True)
+        for engine in engines_reading(model, engines)
+        for threads in (1, 2)
+    ]
+    rows = {row["name"]: row for row in report["results"]}
+    assert list(rows) == expected
+    assert all(row["error"] is None and row["parity_images"] == 6 for row in rows.values())
+    passing = [r for r in rows.values() if r["agreement"] >= 0.5]
+    fastest = min(passing, key=lambda r: r["latency_ms"]["p50"])
+    assert report["recommendation"]["name"] == fastest["name"]
+    chosen = report["deployments"][fastest["name"]]
+    written = config.read_text().splitlines()[-1]
+    assert f"--engine {chosen['engine']} --threads {chosen['threads']}" in written
+    assert "run it with: " + written.removesuffix(" IMAGES...") in result.output
+    # The deployment as written classifies the data.
+    command = [*shlex.split(written.removesuffix("IMAGES..."))[1:], str(data), "--format", "json"]
+    classified = CliRunner().invoke(cli, command)
+    assert classified.exit_code == 0, classified.output
+
+
+__all__ = ["models"]  # the fixture, shared with test_bench_cli
+
+
+def test_write_config_needs_sweep_and_recommend(models: list[Path], tmp_path: Path) -> None:
+    args = ["bench", "-m", str(models[0]), "--data", str(tmp_path), "--write-config", "x.txt"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--write-config needs --sweep and --recommend" in result.output
