@@ -75,6 +75,8 @@ def test_the_seed_cnn_clearly_beats_chance(trained: tuple[Path, Path], tmp_path:
     assert report["accuracy"] >= 0.75  # chance is 0.5
     assert np.array(report["confusion_matrix"]).sum() == 32
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    # Outside the working directory: the folder's and the model's names, no machine's absolute path.
+    assert (report["data"], report["model"]) == (data.name, model.name)
 
 
 def test_evaluate_refuses_data_with_other_classes(
