@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from edgexray_export.data.folders import SPLITS, FolderDataset, Split, load_pixels
 from edgexray_export.errors import ExportError
+from edgexray_export.keras_loading import load_model_safely
 from edgexray_export.training.train import predict_probabilities, read_training_info
 
 from edgexray.atomic import write_figure_atomically, write_text_atomically
@@ -113,23 +114,20 @@ def evaluate_model(
     threshold: float | None = None,
     workers: int = 2,
     data_root: Path | None = None,
+    trust_model: bool = False,
 ) -> EvaluationReport:
     """Load `model_path` (.keras/.h5), classify the `split` of `data` ("all" for every image).
 
     threshold: binary decision threshold; default the one in `.training.json`, else 0.5.
     data_root: the report records `data.root` relative to it (default: the working directory);
-    the model path is recorded relative to the working directory.
+    the model path is recorded relative to the working directory. The model is loaded as export
+    loads it (edgexray_export.keras_loading.load_model_safely; trust_model as there).
     Raises ExportError when the model's labels differ from the data's class folders.
     """
-    import keras
-
     if split not in (*SPLITS, "all"):
         raise ExportError(f"split must be one of {', '.join(SPLITS)} or all, got {split!r}")
     info = read_training_info(model_path)
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except (ValueError, OSError) as exc:
-        raise ExportError(f"{model_path}: cannot load the Keras model ({exc})") from None
+    model = load_model_safely(model_path, trust_model)
     labels = tuple(info["labels"]) if info else data.class_names
     if labels != data.class_names:
         raise ExportError(
