@@ -265,7 +265,7 @@ def export_model(
     progress(f"loading {model_path}")
     loaded: LoadedKerasModel = load_keras_model(model_path, trust_model)
     info = loaded.info
-    split = split_images(calibration_dir, calibration_size, seed=seed)
+    split = split_images(Path(calibration_dir), calibration_size, seed=seed)
     label_names = _labels(labels, split, info)
     card = _base_card(
         info,

@@ -15,6 +15,8 @@ from edgexray_export.data.synthetic import BINARY_CLASSES, THREE_CLASSES, SynthC
 
 from edgexray.cli.main import cli, main
 
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
 # Strong lesions (difficulty < 1) so a 64x64 seed CNN learns them in seconds from 80 images a class.
 TINY = SynthConfig(BINARY_CLASSES, count=80, seed=0, min_side=64, max_side=96, difficulty=0.15)
 
