@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 
 from edgexray.card import ModelCard
+from edgexray.engines.registry import ENGINES, available_engines
 from edgexray.modelfile import write_card
 
 DATA = Path(__file__).parent / "data"
+
+
+def skip_unless_an_engine_reads(*files: str | Path) -> None:
+    """Skip the test (never fail it) when no installed engine reads one of these model files: a
+    device has LiteRT or ONNX Runtime, not always both."""
+    readable = {s for name in available_engines() for s in ENGINES[name].suffixes}
+    missing = sorted({Path(f).suffix.lower() for f in files} - readable)
+    if missing:
+        pytest.skip(f"no installed engine reads {', '.join(missing)} files")
+
 
 TINY_CARDS = {
     "binary_gray": dict(
@@ -44,6 +55,7 @@ def carded(tmp_path: Path):
     """carded("binary_gray.tflite", threshold=0.3) -> path of a copy with the card embedded."""
 
     def make(filename: str, **changes: object) -> Path:
+        skip_unless_an_engine_reads(filename)
         target = tmp_path / filename
         shutil.copy(DATA / filename, target)
         write_card(target, tiny_card(filename, variant=filename, **changes))

@@ -219,9 +219,7 @@ class TFLiteInt8(TFLiteExporter):
                     selective().write(setting, path)
 
             settings = (Int8Setting(), Int8Setting(float_ops=HEAD_OPS))
-            candidates = [
-                Candidate(s, s.describe(), lambda path, s=s: write(s, path)) for s in settings
-            ]
+            candidates = [Candidate(s, s.describe(), functools.partial(write, s)) for s in settings]
             result = climb(candidates, job, Path(folder), self.suffix)
             budget = job.quantization.tflite_max_mean_abs_diff
             extra: dict[str, Any] = {}
@@ -261,7 +259,7 @@ class TFLiteInt8(TFLiteExporter):
         layers = quantizer.layers()
         names = tuple(name for name, _ in layers)
         candidates = [
-            Candidate(s, s.describe(len(names)), lambda path, s=s: quantizer.write(s, path))
+            Candidate(s, s.describe(len(names)), functools.partial(quantizer.write, s))
             for s in _prefix_settings(names)
         ]
         if not candidates:  # a one-layer model: nothing can stay float and still be int8
