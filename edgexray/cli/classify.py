@@ -18,6 +18,7 @@ from edgexray.cli.options import (
     card_override_options,
     engine_option,
     overrides_from,
+    run_settings,
     threads_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
@@ -137,6 +138,7 @@ def classify(
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
+        verbose=run_settings().verbose,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
     found = discover_images(list(paths))
