@@ -145,8 +145,9 @@ class Classifier:
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
-        """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
-        be decoded."""
+        """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
+        an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
+        EngineError if the engine fails on it."""
         x = self.preprocessor(source)
         return self._predictions([_name(source)], self.predict_tensor(x[None]))[0]
 
