@@ -32,11 +32,3 @@ class EngineUnavailableError(EdgexrayError):
 
 class ImageError(EdgexrayError):
     """One input image cannot be decoded; the others are unaffected."""
-
-
-class ExportError(EdgexrayError):
-    """The export toolchain refused a model or data (Lambda layers, empty calibration folder, ...)."""
-
-
-class ParityError(ExportError):
-    """An exported variant disagrees with the full model more than the gate allows."""
