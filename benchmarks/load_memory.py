@@ -3,12 +3,14 @@
     python benchmarks/load_memory.py --build /tmp/loadmem     # once, needs TensorFlow: Xception
                                                               # backbone, random weights, ~83 MB
     python benchmarks/load_memory.py /tmp/loadmem/xception.tflite-fp32.tflite \\
-        /tmp/loadmem/xception.onnx-fp32.onnx [--old-tree DIR]
+        /tmp/loadmem/xception.onnx-fp32.onnx [--old-tree DIR] [--openvino]
 
-Each figure is the VmHWM of a fresh process that did one thing: `baseline` imported edgexray and
-the engine library; `by hand` loaded the file with the engine from its path; `edgexray` built a
-Classifier (read, check, load from the checked bytes); `--old-tree DIR` adds the same Classifier
-from another source tree (e.g. `git archive` of an older commit) for a before/after figure.
+Each figure is the VmHWM (MiB) of a fresh process that did one thing: `baseline` imported edgexray
+and the engine library; `by hand` loaded the file with the engine from its path; `edgexray` built a
+Classifier (read, check, load from the checked bytes); `card check` only read and checked the card.
+`--old-tree DIR` adds the last two from another source tree (e.g. `git archive` of an older commit)
+for a before/after figure, on a copy of the model whose card has no digest. `engine footprint` is
+what the engine adds beyond the model's bytes: by hand - baseline - model size.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 _PEAK = "from edgexray.bench.memory import peak_rss_mb; print(peak_rss_mb())"
@@ -33,9 +36,20 @@ _SNIPPETS = {
         "import edgexray, onnxruntime as ort\n"
         "s = ort.InferenceSession({path!r}, providers=['CPUExecutionProvider'])"
     ),
+    ("openvino", "baseline"): "import edgexray, openvino",
+    ("openvino", "by hand"): (
+        "import edgexray, openvino as ov\n"
+        "core = ov.Core()\n"
+        "c = core.compile_model(core.read_model({path!r}), 'CPU', {{'INFERENCE_NUM_THREADS': 1}})"
+    ),
+    ("any", "card check"): (
+        "import edgexray, pathlib; from edgexray.modelfile import read_card\n"
+        "read_card(pathlib.Path({path!r}))"
+    ),
     ("any", "edgexray"): (
         "import edgexray\n"
-        "c = edgexray.Classifier({path!r}, edgexray.ClassifierOptions(threads=1, decode_workers=0))"
+        "options = edgexray.ClassifierOptions(threads=1, decode_workers=0, engine={engine!r})\n"
+        "c = edgexray.Classifier({path!r}, options)"
     ),
 }
 
@@ -49,25 +63,45 @@ def _peak_mb(code: str, source_tree: Path | None = None) -> float:
         capture_output=True,
         text=True,
         env=env,
-        check=True,
+        check=False,
         cwd=source_tree or Path(__file__).resolve().parents[1],
     )
+    if result.returncode != 0:
+        raise SystemExit(f"measuring failed:\n{code}\n{result.stderr}")
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def measure(path: Path, old_tree: Path | None) -> dict[str, float]:
-    engine = "litert" if path.suffix == ".tflite" else "onnxruntime"
+def _legacy_copy(path: Path, folder: Path) -> Path:
+    """A copy of `path` whose card has no digest, as edgexray 0.1 wrote it (which older trees read)."""
+    from edgexray.modelfile import CARD_ENTRY, read_model_file, write_entries
+
+    card = read_model_file(path).card
+    if card is None:
+        raise SystemExit(f"{path}: no card")
+    data = card.to_dict()
+    data.pop("card_sha256")
+    copy = folder / path.name
+    copy.write_bytes(path.read_bytes())
+    write_entries(copy, {CARD_ENTRY: json.dumps(data)})
+    return copy
+
+
+def measure(path: Path, old_tree: Path | None, engine: str) -> dict[str, float]:
     figures = {
         "model_mb": path.stat().st_size / 2**20,
         "baseline": _peak_mb(_SNIPPETS[(engine, "baseline")]),
         "by hand": _peak_mb(_SNIPPETS[(engine, "by hand")].format(path=str(path))),
-        "edgexray": _peak_mb(_SNIPPETS[("any", "edgexray")].format(path=str(path))),
+        "edgexray": _peak_mb(_SNIPPETS[("any", "edgexray")].format(path=str(path), engine=engine)),
+        "card check": _peak_mb(_SNIPPETS[("any", "card check")].format(path=str(path))),
     }
     if old_tree is not None:
-        figures["edgexray before"] = _peak_mb(
-            _SNIPPETS[("any", "edgexray")].format(path=str(path)), old_tree
-        )
-    engine_own = figures["by hand"] - figures["baseline"]
+        with tempfile.TemporaryDirectory() as folder:
+            legacy = _legacy_copy(path, Path(folder))
+            for what in ("edgexray", "card check"):
+                code = _SNIPPETS[("any", what)].format(path=str(legacy), engine=engine)
+                figures[f"{what} before"] = _peak_mb(code, old_tree)
+    # What the engine adds beyond the model's own bytes (which it maps from the file by hand).
+    engine_own = figures["by hand"] - figures["baseline"] - figures["model_mb"]
     figures["engine footprint"] = engine_own
     figures["edgexray over baseline"] = figures["edgexray"] - figures["baseline"]
     figures["bound: model + 1.3 x engine"] = figures["model_mb"] + 1.3 * engine_own
@@ -118,11 +152,17 @@ def main() -> int:
     parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--build", type=Path)
     parser.add_argument("--old-tree", type=Path)
+    parser.add_argument("--openvino", action="store_true", help="Also OpenVINO on .onnx files.")
     args = parser.parse_args()
     if args.build:
         build(args.build)
     for path in args.models:
-        print(json.dumps({"model": str(path), **measure(path, args.old_tree)}, indent=2))
+        engines = ["litert"] if path.suffix == ".tflite" else ["onnxruntime"]
+        if args.openvino and path.suffix == ".onnx":
+            engines.append("openvino")
+        for engine in engines:
+            figures = measure(path, args.old_tree, engine)
+            print(json.dumps({"model": str(path), "engine": engine, **figures}, indent=2))
     return 0
 
 

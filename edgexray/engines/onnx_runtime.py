@@ -63,6 +63,11 @@ class ONNXRuntimeEngine(Engine):
             raise ModelError(
                 f"{path}: ONNX Runtime cannot load this model ({first_line(exc)})"
             ) from None
+        if content is not None and getattr(self._session, "_model_bytes", None) is not None:
+            # ORT's Python wrapper keeps the model bytes for the session's life (its own comment:
+            # "holding the memory indefinitely"), only to rebuild the session on a provider
+            # fallback, which a CPU-only session never does: one model size less on the device.
+            self._session._model_bytes = None
         model_input = self._session.get_inputs()[0]
         model_output = self._session.get_outputs()[0]
         shape = tuple(_dim(d) for d in model_input.shape)
