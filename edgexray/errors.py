@@ -17,6 +17,15 @@ class CardError(ModelError):
     """A model card is missing, malformed or inconsistent."""
 
 
+class DamagedCardError(CardError):
+    """A model file had a card, but it is damaged or was edited after export (not the same as having
+    no card: a damaged card is refused, whatever facts the user gives instead)."""
+
+
+class EngineError(EdgexrayError):
+    """The inference engine failed while running a batch (the runtime's own error, in one line)."""
+
+
 class EngineUnavailableError(EdgexrayError):
     """No installed inference engine can run this model file."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,16 @@ TINY_CARDS = {
         output_kind="logits",
     ),
 }
+
+
+def run_edgexray(*args: str) -> subprocess.CompletedProcess[str]:
+    """`edgexray ARGS` in a fresh process of this interpreter (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def tiny_card(name: str, **changes: object) -> ModelCard:
