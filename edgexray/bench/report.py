@@ -129,9 +129,16 @@ def format_table(report: BenchReport) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def _markdown_cell(text: str) -> str:
+    """A table cell's text with its pipes escaped (`max |dp|` would otherwise split the cell)."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def format_markdown(report: BenchReport) -> str:
     """A Markdown table of the rows (for a README), with the machine and settings above it."""
     titles, rows = table_rows(report)
+    titles = [_markdown_cell(t) for t in titles]
+    rows = [[_markdown_cell(c) for c in row] for row in rows]
     plan = report.plan
     lines = [
         f"Machine: {report.machine.describe()}.",
