@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from edgexray.bench.comparison import (
+    FULL_MODEL,
     Comparison,
     comparison_from_probabilities,
     comparison_from_reference,
     find_reference,
+    stand_in_rank,
 )
 from edgexray.bench.dataset import BenchData, load_bench_data
 from edgexray.bench.machine import describe_machine
@@ -172,12 +174,37 @@ def _median_run(outcomes: list[RunOutcome]) -> RunOutcome:
     return ranked[len(ranked) // 2]
 
 
+def variant_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
+    """When no full-model reference covers the data: the most exact variant measured (fp32 before
+    fp16, the first given among equals) stands in for it, so the others still get an agreement.
+    None when there is no such variant, or nothing else to compare with it."""
+    measured = [(o, o.measurement) for o in outcomes if o.measurement is not None]
+    ranked = [
+        (rank, i, outcome, measurement)
+        for i, (outcome, measurement) in enumerate(measured)
+        if outcome.spec.role == "variant"
+        for rank in [stand_in_rank(measurement.card.variant)]
+        if rank is not None
+    ]
+    if not ranked or len(measured) < 2:
+        return None
+    _, _, best, measurement = min(ranked, key=lambda item: item[:2])
+    return comparison_from_probabilities(
+        measurement.probabilities,
+        str(best.spec.path),
+        against=best.spec.name,
+        stand_in=True,
+    )
+
+
 def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
     """The full model's probabilities from its `keras-predict` row, if it was measured."""
     for outcome in outcomes:
         if outcome.spec.name == KERAS_REFERENCE_ROW and outcome.measurement is not None:
             return comparison_from_probabilities(
-                outcome.measurement.probabilities, f"{outcome.spec.path} (Keras model.predict)"
+                outcome.measurement.probabilities,
+                f"{outcome.spec.path} (Keras model.predict)",
+                against=f"{FULL_MODEL} (Keras)",
             )
     return None
 
@@ -200,7 +227,12 @@ def assemble_report(
             "labelled": data.labelled,
             "labels": list(data.labels),
         },
-        comparison={"source": comparison.source, "images": comparison.images}
+        comparison={
+            "source": comparison.source,
+            "images": comparison.images,
+            "against": comparison.against,
+            "stand_in": comparison.stand_in,
+        }
         if comparison
         else None,
         results=rows,
@@ -222,10 +254,17 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> Ben
     )
     if reference is not None:
         comparison = comparison_from_reference(reference, data.files, card.labels)
+        if comparison is None:
+            progress(
+                f"none of the {len(data.files)} images is in {reference}: agreement is measured "
+                "against the most exact variant instead"
+            )
     with tempfile.TemporaryDirectory(prefix="edgexray-bench-") as folder:
         progress(f"preprocessing {len(data.files)} images")
         tensors = preprocess_once(data, cards, Path(folder))
         outcomes = measure_all(specs, data, request.plan, request.threads, progress, tensors)
     if request.keras:
         comparison = keras_comparison(outcomes)
+    if comparison is None:
+        comparison = variant_comparison(outcomes)
     return assemble_report(outcomes, data, comparison, request.plan, request.threads)
