@@ -15,6 +15,7 @@ from edgexray.engines.base import (
     first_line,
     quantize,
 )
+from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.errors import EngineUnavailableError, ModelError
 
 _DTYPES = {
@@ -60,6 +61,7 @@ class ONNXRuntimeEngine(Engine):
             raise ModelError(
                 f"{path}: ONNX Runtime cannot load this model ({first_line(exc)})"
             ) from None
+        self._batch_independent = not onnx_quantizes_per_call(path)
         model_input = self._session.get_inputs()[0]
         model_output = self._session.get_outputs()[0]
         shape = tuple(_dim(d) for d in model_input.shape)
