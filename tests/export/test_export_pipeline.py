@@ -417,3 +417,23 @@ def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> No
     assert all(1 <= n < layers for n in kept)  # an int8 file keeps at least one int8 layer
     assert kept == sorted(set(kept))
     assert (kept[-1] if kept else 0) == (layers * 7 // 8 if layers >= 8 else max(0, layers - 1))
+
+
+@pytest.mark.parametrize("variant", ["onnx-int8-dynamic", "tflite-int8"])
+def test_export_parity_is_what_the_runtime_gives_each_image(
+    binary: dict, folders: dict[str, Path], variant: str
+) -> None:
+    """The card's parity figures are those of each parity image run as `classify` runs it, not of
+    all of them in one call (a dynamically quantized model scales activations per call)."""
+    path = binary["report"].result(variant).path
+    reference = read_reference(binary["out"] / "seq.reference.json")
+    with Classifier(path) as classifier:
+        x = np.stack([classifier.preprocessor(p) for p in reference.image_paths(folders["binary"])])
+        one_by_one = np.concatenate(
+            [classifier.predict_tensor(x[i : i + 1]) for i in range(len(x))]
+        )
+        recorded = classifier.card.parity
+    again = measure_parity(reference.probabilities, one_by_one, classifier.card)
+    assert again.max_abs_diff == pytest.approx(recorded.max_abs_diff, abs=1e-9)
+    assert again.mean_abs_diff == pytest.approx(recorded.mean_abs_diff, abs=1e-9)
+    assert again.agreement == recorded.agreement
