@@ -28,7 +28,7 @@ from edgexray_export.errors import ExportError, ParityError
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
-from edgexray_export.variants import VARIANTS, ConversionInput
+from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
 from edgexray import exit_codes
 from edgexray.card import ModelCard
@@ -89,7 +89,7 @@ def _tool_versions() -> dict[str, str]:
 
 
 def _choose_variants(variants: Sequence[str] | None) -> list[str]:
-    chosen = list(VARIANTS) if not variants else [v.strip() for v in variants if v.strip()]
+    chosen = list(DEFAULT_VARIANTS) if not variants else [v.strip() for v in variants if v.strip()]
     unknown = [v for v in chosen if v not in VARIANTS]
     if unknown or not chosen:
         raise ExportError(
@@ -242,7 +242,8 @@ def export_model(
 
     calibration_dir: images (recursive, optionally in class sub-folders) for int8 calibration and
     the held-out parity check; calibration_size: images sampled from it in total (about half are
-    held out for parity). variants: names from VARIANTS (default all). labels: class names in
+    held out for parity). variants: names from VARIANTS (default DEFAULT_VARIANTS: all but
+    tflite-int8-io). labels: class names in
     output order (default: the sorted class sub-folder names). normalize/interpolation/threshold:
     go into the card (normalize default: "raw" if the model starts with a Rescaling layer, else
     "unit"). outputs: "probabilities" or "logits" to override head detection. min_agreement: top-1

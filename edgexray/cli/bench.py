@@ -16,7 +16,7 @@ from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
-from edgexray.bench.suite import BenchRequest, run_bench
+from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
 from edgexray.cli.options import card_override_options, overrides_from, threads_option
 from edgexray.errors import EngineUnavailableError
 
@@ -86,6 +86,14 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--limit", type=click.IntRange(min=1), default=None, help="Use at most N images of --data."
 )
 @click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds one measuring process may take; past it, that row fails and the others go on.",
+)
+@click.option(
     "--recommend",
     "min_agreement",
     type=click.FloatRange(0, 1),
@@ -112,6 +120,7 @@ def bench(
     processes: int,
     batch_sizes: tuple[int, ...],
     limit: int | None,
+    timeout_s: float,
     min_agreement: float | None,
     json_path: Path | None,
     markdown: Path | None,
@@ -138,6 +147,7 @@ def bench(
         plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes, processes=processes),
         limit=limit,
         overrides=overrides_from(card_flags),
+        timeout_s=timeout_s,
     )
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
     recommendation = None if min_agreement is None else recommend(report.results, min_agreement)

@@ -91,6 +91,9 @@ class Engine(ABC):
         self._input: TensorInfo
         self._output: TensorInfo
         self._version = "unknown"
+        # False for models whose output for an image depends on its batch companions (see
+        # batch_independence.py): `run` then calls the runtime one image at a time.
+        self._batch_independent = True
 
     @property
     def input(self) -> TensorInfo:
@@ -107,6 +110,11 @@ class Engine(ABC):
         return self.input.shape[0] is None
 
     @property
+    def batch_independent(self) -> bool:
+        """True when an image's output does not depend on the other images of its call."""
+        return self._batch_independent
+
+    @property
     def library_version(self) -> str:
         """The runtime library and its version, e.g. "onnxruntime 1.31.1"."""
         return self._version
@@ -116,8 +124,11 @@ class Engine(ABC):
         """One call of the runtime on a batch the model accepts as it is."""
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        """Batches the model's fixed batch dimension does not allow run image by image."""
-        if self.batch_dynamic or len(batch) == self.input.shape[0]:
+        """Batches the model's fixed batch dimension does not allow, and every batch of a model
+        that is not batch-independent, run image by image: one image, one answer, whatever its
+        companions."""
+        fits = self.batch_dynamic or len(batch) == self.input.shape[0]
+        if fits and (self.batch_independent or len(batch) == 1):
             return self._invoke(batch)
         return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
 

@@ -15,6 +15,7 @@ from edgexray.engines.base import (
     first_line,
     quantize,
 )
+from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.errors import EngineUnavailableError, ModelError
 
 _DTYPES = {
@@ -63,6 +64,9 @@ class ONNXRuntimeEngine(Engine):
             raise ModelError(
                 f"{path}: ONNX Runtime cannot load this model ({first_line(exc)})"
             ) from None
+        self._batch_independent = not onnx_quantizes_per_call(
+            content if content is not None else path
+        )
         if content is not None and getattr(self._session, "_model_bytes", None) is not None:
             # ORT's Python wrapper keeps the model bytes for the session's life (its own comment:
             # "holding the memory indefinitely"), only to rebuild the session on a provider

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgexray.engines.base import Engine, EngineOptions, TensorInfo, first_line
+from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.errors import EngineUnavailableError, ModelError
 
 
@@ -50,6 +51,7 @@ class OpenVINOEngine(Engine):
                 f"{path}: OpenVINO cannot load this model ({first_line(exc)})"
             ) from None
         self._request = self._compiled.create_infer_request()
+        self._batch_independent = not onnx_quantizes_per_call(path)
         self._input = TensorInfo(
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
         )
