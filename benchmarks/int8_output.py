@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,12 @@ def main() -> None:
     x = np.random.default_rng(0).random(
         (1, card.input_height, card.input_width, card.input_channels), dtype=np.float32
     )
+
+    def measure(classifier: Classifier) -> Callable[[], float]:
+        return lambda: median_ms(lambda _: classifier.predict_tensor(x), args.calls)
+
     rows = {
-        model.name: (lambda c=classifier: median_ms(lambda _: c.predict_tensor(x), args.calls))
+        model.name: measure(classifier)
         for model, classifier in zip(args.models, classifiers, strict=True)
     }
     medians = interleaved(rows, args.rounds)

@@ -242,6 +242,7 @@ def export_model(
     training_data: str = "",
     seed: int = 0,
     progress: Progress = _quiet,
+    trust_model: bool = False,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -255,7 +256,8 @@ def export_model(
     agreement (0..1) each variant must reach; allow_degraded keeps one below it, flagged in its card.
     quantization: static int8 settings (default per-channel MinMax); quality_target: agreement the
     ONNX int8 variant aims for on the calibration images before better settings are tried.
-    progress: called with one line per step (the CLI prints them to stderr).
+    progress: called with one line per step (the CLI prints them to stderr). trust_model: load a
+    model that could run code on load (Lambda or custom layers); off, such a model is refused.
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -268,9 +270,9 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
 
     progress(f"loading {model_path}")
-    loaded: LoadedKerasModel = load_keras_model(model_path)
+    loaded: LoadedKerasModel = load_keras_model(model_path, trust_model)
     info = loaded.info
-    split = split_images(calibration_dir, calibration_size, seed=seed)
+    split = split_images(Path(calibration_dir), calibration_size, seed=seed)
     label_names = _labels(labels, split, info)
     card = _base_card(
         info,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgexray.atomic import write_figure_atomically
 from edgexray.bench.results import BenchResult
 from edgexray.errors import EngineUnavailableError
 
@@ -76,6 +77,6 @@ def plot_latency_vs_agreement(
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     out = Path(out)
-    figure.savefig(out)
+    write_figure_atomically(figure, out)
     plt.close(figure)
     return out

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from edgexray import exit_codes
+from edgexray.atomic import write_text_atomically
 from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
@@ -157,9 +158,9 @@ def bench(
         document = report.to_dict()
         if recommendation is not None:
             document["recommendation"] = recommendation.to_dict()
-        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(json_path, json.dumps(document, indent=2) + "\n")
     if markdown:
-        markdown.write_text(format_markdown(report), encoding="utf-8")
+        write_text_atomically(markdown, format_markdown(report))
     if plot:
         plot_latency_vs_agreement(report.results, plot)
     click.echo(format_table(report), nl=False)

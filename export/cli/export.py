@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from edgexray_export.cli.toolchain import EXPORT_MODULES, require_export_extra
+from edgexray_export.cli.toolchain import (
+    EXPORT_MODULES,
+    require_export_extra,
+    trust_model_option,
+)
 from edgexray_export.quantization import CALIBRATION_METHODS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
@@ -95,6 +99,7 @@ def _progress(line: str) -> None:
     "accelerators (tflite-int8 has float32 input and output).",
 )
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
+@trust_model_option
 def export(
     model: Path,
     output_dir: Path,

@@ -241,7 +241,7 @@ class TFLiteInt8(TFLiteExporter):
                     selective().write(setting, path)
 
             candidates = [
-                Candidate(s, s.describe(), lambda path, s=s: write(s, path)) for s in self.settings
+                Candidate(s, s.describe(), functools.partial(write, s)) for s in self.settings
             ]
             result = climb(candidates, job, Path(folder), self.suffix)
             budget = job.quantization.tflite_max_mean_abs_diff
@@ -287,7 +287,7 @@ class TFLiteInt8(TFLiteExporter):
         layers = quantizer.layers()
         names = tuple(name for name, _ in layers)
         candidates = [
-            Candidate(s, s.describe(len(names)), lambda path, s=s: quantizer.write(s, path))
+            Candidate(s, s.describe(len(names)), functools.partial(quantizer.write, s))
             for s in _prefix_settings(names)
         ]
         if not candidates:  # a one-layer model: nothing can stay float and still be int8

@@ -61,7 +61,8 @@ def read_tflite_contents(path: Path) -> TFLiteContents:
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     dtypes = {t["index"]: np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
-    int8, floating = [], []
+    int8: list[str] = []
+    floating: list[str] = []
     for op in interpreter._get_ops_details():  # the only listing of ops LiteRT offers
         if op["op_name"] in _CONVERSIONS:
             continue

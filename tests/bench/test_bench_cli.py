@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from bench_images import labelled_noise_images
 from click.testing import CliRunner
+from conftest import skip_unless_an_engine_reads
 
 from edgexray import exit_codes
 from edgexray.card import ModelCard
@@ -39,11 +40,13 @@ def models(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "models"
     folder.mkdir()
     made = []
-    for source, variant in (
+    sources = (
         ("binary_gray.tflite", "tflite-fp32"),
         ("binary_gray.onnx", "onnx-fp32"),
         ("binary_gray.int8.tflite", "tflite-int8"),
-    ):
+    )
+    skip_unless_an_engine_reads(*(source for source, _ in sources))
+    for source, variant in sources:
         target = folder / f"tiny.{variant}{Path(source).suffix}"
         shutil.copy(TEST_DATA / source, target)
         write_card(target, card.replace(variant=variant))

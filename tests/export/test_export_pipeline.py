@@ -32,6 +32,8 @@ from edgexray.postprocess import to_probabilities
 from edgexray.preprocessing import Preprocessor
 from edgexray.reference import read_reference
 
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
 BINARY = ("NORMAL", "PNEUMONIA")
 FLOAT_VARIANTS = ("tflite-fp32", "onnx-fp32")
 INT8_VARIANTS = ("tflite-int8", "onnx-int8")
