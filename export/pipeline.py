@@ -200,6 +200,12 @@ def _export_one(
         write_card(path, job.card.replace(variant=variant, quantization=notes))
         with Classifier(path) as classifier:
             probabilities = classifier.predict_tensor(parity_x)
+            # What the file's tensors are, as the runtime sees them: every card says it.
+            tensors = {
+                "input_type": classifier.engine.input.dtype.name,
+                "output_type": classifier.engine.output.dtype.name,
+            }
+        notes = {**tensors, **notes}
     except (EdgexrayError, ValueError, RuntimeError, OSError) as exc:
         _remove(path)
         return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
