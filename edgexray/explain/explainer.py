@@ -1,0 +1,102 @@
+"""One explanation: the decision, its evidence map, the map's summary and the overlay to show."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from edgexray.explain.heatmap import HeatmapSummary, summarize
+from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
+from edgexray.explain.overlay import render_overlay
+from edgexray.postprocess import decide
+from edgexray.prediction import Prediction
+from edgexray.preprocessing.decode import ImageInput, decode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgexray.classifier import Classifier
+
+# Overlays are drawn on the original image shrunk to at most this many pixels on its long side.
+DISPLAY_SIDE = 512
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """prediction: the decision on the image, as `predict` gives it. target: the label explained
+    (the decided one unless another was asked for). heatmap: float32 (H, W) at the model's input
+    size, the mean drop of the target's probability when the pixel is occluded. overlay: the
+    original image (long side at most DISPLAY_SIDE) with the heatmap drawn on it. settings: the
+    method's parameters, for the record."""
+
+    prediction: Prediction
+    target: str
+    heatmap: np.ndarray
+    overlay: Image.Image
+    summary: HeatmapSummary
+    method: str
+    settings: dict[str, Any]
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready: the prediction's record, the target, method and the map's summary."""
+        return {
+            **self.prediction.to_record(),
+            "explained": self.target,
+            "method": self.method,
+            **self.settings,
+            **self.summary.to_record(),
+        }
+
+
+def _display_image(source: ImageInput, classifier: Classifier, side: int) -> Image.Image:
+    image = decode(source, classifier.preprocessor.pil_mode, classifier.preprocessor.limits).image
+    image = image.copy()
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return image
+
+
+def explain(
+    classifier: Classifier,
+    source: ImageInput,
+    target: str | None = None,
+    config: OcclusionConfig | None = None,
+    display_side: int = DISPLAY_SIDE,
+) -> Explanation:
+    """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion.
+
+    target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
+    the image cannot be decoded, ValueError for a label the model does not have.
+    """
+    labels = classifier.labels
+    if target is not None and target not in labels:
+        raise ValueError(f"unknown label {target!r}; the model's labels are {', '.join(labels)}")
+    config = config or OcclusionConfig()
+    x = classifier.preprocessor(source)
+    probabilities, maps = occlusion_map(x, classifier.predict_tensor, config)
+    decided = labels[int(decide(probabilities[None], classifier.card)[0])]
+    target = target or decided
+    heatmap = maps[..., labels.index(target)]
+    name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None
+    prediction = Prediction(
+        path=name,
+        label=decided,
+        confidence=float(probabilities[labels.index(decided)]),
+        probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
+    )
+    window_y, stride_y = config.window(classifier.card.input_height)
+    window_x, stride_x = config.window(classifier.card.input_width)
+    return Explanation(
+        prediction=prediction,
+        target=target,
+        heatmap=heatmap,
+        overlay=render_overlay(_display_image(source, classifier, display_side), heatmap),
+        summary=summarize(heatmap),
+        method=f"occlusion-{config.mode}",
+        settings={
+            "window": [window_y, window_x],
+            "stride": [stride_y, stride_x],
+            "engine_images": config.engine_images(*x.shape[:2]),
+        },
+    )
