@@ -25,6 +25,7 @@ COMMANDS = {
     "train": "edgexray.cli.train:train",
     "evaluate": "edgexray.cli.evaluate:evaluate",
     "synth": "edgexray.cli.synth:synth",
+    "explain": "edgexray.cli.explain:explain",
 }
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from edgexray.card import ModelCard
 from edgexray.explain.heatmap import HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 from edgexray.explain.overlay import render_overlay
 from edgexray.postprocess import decide
 from edgexray.prediction import Prediction
+from edgexray.preprocessing import Preprocessor
 from edgexray.preprocessing.decode import ImageInput, decode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,11 +53,51 @@ class Explanation:
         }
 
 
-def _display_image(source: ImageInput, classifier: Classifier, side: int) -> Image.Image:
-    image = decode(source, classifier.preprocessor.pil_mode, classifier.preprocessor.limits).image
-    image = image.copy()
+def display_image(source: ImageInput, preprocessor: Preprocessor, side: int) -> Image.Image:
+    """The image as decoded for the model, shrunk to at most `side` pixels on its long side."""
+    image = decode(source, preprocessor.pil_mode, preprocessor.limits).image.copy()
     image.thumbnail((side, side), Image.Resampling.BILINEAR)
     return image
+
+
+def check_target(target: str | None, labels: tuple[str, ...]) -> None:
+    """ValueError for a label the model does not have (None: the decided label, always fine)."""
+    if target is not None and target not in labels:
+        raise ValueError(f"unknown label {target!r}; the model's labels are {', '.join(labels)}")
+
+
+def build_explanation(
+    source: ImageInput,
+    preprocessor: Preprocessor,
+    card: ModelCard,
+    probabilities: np.ndarray,
+    heatmap_for: Callable[[int], np.ndarray],
+    target: str | None,
+    method: str,
+    settings: dict[str, Any],
+    display_side: int = DISPLAY_SIDE,
+) -> Explanation:
+    """An Explanation from any method: the image's probabilities (labels,), and `heatmap_for(k)`,
+    the (H, W) map of label k's evidence. Decides as the runtime does (the card's threshold)."""
+    labels = card.labels
+    decided = labels[int(decide(np.asarray(probabilities)[None], card)[0])]
+    target = target or decided
+    heatmap = np.asarray(heatmap_for(labels.index(target)), dtype=np.float32)
+    prediction = Prediction(
+        path=os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None,
+        label=decided,
+        confidence=float(probabilities[labels.index(decided)]),
+        probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
+    )
+    return Explanation(
+        prediction=prediction,
+        target=target,
+        heatmap=heatmap,
+        overlay=render_overlay(display_image(source, preprocessor, display_side), heatmap),
+        summary=summarize(heatmap),
+        method=method,
+        settings=settings,
+    )
 
 
 def explain(
@@ -64,39 +107,30 @@ def explain(
     config: OcclusionConfig | None = None,
     display_side: int = DISPLAY_SIDE,
 ) -> Explanation:
-    """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion.
+    """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion
+    through the classifier's own engine: one engine call for all occluded copies.
 
     target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
     the image cannot be decoded, ValueError for a label the model does not have.
     """
-    labels = classifier.labels
-    if target is not None and target not in labels:
-        raise ValueError(f"unknown label {target!r}; the model's labels are {', '.join(labels)}")
+    check_target(target, classifier.labels)
     config = config or OcclusionConfig()
     x = classifier.preprocessor(source)
     probabilities, maps = occlusion_map(x, classifier.predict_tensor, config)
-    decided = labels[int(decide(probabilities[None], classifier.card)[0])]
-    target = target or decided
-    heatmap = maps[..., labels.index(target)]
-    name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None
-    prediction = Prediction(
-        path=name,
-        label=decided,
-        confidence=float(probabilities[labels.index(decided)]),
-        probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
-    )
     window_y, stride_y = config.window(classifier.card.input_height)
     window_x, stride_x = config.window(classifier.card.input_width)
-    return Explanation(
-        prediction=prediction,
-        target=target,
-        heatmap=heatmap,
-        overlay=render_overlay(_display_image(source, classifier, display_side), heatmap),
-        summary=summarize(heatmap),
-        method=f"occlusion-{config.mode}",
-        settings={
+    return build_explanation(
+        source,
+        classifier.preprocessor,
+        classifier.card,
+        probabilities,
+        lambda k: maps[..., k],
+        target,
+        f"occlusion-{config.mode}",
+        {
             "window": [window_y, window_x],
             "stride": [stride_y, stride_x],
             "engine_images": config.engine_images(*x.shape[:2]),
         },
+        display_side,
     )

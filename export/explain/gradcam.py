@@ -125,13 +125,36 @@ class GradCam:
     softmax: one per label). layer: a TargetLayer, default the last spatial layer.
     """
 
-    def __init__(self, model: Any, layer: TargetLayer | None = None, method: str = "gradcam"):
+    def __init__(
+        self,
+        model: Any,
+        layer: TargetLayer | None = None,
+        method: str = "gradcam",
+        logits: bool = False,
+    ) -> None:
         if method not in METHODS:
             raise ExportError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         self.model = model
         self.layer = layer or find_target_layer(model)
         self.method = method
+        self.logits = logits
         self._to_features, self._from_features = _split(model, self.layer.path)
+
+    def _probabilities(self, out: Any) -> Any:
+        """The model's output as (N, labels) probabilities, differentiably (see postprocess)."""
+        import tensorflow as tf
+
+        if out.shape[-1] == 1:
+            p1 = tf.sigmoid(out[:, 0]) if self.logits else out[:, 0]
+            return tf.stack([1.0 - p1, p1], axis=1)
+        return tf.nn.softmax(out, axis=-1) if self.logits else out
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Inputs float32 (N, H, W, C) -> probabilities (N, labels), forward only."""
+        import tensorflow as tf
+
+        x_t = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+        return np.asarray(self._probabilities(self._from_features(self._to_features(x_t))))
 
     def maps(self, x: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Inputs float32 (N, H, W, C) -> (probabilities (N, labels), maps float32 (N, H, W) in
@@ -143,12 +166,7 @@ class GradCam:
         features = tf.convert_to_tensor(self._to_features(x_t))
         with tf.GradientTape() as tape:
             tape.watch(features)
-            out = self._from_features(features)
-            if out.shape[-1] == 1:
-                p1 = out[:, 0]
-                probabilities = tf.stack([1.0 - p1, p1], axis=1)
-            else:
-                probabilities = out
+            probabilities = self._probabilities(self._from_features(features))
             p = probabilities[:, class_index]
             score = tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS)
         grads = tape.gradient(score, features).numpy().astype(np.float64)
