@@ -18,9 +18,9 @@ from typing import Any
 
 import click
 
+from edgexray import exit_codes
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     card_override_options,
     engine_option,

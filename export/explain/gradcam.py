@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from edgexray.errors import ExportError
+from edgexray_export.errors import ExportError
 
 METHODS = ("gradcam", "gradcam++")
 _EPS = 1e-7

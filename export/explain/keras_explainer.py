@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgexray_export.errors import ExportError
 from edgexray_export.explain.gradcam import GradCam
 from edgexray_export.keras_loading import load_keras_model
 from edgexray_export.training.train import read_training_info
 
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
-from edgexray.errors import CardError, ExportError
+from edgexray.errors import CardError
 from edgexray.explain.explainer import Explanation, build_explanation, check_target
 from edgexray.preprocessing import Preprocessor
 from edgexray.preprocessing.decode import ImageInput

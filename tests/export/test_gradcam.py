@@ -61,7 +61,7 @@ def test_peak_lies_in_the_quadrant(method: str, nested: bool) -> None:
 def test_a_model_without_feature_maps_is_refused() -> None:
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    from edgexray.errors import ExportError
+    from edgexray_export.errors import ExportError
 
     with pytest.raises(ExportError, match="no layer"):
         find_target_layer(model)
