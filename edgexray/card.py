@@ -69,6 +69,13 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(problem is None, problem or "")
 
 
+PARITY_FIELDS_OMITTED_WHEN_NONE = (
+    "explanation_rank_correlation",
+    "explanation_top_overlap",
+    "explanation_images",
+)
+
+
 @dataclass(frozen=True)
 class Parity:
     """How closely a variant matches the full Keras model, measured at export on held-out images.
@@ -248,6 +255,11 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        if data["parity"] is not None:
+            # Added after cards were first sealed: left out while unset, so those keep their digest.
+            for name in PARITY_FIELDS_OMITTED_WHEN_NONE:
+                if data["parity"][name] is None:
+                    del data["parity"][name]
         data["labels"] = list(self.labels)
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
