@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgexray_export.cli.toolchain import require_export_extra
 from edgexray_export.errors import ExportError
 from edgexray_export.explain.gradcam import GradCam
 from edgexray_export.keras_loading import load_keras_model
@@ -57,6 +58,7 @@ class KerasExplainer:
     def __init__(
         self, model_path: Path, method: str = "gradcam", overrides: CardOverrides | None = None
     ) -> None:
+        require_export_extra()
         self.card = keras_card(Path(model_path), overrides or CardOverrides())
         self.preprocessor = Preprocessor.from_card(self.card)
         self.cam = GradCam(
