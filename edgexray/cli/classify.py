@@ -23,7 +23,7 @@ from edgexray.cli.options import (
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import default_model, samples_folder
-from edgexray.errors import ImageError
+from edgexray.errors import EdgexrayError
 from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
@@ -61,7 +61,7 @@ def _explain(classifier: Classifier, prediction: Prediction, folder: Explanation
         return
     try:
         folder.write(classifier.explain(prediction.path))
-    except ImageError as exc:
+    except EdgexrayError as exc:
         folder.write_error(prediction.path, str(exc))
 
 

@@ -28,7 +28,7 @@ from edgexray.cli.options import (
     threads_option,
 )
 from edgexray.cli.writers import display_path
-from edgexray.errors import EdgexrayError, ImageError
+from edgexray.errors import EdgexrayError
 from edgexray.explain.explainer import Explanation, check_target
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
@@ -55,7 +55,7 @@ def explain_files(
         try:
             record = folder.write(explain_one(path, target))
             done += 1
-        except ImageError as exc:
+        except EdgexrayError as exc:  # a bad image (or an engine failure) costs only this one
             record = folder.write_error(str(path), str(exc))
             failed += 1
         _echo(record)

@@ -30,9 +30,9 @@ DISPLAY_SIDE = 512
 class Explanation:
     """prediction: the decision on the image, as `predict` gives it. target: the label explained
     (the decided one unless another was asked for). heatmap: float32 (H, W) at the model's input
-    size, the mean drop of the target's probability when the pixel is occluded. overlay: the
-    original image (long side at most DISPLAY_SIDE) with the heatmap drawn on it. settings: the
-    method's parameters, for the record."""
+    size, the evidence for the target per pixel (occlusion: probability gained or lost, see
+    OcclusionConfig.mode; Grad-CAM: 0..1). overlay: the original image (long side at most
+    DISPLAY_SIDE) with the heatmap drawn on it. method and settings: how, for the record."""
 
     prediction: Prediction
     target: str
