@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edgexray.atomic import write_bytes_atomically
+from edgexray.atomic import write_text_atomically
 from edgexray.explain.explainer import Explanation
 from edgexray.preprocessing.decode import display_name
 
@@ -59,7 +59,7 @@ class ExplanationFolder:
         with heatmap.open("wb") as stream:
             np.save(stream, explanation.heatmap)
         text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-        write_bytes_atomically(self.folder / f"{stem}.json", text.encode("utf-8"))
+        write_text_atomically(self.folder / f"{stem}.json", text)
         return self._log(record)
 
     def write_error(self, path: str | None, error: str) -> dict[str, Any]:
