@@ -21,6 +21,7 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,11 +107,14 @@ def _row(method: str, s: Scores) -> str:
     )
 
 
-def _images(subject: Subject, class_name: str, pre_side: tuple[int, int]):
+def _images(
+    subject: Subject, class_name: str, pre_side: tuple[int, int]
+) -> Iterator[tuple[int, Image.Image, np.ndarray]]:
     for index in range(subject.config.count):
         image = generate_image(class_name, index, subject.config)
         pixels = Image.fromarray(np.rint(image.pixels * 255).astype(np.uint8), "L")
-        assert image.lesion is not None
+        if image.lesion is None:
+            raise ValueError(f"{class_name} images have no lesion to point at")
         yield index, pixels, mask_at(image.lesion, *pre_side)
 
 

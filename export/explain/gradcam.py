@@ -76,6 +76,15 @@ def _run_layers(layers: list[Any]) -> Step:
     return run
 
 
+def _inference(model: Any) -> Step:
+    """`model` called in inference mode, as a step."""
+
+    def run(x: Any) -> Any:
+        return model(x, training=False)
+
+    return run
+
+
 def _split_sequential(model: Any, path: tuple[str, ...]) -> tuple[Step, Step]:
     """A Sequential model is a plain chain: run its layers before and after the target."""
     names = [layer.name for layer in model.layers]
@@ -111,9 +120,8 @@ def _split(model: Any, path: tuple[str, ...]) -> tuple[Step, Step]:
             post = keras.Model(node.output_tensors[0], model.outputs[0])
         except (ValueError, TypeError, KeyError, AttributeError):
             continue
-        before = None if pre is None else (lambda x, pre=pre: pre(x, training=False))
-        after = _chain(inner_from, lambda h, post=post: post(h, training=False))
-        return _chain(before, inner_to), after
+        before = None if pre is None else _inference(pre)
+        return _chain(before, inner_to), _chain(inner_from, _inference(post))
     raise ExportError(f"{model.name}: cannot connect the nested model {layer.name!r}")
 
 

@@ -43,7 +43,7 @@ def keras_card(model_path: Path, overrides: CardOverrides) -> ModelCard:
             or trained.get("normalize")
             or ("raw" if info.starts_with_rescaling else "unit"),
             interpolation=given.get("interpolation") or trained.get("interpolation", "bilinear"),
-            output_kind=given.get("output_kind") or info.output_kind,
+            output_kind=given.get("output_kind") or info.output_kind,  # type: ignore[arg-type]
             threshold=given.get("threshold") or trained.get("threshold"),
             name=info.name,
             variant="keras",
