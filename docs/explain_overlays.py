@@ -18,16 +18,21 @@ from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs/explain"
 SIDE = 256
+# (model, classes, occlusion mode): the three-class model with `both`, which also shows COVID.
 SETS = {
-    "binary": ("models/demo/seed_cnn.tflite-int8.tflite", ("PNEUMONIA",)),
-    "three-class": ("models/finetune/finetune.tflite-int8.tflite", ("PNEUMONIA", "COVID")),
+    "binary": ("models/demo/seed_cnn.tflite-int8.tflite", ("PNEUMONIA",), "keep"),
+    "three-class": (
+        "models/finetune/finetune.tflite-int8.tflite",
+        ("PNEUMONIA", "COVID"),
+        "both",
+    ),
 }
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    config = OcclusionConfig()
-    for set_name, (model, classes) in SETS.items():
+    for set_name, (model, classes, mode) in SETS.items():
+        config = OcclusionConfig(mode=mode)
         with Classifier(ROOT / model) as clf:
             for class_name in classes:
                 for path in sorted((ROOT / "models/samples" / set_name / class_name).iterdir()):
