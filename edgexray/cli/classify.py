@@ -15,6 +15,7 @@ import click
 
 from edgexray import exit_codes
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     card_override_options,
     engine_option,
@@ -24,7 +25,8 @@ from edgexray.cli.options import (
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import default_model, samples_folder
-from edgexray.errors import EngineError, ImageError
+from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -53,6 +55,16 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
             f"cannot write {display_path(str(path))}: {exc.strerror or exc}",
             param_hint="'-o' / '--output'",
         ) from None
+
+
+def _explain(classifier: Classifier, prediction: Prediction, folder: ExplanationFolder) -> None:
+    """The explanation of a decision just written; a file that changed since is one error line."""
+    if prediction.path in (None, "-"):  # standard input was read once: nothing left to show
+        return
+    try:
+        folder.write(classifier.explain(prediction.path))
+    except EdgexrayError as exc:
+        folder.write_error(prediction.path, str(exc))
 
 
 STDIN = Path("-")
@@ -114,6 +126,19 @@ def _stdin_prediction(classifier: Classifier) -> Prediction:
     default=None,
     help="Write results to FILE instead of stdout.",
 )
+@click.option(
+    "--explain",
+    "explain_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write an explanation (overlay PNG, map, record) of each decision into DIR "
+    "(see `edgexray explain`).",
+)
+@click.option(
+    "--explain-only",
+    default=None,
+    help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
+)
 @card_override_options
 def classify(
     paths: tuple[Path, ...],
@@ -125,6 +150,8 @@ def classify(
     engine: str | None,
     output_format: str,
     output: Path | None,
+    explain_dir: Path | None,
+    explain_only: str | None,
     **card_flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
@@ -156,6 +183,11 @@ def classify(
         verbose=run_settings().verbose,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
+    if explain_only is not None and explain_only not in classifier.labels:
+        raise click.BadParameter(
+            f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
+            param_hint="'--explain-only'",
+        )
     if list(paths).count(STDIN) > 1:
         raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
     found = discover_images([p for p in paths if p != STDIN])
@@ -171,6 +203,9 @@ def classify(
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
         destination = _open_output(output, output_format) if output else None
+        explanations = (
+            stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None
+        )
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         output_closed = False
@@ -190,6 +225,8 @@ def classify(
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
+                if explanations and prediction.ok and explain_only in (None, prediction.label):
+                    _explain(classifier, prediction, explanations)
                 if prediction.ok:
                     successes += 1
                 else:

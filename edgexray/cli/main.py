@@ -26,6 +26,7 @@ COMMANDS = {
     "train": "edgexray_export.cli.train:train [export]",
     "evaluate": "edgexray_export.cli.evaluate:evaluate [export]",
     "synth": "edgexray_export.cli.synth:synth [export]",
+    "explain": "edgexray.cli.explain:explain",
 }
 
 

@@ -179,6 +179,18 @@ def test_parity_report_json_and_table(binary: dict) -> None:
     assert "agreement" in table and "max |dp|" in table
 
 
+def test_explanation_parity_is_in_the_report_and_the_cards(binary: dict) -> None:
+    data = json.loads((binary["out"] / "seq.parity.json").read_text())
+    for row in data["results"]:
+        parity = row["parity"]
+        assert parity["explanation_images"] == 8
+        assert -1 <= parity["explanation_rank_correlation"] <= 1
+        assert 0 <= parity["explanation_top_overlap"] <= 1
+        card = read_card(Path(row["path"]))
+        assert card.parity.explanation_rank_correlation == parity["explanation_rank_correlation"]
+    assert "map rho/top10" in format_table(binary["report"])
+
+
 class _Damaged(TFLiteFloat32):
     """tflite-fp32 of a model whose output bias was pushed up: every image comes out positive."""
 
