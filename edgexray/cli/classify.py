@@ -17,11 +17,13 @@ from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     card_override_options,
     engine_option,
+    model_option,
+    model_or_demo,
     overrides_from,
     threads_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
-from edgexray.demo import default_model, samples_folder
+from edgexray.demo import samples_folder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -54,13 +56,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Model file (.tflite or .onnx). Default: the bundled demo model.",
-)
+@model_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -119,13 +115,7 @@ def classify(
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
-    if model is None:
-        model = default_model()
-        click.echo(
-            f"edgexray: using the demo model {model.name}: trained on synthetic images, "
-            "for demonstration only, not for clinical use",
-            err=True,
-        )
+    model = model_or_demo(model)
     if not paths:
         paths = (samples_folder(),)
         click.echo(

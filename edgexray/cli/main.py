@@ -25,6 +25,7 @@ COMMANDS = {
     "train": "edgexray.cli.train:train",
     "evaluate": "edgexray.cli.evaluate:evaluate",
     "synth": "edgexray.cli.synth:synth",
+    "serve": "edgexray.cli.serve:serve",
 }
 
 

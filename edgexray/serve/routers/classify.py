@@ -1,0 +1,69 @@
+"""POST /v1/classify: one uploaded image in, the record `classify --format json` writes out."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from edgexray.serve.auth import require_token
+from edgexray.serve.error_responses import error_response
+from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
+from edgexray.serve.service import ServiceDep
+
+router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_token)])
+
+# Seconds a client should wait before retrying when the queue is full: about one inference.
+RETRY_AFTER = "1"
+
+
+@router.post(
+    "/classify",
+    responses={
+        401: {"description": "Missing or wrong bearer token"},
+        413: {"description": "Upload larger than the server's limit"},
+        422: {"description": "Not an image the model can read; `error` says why"},
+        501: {"description": "explain=1 asked of a build without heatmaps"},
+        503: {"description": "Queue full; retry after Retry-After seconds"},
+        504: {"description": "The inference did not finish within the request timeout"},
+    },
+)
+async def classify(
+    file: Annotated[
+        UploadFile, File(description="One image, in any format `edgexray classify` reads")
+    ],
+    service: ServiceDep,
+    explain: Annotated[
+        bool, Query(description="Add the heatmap overlay as a PNG data URL")
+    ] = False,
+) -> JSONResponse:
+    started = time.perf_counter()
+    outcome, response = await _classify(service, file, explain)
+    service.metrics.requests.labels(outcome).inc()
+    service.metrics.latency.observe(time.perf_counter() - started)
+    return response
+
+
+async def _classify(
+    service: ServiceDep, file: UploadFile, explain: bool
+) -> tuple[str, JSONResponse]:
+    """(outcome for the metrics, response)."""
+    if explain and not service.model.can_explain:
+        return "error", error_response(501, "heatmaps are not available in this build")
+    filename = file.filename or "upload"
+    try:
+        classified = await service.queue.run(
+            lambda: service.model.classify_upload(file.file, filename, explain)
+        )
+    except QueueFull:
+        return "queue_full", error_response(
+            503, "busy: the inference queue is full", {"Retry-After": RETRY_AFTER}
+        )
+    except InferenceTimeout:
+        return "timeout", error_response(504, "the inference took longer than the timeout")
+    service.metrics.inference.observe(classified.seconds)
+    if not classified.prediction.ok:
+        return "unreadable", JSONResponse(classified.record(), status_code=422)
+    return "classified", JSONResponse(classified.record())
