@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from edgexray import __version__
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
-from edgexray.serve.routers import classify, health, metrics, model
+from edgexray.serve.routers import classify, health, metrics, model, screen
 from edgexray.serve.served_model import ServedModel
 from edgexray.serve.service import Service
 from edgexray.serve.service_metrics import ServiceMetrics
@@ -54,6 +54,6 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
     )
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
-    for router in (health.router, model.router, classify.router, metrics.router):
+    for router in (health.router, model.router, classify.router, metrics.router, screen.router):
         app.include_router(router)
     return app
