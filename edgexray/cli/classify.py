@@ -12,9 +12,11 @@ from typing import Any, TextIO
 
 import click
 
+from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli import exit_codes
 from edgexray.cli.options import (
+    audit_option,
     card_override_options,
     engine_option,
     model_option,
@@ -95,6 +97,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
     default=None,
     help="Write results to FILE instead of stdout.",
 )
+@audit_option
 @card_override_options
 def classify(
     paths: tuple[Path, ...],
@@ -106,6 +109,7 @@ def classify(
     engine: str | None,
     output_format: str,
     output: Path | None,
+    audit: Path | None,
     **card_flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
@@ -137,6 +141,7 @@ def classify(
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
+        auditor = stack.enter_context(RunAudit.open(audit, classifier)) if audit else None
         # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
@@ -155,6 +160,8 @@ def classify(
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
+                if auditor:
+                    auditor.record(prediction)
                 if prediction.ok:
                     successes += 1
                 else:

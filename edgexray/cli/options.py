@@ -44,6 +44,12 @@ model_option = click.option(
     default=None,
     help="Model file (.tflite or .onnx). Default: the bundled demo model.",
 )
+audit_option = click.option(
+    "--audit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append one JSON line per decision to FILE, fsync'd (README: 'Audit log').",
+)
 engine_option = click.option(
     "--engine",
     type=click.Choice(sorted(ENGINES)),

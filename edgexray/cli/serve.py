@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli.options import engine_option, model_option, model_or_demo, threads_option
+from edgexray.cli.options import (
+    audit_option,
+    engine_option,
+    model_option,
+    model_or_demo,
+    threads_option,
+)
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
 from edgexray.serve.tokens import TOKEN_ENV, resolve_token, write_new_token
@@ -77,6 +83,7 @@ def _require_extra() -> None:
     show_default=True,
     help="Seconds a request may wait for its inference (504 past it).",
 )
+@audit_option
 @threads_option
 @engine_option
 def serve(
@@ -90,6 +97,7 @@ def serve(
     workers: int,
     queue_size: int,
     request_timeout: float,
+    audit: Path | None,
     threads: int | None,
     engine: str | None,
 ) -> None:
@@ -114,6 +122,7 @@ def serve(
             workers=workers,
             queue_size=queue_size,
             request_timeout=request_timeout,
+            audit=audit,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

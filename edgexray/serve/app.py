@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from edgexray import __version__
+from edgexray.audit import AuditLog, ModelFacts
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
 from edgexray.serve.routers import classify, health, metrics, model, screen
@@ -31,7 +32,12 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
         service_metrics = ServiceMetrics(served.model_id, card.name, card.variant, served.sha256)
         queue = InferenceQueue(settings.workers, settings.queue_size, settings.request_timeout)
         queue.on_change = service_metrics.queue_depth.set
-        service = Service(settings, served, queue, service_metrics)
+        audit = (
+            AuditLog(settings.audit, ModelFacts.of(served.classifier, served.sha256))
+            if settings.audit
+            else None
+        )
+        service = Service(settings, served, queue, service_metrics, audit)
         await run_in_threadpool(served.warm_up)
         service.ready = True
         try:
@@ -40,6 +46,8 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
             service.ready = False
             await run_in_threadpool(queue.close)
             served.close()
+            if audit:
+                audit.close()
 
     app = FastAPI(
         title="edgexray",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from edgexray.audit import AuditLog
 from edgexray.serve.inference_queue import InferenceQueue
 from edgexray.serve.served_model import ServedModel
 from edgexray.serve.service_metrics import ServiceMetrics
@@ -20,6 +21,7 @@ class Service:
     model: ServedModel
     queue: InferenceQueue
     metrics: ServiceMetrics
+    audit: AuditLog | None = None
     ready: bool = False
 
 

@@ -3,6 +3,7 @@ code, the token rules, limits, metrics and a clean stop with requests in flight.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -298,3 +299,21 @@ def test_the_plain_runtime_does_not_import_the_service_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_serve_audits_every_decision_before_answering(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    with running_server(tmp_path, "--audit", str(audit)) as process, process.client() as client:
+        good = client.post("/v1/classify", files=upload(sample("PNEUMONIA")))
+        bad = client.post("/v1/classify", files={"file": ("bad.png", b"nope")})
+        # Answered means written: the lines are there before the server stops.
+        lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["request_id"] for line in lines] == [
+        good.headers["x-request-id"],
+        bad.headers["x-request-id"],
+    ]
+    assert lines[0]["source"] == "serve"
+    assert lines[0]["label"] == "PNEUMONIA"
+    assert lines[0]["input"] == {"name": sample("PNEUMONIA").name, "sha256": good.json()["sha256"]}
+    assert lines[0]["model"]["variant"] == "tflite-int8"
+    assert lines[1]["label"] is None and lines[1]["error"].startswith("bad.png: ")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from edgexray.audit import new_id
 from edgexray.serve.auth import require_token
 from edgexray.serve.error_responses import error_response
 from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
-from edgexray.serve.service import ServiceDep
+from edgexray.serve.served_model import Classified
+from edgexray.serve.service import Service, ServiceDep
 
 router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_token)])
 
@@ -40,14 +42,33 @@ async def classify(
     ] = False,
 ) -> JSONResponse:
     started = time.perf_counter()
-    outcome, response = await _classify(service, file, explain)
+    request_id = new_id()
+    outcome, response = await _classify(service, file, explain, request_id)
     service.metrics.requests.labels(outcome).inc()
     service.metrics.latency.observe(time.perf_counter() - started)
+    response.headers["X-Request-ID"] = request_id
     return response
 
 
+def _classify_and_audit(
+    service: Service, upload: IO[bytes], filename: str, explain: bool, request_id: str
+) -> Classified:
+    """The worker thread's job: classify, then write the audit line (fsync included) before the
+    answer goes out, so no answer is given that the audit log does not hold."""
+    classified = service.model.classify_upload(upload, filename, explain)
+    if service.audit is not None:
+        service.audit.record(
+            classified.prediction,
+            request_id=request_id,
+            input_sha256=classified.input_sha256,
+            latency_s=classified.seconds,
+            source="serve",
+        )
+    return classified
+
+
 async def _classify(
-    service: ServiceDep, file: UploadFile, explain: bool
+    service: Service, file: UploadFile, explain: bool, request_id: str
 ) -> tuple[str, JSONResponse]:
     """(outcome for the metrics, response)."""
     if explain and not service.model.can_explain:
@@ -55,7 +76,7 @@ async def _classify(
     filename = file.filename or "upload"
     try:
         classified = await service.queue.run(
-            lambda: service.model.classify_upload(file.file, filename, explain)
+            lambda: _classify_and_audit(service, file.file, filename, explain, request_id)
         )
     except QueueFull:
         return "queue_full", error_response(
