@@ -3,17 +3,13 @@
 Each line says when (UTC), which request or run, which input (SHA-256, and what the prediction
 carries about it, e.g. DICOM identifiers, never patient data), which model (file SHA-256, variant,
 signer, engine and version, threshold), the input check, the label and probabilities, and the
-latency. A line is written with one `write` call on a file opened for appending, under an
-exclusive lock (threads and other processes alike), then fsync'd: lines never interleave, and after
-a crash or `kill -9` every line in the file is complete.
+latency. Each line is appended whole under an exclusive lock and fsync'd (edgexray.durable): lines
+never interleave, and after a crash or `kill -9` every line in the file is complete.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -22,16 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from edgexray.classifier import Classifier
-from edgexray.errors import EdgexrayError
+from edgexray.durable import DurableAppender
 from edgexray.prediction import Prediction
 from edgexray.reference import file_sha256
 
 # Record fields the audit line already holds in its own shape.
 _DECISION_FIELDS = ("path", "label", "confidence", "probabilities", "error")
-
-
-class AuditError(EdgexrayError):
-    """The audit log cannot be opened or written: the decision must not go unrecorded."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +73,9 @@ class AuditLog:
     def __init__(self, path: Path, model: ModelFacts) -> None:
         self.path = Path(path)
         self.model = model
-        self._lock = threading.Lock()
-        try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise AuditError(f"cannot open the audit log {path}: {exc.strerror or exc}") from None
+        self._file = DurableAppender(self.path, "audit log")
 
-    def decision(
+    def record(
         self,
         prediction: Prediction,
         *,
@@ -95,10 +83,10 @@ class AuditLog:
         input_sha256: str | None,
         latency_s: float,
         source: str,
-    ) -> dict[str, Any]:
-        """The audit entry of one decision. `source` says which mode decided (classify, serve,
-        watch); fields the prediction's record carries beyond the decision itself (input check,
-        DICOM identifiers...) are kept as they are."""
+    ) -> None:
+        """Write the audit line of one decision. `source` says which mode decided (classify,
+        serve, watch); fields the prediction's record carries beyond the decision itself (input
+        check, DICOM identifiers...) are kept as they are."""
         record = prediction.to_record()
         entry: dict[str, Any] = {
             "time": utc_now(),
@@ -115,50 +103,10 @@ class AuditLog:
             error=prediction.error,
             latency_ms=round(latency_s * 1000, 3),
         )
-        return entry
-
-    def write(self, entry: dict[str, Any]) -> None:
-        """Append `entry` as one line and fsync it."""
-        data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        with self._lock:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-                try:
-                    written = os.write(self._fd, data)
-                    while written < len(
-                        data
-                    ):  # a short write (a full disk) is finished under the lock
-                        written += os.write(self._fd, data[written:])
-                    os.fsync(self._fd)
-                finally:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-            except OSError as exc:
-                raise AuditError(
-                    f"cannot write the audit log {self.path}: {exc.strerror or exc}"
-                ) from None
-
-    def record(
-        self,
-        prediction: Prediction,
-        *,
-        request_id: str,
-        input_sha256: str | None,
-        latency_s: float,
-        source: str,
-    ) -> None:
-        """Write the audit line of one decision."""
-        self.write(
-            self.decision(
-                prediction,
-                request_id=request_id,
-                input_sha256=input_sha256,
-                latency_s=latency_s,
-                source=source,
-            )
-        )
+        self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
 
     def close(self) -> None:
-        os.close(self._fd)
+        self._file.close()
 
     def __enter__(self) -> AuditLog:
         return self

@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "edgexray.cli.evaluate:evaluate",
     "synth": "edgexray.cli.synth:synth",
     "serve": "edgexray.cli.serve:serve",
+    "watch": "edgexray.cli.watch:watch",
 }
 
 
