@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 import click
 
+from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     audit_option,
     card_override_options,

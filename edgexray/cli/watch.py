@@ -10,9 +10,9 @@ from types import FrameType
 
 import click
 
+from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     audit_option,
     engine_option,
