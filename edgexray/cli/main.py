@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "synth": "edgexray_export.cli.synth:synth [export]",
     "serve": "edgexray.cli.serve:serve [serve]",
     "watch": "edgexray.cli.watch:watch",
+    "config": "edgexray.cli.config:config",
 }
 
 
@@ -100,11 +102,23 @@ class EdgexrayGroup(LazyGroup):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="edgexray")
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file for classify, serve and watch (env EDGEXRAY_CONFIG; else "
+    "./edgexray.toml, else /etc/edgexray/edgexray.toml). Flags win over it.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Run chest X-ray classifiers exported from Keras on low-power devices.
 
     Demo models are trained on synthetic images: for demonstration only, not for clinical use.
     """
+    from edgexray.cli.config import apply_config
+
+    apply_config(ctx, config_path)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import click
 
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.options import (
     audit_option,
+    card_override_options,
     engine_option,
     model_option,
     model_or_demo,
+    overrides_from,
     threads_option,
 )
 from edgexray.errors import EdgexrayError
@@ -86,6 +89,7 @@ def _require_extra() -> None:
 @audit_option
 @threads_option
 @engine_option
+@card_override_options
 def serve(
     model: Path | None,
     host: str,
@@ -100,6 +104,7 @@ def serve(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    **card_flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
 
@@ -127,7 +132,9 @@ def serve(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     model = model_or_demo(model)
-    classifier = Classifier(model, ClassifierOptions(threads=threads, engine=engine))
+    classifier = Classifier(
+        model, ClassifierOptions(threads=threads, engine=engine), overrides_from(card_flags)
+    )
     if settings.token is None:
         click.echo(f"edgexray: no token configured: anyone on {host} may call the API", err=True)
     _run(settings, classifier)

@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -15,9 +16,11 @@ from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.options import (
     audit_option,
+    card_override_options,
     engine_option,
     model_option,
     model_or_demo,
+    overrides_from,
     threads_option,
 )
 from edgexray.inbox.processor import InboxProcessor
@@ -58,6 +61,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 @audit_option
 @threads_option
 @engine_option
+@card_override_options
 def watch(
     inbox: Path,
     model: Path | None,
@@ -73,6 +77,7 @@ def watch(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    **card_flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
     and crashes: a journal of finished files is kept beside the results.
@@ -96,7 +101,11 @@ def watch(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    classifier = Classifier(model_or_demo(model), ClassifierOptions(threads=threads, engine=engine))
+    classifier = Classifier(
+        model_or_demo(model),
+        ClassifierOptions(threads=threads, engine=engine),
+        overrides_from(card_flags),
+    )
     auditor = RunAudit.open(audit, classifier, source="watch") if audit else None
     processor = InboxProcessor(settings, classifier, auditor)
     stop = threading.Event()
