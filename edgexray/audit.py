@@ -90,7 +90,7 @@ class AuditLog:
         record = prediction.to_record()
         entry: dict[str, Any] = {
             "time": utc_now(),
-            "source": source,
+            "mode": source,
             "request_id": request_id,
             "input": {"name": prediction.path, "sha256": input_sha256},
             "model": asdict(self.model),

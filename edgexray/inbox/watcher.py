@@ -35,15 +35,20 @@ class InboxWatcher:
         self._own = settings.own_paths()
         self._candidates: set[Path] = set()
 
-    def _is_input(self, path: Path) -> bool:
-        if path.name.startswith(".") or not is_image_name(path):
-            return False
+    def _is_ours_or_hidden(self, path: Path) -> bool:
+        if path.name.startswith("."):  # temporary names of copies in progress, our own files
+            return True
         resolved = path.resolve()
-        return not any(resolved == own or own in resolved.parents for own in self._own)
+        return any(resolved == own or own in resolved.parents for own in self._own)
+
+    def _is_input(self, path: Path) -> bool:
+        """For event paths: an image by its name. (Scans use the runtime's discovery, which may
+        also look inside files without an extension; those are found by the next scan.)"""
+        return is_image_name(path) and not self._is_ours_or_hidden(path)
 
     def _scan(self) -> Iterator[Path]:
         found = discover_images([self.inbox])
-        return (p for p in found.files if self._is_input(p))
+        return (p for p in found.files if not self._is_ours_or_hidden(p))
 
     def _stamp(self, path: Path) -> Stamp | None:
         try:

@@ -26,6 +26,7 @@ def require_token(
         return
     given = credentials.credentials if credentials is not None else ""
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        service.metrics.requests.labels("unauthorized").inc()
         raise HTTPException(
             status_code=401,
             detail="missing or wrong bearer token",

@@ -10,8 +10,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class ServiceMetrics:
-    """requests by outcome (classified, rejected_input, unauthorized, too_large, queue_full,
-    timeout, error), request latency, inference time, queue depth and the model's identity."""
+    """Requests by outcome (classify: classified, rejected_input, unreadable, queue_full, timeout,
+    error; any protected endpoint: unauthorized), classify latency, inference time, queue depth
+    and the model's identity. (A 413 is answered before the app sees the request.)"""
 
     def __init__(self, model_id: str, model_name: str, variant: str, sha256: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)

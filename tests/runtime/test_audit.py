@@ -49,7 +49,7 @@ def test_classify_writes_one_line_per_decision_with_the_facts(carded, tmp_path: 
     assert len(lines) == 4
     assert len({line["request_id"] for line in lines}) == 1
     good = next(line for line in lines if str(line["input"]["name"]).endswith("0000.png"))  # type: ignore[index]
-    assert good["source"] == "classify"
+    assert good["mode"] == "classify"
     assert str(good["time"]).endswith("Z")
     expected_input = hashlib.sha256((folder / "0000.png").read_bytes()).hexdigest()
     assert good["input"] == {"name": str(folder / "0000.png"), "sha256": expected_input}

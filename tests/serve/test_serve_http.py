@@ -312,7 +312,7 @@ def test_serve_audits_every_decision_before_answering(tmp_path: Path) -> None:
         good.headers["x-request-id"],
         bad.headers["x-request-id"],
     ]
-    assert lines[0]["source"] == "serve"
+    assert lines[0]["mode"] == "serve"
     assert lines[0]["label"] == "PNEUMONIA"
     assert lines[0]["input"] == {"name": sample("PNEUMONIA").name, "sha256": good.json()["sha256"]}
     assert lines[0]["model"]["variant"] == "tflite-int8"

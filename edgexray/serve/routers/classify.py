@@ -85,6 +85,8 @@ async def _classify(
     except InferenceTimeout:
         return "timeout", error_response(504, "the inference took longer than the timeout")
     service.metrics.inference.observe(classified.seconds)
-    if not classified.prediction.ok:
-        return "unreadable", JSONResponse(classified.record(), status_code=422)
-    return "classified", JSONResponse(classified.record())
+    record = classified.record()
+    if classified.prediction.error is not None:
+        return "unreadable", JSONResponse(record, status_code=422)
+    # An input the checks refused is an answer too: no label, and `rejected` says why.
+    return ("rejected_input" if record.get("rejected") else "classified"), JSONResponse(record)

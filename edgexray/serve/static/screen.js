@@ -72,18 +72,20 @@ function showBars(probabilities, decided) {
   }
 }
 
-// Whatever input check the record carries (a verdict and a reason, or a rejection).
+// The input check the record carries: {status: passed|warned|rejected|off, findings: [{reason}]},
+// and `rejected` (the reasons) when the image was not judged.
 function showInputCheck(record) {
   const element = $("input-check");
   const check = record.input_check;
   let text = "";
-  if (record.rejected) text = "Input rejected: " + record.rejected;
-  else if (check && typeof check === "object") {
-    text = "Input check: " + (check.verdict || check.status || JSON.stringify(check));
-    if (check.reason) text += " (" + check.reason + ")";
-  } else if (check) text = "Input check: " + check;
+  if (record.rejected) text = "Not judged: " + record.rejected;
+  else if (check && check.status && check.status !== "off") {
+    text = "Input check: " + check.status;
+    const reasons = (check.findings || []).map((finding) => finding.reason).join("; ");
+    if (reasons) text += " (" + reasons + ")";
+  }
   element.textContent = text;
-  element.className = record.rejected || (check && check.passed === false) ? "warning" : "muted";
+  element.className = check && check.status !== "passed" ? "warning" : "muted";
   element.hidden = !text;
 }
 
