@@ -56,12 +56,3 @@ class ServeSettings:
                 f"refusing to listen on {self.host} without a token: give --token-file (or "
                 "EDGEXRAY_SERVE_TOKEN), or --insecure-no-auth if the network is trusted"
             )
-
-    @property
-    def auth_required(self) -> bool:
-        return self.token is not None
-
-    @property
-    def max_pending(self) -> int:
-        """Inferences running or waiting at most."""
-        return self.workers + self.queue_size
