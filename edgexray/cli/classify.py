@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import sys
 import time
 import warnings
@@ -22,10 +24,12 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    run_settings,
     threads_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
+from edgexray.errors import EngineError, ImageError
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -56,8 +60,23 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
+STDIN = Path("-")
+
+
+def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
+    """The record for one image read whole from standard input (`classify -`), named "-", and
+    the SHA-256 of the bytes read (for the audit log)."""
+    data = sys.stdin.buffer.read()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return dataclasses.replace(classifier.predict(data), path="-"), digest
+    except (ImageError, EngineError) as exc:
+        message = str(exc).removeprefix("image data: ")
+        return Prediction(path="-", error=f"-: {message}"), digest
+
+
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @model_option
 @click.option(
     "--batch-size",
@@ -114,7 +133,8 @@ def classify(
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
 
-    With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
+    With no PATH, classifies the bundled sample images; `-` reads one image from standard input
+    (`cat scan.png | edgexray classify -`). Exit codes: 0 all classified, 1 fatal error,
     2 usage error, 3 some files failed (the others are still classified and written), 130
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
@@ -131,9 +151,12 @@ def classify(
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
+        verbose=run_settings().verbose,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
-    found = discover_images(list(paths))
+    if list(paths).count(STDIN) > 1:
+        raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
+    found = discover_images([p for p in paths if p != STDIN])
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
@@ -151,6 +174,14 @@ def classify(
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         output_closed = False
         try:
+            if STDIN in paths:
+                prediction, digest = _stdin_prediction(classifier)
+                writer.write(prediction)
+                if auditor:
+                    auditor.record(prediction, digest)
+                successes, failures = (
+                    (successes + 1, failures) if prediction.ok else (successes, failures + 1)
+                )
             for path, problem in found.problems:
                 writer.write(
                     Prediction(path=str(path), error=f"{display_path(str(path))}: {problem}")

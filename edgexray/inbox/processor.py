@@ -22,7 +22,7 @@ from edgexray.atomic import write_bytes_atomically
 from edgexray.audit import RunAudit, utc_now
 from edgexray.classifier import Classifier
 from edgexray.durable import DurableAppender
-from edgexray.errors import ImageError
+from edgexray.errors import EngineError, ImageError
 from edgexray.inbox.journal import FileKey, Journal, Stamp
 from edgexray.inbox.moves import move_atomically
 from edgexray.inbox.settings import WatchSettings
@@ -96,7 +96,7 @@ class InboxProcessor:
         started = time.perf_counter()
         try:
             prediction = dataclasses.replace(self.classifier.predict(path), path=relative)
-        except ImageError as exc:
+        except (ImageError, EngineError) as exc:
             prediction = Prediction(path=relative, error=str(exc).replace(str(path), relative))
         if self.audit is not None:
             self.audit.record(prediction, digest)

@@ -15,7 +15,7 @@ from typing import IO, Any
 import numpy as np
 
 from edgexray.classifier import Classifier
-from edgexray.errors import EdgexrayError, ImageError
+from edgexray.errors import EdgexrayError, EngineError, ImageError
 from edgexray.prediction import Prediction
 from edgexray.preprocessing.decode import display_name
 from edgexray.reference import file_sha256
@@ -107,7 +107,7 @@ class ServedModel:
             digest = file_sha256(path)
             try:
                 prediction = self.classifier.predict(path)
-            except ImageError as exc:
+            except (ImageError, EngineError) as exc:
                 message = str(exc).replace(display_name(path), name)
                 prediction = Prediction(error=message)
             overlay = self._overlay(path) if explain and prediction.ok else None
