@@ -82,15 +82,15 @@ class AuditLog:
         request_id: str,
         input_sha256: str | None,
         latency_s: float,
-        source: str,
+        mode: str,
     ) -> None:
-        """Write the audit line of one decision. `source` says which mode decided (classify,
+        """Write the audit line of one decision. `mode` says which command decided (classify,
         serve, watch); fields the prediction's record carries beyond the decision itself (input
         check, DICOM identifiers...) are kept as they are."""
         record = prediction.to_record()
         entry: dict[str, Any] = {
             "time": utc_now(),
-            "mode": source,
+            "mode": mode,
             "request_id": request_id,
             "input": {"name": prediction.path, "sha256": input_sha256},
             "model": asdict(self.model),
@@ -132,15 +132,15 @@ class RunAudit:
     latency as the time since the previous decision (decoding ahead and batching overlap, so this
     is the run's pace at that point rather than one image's own time)."""
 
-    def __init__(self, log: AuditLog, source: str) -> None:
+    def __init__(self, log: AuditLog, mode: str) -> None:
         self.log = log
-        self.source = source
+        self.mode = mode
         self.run_id = new_id()
         self._stopwatch = Stopwatch()
 
     @classmethod
-    def open(cls, path: Path, classifier: Classifier, source: str = "classify") -> RunAudit:
-        return cls(AuditLog(path, ModelFacts.of(classifier)), source)
+    def open(cls, path: Path, classifier: Classifier, mode: str = "classify") -> RunAudit:
+        return cls(AuditLog(path, ModelFacts.of(classifier)), mode)
 
     def record(self, prediction: Prediction, input_sha256: str | None = None) -> None:
         if input_sha256 is None and prediction.path is not None:
@@ -153,7 +153,7 @@ class RunAudit:
             request_id=self.run_id,
             input_sha256=input_sha256,
             latency_s=self._stopwatch.lap(),
-            source=self.source,
+            mode=self.mode,
         )
 
     def __enter__(self) -> RunAudit:

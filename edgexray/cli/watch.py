@@ -106,7 +106,7 @@ def watch(
         ClassifierOptions(threads=threads, engine=engine),
         overrides_from(card_flags),
     )
-    auditor = RunAudit.open(audit, classifier, source="watch") if audit else None
+    auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None
     processor = InboxProcessor(settings, classifier, auditor)
     stop = threading.Event()
 

@@ -101,7 +101,7 @@ def test_threads_sharing_one_log_never_interleave_lines(carded, tmp_path: Path) 
     def write(thread: int) -> None:
         for _ in range(50):
             audit.record(
-                prediction, request_id=str(thread), input_sha256=None, latency_s=0.0, source="test"
+                prediction, request_id=str(thread), input_sha256=None, latency_s=0.0, mode="test"
             )
 
     with ThreadPoolExecutor(8) as pool:

@@ -62,7 +62,7 @@ def _classify_and_audit(
             request_id=request_id,
             input_sha256=classified.input_sha256,
             latency_s=classified.seconds,
-            source="serve",
+            mode="serve",
         )
     return classified
 
