@@ -16,6 +16,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    run_settings,
     threads_option,
 )
 from edgexray.errors import EdgexrayError
@@ -133,7 +134,9 @@ def serve(
         raise click.UsageError(str(exc)) from None
     model = model_or_demo(model)
     classifier = Classifier(
-        model, ClassifierOptions(threads=threads, engine=engine), overrides_from(card_flags)
+        model,
+        ClassifierOptions(threads=threads, engine=engine, verbose=run_settings().verbose),
+        overrides_from(card_flags),
     )
     if settings.token is None:
         click.echo(f"edgexray: no token configured: anyone on {host} may call the API", err=True)

@@ -21,6 +21,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    run_settings,
     threads_option,
 )
 from edgexray.inbox.processor import InboxProcessor
@@ -103,7 +104,7 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        ClassifierOptions(threads=threads, engine=engine),
+        ClassifierOptions(threads=threads, engine=engine, verbose=run_settings().verbose),
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None
