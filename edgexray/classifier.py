@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,12 +28,15 @@ from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
-from edgexray.modelfile import read_card
+from edgexray.modelfile import read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
-from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.decode import ImageInput, display_name
 from edgexray.preprocessing.transform import check_reducing_gap
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgexray.explain import Explanation, OcclusionConfig
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class ClassifierOptions:
     may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
-    Preprocessor; None = one step, exactly as in training)."""
+    Preprocessor; None = one step, exactly as in training). verbose: let the engine's own messages
+    through while the model loads (silenced by default)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -52,6 +57,7 @@ class ClassifierOptions:
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int | None = None
     reducing_gap: float | None = None
+    verbose: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -89,10 +95,17 @@ class Classifier:
     ) -> None:
         self.path = Path(model)
         self.options = options or ClassifierOptions()
-        embedded = read_card(self.path)
+        # The file is read once and checked (card digest, model bytes) before any engine exists;
+        # the engine then loads these same bytes, not the file again.
+        checked = read_model_file(self.path)
+        embedded = checked.card
         self.engine: Engine = open_engine(
-            self.path, EngineOptions(self.options.threads), self.options.engine
+            self.path,
+            EngineOptions(self.options.threads, self.options.verbose),
+            self.options.engine,
+            content=checked.data,
         )
+        del checked  # the engine keeps the bytes if it needs them (LiteRT), or has copied them
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
         self.preprocessor = Preprocessor.from_card(
             self.card, DecodeLimits(self.options.max_pixels), self.options.reducing_gap
@@ -136,8 +149,9 @@ class Classifier:
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
-        """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
-        be decoded."""
+        """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
+        an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
+        EngineError if the engine fails on it."""
         x = self.preprocessor(source)
         return self._predictions([_name(source)], self.predict_tensor(x[None]))[0]
 
@@ -183,15 +197,31 @@ class Classifier:
                 for future in window:  # an abandoned run does not decode what nobody will read
                     future.cancel()
 
+    def _run_isolating(self, names: list[str | None], batch: np.ndarray) -> list[Prediction]:
+        """Predictions for a batch; when the engine fails on it, each input is retried alone, so
+        one input the engine cannot run costs only its own result (an error record)."""
+        try:
+            return self._predictions(names, self.predict_tensor(batch))
+        except EdgexrayError as exc:
+            if len(batch) == 1:
+                return [Prediction(path=names[0], error=self._engine_error(names[0], exc))]
+        return [
+            prediction
+            for i in range(len(batch))
+            for prediction in self._run_isolating(names[i : i + 1], batch[i : i + 1])
+        ]
+
+    @staticmethod
+    def _engine_error(name: str | None, exc: Exception) -> str:
+        return f"{display_name(name)}: {exc}" if name is not None else str(exc)
+
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
         good = [(name, x) for name, x, _ in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
-            try:
-                probabilities = self.predict_tensor(np.stack([x for _, x in good]))
-                done = iter(self._predictions([name for name, _ in good], probabilities))
-            except EdgexrayError as exc:  # an engine failure fails this batch, not the run
-                done = iter(Prediction(path=name, error=str(exc)) for name, _ in good)
+            done = iter(
+                self._run_isolating([name for name, _ in good], np.stack([x for _, x in good]))
+            )
             for i, (_, x, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)
@@ -205,6 +235,20 @@ class Classifier:
     ) -> list[Prediction]:
         """Like iter_predictions, as a list."""
         return list(self.iter_predictions(sources, batch_size))
+
+    def explain(
+        self,
+        source: ImageInput,
+        target: str | None = None,
+        config: OcclusionConfig | None = None,
+    ) -> Explanation:
+        """Where the model looked: the decision on `source` and a heatmap of the evidence for
+        `target` (default: the decided label) by occlusion through this model's own engine, with
+        `.heatmap` (float32, model input size) and `.overlay` (a PIL image for a screen). Raises
+        ImageError if the image cannot be decoded. See edgexray.explain."""
+        from edgexray.explain import explain
+
+        return explain(self, source, target, config)
 
     # Lifetime -------------------------------------------------------------------------------------
 

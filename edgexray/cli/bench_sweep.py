@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edgexray.atomic import write_bytes_atomically
+from edgexray.atomic import write_text_atomically
 from edgexray.bench.deployment import config_text
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest
@@ -42,9 +42,9 @@ def sweep_command(
                 **chosen.to_dict(),
                 "command": deployment.command() if deployment else None,
             }
-        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(json_path, json.dumps(document, indent=2) + "\n")
     if markdown:
-        markdown.write_text(format_markdown(sweep.report), encoding="utf-8")
+        write_text_atomically(markdown, format_markdown(sweep.report))
     click.echo(format_table(sweep.report), nl=False)
     if chosen is not None:
         click.echo(chosen.describe())
@@ -55,7 +55,7 @@ def sweep_command(
                 f"edgexray bench --sweep: fastest here with >= {100 * chosen.min_agreement:g}% "
                 f"agreement, p50 {chosen.best.median_ms:.2f} ms"
             )
-            write_bytes_atomically(write_config, config_text(deployment, why).encode("utf-8"))
+            write_text_atomically(write_config, config_text(deployment, why))
             click.echo(f"edgexray: wrote {write_config}", err=True)
     failed = [row for row in sweep.report.results if not row.ok]
     if failed:
