@@ -3,6 +3,7 @@ down for classify/serve/watch."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,14 @@ class Deployment:
 
 
 def config_text(deployment: Deployment, why: str) -> str:
-    """What `bench --sweep --write-config FILE` writes. There is no edgexray configuration file yet,
-    so this is the exact command line, with `why` as a comment; when classify/serve/watch read a
-    configuration file, this is the one function to change."""
-    return f"# {why}\n{deployment.command()} IMAGES...\n"
+    """What `bench --sweep --write-config FILE` writes: an edgexray.toml (edgexray.config) whose
+    top-level keys classify, serve and watch all read, with `why` and the equivalent command line
+    as comments."""
+    absolute = Deployment(deployment.path.resolve(), deployment.engine, deployment.threads)
+    return (
+        f"# {why}\n"
+        f"# same as: {absolute.command()}\n"
+        f"model = {json.dumps(str(absolute.path))}\n"
+        f"engine = {json.dumps(deployment.engine)}\n"
+        f"threads = {deployment.threads}\n"
+    )

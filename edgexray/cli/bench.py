@@ -119,7 +119,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--write-config",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="With --sweep --recommend: write the recommended deployment to this file.",
+    help="With --sweep --recommend: write the recommended deployment as an edgexray.toml "
+    "(model, engine, threads), read by classify, serve and watch.",
 )
 @card_override_options
 def bench(

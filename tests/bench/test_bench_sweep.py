@@ -1,12 +1,17 @@
 """`edgexray bench --sweep`: every file on every installed engine that reads it, at each thread count,
 each in its own process; the recommendation is the fastest row that keeps the floor, and the written
-deployment runs as written."""
+edgexray.toml runs that deployment."""
 
 from __future__ import annotations
 
 import json
-import shlex
+import sys
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 import pytest
 from bench_images import labelled_noise_images
@@ -56,7 +61,7 @@ def test_sweep_recommends_the_fastest_row_at_the_floor_and_writes_a_deployment_t
     data = labelled_noise_images(tmp_path / "data", LABELS, 3, (24, 20), seed=5)
     save_reference_from(models[0], data)  # the tflite-fp32 copy, as export would
     models = models[1:]  # onnx-fp32 and tflite-int8
-    out, config = tmp_path / "sweep.json", tmp_path / "deploy.txt"
+    out, config = tmp_path / "sweep.json", tmp_path / "edgexray.toml"
     args = [
         "bench",
         "--sweep",
@@ -98,13 +103,21 @@ def test_sweep_recommends_the_fastest_row_at_the_floor_and_writes_a_deployment_t
     fastest = min(passing, key=lambda r: r["latency_ms"]["p50"])
     assert report["recommendation"]["name"] == fastest["name"]
     chosen = report["deployments"][fastest["name"]]
-    written = config.read_text().splitlines()[-1]
-    assert f"--engine {chosen['engine']} --threads {chosen['threads']}" in written
-    assert "run it with: " + written.removesuffix(" IMAGES...") in result.output
-    # The deployment as written classifies the data.
-    command = [*shlex.split(written.removesuffix("IMAGES..."))[1:], str(data), "--format", "json"]
-    classified = CliRunner().invoke(cli, command)
+    with config.open("rb") as stream:
+        written = tomllib.load(stream)
+    assert written == {
+        "model": str(Path(chosen["path"]).resolve()),
+        "engine": chosen["engine"],
+        "threads": chosen["threads"],
+    }
+    assert f"--engine {chosen['engine']} --threads {chosen['threads']}" in result.output
+    # classify reads the written configuration and runs the recommended deployment.
+    records = tmp_path / "records.json"
+    classified = CliRunner(env={"EDGEXRAY_CONFIG": str(config)}).invoke(
+        cli, ["classify", str(data), "--format", "json", "-o", str(records)]
+    )
     assert classified.exit_code == 0, classified.output
+    assert len(json.loads(records.read_text())) == 6
 
 
 __all__ = ["models"]  # the fixture, shared with test_bench_cli
