@@ -114,6 +114,8 @@ class ModelCard:
     threshold: decision threshold on the positive-class probability of a binary model.
     payload_sha256/payload_size: hash and size of the model bytes without the card, set when the card
     is embedded, so a corrupted or swapped model file is detected on load.
+    views: the DICOM View Positions the model was trained on (e.g. PA, AP); a DICOM file showing
+    another view is refused by the header gate. None: not stated, no view is refused.
     """
 
     labels: tuple[str, ...]
@@ -136,6 +138,7 @@ class ModelCard:
     created: str | None = None
     payload_sha256: str | None = None
     payload_size: int | None = None
+    views: tuple[str, ...] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -177,6 +180,13 @@ class ModelCard:
         _require(
             self.payload_size is None or self.payload_size > 0, "payload_size must be positive"
         )
+        if self.views is not None:
+            views = tuple(self.views) if isinstance(self.views, (list, tuple)) else ()
+            _require(
+                bool(views) and all(isinstance(v, str) and v.strip() for v in views),
+                "views must list at least one view position (e.g. PA, AP)",
+            )
+            object.__setattr__(self, "views", tuple(v.strip().upper() for v in views))
 
     # Derived facts -------------------------------------------------------------------------------
 
@@ -202,6 +212,8 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)
+        if self.views is not None:
+            data["views"] = list(self.views)
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.transform import check_reducing_gap
 
 
@@ -44,7 +46,8 @@ class ClassifierOptions:
     may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
-    Preprocessor; None = one step, exactly as in training)."""
+    Preprocessor; None = one step, exactly as in training). dicom: how DICOM files are read
+    (window, header gate; docs/dicom.md)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -52,6 +55,7 @@ class ClassifierOptions:
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int | None = None
     reducing_gap: float | None = None
+    dicom: DicomOptions = field(default_factory=DicomOptions)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -70,8 +74,8 @@ class ClassifierOptions:
         return self.decode_workers
 
 
-# (name, preprocessed input or None, error or None) for one source.
-_Prepared = tuple[str | None, np.ndarray | None, str | None]
+# (name, preprocessed input or None, error or None, source facts or None) for one source.
+_Prepared = tuple[str | None, np.ndarray | None, str | None, Mapping[str, Any] | None]
 
 
 def _name(source: object) -> str | None:
@@ -95,7 +99,10 @@ class Classifier:
         )
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
         self.preprocessor = Preprocessor.from_card(
-            self.card, DecodeLimits(self.options.max_pixels), self.options.reducing_gap
+            self.card,
+            DecodeLimits(self.options.max_pixels),
+            self.options.reducing_gap,
+            self.options.dicom,
         )
         self._lock = threading.Lock()
 
@@ -119,8 +126,14 @@ class Classifier:
             raw = self.engine.run(batch)
         return to_probabilities(raw, self.card)
 
-    def _predictions(self, names: list[str | None], probabilities: np.ndarray) -> list[Prediction]:
+    def _predictions(
+        self,
+        names: list[str | None],
+        probabilities: np.ndarray,
+        sources: list[Mapping[str, Any] | None] | None = None,
+    ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
+        facts = sources or [None] * len(names)
         return [
             Prediction(
                 path=name,
@@ -129,8 +142,9 @@ class Classifier:
                 probabilities={
                     label: float(p) for label, p in zip(self.card.labels, row, strict=True)
                 },
+                source=fact,
             )
-            for name, row, index in zip(names, probabilities, chosen, strict=True)
+            for name, row, index, fact in zip(names, probabilities, chosen, facts, strict=True)
         ]
 
     # Public API -----------------------------------------------------------------------------------
@@ -138,8 +152,8 @@ class Classifier:
     def predict(self, source: ImageInput) -> Prediction:
         """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
         be decoded."""
-        x = self.preprocessor(source)
-        return self._predictions([_name(source)], self.predict_tensor(x[None]))[0]
+        x, facts = self.preprocessor.prepare(source)
+        return self._predictions([_name(source)], self.predict_tensor(x[None]), [facts])[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -159,9 +173,10 @@ class Classifier:
 
     def _prepare(self, source: ImageInput) -> _Prepared:
         try:
-            return _name(source), self.preprocessor(source), None
+            x, facts = self.preprocessor.prepare(source)
+            return _name(source), x, None, facts
         except ImageError as exc:
-            return _name(source), None, str(exc)
+            return _name(source), None, str(exc), exc.source
 
     def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Prepared]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
@@ -184,20 +199,26 @@ class Classifier:
                     future.cancel()
 
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
-        good = [(name, x) for name, x, _ in pending if x is not None]
+        good = [(name, x, facts) for name, x, _, facts in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
             try:
-                probabilities = self.predict_tensor(np.stack([x for _, x in good]))
-                done = iter(self._predictions([name for name, _ in good], probabilities))
+                probabilities = self.predict_tensor(np.stack([x for _, x, _ in good]))
+                done = iter(
+                    self._predictions(
+                        [name for name, _, _ in good], probabilities, [f for _, _, f in good]
+                    )
+                )
             except EdgexrayError as exc:  # an engine failure fails this batch, not the run
-                done = iter(Prediction(path=name, error=str(exc)) for name, _ in good)
-            for i, (_, x, _) in enumerate(pending):
+                done = iter(
+                    Prediction(path=name, error=str(exc), source=facts) for name, _, facts in good
+                )
+            for i, (_, x, _, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)
         return [
-            results[i] if i in results else Prediction(path=name, error=error)
-            for i, (name, _, error) in enumerate(pending)
+            results[i] if i in results else Prediction(path=name, error=error, source=facts)
+            for i, (name, _, error, facts) in enumerate(pending)
         ]
 
     def predict_batch(

@@ -16,6 +16,8 @@ from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     card_override_options,
+    dicom_options,
+    dicom_options_from,
     engine_option,
     overrides_from,
     threads_option,
@@ -100,6 +102,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
     help="Write results to FILE instead of stdout.",
 )
 @card_override_options
+@dicom_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -110,9 +113,9 @@ def classify(
     engine: str | None,
     output_format: str,
     output: Path | None,
-    **card_flags: Any,
+    **flags: Any,
 ) -> None:
-    """Classify image files and folders (searched recursively for image files).
+    """Classify image files and folders (searched recursively for image files, DICOM included).
 
     With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
     2 usage error, 3 some files failed (the others are still classified and written), 130
@@ -137,8 +140,9 @@ def classify(
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
+        dicom=dicom_options_from(flags),
     )
-    classifier = Classifier(model, options, overrides_from(card_flags))
+    classifier = Classifier(model, options, overrides_from(flags))
     found = discover_images(list(paths))
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
@@ -151,6 +155,9 @@ def classify(
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
+        # pydicom warns about non-conformant files it still reads; a warning could quote an
+        # element's value, and records must never carry patient data.
+        warnings.filterwarnings("ignore", module=r"pydicom")
         destination = _open_output(output, output_format) if output else None
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))

@@ -1,0 +1,44 @@
+"""Tell a DICOM file from other images without pydicom: by name, or by the first 132 bytes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
+_MAGIC = b"DICM"
+_PREAMBLE = 128
+# A file without the 128-byte preamble starts with its first data element; in practice (PACS
+# exports, old ACR-NEMA files) a little-endian tag of the file meta (0002) or identifying (0008)
+# group. No image format Pillow reads starts with these bytes.
+_BARE_STARTS = (b"\x02\x00", b"\x08\x00")
+
+
+def has_dicom_name(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in DICOM_EXTENSIONS
+
+
+def has_dicom_magic(path: str | os.PathLike[str]) -> bool:
+    """True when the file carries "DICM" at offset 128 (the DICOM file format). Reads 132 bytes at
+    most; a file that cannot be read is not DICOM here (decoding it reports why)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_PREAMBLE + len(_MAGIC))
+    except OSError:
+        return False
+    return head[_PREAMBLE:] == _MAGIC
+
+
+def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
+    """True for a `.dcm`/`.dicom` name, the DICM magic, or a file starting with a bare data element
+    (no preamble). Reads 132 bytes at most."""
+    if has_dicom_name(path):
+        return True
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_PREAMBLE + len(_MAGIC))
+    except OSError:
+        return False
+    if head[_PREAMBLE:] == _MAGIC or head.startswith(_MAGIC):
+        return True
+    return len(head) >= 8 and head[:2] in _BARE_STARTS and head[3:4] == b"\x00"

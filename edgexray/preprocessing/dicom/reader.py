@@ -1,0 +1,146 @@
+"""Read one DICOM file into an 8-bit PIL image and the identifiers its result carries.
+
+pydicom and the pylibjpeg decoders are the optional extra `edgexray[dicom]`; they are imported here,
+when a DICOM file is first read, never by `import edgexray`. Only the first frame is decoded.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from edgexray.errors import ImageError
+from edgexray.preprocessing.dicom.header import (
+    frame_count,
+    gate_problem,
+    identifiers,
+    size_problem,
+)
+from edgexray.preprocessing.dicom.options import DicomOptions
+from edgexray.preprocessing.dicom.pixels import PixelProblem, render
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+INSTALL_HINT = "pip install 'edgexray[dicom]'"
+# What pydicom raises on a malformed or truncated file. Their text is never shown: a message about
+# a bad element could quote its value, and that value could be patient data.
+_CORRUPT = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    struct.error,
+    ArithmeticError,
+    NotImplementedError,
+    RuntimeError,
+    MemoryError,
+)
+
+
+@dataclass(frozen=True)
+class DicomImage:
+    """The first frame as an "L" or "RGB" image, and what the result records about the file."""
+
+    image: Image.Image
+    source: dict[str, Any]
+
+
+def _pydicom() -> Any:
+    try:
+        import pydicom
+    except ImportError:
+        raise ImageError(
+            f"DICOM files need pydicom, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return pydicom
+
+
+def read_header(path: str | os.PathLike[str], name: str) -> Dataset:
+    """Everything before the pixel data (files without preamble or file meta too)."""
+    pydicom = _pydicom()
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except FileNotFoundError:
+        raise ImageError(f"{name}: file not found") from None
+    except PermissionError:
+        raise ImageError(f"{name}: permission denied") from None
+    except (pydicom.errors.InvalidDicomError, *_CORRUPT) as exc:
+        raise ImageError(f"{name}: corrupt or truncated DICOM ({type(exc).__name__})") from None
+
+
+def _transfer_syntax(header: Dataset) -> Any:
+    """The file's transfer syntax; for a bare dataset (no file meta), the encoding pydicom found."""
+    from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(header, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid:
+        return UID(str(uid))
+    implicit, little = header.original_encoding
+    if little is False:
+        from pydicom.uid import ExplicitVRBigEndian
+
+        return ExplicitVRBigEndian
+    return ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+
+
+def _check_decoder(syntax: Any, name: str) -> None:
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise ImageError(
+            f"{name}: transfer syntax {syntax.name or syntax} is not supported"
+        ) from None
+    if not decoder.is_available:
+        raise ImageError(
+            f"{name}: pixel data compressed as {syntax.name}, whose decoder is not installed: "
+            f"{INSTALL_HINT}"
+        )
+
+
+def read_dicom(
+    path: str | os.PathLike[str], name: str, options: DicomOptions, max_pixels: int
+) -> DicomImage:
+    """Header gate and size check from the header, then the first frame, rendered for the model.
+
+    Raises ImageError (with the file's identifiers as `source` once they are known).
+    """
+    header = read_header(path, name)
+    source = identifiers(header)
+    refused = gate_problem(header, options) or size_problem(header, max_pixels)
+    if refused:
+        raise ImageError(f"{name}: {refused}", source=source)
+    syntax = _transfer_syntax(header)
+    _check_decoder(syntax, name)
+    from pydicom.pixels import pixel_array
+
+    try:
+        frame = pixel_array(os.fspath(path), index=0, transfer_syntax_uid=syntax)
+        rendered = render(frame, header, options)
+    except PixelProblem as exc:
+        raise ImageError(f"{name}: {exc}", source=source) from None
+    except _CORRUPT as exc:
+        raise ImageError(
+            f"{name}: corrupt or truncated DICOM pixel data ({type(exc).__name__})", source=source
+        ) from None
+    del frame
+    mode = "L" if rendered.pixels.ndim == 2 else "RGB"
+    source.update(
+        photometric=str(header.get("PhotometricInterpretation", "")).strip(),
+        window=rendered.window,
+        inverted=rendered.inverted,
+    )
+    frames = frame_count(header)
+    if frames > 1:
+        source["frame"] = f"1 of {frames}"
+    return DicomImage(Image.fromarray(rendered.pixels, mode), source)
