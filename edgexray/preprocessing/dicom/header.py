@@ -64,12 +64,17 @@ def frame_count(header: Dataset) -> int:
         return 1
 
 
+def no_image_problem(header: Dataset) -> str | None:
+    """Why there is no image to read: the header has no Rows/Columns (cut short, or not an image)."""
+    if not header.get("Rows") or not header.get("Columns"):
+        return "no image in this DICOM file (Rows/Columns missing: truncated, or not an image)"
+    return None
+
+
 def size_problem(header: Dataset, max_pixels: int) -> str | None:
-    """Why the pixel data is not read: no image in the file, or too many pixels (Rows x Columns x
-    frames, from the header, before any pixel is decoded)."""
-    rows, columns = header.get("Rows"), header.get("Columns")
-    if not rows or not columns:
-        return "no image in this DICOM file (Rows/Columns missing)"
+    """Why the pixel data is not read: too many pixels (Rows x Columns x frames, from the header,
+    before any pixel is decoded)."""
+    rows, columns = int(header.Rows), int(header.Columns)
     pixels = int(rows) * int(columns) * frame_count(header)
     if pixels > max_pixels:
         return (

@@ -89,7 +89,13 @@ def _voi_range(header: Dataset, index: int) -> tuple[float, float]:
 
     sequence = header.get("VOILUTSequence")
     if sequence:
-        bits = int(sequence[index].LUTDescriptor[2])
+        descriptor = sequence[index].LUTDescriptor
+        bits = int(descriptor[2])
+        if bits == 8 and int(descriptor[0] or 65536) > 256:
+            # pydicom 3.0 indexes a LUT of 8-bit entries with uint8, which wraps the inputs above
+            # 255; the same entries declared 16-bit (they are stored in 16-bit words anyway) map
+            # every input. The output range stays that of the 8-bit entries.
+            sequence[index].LUTDescriptor = [descriptor[0], descriptor[1], 16]
         return 0.0, float(2**bits - 1)
     ends = apply_voi_lut(np.array([-np.inf, np.inf]), header, index=index)
     return float(ends[0]), float(ends[1])

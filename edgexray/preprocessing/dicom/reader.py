@@ -18,6 +18,7 @@ from edgexray.preprocessing.dicom.header import (
     frame_count,
     gate_problem,
     identifiers,
+    no_image_problem,
     size_problem,
 )
 from edgexray.preprocessing.dicom.options import DicomOptions
@@ -117,7 +118,12 @@ def read_dicom(
     """
     header = read_header(path, name)
     source = identifiers(header)
-    refused = gate_problem(header, options) or size_problem(header, max_pixels)
+    # A file cut short in its header has no Rows: say so before the gate judges what is left.
+    refused = (
+        no_image_problem(header)
+        or gate_problem(header, options)
+        or size_problem(header, max_pixels)
+    )
     if refused:
         raise ImageError(f"{name}: {refused}", source=source)
     syntax = _transfer_syntax(header)
