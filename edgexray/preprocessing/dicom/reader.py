@@ -131,7 +131,8 @@ def read_dicom(
     from pydicom.pixels import pixel_array
 
     try:
-        frame = pixel_array(os.fspath(path), index=0, transfer_syntax_uid=syntax)
+        # view_only: native pixel data is used in place, not copied (compressed data is decoded).
+        frame = pixel_array(os.fspath(path), index=0, transfer_syntax_uid=syntax, view_only=True)
         rendered = render(frame, header, options)
     except PixelProblem as exc:
         raise ImageError(f"{name}: {exc}", source=source) from None
