@@ -157,8 +157,9 @@ def main() -> None:
     lines.append(f"| seed CNN int8 inference, for scale | | {inference:.1f} | | |")
     footer = (
         f"\nDecoded frame: {decoded_mb:.1f} MB (uint16). Medians of {args.rounds} interleaved rounds "
-        f"of {args.calls} calls, one process, one engine thread default; load average during the "
-        f"run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) on {os.cpu_count()} cores."
+        f"of {args.calls} calls, one process, engine threads by default (one per usable core); load "
+        f"average at the end of the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) "
+        f"on {os.cpu_count()} cores, shared with other work: compare rows, not absolute figures."
     )
     table = "\n".join(lines) + "\n" + footer + "\n"
     print(table)
@@ -166,7 +167,12 @@ def main() -> None:
         args.write.write_text(
             "# DICOM decoding cost\n\n"
             "Made by `python benchmarks/dicom_decode.py --write benchmarks/DICOM.md` "
-            "(see its docstring for what each row does).\n\n" + table
+            "(see its docstring for what each row does). Decode + preprocess is what `classify` "
+            "does per file before inference: read, decode the first frame, DICOM pixel pipeline "
+            "(docs/dicom.md) or 16-bit PNG to 8 bits, resize to the model input. Peak memory is "
+            "the VmHWM growth of a fresh process over one such call, after warming the same path "
+            "on a small file; for the compressed files it is the decoder's (pydicom + "
+            "pylibjpeg), edgexray's strips add nothing measurable.\n\n" + table
         )
 
 

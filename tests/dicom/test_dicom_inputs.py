@@ -239,3 +239,20 @@ def test_import_edgexray_does_not_import_pydicom():
     code = "import sys, edgexray, edgexray.cli.main; print('pydicom' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "False"
+
+
+def test_training_folders_and_calibration_folders_take_dicom(tmp_path):
+    from edgexray_export.calibration import scan_images
+    from edgexray_export.data.folders import load_pixels, scan_folder
+
+    from edgexray.preprocessing import Preprocessor
+
+    for name in ("NORMAL", "PNEUMONIA"):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            chest(tmp_path / name / f"{i}.dcm", seed=i)
+    dataset_ = scan_folder(tmp_path)
+    assert sum(len(split) for split in dataset_.splits.values()) == 8
+    pixels = load_pixels(dataset_.splits["train"].files, Preprocessor(16, 16))
+    assert pixels.shape[1:] == (16, 16, 1) and pixels.std() > 0
+    assert len(scan_images(tmp_path)) == 8
