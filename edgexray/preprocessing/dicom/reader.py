@@ -68,7 +68,8 @@ def read_header(path: str | os.PathLike[str], name: str) -> Dataset:
     """Everything before the pixel data (files without preamble or file meta too)."""
     pydicom = _pydicom()
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        # defer_size: a huge private element is not read into memory (only named ones are used).
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True, defer_size="1 MB")
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
     except PermissionError:
