@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from edgexray.errors import ExportError
+from edgexray_export.errors import ExportError
 
 BITS_STORED = 12
 CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
