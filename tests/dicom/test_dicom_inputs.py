@@ -17,7 +17,7 @@ from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 from edgexray.classifier import Classifier
 from edgexray.cli import exit_codes
 from edgexray.cli.main import cli
-from edgexray.errors import ImageError
+from edgexray.errors import CardError, ImageError
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.decode import decode
 from edgexray.preprocessing.dicom import DicomOptions
@@ -199,7 +199,7 @@ import sys
 for name in {blocked!r}:
     sys.modules[name] = None
 from edgexray.preprocessing.decode import decode
-from edgexray.errors import ImageError
+from edgexray.errors import CardError, ImageError
 try:
     decode(sys.argv[1], "L")
 except ImageError as exc:
@@ -256,3 +256,17 @@ def test_training_folders_and_calibration_folders_take_dicom(tmp_path):
     pixels = load_pixels(dataset_.splits["train"].files, Preprocessor(16, 16))
     assert pixels.shape[1:] == (16, 16, 1) and pixels.std() > 0
     assert len(scan_images(tmp_path)) == 8
+
+
+def test_card_views_round_trip_and_leave_old_digests_alone():
+    from conftest import tiny_card
+
+    from edgexray.card import ModelCard
+
+    card = tiny_card("binary_gray.tflite", views=["pa", "AP"])
+    assert card.views == ("PA", "AP")
+    assert ModelCard.from_json(card.sealed().to_json()).views == ("PA", "AP")
+    plain = tiny_card("binary_gray.tflite")
+    assert "views" not in plain.to_dict()  # a card sealed before views existed keeps its digest
+    with pytest.raises(CardError, match="views must list"):
+        tiny_card("binary_gray.tflite", views=[])
