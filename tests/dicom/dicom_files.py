@@ -13,12 +13,14 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
+    JPEG2000,
     UID,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGExtended12Bit,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
@@ -82,7 +84,8 @@ def save(
     ds: Dataset, path: Path, syntax: UID = ExplicitVRLittleEndian, preamble: bool = True
 ) -> Path:
     """Write `ds` (a copy) in `syntax`: a native one, or a compressed one (RLE and JPEG 2000 by
-    pydicom's encoders, JPEG lossless and JPEG-LS by imagecodecs, JPEG baseline by Pillow)."""
+    pydicom's encoders, JPEG lossless, 12-bit JPEG and JPEG-LS by imagecodecs, JPEG baseline by
+    Pillow)."""
     ds = copy.deepcopy(ds)
     if syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
         ds.file_meta.TransferSyntaxUID = syntax
@@ -92,6 +95,8 @@ def save(
         ds.file_meta.TransferSyntaxUID = syntax
     elif syntax in (RLELossless, JPEG2000Lossless):
         ds.compress(syntax, generate_instance_uid=False)
+    elif syntax == JPEG2000:
+        ds.compress(syntax, j2k_cr=[10], generate_instance_uid=False)
     else:
         _encapsulate(ds, syntax)
     ds.save_as(
@@ -115,6 +120,8 @@ def _encapsulate(ds: Dataset, syntax: UID) -> None:
         data = imagecodecs.jpeg8_encode(
             frame, lossless=True, bitspersample=int(ds.BitsStored), predictor=1
         )
+    elif syntax == JPEGExtended12Bit:
+        data = imagecodecs.jpeg8_encode(frame, level=95, bitspersample=12)
     elif syntax == JPEGLSLossless:
         data = imagecodecs.jpegls_encode(frame, level=0)
     else:

@@ -13,10 +13,12 @@ from dicom_files import dataset, ramp, save
 from pydicom.dataset import Dataset
 from pydicom.pixels import convert_color_space
 from pydicom.uid import (
+    JPEG2000,
     ExplicitVRBigEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGExtended12Bit,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
@@ -188,10 +190,18 @@ def test_a_bare_dataset_without_file_meta_is_read(tmp_path):
     assert np.array_equal(got, plain)
 
 
-def test_jpeg_baseline_8bit(tmp_path):
-    pixels = ramp(32, 40, 8)
-    got, _ = read(save(dataset(pixels), tmp_path / "a", JPEGBaseline8Bit))
-    assert np.abs(got.astype(int) - full_range(pixels.astype(float))).mean() < 12
+@pytest.mark.parametrize(
+    ("syntax", "bits"), [(JPEGBaseline8Bit, 8), (JPEGExtended12Bit, 12), (JPEG2000, 12)]
+)
+def test_lossy_encodings_read_close_to_the_plain_file(tmp_path, syntax, bits):
+    y, x = np.mgrid[0:64, 0:64]
+    smooth = ((np.sin(x / 9) + np.cos(y / 7) + 2) / 4 * (2**bits - 1)).astype(
+        np.uint8 if bits == 8 else np.uint16
+    )
+    ds = dataset(smooth, bits_stored=bits)
+    plain, _ = read(save(ds, tmp_path / "plain.dcm"))
+    got, _ = read(save(ds, tmp_path / "lossy", syntax))
+    assert np.abs(got.astype(int) - plain).max() <= 3
 
 
 def test_rgb_and_ybr_become_rgb_and_grey_as_pillow_converts(tmp_path):
