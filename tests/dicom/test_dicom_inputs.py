@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from dicom_files import PHI, dataset, ramp, save
@@ -270,3 +271,27 @@ def test_card_views_round_trip_and_leave_old_digests_alone():
     assert "views" not in plain.to_dict()  # a card sealed before views existed keeps its digest
     with pytest.raises(CardError, match="views must list"):
         tiny_card("binary_gray.tflite", views=[])
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_damaged_headers_are_error_records_never_tracebacks(tmp_path):
+    """Seeded byte flips and cuts anywhere in a file: each either reads or is one ImageError line
+    without patient data (pydicom converts elements lazily, so damage surfaces on first use)."""
+    base = chest(tmp_path / "base.dcm").read_bytes()
+    rng = np.random.default_rng(0)
+    target = tmp_path / "damaged.dcm"
+    failures = 0
+    for _ in range(300):
+        data = bytearray(base)
+        for _ in range(rng.integers(1, 4)):
+            data[rng.integers(128, 1200)] = rng.integers(0, 256)
+        if rng.random() < 0.3:
+            data = data[: rng.integers(132, len(data))]
+        target.write_bytes(bytes(data))
+        try:
+            decode(target, "L")
+        except ImageError as exc:
+            failures += 1
+            message = str(exc)
+            assert "\n" not in message and not any(value in message for value in PHI.values())
+    assert 0 < failures < 300

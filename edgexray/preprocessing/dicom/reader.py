@@ -64,6 +64,11 @@ def _pydicom() -> Any:
     return pydicom
 
 
+def _corrupt(pydicom: Any) -> tuple[type[BaseException], ...]:
+    errors = pydicom.errors
+    return (errors.InvalidDicomError, errors.BytesLengthException, *_CORRUPT)
+
+
 def read_header(path: str | os.PathLike[str], name: str) -> Dataset:
     """Everything before the pixel data (files without preamble or file meta too)."""
     pydicom = _pydicom()
@@ -74,7 +79,7 @@ def read_header(path: str | os.PathLike[str], name: str) -> Dataset:
         raise ImageError(f"{name}: file not found") from None
     except PermissionError:
         raise ImageError(f"{name}: permission denied") from None
-    except (pydicom.errors.InvalidDicomError, *_CORRUPT) as exc:
+    except _corrupt(pydicom) as exc:
         raise ImageError(f"{name}: corrupt or truncated DICOM ({type(exc).__name__})") from None
 
 
@@ -118,37 +123,37 @@ def read_dicom(
     Raises ImageError (with the file's identifiers as `source` once they are known).
     """
     header = read_header(path, name)
-    source = identifiers(header)
-    # A file cut short in its header has no Rows: say so before the gate judges what is left.
-    refused = (
-        no_image_problem(header)
-        or gate_problem(header, options)
-        or size_problem(header, max_pixels)
-    )
-    if refused:
-        raise ImageError(f"{name}: {refused}", source=source)
-    syntax = _transfer_syntax(header)
-    _check_decoder(syntax, name)
-    from pydicom.pixels import pixel_array
-
+    # pydicom converts an element when it is first used: a damaged one fails here, not in dcmread.
+    corrupt = _corrupt(_pydicom())
+    source: dict[str, Any] = {}  # stays empty when the identifiers themselves are damaged
     try:
+        source.update(identifiers(header))
+        # A file cut short in its header has no Rows: say so before the gate judges what is left.
+        refused = (
+            no_image_problem(header)
+            or gate_problem(header, options)
+            or size_problem(header, max_pixels)
+        )
+        if refused:
+            raise ImageError(f"{name}: {refused}", source=source)
+        syntax = _transfer_syntax(header)
+        _check_decoder(syntax, name)
+        from pydicom.pixels import pixel_array
+
         # view_only: native pixel data is used in place, not copied (compressed data is decoded).
         frame = pixel_array(os.fspath(path), index=0, transfer_syntax_uid=syntax, view_only=True)
         rendered = render(frame, header, options)
+        del frame
+        photometric = str(header.get("PhotometricInterpretation", "")).strip()
+        frames = frame_count(header)
     except PixelProblem as exc:
-        raise ImageError(f"{name}: {exc}", source=source) from None
-    except _CORRUPT as exc:
+        raise ImageError(f"{name}: {exc}", source=source or None) from None
+    except corrupt as exc:
         raise ImageError(
-            f"{name}: corrupt or truncated DICOM pixel data ({type(exc).__name__})", source=source
+            f"{name}: corrupt or truncated DICOM ({type(exc).__name__})", source=source or None
         ) from None
-    del frame
     mode = "L" if rendered.pixels.ndim == 2 else "RGB"
-    source.update(
-        photometric=str(header.get("PhotometricInterpretation", "")).strip(),
-        window=rendered.window,
-        inverted=rendered.inverted,
-    )
-    frames = frame_count(header)
+    source.update(photometric=photometric, window=rendered.window, inverted=rendered.inverted)
     if frames > 1:
         source["frame"] = f"1 of {frames}"
     return DicomImage(Image.fromarray(rendered.pixels, mode), source)
