@@ -17,10 +17,12 @@ def is_image_name(path: Path) -> bool:
 
 def is_image_file(path: Path) -> bool:
     """An image by its name (IMAGE_EXTENSIONS, .dcm, .dicom), or a file without an extension that
-    carries the DICOM magic (PACS exports often have no extension; reads 132 bytes at most)."""
+    carries the DICOM magic (PACS exports often have no extension, or are named by their UID, whose
+    last part looks like a numeric extension; reads 132 bytes at most)."""
     if is_image_name(path):
         return True
-    return not path.suffix and path.is_file() and has_dicom_magic(path)
+    unnamed = not path.suffix or path.suffix[1:].isdigit()
+    return unnamed and path.is_file() and has_dicom_magic(path)
 
 
 @dataclass

@@ -137,13 +137,15 @@ def test_a_dicom_made_from_a_png_gives_the_png_probabilities(tmp_path, model, bi
 def test_folder_scans_find_dicom_by_extension_and_by_magic(tmp_path):
     chest(tmp_path / "a.dcm")
     chest(tmp_path / "B.DICOM")
-    chest(tmp_path / "1.2.3.4")  # a PACS export: no extension, but "1.2.3.4" has suffix ".4"
+    chest(tmp_path / "1.2.840.10008.3.7")  # named by its UID: the suffix ".7" is no extension
     chest(tmp_path / "IM0001")
+    chest(tmp_path / "scan.bin")  # a real extension: not searched, even with the magic
     save(dataset(ramp(8, 8, 12), bits_stored=12), tmp_path / "IM0002", preamble=False)
     (tmp_path / "README").write_text("not an image")
+    (tmp_path / "1.2.3").write_text("not an image either")
     (tmp_path / "notes.txt").write_text("DICM" * 50)
     found = {p.name for p in discover_images([tmp_path]).files}
-    assert found == {"a.dcm", "B.DICOM", "IM0001"}
+    assert found == {"a.dcm", "B.DICOM", "1.2.840.10008.3.7", "IM0001"}
 
 
 # The CLI and patient data --------------------------------------------------------------------------
