@@ -35,10 +35,11 @@ BITS = 15
 
 def _dataset(values: np.ndarray):  # type: ignore[no-untyped-def]
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = UID("1.2.840.10008.5.1.4.1.1.1")
     ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.1137.99"
     ds.Modality, ds.BodyPartExamined, ds.ViewPosition = "CR", "CHEST", "PA"
     ds.set_pixel_data(values, "MONOCHROME2", BITS)
@@ -74,7 +75,7 @@ def files(side: int) -> dict[str, Path]:
     ds.save_as(paths["DICOM JPEG 2000 lossless"], enforce_file_format=True)
     ds = _dataset(values)
     ds.PixelData = encapsulate(
-        [imagecodecs.jpeg8_encode(values, lossless=True, bitspersample=BITS, predictor=1)]
+        [bytes(imagecodecs.jpeg8_encode(values, lossless=True, bitspersample=BITS, predictor=1))]
     )
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1

@@ -11,6 +11,7 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import deque
@@ -28,11 +29,11 @@ from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
-from edgexray.modelfile import read_card
+from edgexray.modelfile import read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
-from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.decode import ImageInput, display_name
 from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.transform import check_reducing_gap
 
@@ -46,8 +47,9 @@ class ClassifierOptions:
     may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
-    Preprocessor; None = one step, exactly as in training). dicom: how DICOM files are read
-    (window, header gate; docs/dicom.md)."""
+    Preprocessor; None = one step, exactly as in training). verbose: let the engine's own messages
+    through while the model loads (silenced by default). dicom: how DICOM files are read (window,
+    header gate; docs/dicom.md)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -55,6 +57,7 @@ class ClassifierOptions:
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int | None = None
     reducing_gap: float | None = None
+    verbose: bool = False
     dicom: DicomOptions = field(default_factory=DicomOptions)
 
     def __post_init__(self) -> None:
@@ -93,10 +96,17 @@ class Classifier:
     ) -> None:
         self.path = Path(model)
         self.options = options or ClassifierOptions()
-        embedded = read_card(self.path)
+        # The file is read once and checked (card digest, model bytes) before any engine exists;
+        # the engine then loads these same bytes, not the file again.
+        checked = read_model_file(self.path)
+        embedded = checked.card
         self.engine: Engine = open_engine(
-            self.path, EngineOptions(self.options.threads), self.options.engine
+            self.path,
+            EngineOptions(self.options.threads, self.options.verbose),
+            self.options.engine,
+            content=checked.data,
         )
+        del checked  # the engine keeps the bytes if it needs them (LiteRT), or has copied them
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
         self.preprocessor = Preprocessor.from_card(
             self.card,
@@ -150,8 +160,9 @@ class Classifier:
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
-        """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
-        be decoded."""
+        """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
+        an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
+        EngineError if the engine fails on it."""
         x, facts = self.preprocessor.prepare(source)
         return self._predictions([_name(source)], self.predict_tensor(x[None]), [facts])[0]
 
@@ -198,21 +209,35 @@ class Classifier:
                 for future in window:  # an abandoned run does not decode what nobody will read
                     future.cancel()
 
+    def _run_isolating(self, names: list[str | None], batch: np.ndarray) -> list[Prediction]:
+        """Predictions for a batch; when the engine fails on it, each input is retried alone, so
+        one input the engine cannot run costs only its own result (an error record)."""
+        try:
+            return self._predictions(names, self.predict_tensor(batch))
+        except EdgexrayError as exc:
+            if len(batch) == 1:
+                return [Prediction(path=names[0], error=self._engine_error(names[0], exc))]
+        return [
+            prediction
+            for i in range(len(batch))
+            for prediction in self._run_isolating(names[i : i + 1], batch[i : i + 1])
+        ]
+
+    @staticmethod
+    def _engine_error(name: str | None, exc: Exception) -> str:
+        return f"{display_name(name)}: {exc}" if name is not None else str(exc)
+
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
         good = [(name, x, facts) for name, x, _, facts in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
-            try:
-                probabilities = self.predict_tensor(np.stack([x for _, x, _ in good]))
-                done = iter(
-                    self._predictions(
-                        [name for name, _, _ in good], probabilities, [f for _, _, f in good]
-                    )
+            names, batch = [name for name, _, _ in good], np.stack([x for _, x, _ in good])
+            done = iter(
+                dataclasses.replace(prediction, source=facts)
+                for prediction, (_, _, facts) in zip(
+                    self._run_isolating(names, batch), good, strict=True
                 )
-            except EdgexrayError as exc:  # an engine failure fails this batch, not the run
-                done = iter(
-                    Prediction(path=name, error=str(exc), source=facts) for name, _, facts in good
-                )
+            )
             for i, (_, x, _, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)

@@ -10,12 +10,13 @@ data is read, so a decompression bomb or a huge file costs neither time nor memo
 from __future__ import annotations
 
 import functools
+import io
 import os
 import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,7 +27,11 @@ from edgexray.preprocessing.dicom.options import DicomOptions
 from edgexray.preprocessing.dicom.reader import read_dicom
 
 TargetMode = Literal["L", "RGB"]
-ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
+# A path, the encoded file's bytes or a binary file object (e.g. io.BytesIO, an upload), a decoded
+# PIL image, or a uint8/uint16 pixel array.
+ImageInput = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
+)
 
 # 16-bit and 32-bit integer modes Pillow uses for high-bit-depth grayscale (PNG, TIFF).
 _WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
@@ -76,7 +81,9 @@ def display_name(path: str | os.PathLike[str]) -> str:
 
 
 def _describe(source: object) -> str:
-    return display_name(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    if isinstance(source, (str, os.PathLike)):
+        return display_name(source)
+    return "image data" if hasattr(source, "read") else type(source).__name__
 
 
 def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
@@ -103,7 +110,7 @@ def _checked_file(path: str | os.PathLike[str], name: str) -> None:
         raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
 
 
-def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
+def _open(path: str | os.PathLike[str] | BinaryIO, limits: DecodeLimits) -> Image.Image:
     name = _describe(path)
     try:
         image = Image.open(path, formats=_FORMATS)  # reads the header only
@@ -232,12 +239,18 @@ def decode(
             return Decoded(to_mode(ImageOps.exif_transpose(source) or source, mode, keep_grey))
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
-    if not isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageError("image data: empty")
+        source = io.BytesIO(source)
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         raise ImageError(
-            f"cannot classify a {type(source).__name__}: give a path, a PIL image or a numpy array"
+            f"cannot classify a {type(source).__name__}: give a path, the file's bytes, a binary "
+            "file object, a PIL image or a numpy array"
         )
     name = _describe(source)
-    _checked_file(source, name)
+    if isinstance(source, (str, os.PathLike)):
+        _checked_file(source, name)
     if looks_like_dicom(source):
         dicom_image = read_dicom(source, name, dicom or DicomOptions(), limits.max_pixels)
         return Decoded(to_mode(dicom_image.image, mode, keep_grey), source=dicom_image.source)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from edgexray_export.errors import ExportError
+
+if TYPE_CHECKING:
+    from pydicom.uid import UID
 
 BITS_STORED = 12
 CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
@@ -29,11 +32,11 @@ def _pydicom() -> Any:
     return pydicom
 
 
-def _uid(*parts: object) -> str:
+def _uid(*parts: object) -> UID:
     """A UID derived from `parts` (pydicom's prefix), so the same image always gets the same one."""
     from pydicom.uid import generate_uid
 
-    return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
+    return generate_uid(entropy_srcs=[str(p) for p in parts])
 
 
 def stored_values(image: np.ndarray, photometric: str) -> np.ndarray:
@@ -47,10 +50,11 @@ def write_dicom(image: np.ndarray, path: Path, key: tuple[object, ...], photomet
     UIDs and the fake patient ID. Returns the file written."""
     pydicom = _pydicom()
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = CR_IMAGE_STORAGE
+    ds.file_meta.MediaStorageSOPClassUID = UID(CR_IMAGE_STORAGE)
     ds.SOPClassUID = CR_IMAGE_STORAGE
     ds.StudyInstanceUID = _uid("study", *key)
     ds.SeriesInstanceUID = _uid("series", *key)

@@ -297,3 +297,16 @@ def test_damaged_headers_are_error_records_never_tracebacks(tmp_path):
             message = str(exc)
             assert "\n" not in message and not any(value in message for value in PHI.values())
     assert 0 < failures < 300
+
+
+def test_dicom_bytes_and_file_objects_read_like_the_file(tmp_path, model):
+    import io
+
+    path = chest(tmp_path / "a.dcm")
+    data = path.read_bytes()
+    stream = io.BytesIO(b"junk" + data)
+    stream.seek(4)  # read from where the stream is, as an upload handler may leave it
+    with Classifier(model) as clf:
+        from_file, from_bytes, from_stream = clf.predict_batch([path, data, stream])
+    assert from_bytes.probabilities == from_file.probabilities == from_stream.probabilities
+    assert from_stream.source == from_file.source

@@ -6,10 +6,11 @@ when a DICOM file is first read, never by `import edgexray`. Only the first fram
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from PIL import Image
 
@@ -69,7 +70,10 @@ def _corrupt(pydicom: Any) -> tuple[type[BaseException], ...]:
     return (errors.InvalidDicomError, errors.BytesLengthException, *_CORRUPT)
 
 
-def read_header(path: str | os.PathLike[str], name: str) -> Dataset:
+Source = str | os.PathLike[str] | BinaryIO
+
+
+def read_header(path: Source, name: str) -> Dataset:
     """Everything before the pixel data (files without preamble or file meta too)."""
     pydicom = _pydicom()
     try:
@@ -115,13 +119,16 @@ def _check_decoder(syntax: Any, name: str) -> None:
         )
 
 
-def read_dicom(
-    path: str | os.PathLike[str], name: str, options: DicomOptions, max_pixels: int
-) -> DicomImage:
+def read_dicom(path: Source, name: str, options: DicomOptions, max_pixels: int) -> DicomImage:
     """Header gate and size check from the header, then the first frame, rendered for the model.
+    `path` may be a seekable binary file object (an upload), read from its current position.
 
     Raises ImageError (with the file's identifiers as `source` once they are known).
     """
+    stream = None if isinstance(path, (str, os.PathLike)) else path
+    if stream is not None and stream.tell() != 0:
+        # pydicom reads a file object from its start; copy what follows the current position.
+        stream = path = io.BytesIO(stream.read())
     header = read_header(path, name)
     # pydicom converts an element when it is first used: a damaged one fails here, not in dcmread.
     corrupt = _corrupt(_pydicom())
@@ -141,7 +148,10 @@ def read_dicom(
         from pydicom.pixels import pixel_array
 
         # view_only: native pixel data is used in place, not copied (compressed data is decoded).
-        frame = pixel_array(os.fspath(path), index=0, transfer_syntax_uid=syntax, view_only=True)
+        if stream is not None:
+            stream.seek(0)
+        target = stream if stream is not None else os.fspath(path)  # type: ignore[arg-type]
+        frame = pixel_array(target, index=0, transfer_syntax_uid=syntax, view_only=True)
         rendered = render(frame, header, options)
         del frame
         photometric = str(header.get("PhotometricInterpretation", "")).strip()
