@@ -27,6 +27,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import interleaved, median_ms
 
+from edgexray.atomic import write_text_atomically
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODEL = ROOT / "models" / "demo" / "seed_cnn.tflite-int8.tflite"
@@ -165,7 +167,8 @@ def main() -> None:
     table = "\n".join(lines) + "\n" + footer + "\n"
     print(table)
     if args.write:
-        args.write.write_text(
+        write_text_atomically(
+            args.write,
             "# DICOM decoding cost\n\n"
             "Made by `python benchmarks/dicom_decode.py --write benchmarks/DICOM.md` "
             "(see its docstring for what each row does). Decode + preprocess is what `classify` "
@@ -173,7 +176,7 @@ def main() -> None:
             "(docs/dicom.md) or 16-bit PNG to 8 bits, resize to the model input. Peak memory is "
             "the VmHWM growth of a fresh process over one such call, after warming the same path "
             "on a small file; for the compressed files it is the decoder's (pydicom + "
-            "pylibjpeg), edgexray's strips add nothing measurable.\n\n" + table
+            "pylibjpeg), edgexray's strips add nothing measurable.\n\n" + table,
         )
 
 
