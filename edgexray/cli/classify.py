@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import time
 import warnings
@@ -56,6 +57,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
 
 
 STDIN = Path("-")
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
 def _stdin_prediction(classifier: Classifier) -> Prediction:
@@ -65,6 +67,44 @@ def _stdin_prediction(classifier: Classifier) -> Prediction:
     except (ImageError, EngineError) as exc:
         message = str(exc).removeprefix("image data: ")
         return Prediction(path="-", error=f"-: {message}")
+
+
+def ray_address_given(value: str) -> bool:
+    """Whether the value after --ray names a cluster: host:port, ray://..., auto (or local)."""
+    return bool(_RAY_ADDRESS.match(value))
+
+
+def _classify_on_ray(
+    paths: tuple[Path, ...],
+    model: Path,
+    address: str,
+    output: Path | None,
+    actors: int | None,
+    batch_size: int,
+    card_flags: dict[str, Any],
+) -> None:
+    from edgexray.cli import ray_classify
+
+    if STDIN in paths:
+        raise click.BadParameter("--ray classifies files, not standard input", param_hint="PATHS")
+    started = time.perf_counter()
+    tally = ray_classify.classify_on_ray(
+        paths,
+        model,
+        address,
+        ray_classify.check_output(output),
+        actors=actors,
+        batch_size=batch_size,
+        overrides=overrides_from(card_flags),
+    )
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"edgexray: {tally.classified} classified, {tally.failed} failed in {elapsed:.1f} s "
+        f"({(tally.classified + tally.failed) / max(elapsed, 1e-9):.1f} images/s, Ray start included)",
+        err=True,
+    )
+    if tally.failed:
+        sys.exit(exit_codes.PARTIAL)
 
 
 @click.command()
@@ -114,6 +154,23 @@ def _stdin_prediction(classifier: Classifier) -> Prediction:
     default=None,
     help="Write results to FILE instead of stdout.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Classify on Ray actors, one model each, and write -o results.parquet or .jsonl "
+    "(needs edgexray[ray]). Without ADDRESS (host:port, ray://host:port, auto) starts a local "
+    "Ray with this process's cores, or joins RAY_ADDRESS. See docs/scale.md.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --ray: actors (model copies) in the pool. Default: one per CPU of the cluster.",
+)
 @card_override_options
 def classify(
     paths: tuple[Path, ...],
@@ -125,6 +182,8 @@ def classify(
     engine: str | None,
     output_format: str,
     output: Path | None,
+    ray_address: str | None,
+    actors: int | None,
     **card_flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
@@ -135,6 +194,9 @@ def classify(
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
+    if ray_address is not None and not ray_address_given(ray_address):
+        # `--ray images/`: click took the first PATH for the optional address
+        paths, ray_address = (Path(ray_address), *paths), "local"
     if model is None:
         model = default_model()
         click.echo(
@@ -147,6 +209,9 @@ def classify(
         click.echo(
             f"edgexray: no PATH given, classifying the sample images in {paths[0]}", err=True
         )
+    if ray_address is not None:
+        _classify_on_ray(paths, model, ray_address, output, actors, batch_size, card_flags)
+        return
     options = ClassifierOptions(
         threads=threads,
         engine=engine,
