@@ -103,6 +103,14 @@ def _classify_on_ray(
         f"({(tally.classified + tally.failed) / max(elapsed, 1e-9):.1f} images/s, Ray start included)",
         err=True,
     )
+    metrics = tally.folders.metrics()
+    if metrics is not None:  # the archive has class folders: how the model did on it
+        click.echo(
+            f"edgexray: {metrics.count} images in class folders: accuracy {metrics.accuracy:.4f}, "
+            f"macro precision {metrics.macro_precision:.4f}, recall {metrics.macro_recall:.4f}, "
+            f"F1 {metrics.macro_f1:.4f}",
+            err=True,
+        )
     if tally.failed:
         sys.exit(exit_codes.PARTIAL)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -23,6 +23,9 @@ from edgexray.errors import EdgexrayError
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 from edgexray.records import display_path
+
+if TYPE_CHECKING:
+    from edgexray.scale import FolderConfusion
 
 LOCAL = "local"  # `--ray` without an address
 OUTPUT_SUFFIXES = (".parquet", ".jsonl")
@@ -99,6 +102,9 @@ class RecordFile:
 
 @dataclass
 class Tally:
+    """Records written, and the confusion of those in class folders (edgexray.scale.evaluation)."""
+
+    folders: FolderConfusion
     classified: int = 0
     failed: int = 0
 
@@ -106,6 +112,7 @@ class Tally:
         ok = table.column("error").null_count
         self.classified += ok
         self.failed += table.num_rows - ok
+        self.folders.add(table)
 
 
 def _encodable(path: Path) -> bool:
@@ -158,14 +165,14 @@ def classify_on_ray(
 ) -> Tally:
     """Classify the images under `paths` on Ray and write their records to `output`: the errors
     found on the driver first, then the workers' records as they come (in Ray's order)."""
-    from edgexray.scale import classify_dataset, model_labels, record_schema
+    from edgexray.scale import FolderConfusion, classify_dataset, model_labels, record_schema
     from edgexray.scale.records import records_table
 
     labels = model_labels(model, overrides=overrides)  # a bad model fails before Ray starts
     found = discover_images(list(paths))
     problems = _problems(found.problems, found.files)
     files = [str(p) for p in found.files if _encodable(p)]
-    tally = Tally()
+    tally = Tally(FolderConfusion(labels))
     show = sys.stderr.isatty()
     with ray_session(address) as cpus:
         import ray.data

@@ -9,7 +9,16 @@ Needs the `[ray]` extra; `import edgexray` never imports this package (nor Ray).
 """
 
 from edgexray.scale.dataset import classify_dataset, model_labels
+from edgexray.scale.evaluation import FolderConfusion, archive_metrics
 from edgexray.scale.records import record_schema, row_to_record
 from edgexray.scale.shipped_model import ShippedModel
 
-__all__ = ["ShippedModel", "classify_dataset", "model_labels", "record_schema", "row_to_record"]
+__all__ = [
+    "FolderConfusion",
+    "ShippedModel",
+    "archive_metrics",
+    "classify_dataset",
+    "model_labels",
+    "record_schema",
+    "row_to_record",
+]

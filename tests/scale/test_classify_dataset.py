@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -21,7 +22,8 @@ from conftest import run_edgexray  # noqa: E402
 
 from edgexray.demo import default_model, samples_folder  # noqa: E402
 from edgexray.errors import ModelError  # noqa: E402
-from edgexray.scale import ShippedModel, classify_dataset, row_to_record  # noqa: E402
+from edgexray.metrics import classification_metrics  # noqa: E402
+from edgexray.scale import ShippedModel, archive_metrics, classify_dataset, row_to_record  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +94,20 @@ def test_bytes_give_classify_records(local_ray, images, classify_records):
         ("/" + r["path"].lstrip("/")): r | {"path": "/" + r["path"].lstrip("/")} for r in records
     }
     _assert_same_records(ours, classify_records)
+
+
+def test_archive_metrics_from_class_folders(local_ray, images, classify_records):
+    labels = ("NORMAL", "PNEUMONIA")
+    ds = ray.data.from_items([{"path": f} for f in _files(images)])
+    tally = archive_metrics(classify_dataset(ds, default_model(), actors=2), labels)
+    good = [r for r in classify_records.values() if "error" not in r]
+    expected = classification_metrics(
+        np.array([labels.index(Path(r["path"]).parent.name) for r in good]),
+        np.array([labels.index(r["label"]) for r in good]),
+        labels,
+    )
+    assert tally.errors == 1 and tally.unlabelled == 0
+    assert tally.metrics().to_dict() == expected.to_dict()
 
 
 def test_tampered_model_bytes_are_refused_on_the_worker(local_ray):

@@ -128,6 +128,7 @@ def test_classify_on_a_ray_head_node_writes_classify_records(head_node, tmp_path
     done = _edgexray("classify", "--ray", head_node, "-m", model, str(images), "-o", str(parquet))
     assert done.returncode == 3, done.stderr  # the broken file: exit 3, the others written
     assert f"{len(expected) - 1} classified, 1 failed" in done.stderr
+    assert f"{len(expected) - 1} images in class folders: accuracy" in done.stderr
 
     rows = pq.read_table(parquet).to_pylist()
     assert len(rows) == len(expected)
