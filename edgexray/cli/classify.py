@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import sys
 import time
@@ -15,17 +16,23 @@ from typing import Any, TextIO
 import click
 
 from edgexray import exit_codes
+from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
+    audit_option,
     card_override_options,
     engine_option,
+    model_option,
+    model_or_demo,
     overrides_from,
     run_settings,
     threads_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
-from edgexray.demo import default_model, samples_folder
-from edgexray.errors import EngineError, ImageError
+from edgexray.demo import samples_folder
+from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -56,17 +63,30 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
+def _explain(classifier: Classifier, prediction: Prediction, folder: ExplanationFolder) -> None:
+    """The explanation of a decision just written; a file that changed since is one error line."""
+    if prediction.path in (None, "-"):  # standard input was read once: nothing left to show
+        return
+    try:
+        folder.write(classifier.explain(prediction.path))
+    except EdgexrayError as exc:
+        folder.write_error(prediction.path, str(exc))
+
+
 STDIN = Path("-")
 _RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
-def _stdin_prediction(classifier: Classifier) -> Prediction:
-    """The record for one image read whole from standard input (`classify -`), named "-"."""
+def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
+    """The record for one image read whole from standard input (`classify -`), named "-", and
+    the SHA-256 of the bytes read (for the audit log)."""
+    data = sys.stdin.buffer.read()
+    digest = hashlib.sha256(data).hexdigest()
     try:
-        return dataclasses.replace(classifier.predict(sys.stdin.buffer.read()), path="-")
+        return dataclasses.replace(classifier.predict(data), path="-"), digest
     except (ImageError, EngineError) as exc:
         message = str(exc).removeprefix("image data: ")
-        return Prediction(path="-", error=f"-: {message}")
+        return Prediction(path="-", error=f"-: {message}"), digest
 
 
 def ray_address_given(value: str) -> bool:
@@ -117,13 +137,7 @@ def _classify_on_ray(
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@click.option(
-    "-m",
-    "--model",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Model file (.tflite or .onnx). Default: the bundled demo model.",
-)
+@model_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -163,6 +177,20 @@ def _classify_on_ray(
     help="Write results to FILE instead of stdout.",
 )
 @click.option(
+    "--explain",
+    "explain_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write an explanation (overlay PNG, map, record) of each decision into DIR "
+    "(see `edgexray explain`).",
+)
+@click.option(
+    "--explain-only",
+    default=None,
+    help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
+)
+@audit_option
+@click.option(
     "--ray",
     "ray_address",
     is_flag=False,
@@ -190,6 +218,9 @@ def classify(
     engine: str | None,
     output_format: str,
     output: Path | None,
+    explain_dir: Path | None,
+    explain_only: str | None,
+    audit: Path | None,
     ray_address: str | None,
     actors: int | None,
     **card_flags: Any,
@@ -205,13 +236,11 @@ def classify(
     if ray_address is not None and not ray_address_given(ray_address):
         # `--ray images/`: click took the first PATH for the optional address
         paths, ray_address = (Path(ray_address), *paths), "local"
-    if model is None:
-        model = default_model()
-        click.echo(
-            f"edgexray: using the demo model {model.name}: trained on synthetic images, "
-            "for demonstration only, not for clinical use",
-            err=True,
+    if ray_address is not None and (explain_dir is not None or audit is not None):
+        raise click.BadParameter(
+            "--explain and --audit do not work with --ray yet", param_hint="--ray"
         )
+    model = model_or_demo(model)
     if not paths:
         paths = (samples_folder(),)
         click.echo(
@@ -229,6 +258,11 @@ def classify(
         verbose=run_settings().verbose,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
+    if explain_only is not None and explain_only not in classifier.labels:
+        raise click.BadParameter(
+            f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
+            param_hint="'--explain-only'",
+        )
     if list(paths).count(STDIN) > 1:
         raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
     found = discover_images([p for p in paths if p != STDIN])
@@ -239,18 +273,24 @@ def classify(
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
+        auditor = stack.enter_context(RunAudit.open(audit, classifier)) if audit else None
         # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
         destination = _open_output(output, output_format) if output else None
+        explanations = (
+            stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None
+        )
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         output_closed = False
         try:
             if STDIN in paths:
-                prediction = _stdin_prediction(classifier)
+                prediction, digest = _stdin_prediction(classifier)
                 writer.write(prediction)
+                if auditor:
+                    auditor.record(prediction, digest)
                 successes, failures = (
                     (successes + 1, failures) if prediction.ok else (successes, failures + 1)
                 )
@@ -263,6 +303,10 @@ def classify(
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
+                if explanations and prediction.ok and explain_only in (None, prediction.label):
+                    _explain(classifier, prediction, explanations)
+                if auditor:
+                    auditor.record(prediction)
                 if prediction.ok:
                     successes += 1
                 else:
