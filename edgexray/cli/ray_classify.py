@@ -44,12 +44,8 @@ def check_output(output: Path | None) -> Path:
 def ray_session(address: str) -> Iterator[int]:
     """Connect to the cluster at `address` (or RAY_ADDRESS), else start a local Ray with the cores
     this process may use; yields the cluster's CPU count; disconnects (and stops a local Ray)."""
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise EdgexrayError(
-            "--ray needs Ray, which is not installed here: pip install 'edgexray[ray]'"
-        ) from None
+    import ray
+
     join = address if address != LOCAL else os.environ.get("RAY_ADDRESS")
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
@@ -59,7 +55,8 @@ def ray_session(address: str) -> Iterator[int]:
             # "local": a new instance, never one some other `ray start` left on this machine
             ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise EdgexrayError(f"cannot connect to Ray at {join}: {exc}") from None
+        where = f"connect to Ray at {join}" if join else "start a local Ray"
+        raise EdgexrayError(f"cannot {where}: {exc}") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours shows images/s; Ray's would interleave with it
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -165,6 +162,13 @@ def classify_on_ray(
 ) -> Tally:
     """Classify the images under `paths` on Ray and write their records to `output`: the errors
     found on the driver first, then the workers' records as they come (in Ray's order)."""
+    try:
+        import pyarrow  # noqa: F401
+        import ray
+    except ModuleNotFoundError as exc:
+        raise EdgexrayError(
+            f"--ray needs Ray Data ({exc.name} is not installed here): pip install 'edgexray[ray]'"
+        ) from None
     from edgexray.scale import FolderConfusion, classify_dataset, model_labels, record_schema
     from edgexray.scale.records import records_table
 

@@ -140,3 +140,21 @@ def test_classify_on_a_ray_head_node_writes_classify_records(head_node, tmp_path
         assert row["error"] is None and row["label"] == want["label"]
         for label, p in want["probabilities"].items():
             assert row["probabilities"][label] == pytest.approx(p, abs=1e-6)
+
+
+def test_ray_missing_is_one_line_naming_the_extra(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None; from edgexray.cli.main import main; "
+        f"main(['classify', '--ray', '{tmp_path}', '-o', '{tmp_path / 'r.parquet'}'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "edgexray: error: --ray needs Ray Data (ray is not installed here): "
+        "pip install 'edgexray[ray]'"
+    )
+
+
+def test_ray_needs_a_parquet_or_jsonl_output(tmp_path):
+    done = run_edgexray("classify", "--ray", str(tmp_path), "-o", str(tmp_path / "r.csv"))
+    assert done.returncode == 2 and "-o results.parquet or -o results.jsonl" in done.stderr
