@@ -29,7 +29,7 @@ from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
-from edgexray.modelfile import read_model_file
+from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
@@ -96,12 +96,17 @@ class Classifier:
         model: str | os.PathLike[str],
         options: ClassifierOptions | None = None,
         overrides: CardOverrides | None = None,
+        *,
+        checked: ModelFile | None = None,
     ) -> None:
+        """model: the model file. checked: that file already read and checked (check_model_bytes,
+        e.g. on a worker the file was shipped to as bytes); then `model` only names it."""
         self.path = Path(model)
         self.options = options or ClassifierOptions()
         # The file is read once and checked (card digest, model bytes) before any engine exists;
         # the engine then loads these same bytes, not the file again.
-        checked = read_model_file(self.path)
+        if checked is None:
+            checked = read_model_file(self.path)
         embedded = checked.card
         self.engine: Engine = open_engine(
             self.path,

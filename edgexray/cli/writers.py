@@ -15,25 +15,7 @@ from typing import Any, TextIO, cast
 
 from edgexray.atomic import AtomicFile
 from edgexray.prediction import Prediction
-from edgexray.preprocessing.decode import display_name
-
-
-def display_path(path: str | None) -> str:
-    """A printable form of a file name, also for names that are not valid UTF-8 (shown as \\xNN)."""
-    return "-" if path is None else display_name(path)
-
-
-def display_error(prediction: Prediction) -> str:
-    """The error message as valid UTF-8 text: it may quote a file name that is not."""
-    return "" if prediction.error is None else display_name(prediction.error)
-
-
-def _record(prediction: Prediction) -> dict[str, Any]:
-    record = prediction.to_record()
-    record["path"] = display_path(prediction.path)
-    if not prediction.ok:
-        record["error"] = display_error(prediction)
-    return record
+from edgexray.records import display_error, display_path, prediction_record
 
 
 class ResultWriter(ABC):
@@ -51,7 +33,7 @@ class ResultWriter(ABC):
 
 class JSONLWriter(ResultWriter):
     def write(self, prediction: Prediction) -> None:
-        self.stream.write(json.dumps(_record(prediction), ensure_ascii=False) + "\n")
+        self.stream.write(json.dumps(prediction_record(prediction), ensure_ascii=False) + "\n")
         self.stream.flush()
 
 
@@ -65,7 +47,7 @@ class JSONWriter(ResultWriter):
 
     def write(self, prediction: Prediction) -> None:
         separator = ",\n  " if self.count else "\n  "
-        self.stream.write(separator + json.dumps(_record(prediction), ensure_ascii=False))
+        self.stream.write(separator + json.dumps(prediction_record(prediction), ensure_ascii=False))
         self.count += 1
         self.stream.flush()
 
