@@ -58,13 +58,16 @@ TINY_CARDS = {
 }
 
 
-def run_edgexray(*args: str) -> subprocess.CompletedProcess[str]:
+def run_edgexray(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`edgexray ARGS` in a fresh process of this interpreter (output captured as text)."""
     return subprocess.run(
         [sys.executable, "-m", "edgexray.cli.main", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
+        env=env,
     )
 
 

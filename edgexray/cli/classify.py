@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import sys
 import time
 import warnings
@@ -21,6 +22,8 @@ from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    dicom_options,
+    dicom_options_from,
     engine_option,
     model_option,
     model_or_demo,
@@ -73,6 +76,7 @@ def _explain(classifier: Classifier, prediction: Prediction, folder: Explanation
 
 
 STDIN = Path("-")
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
 def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
@@ -85,6 +89,52 @@ def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
     except (ImageError, EngineError) as exc:
         message = str(exc).removeprefix("image data: ")
         return Prediction(path="-", error=f"-: {message}"), digest
+
+
+def ray_address_given(value: str) -> bool:
+    """Whether the value after --ray names a cluster: host:port, ray://..., auto (or local)."""
+    return bool(_RAY_ADDRESS.match(value))
+
+
+def _classify_on_ray(
+    paths: tuple[Path, ...],
+    model: Path,
+    address: str,
+    output: Path | None,
+    actors: int | None,
+    batch_size: int,
+    card_flags: dict[str, Any],
+) -> None:
+    from edgexray.cli import ray_classify
+
+    if STDIN in paths:
+        raise click.BadParameter("--ray classifies files, not standard input", param_hint="PATHS")
+    started = time.perf_counter()
+    tally = ray_classify.classify_on_ray(
+        paths,
+        model,
+        address,
+        ray_classify.check_output(output),
+        actors=actors,
+        batch_size=batch_size,
+        overrides=overrides_from(card_flags),
+    )
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"edgexray: {tally.classified} classified, {tally.failed} failed in {elapsed:.1f} s "
+        f"({(tally.classified + tally.failed) / max(elapsed, 1e-9):.1f} images/s, Ray start included)",
+        err=True,
+    )
+    metrics = tally.folders.metrics()
+    if metrics is not None:  # the archive has class folders: how the model did on it
+        click.echo(
+            f"edgexray: {metrics.count} images in class folders: accuracy {metrics.accuracy:.4f}, "
+            f"macro precision {metrics.macro_precision:.4f}, recall {metrics.macro_recall:.4f}, "
+            f"F1 {metrics.macro_f1:.4f}",
+            err=True,
+        )
+    if tally.failed:
+        sys.exit(exit_codes.PARTIAL)
 
 
 @click.command()
@@ -142,7 +192,25 @@ def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
     help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
 )
 @audit_option
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Classify on Ray actors, one model each, and write -o results.parquet or .jsonl "
+    "(needs edgexray[ray]). Without ADDRESS (host:port, ray://host:port, auto) starts a local "
+    "Ray with this process's cores, or joins RAY_ADDRESS. See docs/scale.md.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --ray: actors (model copies) in the pool. Default: one per CPU of the cluster.",
+)
 @card_override_options
+@dicom_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -156,9 +224,11 @@ def classify(
     explain_dir: Path | None,
     explain_only: str | None,
     audit: Path | None,
-    **card_flags: Any,
+    ray_address: str | None,
+    actors: int | None,
+    **flags: Any,
 ) -> None:
-    """Classify image files and folders (searched recursively for image files).
+    """Classify image files and folders (searched recursively for image files, DICOM included).
 
     With no PATH, classifies the bundled sample images; `-` reads one image from standard input
     (`cat scan.png | edgexray classify -`). Exit codes: 0 all classified, 1 fatal error,
@@ -166,12 +236,22 @@ def classify(
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
+    if ray_address is not None and not ray_address_given(ray_address):
+        # `--ray images/`: click took the first PATH for the optional address
+        paths, ray_address = (Path(ray_address), *paths), "local"
+    if ray_address is not None and (explain_dir is not None or audit is not None):
+        raise click.BadParameter(
+            "--explain and --audit do not work with --ray yet", param_hint="--ray"
+        )
     model = model_or_demo(model)
     if not paths:
         paths = (samples_folder(),)
         click.echo(
             f"edgexray: no PATH given, classifying the sample images in {paths[0]}", err=True
         )
+    if ray_address is not None:
+        _classify_on_ray(paths, model, ray_address, output, actors, batch_size, flags)
+        return
     options = ClassifierOptions(
         threads=threads,
         engine=engine,
@@ -179,8 +259,9 @@ def classify(
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
         verbose=run_settings().verbose,
+        dicom=dicom_options_from(flags),
     )
-    classifier = Classifier(model, options, overrides_from(card_flags))
+    classifier = Classifier(model, options, overrides_from(flags))
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
@@ -201,6 +282,9 @@ def classify(
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
+        # pydicom warns about non-conformant files it still reads; a warning could quote an
+        # element's value, and records must never carry patient data.
+        warnings.filterwarnings("ignore", module=r"pydicom")
         destination = _open_output(output, output_format) if output else None
         explanations = (
             stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None

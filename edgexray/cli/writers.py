@@ -15,25 +15,7 @@ from typing import Any, TextIO, cast
 
 from edgexray.atomic import AtomicFile
 from edgexray.prediction import Prediction
-from edgexray.preprocessing.decode import display_name
-
-
-def display_path(path: str | None) -> str:
-    """A printable form of a file name, also for names that are not valid UTF-8 (shown as \\xNN)."""
-    return "-" if path is None else display_name(path)
-
-
-def display_error(prediction: Prediction) -> str:
-    """The error message as valid UTF-8 text: it may quote a file name that is not."""
-    return "" if prediction.error is None else display_name(prediction.error)
-
-
-def _record(prediction: Prediction) -> dict[str, Any]:
-    record = prediction.to_record()
-    record["path"] = display_path(prediction.path)
-    if not prediction.ok:
-        record["error"] = display_error(prediction)
-    return record
+from edgexray.records import display_error, display_path, prediction_record
 
 
 class ResultWriter(ABC):
@@ -51,7 +33,7 @@ class ResultWriter(ABC):
 
 class JSONLWriter(ResultWriter):
     def write(self, prediction: Prediction) -> None:
-        self.stream.write(json.dumps(_record(prediction), ensure_ascii=False) + "\n")
+        self.stream.write(json.dumps(prediction_record(prediction), ensure_ascii=False) + "\n")
         self.stream.flush()
 
 
@@ -65,7 +47,7 @@ class JSONWriter(ResultWriter):
 
     def write(self, prediction: Prediction) -> None:
         separator = ",\n  " if self.count else "\n  "
-        self.stream.write(separator + json.dumps(_record(prediction), ensure_ascii=False))
+        self.stream.write(separator + json.dumps(prediction_record(prediction), ensure_ascii=False))
         self.count += 1
         self.stream.flush()
 
@@ -75,11 +57,19 @@ class JSONWriter(ResultWriter):
 
 
 class CSVWriter(ResultWriter):
-    """Columns: path, label, confidence, p_<label>..., error."""
+    """Columns: path, label, confidence, p_<label>..., error, source (the record's `source` facts as
+    compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
         super().__init__(stream, labels, path_width)
-        self.columns = ["path", "label", "confidence", *(f"p_{x}" for x in labels), "error"]
+        self.columns = [
+            "path",
+            "label",
+            "confidence",
+            *(f"p_{x}" for x in labels),
+            "error",
+            "source",
+        ]
         self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
         self.writer.writeheader()
         self.stream.flush()
@@ -88,6 +78,9 @@ class CSVWriter(ResultWriter):
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
             "error": display_error(prediction),
+            "source": ""
+            if prediction.source is None
+            else json.dumps(dict(prediction.source), ensure_ascii=False, separators=(",", ":")),
         }
         if prediction.ok:
             row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")

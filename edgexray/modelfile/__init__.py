@@ -28,6 +28,7 @@ from edgexray.modelfile.container import CARD_ENTRY
 from edgexray.modelfile.store import (
     SUPPORTED_SUFFIXES,
     ModelFile,
+    check_model_bytes,
     read_card,
     read_embedded_card,
     read_model_file,
@@ -42,6 +43,7 @@ __all__ = [
     "CARD_ENTRY",
     "SUPPORTED_SUFFIXES",
     "ModelFile",
+    "check_model_bytes",
     "read_card",
     "read_embedded_card",
     "read_model_file",

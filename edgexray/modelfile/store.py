@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +115,22 @@ def read_model_file(path: Path) -> ModelFile:
     digest, and the model bytes against the card. ModelError for an unreadable or changed model,
     DamagedCardError for a card that is damaged or was edited, CardError for an invalid one."""
     path = Path(path)
-    data = _read_bytes(path)
+    sidecar = sidecar_path(path)
+    return _check_model(path, _read_bytes(path), lambda: _read_sidecar(sidecar))
+
+
+def check_model_bytes(path: Path, data: bytes, sidecar: bytes | None = None) -> ModelFile:
+    """The checks of read_model_file on a model file already in memory (e.g. shipped to another
+    machine): `path` only names it (its suffix gives the format); `sidecar` is the JSON sidecar's
+    bytes, used only when the file has no embedded card. Same errors as read_model_file."""
+    return _check_model(Path(path), data, lambda: sidecar)
+
+
+def _read_sidecar(sidecar: Path) -> bytes | None:
+    return sidecar.read_bytes() if sidecar.is_file() else None
+
+
+def _check_model(path: Path, data: bytes, load_sidecar: Callable[[], bytes | None]) -> ModelFile:
     split = _split(path, data)
     entries = dict(split.entries)
     model = ModelFile(path, data, split.payload, entries)
@@ -128,10 +143,10 @@ def read_model_file(path: Path) -> ModelFile:
             + _DAMAGED_ADVICE
         )
     else:
-        sidecar = sidecar_path(path)
-        if not sidecar.is_file():
+        sidecar = load_sidecar()
+        if sidecar is None:
             return model
-        card, source = _parse_card(sidecar, sidecar.read_bytes(), embedded=False), "sidecar"
+        card, source = _parse_card(sidecar_path(path), sidecar, embedded=False), "sidecar"
     verify_payload(path, model, card)
     return ModelFile(path, data, split.payload, entries, card, source)
 

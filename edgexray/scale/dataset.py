@@ -1,0 +1,72 @@
+"""classify_dataset: a Ray Dataset of images in, a Dataset of classify's records out."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.scale.predictor import ClassifyBatch
+from edgexray.scale.shipped_model import ShippedModel
+
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+# One engine thread and decoding in turn: Ray gives each actor one CPU; more actors, not more
+# threads, use more cores (and more machines).
+ACTOR_OPTIONS = ClassifierOptions(threads=1, decode_workers=0)
+
+
+def model_labels(
+    model: str | os.PathLike[str],
+    options: ClassifierOptions = ACTOR_OPTIONS,
+    overrides: CardOverrides | None = None,
+) -> tuple[str, ...]:
+    """Load `model` as the workers will (ModelError, CardError if they could not: a bad file, a
+    card-less model without overrides) and return its labels, which name the record_schema's
+    probability fields. classify_dataset calls it, so a bad model fails once, on the driver."""
+    with Classifier(model, options, overrides) as classifier:
+        return classifier.labels
+
+
+def classify_dataset(
+    ds: Dataset,
+    model: str | os.PathLike[str],
+    *,
+    actors: int = 1,
+    batch_size: int = 16,
+    cpus_per_actor: float = 1.0,
+    options: ClassifierOptions = ACTOR_OPTIONS,
+    overrides: CardOverrides | None = None,
+) -> Dataset:
+    """Classify every row of `ds` with `model` on a pool of `actors` Ray actors, lazily (Ray runs
+    it when the result is consumed or written).
+
+    ds: rows with a `bytes` column (the encoded file, e.g. ray.data.read_binary_files(...,
+    include_paths=True), whose `path` then names each record) or a `path` column (files the workers
+    can read). Returns a Dataset of classify's records (edgexray.scale.record_schema): one per input
+    row, an unreadable image being a record with `error`, never a failed job. Output order is
+    Ray's (not the input's). The model is checked here (ModelError, CardError) and shipped to the
+    workers through the object store; each checks its SHA-256 before loading it. An actor that
+    dies is restarted and its batches retried, so every row still gives exactly one record.
+    Needs a connected Ray (ray.init).
+    """
+    import ray.data
+
+    if actors < 1:
+        raise ValueError(f"actors must be at least 1, got {actors}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    model_labels(model, options, overrides)
+    shipped = ShippedModel.put(model)
+    return ds.map_batches(
+        ClassifyBatch,
+        fn_constructor_kwargs={"model": shipped, "options": options, "overrides": overrides},
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        batch_size=batch_size,
+        batch_format="numpy",
+        num_cpus=cpus_per_actor,
+        # Ray Data's actor pools restart a dead actor and retry the batches it held
+        # (max_restarts=-1, max_task_retries=-1 are its defaults; tests/scale checks the outcome).
+    )

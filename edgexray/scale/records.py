@@ -1,0 +1,44 @@
+"""Records as Arrow rows: one fixed schema per model, so every batch (and every Parquet file) agrees.
+
+Field names are those of `classify --format json`: path, label, confidence, probabilities (one
+field per label), error. A result has no error; an error record has only path and error (the
+others are null in Arrow, and absent in row_to_record's dict, as in classify's JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+
+from edgexray.prediction import Prediction
+from edgexray.records import prediction_record
+
+FIELDS = ("path", "label", "confidence", "probabilities", "error")
+
+
+def record_schema(labels: tuple[str, ...]) -> pa.Schema:
+    """The Arrow schema of the records of a model with these labels."""
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("label", pa.string()),
+            ("confidence", pa.float64()),
+            ("probabilities", pa.struct([(label, pa.float64()) for label in labels])),
+            ("error", pa.string()),
+        ]
+    )
+
+
+def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) -> pa.Table:
+    """The records of `predictions` as one Arrow table of record_schema(labels)."""
+    rows = [prediction_record(p) for p in predictions]
+    return pa.Table.from_pylist(
+        [{name: row.get(name) for name in FIELDS} for row in rows], schema=record_schema(labels)
+    )
+
+
+def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """An Arrow/Parquet row back to classify's JSON record: null fields dropped."""
+    return {name: row[name] for name in FIELDS if row.get(name) is not None}

@@ -1,0 +1,160 @@
+"""`edgexray classify --ray ADDRESS` against a real Ray head node started as a separate process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from conftest import run_edgexray
+
+from edgexray.cli.classify import ray_address_given
+from edgexray.demo import default_model, samples_folder
+
+pytest.importorskip("ray")
+pq = pytest.importorskip("pyarrow.parquet")
+psutil = pytest.importorskip("psutil")
+
+
+@pytest.mark.parametrize(
+    ("value", "address"),
+    [
+        ("127.0.0.1:6379", True),
+        ("head.example.org:10001", True),
+        ("ray://head:10001", True),
+        ("auto", True),
+        ("images/", False),
+        ("scan.png", False),
+        ("/archive/2024", False),
+    ],
+)
+def test_value_after_ray_is_an_address_or_the_first_path(value, address):
+    assert ray_address_given(value) is address
+
+
+def _ray_env() -> dict[str, str]:
+    """No RAY_ADDRESS from outside; token authentication on for head and client alike (Ray 2.60's
+    head enables it by default, and a client sends its token, ~/.ray/auth_token, only in token mode)."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return env | {"RAY_AUTH_MODE": "token"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the Ray head did not listen on port {port}")
+
+
+@pytest.fixture
+def head_node():
+    """A Ray head on a free port, in its own temp folder (so no other Ray on this machine finds it
+    or is touched by it), stopped by process id afterwards: `ray stop` would stop every Ray
+    instance of this user on the machine, not only this one."""
+    port = _free_port()
+    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths have a limit
+    head = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            f"--temp-dir={temp}",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            "--block",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_ray_env(),
+        start_new_session=True,
+    )
+    try:
+        _wait_for_port(port, head)
+        yield f"127.0.0.1:{port}"
+    finally:
+        family = [head.pid] + [p.pid for p in psutil.Process(head.pid).children(recursive=True)]
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        for pid in family:  # and anything left of it, by process id
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _edgexray(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_edgexray(*args, timeout=600, env=_ray_env())
+
+
+@pytest.mark.slow
+def test_classify_on_a_ray_head_node_writes_classify_records(head_node, tmp_path):
+    images = tmp_path / "archive"
+    shutil.copytree(samples_folder(), images)
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    model = str(default_model())
+    expected = {
+        r["path"]: r
+        for r in json.loads(
+            _edgexray("classify", "-m", model, "--format", "json", str(images)).stdout
+        )
+    }
+
+    parquet = tmp_path / "results.parquet"
+    done = _edgexray("classify", "--ray", head_node, "-m", model, str(images), "-o", str(parquet))
+    assert done.returncode == 3, done.stderr  # the broken file: exit 3, the others written
+    assert f"{len(expected) - 1} classified, 1 failed" in done.stderr
+    assert f"{len(expected) - 1} images in class folders: accuracy" in done.stderr
+
+    rows = pq.read_table(parquet).to_pylist()
+    assert len(rows) == len(expected)
+    for row in rows:
+        want = expected[row["path"]]
+        if "error" in want:
+            assert row["error"] == want["error"] and row["label"] is None
+            continue
+        assert row["error"] is None and row["label"] == want["label"]
+        for label, p in want["probabilities"].items():
+            assert row["probabilities"][label] == pytest.approx(p, abs=1e-6)
+
+
+def test_ray_missing_is_one_line_naming_the_extra(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None; from edgexray.cli.main import main; "
+        f"main(['classify', '--ray', '{tmp_path}', '-o', '{tmp_path / 'r.parquet'}'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "edgexray: error: --ray needs Ray Data (ray is not installed here): "
+        "pip install 'edgexray[ray]'"
+    )
+
+
+def test_ray_needs_a_parquet_or_jsonl_output(tmp_path):
+    done = run_edgexray("classify", "--ray", str(tmp_path), "-o", str(tmp_path / "r.csv"))
+    assert done.returncode == 2 and "-o results.parquet or -o results.jsonl" in done.stderr
