@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +27,15 @@ from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
+from edgexray.inputcheck import (
+    DEFAULT_MODE,
+    NOT_CHECKED,
+    ImageCheckThresholds,
+    InputCheck,
+    InputCheckMode,
+    check_image,
+    check_mode,
+)
 from edgexray.modelfile import read_card
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
@@ -44,7 +53,9 @@ class ClassifierOptions:
     may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
-    Preprocessor; None = one step, exactly as in training)."""
+    Preprocessor; None = one step, exactly as in training). input_check: `strict` (default) gives
+    an image the input checks refuse no label but a `rejected` reason; `warn` keeps the label and
+    flags it; `off` skips the checks. image_checks: the image checks' thresholds."""
 
     threads: int | None = None
     engine: str | None = None
@@ -52,8 +63,11 @@ class ClassifierOptions:
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int | None = None
     reducing_gap: float | None = None
+    input_check: InputCheckMode = DEFAULT_MODE
+    image_checks: ImageCheckThresholds = field(default_factory=ImageCheckThresholds)
 
     def __post_init__(self) -> None:
+        check_mode(self.input_check)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
@@ -70,8 +84,9 @@ class ClassifierOptions:
         return self.decode_workers
 
 
-# (name, preprocessed input or None, error or None) for one source.
-_Prepared = tuple[str | None, np.ndarray | None, str | None]
+# (name, preprocessed input or None, error or None, input check) for one source; the input is None
+# when the image could not be decoded or the input checks rejected it.
+_Prepared = tuple[str | None, np.ndarray | None, str | None, InputCheck]
 
 
 def _name(source: object) -> str | None:
@@ -119,7 +134,9 @@ class Classifier:
             raw = self.engine.run(batch)
         return to_probabilities(raw, self.card)
 
-    def _predictions(self, names: list[str | None], probabilities: np.ndarray) -> list[Prediction]:
+    def _predictions(
+        self, names: list[str | None], probabilities: np.ndarray, checks: list[InputCheck]
+    ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
         return [
             Prediction(
@@ -129,17 +146,31 @@ class Classifier:
                 probabilities={
                     label: float(p) for label, p in zip(self.card.labels, row, strict=True)
                 },
+                input_check=check,
             )
-            for name, row, index in zip(names, probabilities, chosen, strict=True)
+            for name, row, index, check in zip(names, probabilities, chosen, checks, strict=True)
         ]
+
+    def _inspect(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck]:
+        """The model input for `source` (None when the checks reject it) and its input check."""
+        mode = self.options.input_check
+        if mode == "off":
+            return self.preprocessor(source), NOT_CHECKED
+        facts = self.preprocessor.inspect(source)
+        check = InputCheck.from_findings(check_image(facts, self.options.image_checks), mode)
+        if check.rejected:
+            return None, check
+        return self.preprocessor.normalize_pixels(facts.pixels), check
 
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
         """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
         be decoded."""
-        x = self.preprocessor(source)
-        return self._predictions([_name(source)], self.predict_tensor(x[None]))[0]
+        x, check = self._inspect(source)
+        if x is None:
+            return Prediction(path=_name(source), input_check=check)
+        return self._predictions([_name(source)], self.predict_tensor(x[None]), [check])[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -159,9 +190,10 @@ class Classifier:
 
     def _prepare(self, source: ImageInput) -> _Prepared:
         try:
-            return _name(source), self.preprocessor(source), None
+            x, check = self._inspect(source)
+            return _name(source), x, None, check
         except ImageError as exc:
-            return _name(source), None, str(exc)
+            return _name(source), None, str(exc), NOT_CHECKED
 
     def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Prepared]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
@@ -184,20 +216,21 @@ class Classifier:
                     future.cancel()
 
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
-        good = [(name, x) for name, x, _ in pending if x is not None]
+        good = [(name, x, check) for name, x, _, check in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
+            names = [name for name, _, _ in good]
             try:
-                probabilities = self.predict_tensor(np.stack([x for _, x in good]))
-                done = iter(self._predictions([name for name, _ in good], probabilities))
+                probabilities = self.predict_tensor(np.stack([x for _, x, _ in good]))
+                done = iter(self._predictions(names, probabilities, [c for _, _, c in good]))
             except EdgexrayError as exc:  # an engine failure fails this batch, not the run
-                done = iter(Prediction(path=name, error=str(exc)) for name, _ in good)
-            for i, (_, x, _) in enumerate(pending):
+                done = iter(Prediction(path=name, error=str(exc)) for name in names)
+            for i, (_, x, _, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)
         return [
-            results[i] if i in results else Prediction(path=name, error=error)
-            for i, (name, _, error) in enumerate(pending)
+            results[i] if i in results else Prediction(path=name, error=error, input_check=check)
+            for i, (name, _, error, check) in enumerate(pending)
         ]
 
     def predict_batch(

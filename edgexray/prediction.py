@@ -1,9 +1,11 @@
-"""One classification result, or the error that prevented it."""
+"""One classification result, the input check it passed or failed, or the error that prevented it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from edgexray.inputcheck.result import NOT_CHECKED, InputCheck
 
 
 @dataclass(frozen=True)
@@ -12,7 +14,8 @@ class Prediction:
 
     For a binary model the label is decided with the card's threshold on the positive class, so the
     label is not always the one with the larger probability. `error` is set (and the rest empty) when
-    the image could not be classified.
+    the image could not be classified. input_check: what the input checks found; when it is
+    `rejected` the image was not judged (no label, `rejected` says why).
     """
 
     path: str | None = None
@@ -20,17 +23,30 @@ class Prediction:
     confidence: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    input_check: InputCheck = NOT_CHECKED
+
+    @property
+    def rejected(self) -> str | None:
+        """Why the input checks refused this image (strict mode), or None."""
+        return self.input_check.reason if self.input_check.rejected else None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """True when the image has a label (it was decoded, and not rejected)."""
+        return self.error is None and not self.input_check.rejected
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"path": self.path}
         if self.error is not None:
             record["error"] = self.error
             return record
-        record.update(
-            label=self.label, confidence=self.confidence, probabilities=dict(self.probabilities)
-        )
+        if self.input_check.rejected:
+            record["rejected"] = self.rejected
+        else:
+            record.update(
+                label=self.label,
+                confidence=self.confidence,
+                probabilities=dict(self.probabilities),
+            )
+        record["input_check"] = self.input_check.to_dict()
         return record

@@ -17,6 +17,7 @@ from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     card_override_options,
     engine_option,
+    input_check_option,
     overrides_from,
     threads_option,
 )
@@ -85,6 +86,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
 )
 @threads_option
 @engine_option
+@input_check_option
 @click.option(
     "--format",
     "output_format",
@@ -108,6 +110,7 @@ def classify(
     reducing_gap: float | None,
     threads: int | None,
     engine: str | None,
+    input_check: str,
     output_format: str,
     output: Path | None,
     **card_flags: Any,
@@ -115,7 +118,8 @@ def classify(
     """Classify image files and folders (searched recursively for image files).
 
     With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
-    2 usage error, 3 some files failed (the others are still classified and written), 130
+    2 usage error, 3 some files failed or were rejected by the input checks (the others are still
+    classified and written), 130
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
@@ -137,13 +141,14 @@ def classify(
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
+        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
     found = discover_images(list(paths))
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
-    failures = successes = 0
+    failures = successes = rejections = 0
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
@@ -167,6 +172,8 @@ def classify(
                 writer.write(prediction)
                 if prediction.ok:
                     successes += 1
+                elif prediction.rejected is not None:
+                    rejections += 1
                 else:
                     failures += 1
         except BrokenPipeError:
@@ -181,9 +188,11 @@ def classify(
                 if destination:
                     destination.commit()
                 click.echo(
-                    f"edgexray: {successes} classified, {failures} failed"
+                    f"edgexray: {successes} classified, "
+                    + (f"{rejections} rejected, " if rejections else "")
+                    + f"{failures} failed"
                     + _pace(time.perf_counter() - started, successes),
                     err=True,
                 )
-    if failures:
+    if failures or rejections:
         sys.exit(exit_codes.PARTIAL)

@@ -11,6 +11,7 @@ import click
 from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
 from edgexray.engines import ENGINES
+from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,16 @@ engine_option = click.option(
     type=click.Choice(sorted(ENGINES)),
     default=None,
     help="Inference engine (default: by file type: .tflite -> litert, .onnx -> onnxruntime).",
+)
+
+input_check_option = click.option(
+    "--input-check",
+    type=click.Choice(INPUT_CHECK_MODES),
+    default=DEFAULT_MODE,
+    show_default=True,
+    envvar="EDGEXRAY_INPUT_CHECK",
+    help="strict: an image the input checks refuse gets no label, a 'rejected' reason, and the "
+    "run exits 3; warn: keep the label and flag it; off: no checks. Env: EDGEXRAY_INPUT_CHECK.",
 )
 
 

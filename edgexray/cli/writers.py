@@ -75,12 +75,28 @@ class JSONWriter(ResultWriter):
         super().close()
 
 
+def check_text(prediction: Prediction) -> str:
+    """The input check in one cell: empty when it passed or was off, else `rejected: why` or
+    `warned: why`."""
+    check = prediction.input_check
+    if check.reason is None:
+        return ""
+    return f"{check.status}: {check.reason}"
+
+
 class CSVWriter(ResultWriter):
-    """Columns: path, label, confidence, p_<label>..., error."""
+    """Columns: path, label, confidence, p_<label>..., error, input_check."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
         super().__init__(stream, labels, path_width)
-        self.columns = ["path", "label", "confidence", *(f"p_{x}" for x in labels), "error"]
+        self.columns = [
+            "path",
+            "label",
+            "confidence",
+            *(f"p_{x}" for x in labels),
+            "error",
+            "input_check",
+        ]
         self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
         self.writer.writeheader()
         self.stream.flush()
@@ -89,6 +105,7 @@ class CSVWriter(ResultWriter):
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
             "error": display_error(prediction),
+            "input_check": check_text(prediction),
         }
         if prediction.ok:
             row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")
@@ -116,6 +133,10 @@ class TableWriter(ResultWriter):
                 f"{prediction.probabilities[x]:>{w}.4f}"
                 for x, w in zip(self.labels, self.prob_widths, strict=True)
             ]
+            if prediction.input_check.reason is not None:
+                cells.append(f"WARNING: {prediction.input_check.reason}")
+        elif prediction.rejected is not None:
+            cells.append(f"REJECTED: {prediction.rejected}")
         else:
             cells.append(f"ERROR: {display_error(prediction)}")
         self.stream.write("  ".join(cells).rstrip() + "\n")

@@ -17,6 +17,7 @@ from edgexray.card import (
     ModelCard,
     Normalize,
 )
+from edgexray.inputcheck.facts import ImageFacts
 from edgexray.preprocessing.decode import DecodeLimits, ImageInput, TargetMode, decode
 
 # Pillow filters. Pillow antialiases when it shrinks (the filter support grows with the scale), which
@@ -125,14 +126,31 @@ class Preprocessor:
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""
+        return self.inspect(source, sample_colour=False).pixels
+
+    def inspect(self, source: ImageInput, sample_colour: bool = True) -> ImageFacts:
+        """Like `pixels`, with what the input checks need from the source (its size, and a colour
+        sample taken before conversion to grey) gathered on the way."""
         # A grey radiograph for an RGB model is resized as one channel, then copied into three:
         # the same pixels as converting first, for a third of the resampling work.
-        decoded = decode(source, self.pil_mode, self.limits, self._draft_size, keep_grey=True)
+        decoded = decode(
+            source,
+            self.pil_mode,
+            self.limits,
+            self._draft_size,
+            keep_grey=True,
+            sample_colour=sample_colour,
+        )
         image = self.resize(decoded.image, decoded.box)
         if image.mode != self.pil_mode:
             image = image.convert(self.pil_mode)
-        array = np.asarray(image, dtype=np.uint8)
-        return array.reshape(self.height, self.width, self.channels)
+        array = np.asarray(image, dtype=np.uint8).reshape(self.height, self.width, self.channels)
+        return ImageFacts(
+            source_size=decoded.source_size or decoded.image.size,
+            colour_sample=decoded.colour_sample,
+            pixels=array,
+            model_size=(self.width, self.height),
+        )
 
     def normalize_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (..., H, W, C) -> float32 model input, per the card's normalization."""

@@ -1,0 +1,22 @@
+"""What the image checks look at: facts gathered while an image is decoded and resized, so that no
+check decodes anything again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """source_size: (width, height) of the decoded source, in pixels, before any resize.
+    colour_sample: a small uint8 (N, 3) RGB sample of the source's pixels taken before conversion
+    to grey, or None when the source had no colour channels.
+    pixels: the uint8 (H, W, C) model input before normalization.
+    model_size: (width, height) of the model input."""
+
+    source_size: tuple[int, int]
+    colour_sample: np.ndarray | None
+    pixels: np.ndarray
+    model_size: tuple[int, int]
