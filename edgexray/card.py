@@ -8,12 +8,13 @@ schema versions instead of guessing.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from edgexray.errors import CardError
+from edgexray.errors import CardError, DamagedCardError
 
 SCHEMA_VERSION = 1
 
@@ -114,6 +115,10 @@ class ModelCard:
     threshold: decision threshold on the positive-class probability of a binary model.
     payload_sha256/payload_size: hash and size of the model bytes without the card, set when the card
     is embedded, so a corrupted or swapped model file is detected on load.
+    card_sha256: SHA-256 of the card itself (`digest()`: every other field, canonical JSON), set when
+    the card is written (`sealed()`), so an edit of any field without re-export is detected. A card
+    with a digest that does not match is refused (DamagedCardError). Cards written by edgexray 0.1
+    have none and still load ("legacy": their edits cannot be detected).
     """
 
     labels: tuple[str, ...]
@@ -137,6 +142,7 @@ class ModelCard:
     payload_sha256: str | None = None
     payload_size: int | None = None
     schema_version: int = SCHEMA_VERSION
+    card_sha256: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -177,6 +183,10 @@ class ModelCard:
         _require(
             self.payload_size is None or self.payload_size > 0, "payload_size must be positive"
         )
+        if self.card_sha256 is not None and self.card_sha256 != self.digest():
+            raise DamagedCardError(
+                "the model card does not match its digest: it was edited or damaged after export"
+            )
 
     # Derived facts -------------------------------------------------------------------------------
 
@@ -194,8 +204,28 @@ class ModelCard:
         return 0.5 if self.threshold is None else float(self.threshold)
 
     def replace(self, **changes: Any) -> ModelCard:
-        """A copy with some fields changed, validated like any other card."""
+        """A copy with some fields changed, validated like any other card. A changed card is no longer
+        the one that was sealed: its digest is dropped unless `card_sha256` is among the changes."""
+        changes.setdefault("card_sha256", None)
         return dataclasses.replace(self, **changes)
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of every field but `card_sha256`, as canonical JSON (sorted keys, no spaces),
+        so the same card gives the same digest in a model file, a sidecar or memory."""
+        data = self.to_dict()
+        data.pop("card_sha256")
+        data.pop("color_mode")
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def sealed(self) -> ModelCard:
+        """This card with `card_sha256` set to its digest (what write_card embeds)."""
+        return dataclasses.replace(self, card_sha256=self.digest())
+
+    @property
+    def legacy(self) -> bool:
+        """True for a card without a digest (written by edgexray 0.1, or never sealed)."""
+        return self.card_sha256 is None
 
     # Serialization -------------------------------------------------------------------------------
 
@@ -210,6 +240,9 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """A card from its JSON form. CardError for an unknown schema version, unknown fields or
+        invalid values; DamagedCardError when the card carries a digest and does not match it or
+        does not validate (it was sealed valid, so it was changed since)."""
         if not isinstance(data, dict):
             raise CardError("invalid model card: expected a JSON object")
         data = dict(data)
@@ -218,6 +251,19 @@ class ModelCard:
             raise CardError(
                 f"model card schema_version {version!r} is not supported (this edgexray reads {SCHEMA_VERSION})"
             )
+        try:
+            return cls._build(data)
+        except DamagedCardError:
+            raise
+        except CardError as exc:
+            if data.get("card_sha256") is None:
+                raise
+            raise DamagedCardError(
+                f"the model card was edited or damaged after export ({exc})"
+            ) from None
+
+    @classmethod
+    def _build(cls, data: dict[str, Any]) -> ModelCard:
         color_mode = data.pop("color_mode", None)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)

@@ -81,9 +81,14 @@ def _from_tensors(path: Path, engine: Engine, overrides: CardOverrides) -> Model
         if value is None
     ]
     if missing:
+        # No example values: a wrong guess at the normalization gives confident wrong answers.
+        hints = {
+            "--labels": "the class names in output order",
+            "--normalize": f"the pixel scaling it was trained with: {', '.join(NORMALIZATIONS)}",
+        }
         raise CardError(
             f"{path}: the model has no card; give {' and '.join(missing)} "
-            "(e.g. --labels NORMAL,PNEUMONIA --normalize unit)"
+            f"({'; '.join(hints[m] for m in missing)})"
         )
     shape = engine.input.shape
     if len(shape) != 4 or None in shape[1:]:

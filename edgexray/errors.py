@@ -17,17 +17,18 @@ class CardError(ModelError):
     """A model card is missing, malformed or inconsistent."""
 
 
+class DamagedCardError(CardError):
+    """A model file had a card, but it is damaged or was edited after export (not the same as having
+    no card: a damaged card is refused, whatever facts the user gives instead)."""
+
+
+class EngineError(EdgexrayError):
+    """The inference engine failed while running a batch (the runtime's own error, in one line)."""
+
+
 class EngineUnavailableError(EdgexrayError):
     """No installed inference engine can run this model file."""
 
 
 class ImageError(EdgexrayError):
     """One input image cannot be decoded; the others are unaffected."""
-
-
-class ExportError(EdgexrayError):
-    """The export toolchain refused a model or data (Lambda layers, empty calibration folder, ...)."""
-
-
-class ParityError(ExportError):
-    """An exported variant disagrees with the full model more than the gate allows."""

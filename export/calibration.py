@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from edgexray_export.errors import ExportError
 
-from edgexray.errors import ExportError
 from edgexray.preprocessing import Preprocessor, discover_images
 
 MIN_IMAGES = 4

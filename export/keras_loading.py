@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edgexray_export.errors import ExportError
 
-from edgexray.errors import ExportError
 from edgexray.reference import hash_file
 
 # Head activations whose output already is a probability; anything else (linear) gives logits.

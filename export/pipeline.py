@@ -24,14 +24,15 @@ from edgexray_export.calibration import (
     load_tensors,
     split_images,
 )
+from edgexray_export.errors import ExportError, ParityError
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
 from edgexray_export.variants import VARIANTS, ConversionInput
 
+from edgexray import exit_codes
 from edgexray.card import ModelCard
-from edgexray.cli import exit_codes
-from edgexray.errors import EdgexrayError, ExportError, ParityError
+from edgexray.errors import EdgexrayError
 from edgexray.modelfile import sidecar_path, write_card
 from edgexray.parity import measure_parity
 from edgexray.postprocess import to_probabilities

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from edgexray.errors import ExportError
+from edgexray_export.errors import ExportError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 

@@ -109,8 +109,8 @@ class EdgexraySubject(Subject):
 
 BUILTIN_SUBJECTS = {
     "edgexray": "edgexray.bench.subjects:EdgexraySubject",
-    "keras-predict": "edgexray.bench.keras_subjects:KerasPredict",
-    "keras-tf-function": "edgexray.bench.keras_subjects:KerasTFFunction",
+    "keras-predict": "edgexray_export.bench_subjects:KerasPredict",
+    "keras-tf-function": "edgexray_export.bench_subjects:KerasTFFunction",
 }
 
 

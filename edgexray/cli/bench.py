@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
+from edgexray import exit_codes
 from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest, run_bench
-from edgexray.cli import exit_codes
 from edgexray.cli.options import card_override_options, overrides_from, threads_option
 from edgexray.errors import EngineUnavailableError
 

@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import click
 
+from edgexray import exit_codes
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.options import (
     card_override_options,
     engine_option,

@@ -1,12 +1,13 @@
-"""Exit codes of every edgexray command (documented in the README)."""
+"""The CLI's former home of the exit codes, kept so older imports still work: use edgexray.exit_codes."""
 
-OK = 0  # every input succeeded
-FATAL = 1  # nothing could be done: the model cannot load, a missing extra, an export that failed
-USAGE = 2  # a bad flag or argument (click's convention)
-PARTIAL = 3  # some inputs failed; the others were processed and written
-PARITY = 4  # export: a variant fell below --min-agreement (and --allow-degraded was not given)
-INTERRUPTED = 130  # Ctrl-C or SIGTERM; results written so far are complete records
-# The reader of stdout went away (`edgexray classify DIR | head`): the run stops quietly. 128 +
-# SIGPIPE(13), what a shell reports for a tool SIGPIPE ended (`yes | head`), so scripts that already
-# tell that case apart need nothing new; not 0, because not all the output was delivered.
-OUTPUT_CLOSED = 141
+from edgexray.exit_codes import (
+    FATAL,
+    INTERRUPTED,
+    OK,
+    OUTPUT_CLOSED,
+    PARITY,
+    PARTIAL,
+    USAGE,
+)
+
+__all__ = ["FATAL", "INTERRUPTED", "OK", "OUTPUT_CLOSED", "PARITY", "PARTIAL", "USAGE"]

@@ -1,4 +1,4 @@
-"""`edgexray info MODEL`: print the model card a model file carries."""
+"""`edgexray info [MODEL]`: print the model card a model file carries, as readable text."""
 
 from __future__ import annotations
 
@@ -7,30 +7,77 @@ from typing import Any
 
 import click
 
+from edgexray.card import ModelCard
+from edgexray.demo import default_model
 from edgexray.errors import CardError
-from edgexray.modelfile import read_card
+from edgexray.modelfile import ModelFile, read_model_file
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
 
 
 def _lines(data: dict[str, Any], indent: str = "") -> list[str]:
+    """Nested dicts as indented "key: value" lines; lists of scalars comma-separated; lists of
+    dicts one "- " item each. Empty values are left out."""
     lines = []
     for key, value in data.items():
-        if isinstance(value, dict) and value:
-            lines.append(f"{indent}{key}:")
+        label = str(key).replace("_", " ")
+        if _is_empty(value):
+            continue
+        if isinstance(value, dict):
+            lines.append(f"{indent}{label}:")
             lines.extend(_lines(value, indent + "  "))
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+            lines.append(f"{indent}{label}:")
+            for item in value:
+                item_lines = (
+                    _lines(item, indent + "    ") if isinstance(item, dict) else [_scalar(item)]
+                )
+                first = item_lines[0].strip() if item_lines else ""
+                lines.append(f"{indent}  - {first}")
+                lines.extend(item_lines[1:])
         elif isinstance(value, (list, tuple)):
-            lines.append(f"{indent}{key}: {', '.join(map(str, value))}")
-        elif value not in (None, {}, ""):
-            lines.append(f"{indent}{key}: {value}")
+            lines.append(f"{indent}{label}: {', '.join(_scalar(v) for v in value)}")
+        else:
+            lines.append(f"{indent}{label}: {_scalar(value)}")
     return lines
 
 
+def _integrity(model: ModelFile, card: ModelCard) -> list[str]:
+    source = "embedded in the file" if model.card_source == "embedded" else "from the JSON sidecar"
+    if card.legacy:
+        digest = (
+            "none: this card has no digest (written by edgexray 0.1), so an edit cannot be detected"
+        )
+    else:
+        digest = f"{card.card_sha256} (checked)"
+    checked = "checked against the card" if card.payload_sha256 else "not recorded in the card"
+    return [
+        f"card: {source}",
+        f"card digest: {digest}",
+        f"model bytes: {model.payload_size:,} bytes, SHA-256 {checked}",
+    ]
+
+
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("model", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
-def info(model: Path, as_json: bool) -> None:
+def info(model: Path | None, as_json: bool) -> None:
     """Print the model card of MODEL (embedded, or from its JSON sidecar), after checking the file
-    against it."""
-    card = read_card(model)
+    against it. Without MODEL, the bundled demo model's."""
+    if model is None:
+        model = default_model()
+    checked = read_model_file(model)
+    card = checked.card
     if card is None:
         raise CardError(
             f"{model}: no model card embedded or beside it; run it with --labels and --normalize"
@@ -38,6 +85,9 @@ def info(model: Path, as_json: bool) -> None:
     if as_json:
         click.echo(card.to_json())
         return
-    size = model.stat().st_size
-    click.echo(f"{model} ({size:,} bytes)")
-    click.echo("\n".join(_lines(card.to_dict())))
+    click.echo(f"{model} ({len(checked.data):,} bytes)")
+    click.echo("\n".join(_integrity(checked, card)))
+    fields = card.to_dict()
+    for name in ("card_sha256", "payload_sha256", "payload_size"):
+        fields.pop(name)
+    click.echo("\n".join(_lines(fields)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
@@ -11,20 +10,21 @@ from typing import Any
 
 import click
 
-from edgexray import __version__
-from edgexray.cli import exit_codes
+from edgexray import __version__, exit_codes
 from edgexray.errors import EdgexrayError
 
-# Command name -> "module:attribute". A command's module is imported only when that command runs
-# (or help lists it), so `edgexray classify` does not pay for bench, export or training code.
+# Command name -> "module:attribute [extra]" (entry-point syntax). A command's module is imported
+# only when that command runs (or help lists it), so `edgexray classify` does not pay for bench,
+# export or training code. The workstation commands live in the export toolchain (edgexray_export),
+# named here and never imported by the runtime; [extra] is what to install when their module is missing.
 COMMANDS = {
     "classify": "edgexray.cli.classify:classify",
     "info": "edgexray.cli.info:info",
     "bench": "edgexray.cli.bench:bench",
-    "export": "edgexray.cli.export:export",
-    "train": "edgexray.cli.train:train",
-    "evaluate": "edgexray.cli.evaluate:evaluate",
-    "synth": "edgexray.cli.synth:synth",
+    "export": "edgexray_export.cli.export:export [export]",
+    "train": "edgexray_export.cli.train:train [export]",
+    "evaluate": "edgexray_export.cli.evaluate:evaluate [export]",
+    "synth": "edgexray_export.cli.synth:synth [export]",
 }
 
 
@@ -41,11 +41,34 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.lazy_commands:
             return super().get_command(ctx, cmd_name)
-        module_name, attribute = self.lazy_commands[cmd_name].split(":")
-        command = getattr(importlib.import_module(module_name), attribute)
+        from importlib.metadata import EntryPoint
+
+        entry = EntryPoint(cmd_name, self.lazy_commands[cmd_name], "edgexray.commands")
+        try:
+            command = entry.load()
+        except ModuleNotFoundError as exc:
+            return _missing_command(cmd_name, exc.name or entry.module, entry.extras)
         if not isinstance(command, click.Command):
-            raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
+            raise TypeError(f"{entry.value} is not a click command")
         return command
+
+
+def _missing_command(name: str, module: str, extras: list[str]) -> click.Command:
+    """A stand-in for a command whose module is not installed: it takes any arguments and ends with
+    one line naming the extra to install (exit 1); help lists it with that hint."""
+    install = f"pip install 'edgexray[{','.join(extras)}]'" if extras else "reinstall edgexray"
+    message = f"`edgexray {name}` is not installed here ({module} is missing): {install}"
+
+    def refuse() -> None:
+        raise EdgexrayError(message)
+
+    return click.Command(
+        name,
+        callback=refuse,
+        help=f"Not installed: {install}.",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 class OutputClosed(Exception):

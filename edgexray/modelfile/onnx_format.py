@@ -1,13 +1,20 @@
-"""ONNX: the card is a `metadata_props` entry of the ModelProto, key `edgexray.card`.
+"""ONNX: each container entry is a `metadata_props` entry of the ModelProto, key `edgexray.<name>`
+(the card: `edgexray.card`).
 
-The entry is read and written at the protobuf wire level: protobuf lets a message's fields come in any
-order, so appending one serialized `metadata_props` field to a valid ModelProto yields a valid model
-with one more entry. This keeps `edgexray info` working without the onnx package or an engine, and
-lets the payload hash exclude the card exactly.
+The entries are read and written at the protobuf wire level: protobuf lets a message's fields come in
+any order, so appending serialized `metadata_props` fields to a valid ModelProto yields a valid model
+with more entries. This keeps `edgexray info` working without the onnx package or an engine, and
+lets the payload hash exclude the entries exactly. A file that no longer parses but still holds the
+card's key had a card that was cut or damaged (DamagedContainer), not no card.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from edgexray.modelfile.container import DamagedContainer, Split
+
+KEY_PREFIX = "edgexray."
 CARD_KEY = "edgexray.card"
 _GRAPH = 7  # ModelProto.graph
 _METADATA_PROPS = 14  # ModelProto.metadata_props
@@ -86,24 +93,40 @@ def _length_delimited(number: int, value: bytes) -> bytes:
 class ONNXCardFormat:
     suffix = ".onnx"
 
-    def split(self, data: bytes) -> tuple[bytes, str | None]:
-        """(model bytes without the card entry, card JSON or None). Raises WireFormatError."""
-        payload = bytearray()
-        card: str | None = None
+    def split(self, data: bytes) -> Split:
+        """The payload's byte ranges and the entries. WireFormatError if not a protobuf model,
+        DamagedContainer when it had a card that can no longer be read."""
+        try:
+            return self._split(data)
+        except (WireFormatError, UnicodeDecodeError) as exc:
+            if data.rfind(CARD_KEY.encode()) >= 0:
+                raise DamagedContainer(f"the file no longer parses ({exc})") from None
+            raise
+
+    def _split(self, data: bytes) -> Split:
+        payload: list[tuple[int, int]] = []
+        entries: dict[str, str] = {}
         fields = _fields(data)
         if not any(number == _GRAPH and wire_type == 2 for number, wire_type, *_ in fields):
             raise WireFormatError("no graph in the file")
         for number, wire_type, start, value_start, end in fields:
             if number == _METADATA_PROPS and wire_type == 2:
                 entry = _entry(data[value_start:end])
-                if entry.get(_KEY) == CARD_KEY.encode():
-                    card = entry.get(_VALUE, b"").decode("utf-8")
+                key = entry.get(_KEY, b"").decode("utf-8")
+                if key.startswith(KEY_PREFIX):
+                    entries[key[len(KEY_PREFIX) :]] = entry.get(_VALUE, b"").decode("utf-8")
                     continue
-            payload += data[start:end]
-        return bytes(payload), card
+            if payload and payload[-1][1] == start:
+                payload[-1] = (payload[-1][0], end)
+            else:
+                payload.append((start, end))
+        return Split(tuple(payload), entries)
 
-    def join(self, payload: bytes, card_json: str) -> bytes:
-        entry = _length_delimited(_KEY, CARD_KEY.encode()) + _length_delimited(
-            _VALUE, card_json.encode("utf-8")
-        )
-        return payload + _length_delimited(_METADATA_PROPS, entry)
+    def join(self, payload: bytes, entries: Mapping[str, str]) -> bytes:
+        parts = [payload]
+        for name, text in entries.items():
+            entry = _length_delimited(_KEY, (KEY_PREFIX + name).encode()) + _length_delimited(
+                _VALUE, text.encode("utf-8")
+            )
+            parts.append(_length_delimited(_METADATA_PROPS, entry))
+        return b"".join(parts)

@@ -1,33 +1,64 @@
-"""Read and write the model card of a .tflite or .onnx file, and check the file against it."""
+"""Read a model file once, check it against its card, and write cards and entries into model files."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from edgexray.atomic import write_bytes_atomically
 from edgexray.card import ModelCard
-from edgexray.errors import CardError, ModelError
+from edgexray.errors import CardError, DamagedCardError, ModelError
+from edgexray.modelfile.container import CARD_ENTRY, CardFormat, DamagedContainer, Split
 from edgexray.modelfile.onnx_format import ONNXCardFormat
 from edgexray.modelfile.tflite_format import TFLiteCardFormat
 
-
-class CardFormat(Protocol):
-    suffix: str
-
-    def split(self, data: bytes) -> tuple[bytes, str | None]: ...
-
-    def join(self, payload: bytes, card_json: str) -> bytes: ...
-
-
 _FORMATS: dict[str, CardFormat] = {f.suffix: f for f in (TFLiteCardFormat(), ONNXCardFormat())}
 SUPPORTED_SUFFIXES = tuple(sorted(_FORMATS))
+
+_DAMAGED_ADVICE = "re-export the model or copy the original file again"
 
 
 def sidecar_path(model_path: Path) -> Path:
     """`name.tflite-int8.tflite` -> `name.tflite-int8.json`."""
     return model_path.with_suffix(".json")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file as read once from disk and checked.
+
+    data: the whole file, container included: the bytes an engine is given (every byte of it was
+    checked: the model bytes against the card's payload hash, the card against its own digest).
+    payload_ranges: where the model bytes without the container are in `data`.
+    entries: the container's named text entries (the card's JSON under "card"); {} for a plain file.
+    card: the checked card, embedded or from the JSON sidecar (`card_source`), or None.
+    """
+
+    path: Path
+    data: bytes
+    payload_ranges: tuple[tuple[int, int], ...]
+    entries: Mapping[str, str] = field(default_factory=dict)
+    card: ModelCard | None = None
+    card_source: str | None = None  # "embedded", "sidecar" or None
+
+    @property
+    def payload(self) -> bytes:
+        """The model bytes without the container (a copy)."""
+        return b"".join(self.data[start:end] for start, end in self.payload_ranges)
+
+    @property
+    def payload_size(self) -> int:
+        return sum(end - start for start, end in self.payload_ranges)
+
+    def payload_sha256(self) -> str:
+        """SHA-256 of the model bytes, hashed in place (no copy of a large model)."""
+        digest = hashlib.sha256()
+        view = memoryview(self.data)
+        for start, end in self.payload_ranges:
+            digest.update(view[start:end])
+        return digest.hexdigest()
 
 
 def _format_for(path: Path) -> CardFormat:
@@ -50,72 +81,139 @@ def _read_bytes(path: Path) -> bytes:
         raise ModelError(f"{path}: cannot read model file ({exc.strerror or exc})") from None
 
 
-def _split(path: Path, data: bytes) -> tuple[bytes, str | None]:
+def _split(path: Path, data: bytes) -> Split:
     if not data:
         raise ModelError(f"{path}: model file is empty")
     try:
         return _format_for(path).split(data)
+    except DamagedContainer as exc:
+        raise DamagedCardError(
+            f"{path}: the model card in this file is damaged ({exc}): the file was cut short or "
+            f"changed after export; {_DAMAGED_ADVICE}"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         kind = path.suffix.lower().lstrip(".").upper()
         raise ModelError(f"{path}: not a valid {kind} model ({exc})") from None
 
 
-def read_embedded_card(path: Path) -> tuple[bytes, ModelCard | None]:
-    """(model bytes without the card, the embedded card or None). Checks the payload against it."""
-    payload, text = _split(path, _read_bytes(path))
-    if text is None:
-        return payload, None
+def _parse_card(where: Path, text: str | bytes, *, embedded: bool) -> ModelCard:
     try:
-        card = ModelCard.from_json(text)
+        return ModelCard.from_json(text)
+    except DamagedCardError as exc:
+        raise DamagedCardError(f"{where}: {exc}; {_DAMAGED_ADVICE}") from None
     except CardError as exc:
-        raise CardError(f"{path}: {exc}") from None
-    verify_payload(path, payload, card)
-    return payload, card
+        if embedded and "not valid JSON" in str(exc):
+            # The container said "here is a card": text that is not JSON was damaged, not absent.
+            raise DamagedCardError(
+                f"{where}: the model card is damaged ({exc}); {_DAMAGED_ADVICE}"
+            ) from None
+        raise CardError(f"{where}: {exc}") from None
+
+
+def read_model_file(path: Path) -> ModelFile:
+    """Read `path` once and check it: the embedded card (else the JSON sidecar's) against its own
+    digest, and the model bytes against the card. ModelError for an unreadable or changed model,
+    DamagedCardError for a card that is damaged or was edited, CardError for an invalid one."""
+    path = Path(path)
+    data = _read_bytes(path)
+    split = _split(path, data)
+    entries = dict(split.entries)
+    model = ModelFile(path, data, split.payload, entries)
+    text = entries.get(CARD_ENTRY)
+    if text is not None:
+        card, source = _parse_card(path, text, embedded=True), "embedded"
+    elif entries:
+        raise DamagedCardError(
+            f"{path}: the file has edgexray entries ({', '.join(sorted(entries))}) but no card; "
+            + _DAMAGED_ADVICE
+        )
+    else:
+        sidecar = sidecar_path(path)
+        if not sidecar.is_file():
+            return model
+        card, source = _parse_card(sidecar, sidecar.read_bytes(), embedded=False), "sidecar"
+    verify_payload(path, model, card)
+    return ModelFile(path, data, split.payload, entries, card, source)
+
+
+def read_embedded_card(path: Path) -> tuple[bytes, ModelCard | None]:
+    """(model bytes without the container, the embedded card or None), checked like read_model_file."""
+    model = read_model_file(path)
+    return model.payload, model.card if model.card_source == "embedded" else None
 
 
 def read_card(path: Path) -> ModelCard | None:
-    """The card embedded in `path`, else the one in its JSON sidecar, else None."""
-    payload, card = read_embedded_card(path)
-    if card is not None:
-        return card
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return None
-    try:
-        card = ModelCard.from_json(sidecar.read_bytes())
-    except CardError as exc:
-        raise CardError(f"{sidecar}: {exc}") from None
-    verify_payload(path, payload, card)
-    return card
+    """The checked card embedded in `path`, else the one in its JSON sidecar, else None."""
+    return read_model_file(path).card
 
 
-def verify_payload(path: Path, payload: bytes, card: ModelCard) -> None:
+def verify_payload(path: Path, model: ModelFile, card: ModelCard) -> None:
     """Raise ModelError if the model bytes are not the ones the card was written for."""
-    if card.payload_size is not None and card.payload_size != len(payload):
+    if card.payload_size is not None and card.payload_size != model.payload_size:
         raise ModelError(
-            f"{path}: model is {len(payload)} bytes but its card says {card.payload_size}: "
+            f"{path}: model is {model.payload_size} bytes but its card says {card.payload_size}: "
             "the file is corrupted or was changed after export"
         )
-    if card.payload_sha256 is not None:
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest != card.payload_sha256:
-            raise ModelError(
-                f"{path}: SHA-256 of the model does not match its card: "
-                "the file is corrupted or was changed after export"
-            )
+    if card.payload_sha256 is not None and model.payload_sha256() != card.payload_sha256:
+        raise ModelError(
+            f"{path}: SHA-256 of the model does not match its card: "
+            "the file is corrupted or was changed after export"
+        )
 
 
-def write_card(path: Path, card: ModelCard, *, sidecar: bool = True) -> ModelCard:
-    """Embed `card` in the model file at `path` (replacing any card there) and write the sidecar.
+def _check_entry_names(entries: Mapping[str, str]) -> None:
+    for name in entries:
+        if not name or not all(c.isascii() and (c.isalnum() or c in "_-") for c in name):
+            raise ValueError(f"invalid entry name {name!r}")
 
-    Returns the card as embedded, with payload_sha256 and payload_size filled in.
+
+def _rewrite(model: ModelFile, entries: Mapping[str, str]) -> None:
+    _check_entry_names(entries)
+    write_bytes_atomically(model.path, _format_for(model.path).join(model.payload, entries))
+
+
+def _read_for_writing(path: Path) -> ModelFile:
+    data = _read_bytes(path)
+    return ModelFile(path, data, _split(path, data).payload)
+
+
+def write_entries(path: Path, entries: Mapping[str, str]) -> None:
+    """Rewrite the container of the model file at `path` to hold exactly `entries` (name -> text;
+    the card under "card"); the model bytes are kept as they are. Entry names are ASCII letters,
+    digits, `_` and `-`. This does not check or seal anything: use write_card for the card."""
+    _rewrite(_read_for_writing(Path(path)), entries)
+
+
+def write_card(
+    path: Path,
+    card: ModelCard,
+    *,
+    sidecar: bool = True,
+    entries: Mapping[str, str] | None = None,
+) -> ModelCard:
+    """Embed `card` in the model file at `path` and write the sidecar. The container is replaced:
+    it then holds the card and `entries` (other named entries, e.g. a signature), nothing else.
+
+    Returns the card as embedded: payload_sha256 and payload_size filled in, sealed with its digest.
     """
-    path = Path(path)
-    payload, _ = _split(path, _read_bytes(path))
+    model = _read_for_writing(Path(path))
     card = card.replace(
-        payload_sha256=hashlib.sha256(payload).hexdigest(), payload_size=len(payload)
-    )
-    write_bytes_atomically(path, _format_for(path).join(payload, card.to_json(indent=None)))
+        payload_sha256=model.payload_sha256(), payload_size=model.payload_size
+    ).sealed()
+    extra = dict(entries or {})
+    if CARD_ENTRY in extra:
+        raise ValueError("give the card as `card`, not as an entry")
+    _rewrite(model, {CARD_ENTRY: card.to_json(indent=None), **extra})
     if sidecar:
-        write_bytes_atomically(sidecar_path(path), (card.to_json() + "\n").encode("utf-8"))
+        write_bytes_atomically(sidecar_path(model.path), (card.to_json() + "\n").encode("utf-8"))
     return card
+
+
+def reseal_card(path: Path) -> ModelCard:
+    """Rewrite the card of `path` with its digest (e.g. a card written by edgexray 0.1), after
+    checking the model bytes against it; the model bytes stay the same. Returns the sealed card."""
+    model = read_model_file(path)
+    if model.card is None or model.card_source != "embedded":
+        raise CardError(f"{path}: no embedded card to reseal")
+    extra = {name: text for name, text in model.entries.items() if name != CARD_ENTRY}
+    return write_card(path, model.card, sidecar=sidecar_path(path).is_file(), entries=extra)

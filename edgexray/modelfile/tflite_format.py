@@ -1,40 +1,82 @@
-"""TFLite: the card travels as a small zip archive appended to the flatbuffer.
+"""TFLite: the container is a small zip archive appended to the flatbuffer.
 
 The interpreter reads the flatbuffer from the start of the file and ignores trailing bytes; zip readers
 find an archive from the end of a file. So one file is both a valid .tflite and a readable archive
-(tests/runtime/test_modelfile.py loads such a file in LiteRT).
+(tests/runtime/test_modelfile.py loads such a file in LiteRT). Each entry is one member,
+`edgexray_<name>.json`; the archive comment is the fixed marker `edgexray-container/1`, so a file
+written by this version ends with the marker.
+
+A damaged container is told from no container: when no archive with a card member can be read, a
+file that still holds the card member's name (in a local header, which comes first in the archive,
+so cutting the end of the file leaves it) or ends with the marker had a card, and is refused. Files
+written by edgexray 0.1 (the same archive, no marker) read as before.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
+from collections.abc import Mapping
 
+from edgexray.modelfile.container import DamagedContainer, Split
+
+MEMBER_PREFIX, MEMBER_SUFFIX = "edgexray_", ".json"
 CARD_MEMBER = "edgexray_card.json"
+MARKER = b"edgexray-container/1"
 FILE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
+
+
+def _entry_name(member: str) -> str | None:
+    if member.startswith(MEMBER_PREFIX) and member.endswith(MEMBER_SUFFIX):
+        return member[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)] or None
+    return None
+
+
+def _had_container(data: bytes) -> bool:
+    return data.endswith(MARKER) or data.rfind(CARD_MEMBER.encode()) >= 0
 
 
 class TFLiteCardFormat:
     suffix = ".tflite"
 
-    def split(self, data: bytes) -> tuple[bytes, str | None]:
-        """(model bytes without the card, card JSON or None). Raises ValueError if not TFLite."""
+    def split(self, data: bytes) -> Split:
+        """The payload's byte range and the entries. ValueError if not TFLite, DamagedContainer when
+        the file had a container that cannot be read."""
         if data[4:8] != FILE_IDENTIFIER:
             raise ValueError("no TFL3 flatbuffer identifier")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 infos = archive.infolist()
-                if not any(info.filename == CARD_MEMBER for info in infos):
-                    return data, None
-                start = min(info.header_offset for info in infos)
-                text = archive.read(CARD_MEMBER).decode("utf-8")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-            return data, None
-        return data[:start], text
+                names = {info.filename: _entry_name(info.filename) for info in infos}
+                if CARD_MEMBER in names:
+                    entries = {
+                        name: archive.read(member).decode("utf-8")
+                        for member, name in names.items()
+                        if name is not None
+                    }
+                    start = min(info.header_offset for info in infos)
+                    return Split(((0, start),), entries)
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            zlib.error,
+            ValueError,
+            OSError,
+            EOFError,
+        ) as exc:
+            if _had_container(data):
+                raise DamagedContainer(f"cannot read the card archive: {exc}") from None
+            return Split(((0, len(data)),), {})
+        if _had_container(data):
+            raise DamagedContainer("the card archive has no card")
+        return Split(((0, len(data)),), {})
 
-    def join(self, payload: bytes, card_json: str) -> bytes:
+    def join(self, payload: bytes, entries: Mapping[str, str]) -> bytes:
         buffer = io.BytesIO()
         buffer.write(payload)
         with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(CARD_MEMBER, card_json)
+            for name, text in entries.items():
+                archive.writestr(f"{MEMBER_PREFIX}{name}{MEMBER_SUFFIX}", text)
+            archive.comment = MARKER
         return buffer.getvalue()

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgexray_export.errors import ExportError
 
-from edgexray.errors import ExportError
 from edgexray.preprocessing import Preprocessor, discover_images
 
 SPLITS = ("train", "val", "test")

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from edgexray_export.errors import ExportError
 from PIL import Image
-
-from edgexray.errors import ExportError
 
 BINARY_CLASSES = ("NORMAL", "PNEUMONIA")
 THREE_CLASSES = ("COVID", "NORMAL", "PNEUMONIA")

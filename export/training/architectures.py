@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgexray.errors import ExportError
+from edgexray_export.errors import ExportError
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 from edgexray_export.data.folders import SPLITS, FolderDataset, Split, load_pixels
+from edgexray_export.errors import ExportError
 from edgexray_export.training.train import predict_probabilities, read_training_info
 
-from edgexray.errors import ExportError
 from edgexray.metrics import Metrics, classification_metrics
 from edgexray.preprocessing import Preprocessor
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from edgexray.errors import ExportError
+from edgexray_export.errors import ExportError
 
 # The model card needs 0 < threshold < 1; a score of exactly 0 or 1 is nudged inside.
 _EDGE = 1e-6

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 from edgexray_export.data.folders import FolderDataset, load_pixels
+from edgexray_export.errors import ExportError
 from edgexray_export.training.architectures import (
     BackboneWeights,
     FinetuneSpec,
@@ -32,7 +33,6 @@ from edgexray_export.training.architectures import (
 from edgexray_export.training.threshold import ThresholdRule, choose_threshold
 
 from edgexray.card import Normalize
-from edgexray.errors import ExportError
 from edgexray.preprocessing import Preprocessor
 
 SEED_CNN_SIZE = (256, 256)

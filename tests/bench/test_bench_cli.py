@@ -16,9 +16,9 @@ import pytest
 from bench_images import labelled_noise_images
 from click.testing import CliRunner
 
+from edgexray import exit_codes
 from edgexray.card import ModelCard
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.main import cli, main
 from edgexray.modelfile import write_card
 from edgexray.reference import Reference, ReferenceImage, file_sha256, write_reference

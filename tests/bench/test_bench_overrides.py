@@ -13,11 +13,11 @@ import pytest
 from bench_images import labelled_noise_images
 from click.testing import CliRunner
 
+from edgexray import exit_codes
 from edgexray.bench.measure import TimingPlan
 from edgexray.bench.runner import SubjectSpec, run_isolated
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.main import cli, main
 from edgexray.errors import CardError
 from edgexray.modelfile import read_card

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgexray_export.calibration import split_images
+from edgexray_export.errors import ExportError
 from PIL import Image
-
-from edgexray.errors import ExportError
 
 
 def _images(folder: Path, count: int) -> None:

@@ -8,12 +8,11 @@ import pytest
 
 pytest.importorskip("tensorflow")
 import keras
+from edgexray_export.errors import ExportError
 from edgexray_export.keras_loading import load_keras_model
 from edgexray_export.pipeline import export_model
 from edgexray_export.quantization import QuantizationConfig
 from synthetic import write_folder
-
-from edgexray.errors import ExportError
 
 
 def _small(head: keras.layers.Layer, *middle: keras.layers.Layer) -> keras.Model:

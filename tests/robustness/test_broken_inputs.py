@@ -19,8 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 from robustness_support import carded_copy, jsonl_records, run_edgexray
 
-from edgexray import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
+from edgexray import Classifier, ClassifierOptions, exit_codes
 from edgexray.cli.main import cli
 from edgexray.errors import ImageError
 from edgexray.preprocessing import discover_images, load_image

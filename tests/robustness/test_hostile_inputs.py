@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from robustness_support import carded_copy, jsonl_records, peak_rss_kib
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 from edgexray.errors import ImageError
 from edgexray.preprocessing import load_image
 

@@ -23,7 +23,7 @@ from robustness_support import (
     run_edgexray,
 )
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 from edgexray.cli.writers import WRITERS
 from edgexray.prediction import Prediction
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 from edgexray.cli.main import cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import DATA
 from PIL import Image
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 
 # What LiteRT itself prints from C++ when it loads a model; nothing edgexray can silence (see
 # edgexray/engines/litert.py). Any other stderr line fails these tests.

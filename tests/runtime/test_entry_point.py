@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import DATA
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from edgexray import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
+from edgexray import Classifier, ClassifierOptions, exit_codes
 from edgexray.cli.main import cli
 from edgexray.demo import samples_folder
 from edgexray.inputcheck import ImageCheckThresholds, check_image

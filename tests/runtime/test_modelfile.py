@@ -106,7 +106,9 @@ def test_a_broken_embedded_card_is_a_card_error(tmp_path):
     from edgexray.modelfile.onnx_format import ONNXCardFormat
 
     path = tmp_path / "m.onnx"
-    path.write_bytes(ONNXCardFormat().join((DATA / "three_rgb.onnx").read_bytes(), '{"labels": 1}'))
+    path.write_bytes(
+        ONNXCardFormat().join((DATA / "three_rgb.onnx").read_bytes(), {"card": '{"labels": 1}'})
+    )
     with pytest.raises(CardError, match="schema_version"):
         read_card(path)
 

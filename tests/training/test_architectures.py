@@ -6,14 +6,13 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from edgexray_export.errors import ExportError
 from edgexray_export.training.architectures import (
     BackboneWeights,
     FinetuneSpec,
     finetune_model,
     seed_cnn,
 )
-
-from edgexray.errors import ExportError
 
 SEED_LAYERS = [
     ("conv_1", (None, 256, 256, 32), 320),

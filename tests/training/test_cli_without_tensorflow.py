@@ -8,22 +8,27 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgexray.cli.main import cli
+from edgexray.cli.main import cli, main
 
 
 @pytest.mark.parametrize(
     "command", [["train", "cnn"], ["train", "finetune"], ["evaluate", "m.keras"]]
 )
 def test_missing_tensorflow_is_one_line(
-    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` fail
     (tmp_path / "m.keras").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, [*command, str(tmp_path)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        "edgexray: this command needs TensorFlow: pip install 'edgexray[export]'"
+    with pytest.raises(SystemExit) as exited:
+        main([*command, str(tmp_path)])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "edgexray: error: this command needs the export toolchain (tensorflow is missing): "
+        "pip install 'edgexray[export]'"
     ]
 
 
@@ -51,3 +56,23 @@ def test_synth_writes_a_reproducible_folder(tmp_path: Path) -> None:
             assert (tmp_path / "a" / name / file).read_bytes() == (
                 tmp_path / "b" / name / file
             ).read_bytes()
+
+
+@pytest.mark.parametrize("command", ["export", "train", "evaluate", "synth"])
+def test_a_missing_workstation_toolchain_names_the_extra(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A runtime-only install: the edgexray_export package is absent altogether.
+    for name in [m for m in sys.modules if m.startswith("edgexray_export")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "edgexray_export", None)
+    with pytest.raises(SystemExit) as exited:
+        main([command, "anything", "--any-flag"])
+    assert exited.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(
+        f"edgexray: error: `edgexray {command}` is not installed here (edgexray_export"
+    )
+    assert line.endswith("is missing): pip install 'edgexray[export]'")
+    listing = CliRunner().invoke(cli, ["--help"])
+    assert listing.exit_code == 0 and f"  {command} " in listing.output

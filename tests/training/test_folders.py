@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgexray_export.data.folders import SplitConfig, load_pixels, scan_folder
+from edgexray_export.errors import ExportError
 from PIL import Image
 
-from edgexray.errors import ExportError
 from edgexray.preprocessing import Preprocessor
 
 

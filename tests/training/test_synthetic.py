@@ -13,9 +13,8 @@ from edgexray_export.data.synthetic import (
     generate_image,
     write_dataset,
 )
+from edgexray_export.errors import ExportError
 from PIL import Image
-
-from edgexray.errors import ExportError
 
 SMALL = dict(min_side=48, max_side=96)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edgexray_export.errors import ExportError
 from edgexray_export.training.threshold import (
     ThresholdRule,
     choose_threshold,
     precision_recall_curve,
 )
-
-from edgexray.errors import ExportError
 
 # Six examples, scores descending: + + - + - -
 Y = np.array([1, 1, 0, 1, 0, 0])

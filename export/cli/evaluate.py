@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from edgexray.cli.train import require_export_extra, split_options
+from edgexray_export.cli.toolchain import require_export_extra
+from edgexray_export.cli.train import split_options
 
 
 @click.command()

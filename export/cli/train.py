@@ -6,31 +6,19 @@ starts without it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+from edgexray_export.cli.toolchain import require_export_extra
 
 from edgexray.card import NORMALIZATIONS
-from edgexray.cli import exit_codes
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.card import Normalize
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def require_export_extra() -> None:
-    """Exit with one line when TensorFlow is missing, instead of an ImportError traceback."""
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        click.echo(
-            "edgexray: this command needs TensorFlow: pip install 'edgexray[export]'", err=True
-        )
-        sys.exit(exit_codes.FATAL)
 
 
 def split_options(function: F) -> F:

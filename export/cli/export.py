@@ -6,33 +6,19 @@ imported only when the command runs, and only where the [export] extra is instal
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any
 
 import click
+from edgexray_export.cli.toolchain import EXPORT_MODULES, require_export_extra
 from edgexray_export.quantization import CALIBRATION_METHODS
 from edgexray_export.variants import VARIANTS
 
 from edgexray.cli.options import card_override_options
-from edgexray.errors import ExportError
 
-# What the [export] extra brings; checked before anything slow happens.
-_EXPORT_MODULES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
 # The variant registry and quantization options are plain Python (no TensorFlow at import).
 _VARIANT_NAMES = tuple(VARIANTS)
-
-
-def _require_export_extra() -> None:
-    for module in _EXPORT_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            raise ExportError(
-                f"export needs the export toolchain ({module} is missing): "
-                "pip install 'edgexray[export]'"
-            ) from None
 
 
 def _variants(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...] | None:
@@ -117,7 +103,7 @@ def export(
     --min-agreement makes the command fail (exit code 4) unless --allow-degraded is given.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs drown the progress
-    _require_export_extra()
+    require_export_extra(EXPORT_MODULES)
     from edgexray_export.pipeline import ParityGateError, export_model
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table

@@ -1,0 +1,23 @@
+"""The check every workstation command makes before anything slow: is the [export] extra there?"""
+
+from __future__ import annotations
+
+import importlib
+
+from edgexray_export.errors import ExportError
+
+# What the [export] extra brings that training and evaluation need; export needs the converters too.
+TRAINING_MODULES = ("tensorflow", "keras")
+EXPORT_MODULES = (*TRAINING_MODULES, "tf2onnx", "onnx", "onnxruntime")
+
+
+def require_export_extra(modules: tuple[str, ...] = TRAINING_MODULES) -> None:
+    """ExportError (one line, exit 1) naming the first missing module and the pip command."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ExportError(
+                f"this command needs the export toolchain ({module} is missing): "
+                "pip install 'edgexray[export]'"
+            ) from None

@@ -1,0 +1,188 @@
+"""A damaged or edited card is refused, never taken for "no card"; a card without a digest is legacy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DATA, tiny_card
+
+from edgexray import Classifier
+from edgexray.card import ModelCard
+from edgexray.errors import DamagedCardError
+from edgexray.modelfile import (
+    read_card,
+    read_model_file,
+    reseal_card,
+    sidecar_path,
+    write_card,
+    write_entries,
+)
+from edgexray.modelfile.tflite_format import CARD_MEMBER
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _edgexray(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _cut(path: Path, n: int = 50) -> Path:
+    cut = path.with_name("cut" + path.suffix)
+    cut.write_bytes(path.read_bytes()[:-n])
+    return cut
+
+
+@pytest.mark.parametrize("filename", ["binary_gray.tflite", "binary_gray.onnx"])
+def test_a_cut_file_had_a_card_and_is_refused_without_suggesting_values(carded, filename):
+    cut = _cut(carded(filename, normalize="imagenet"))
+    with pytest.raises(DamagedCardError, match="damaged"):
+        read_card(cut)
+    result = _edgexray(
+        "classify", "-m", str(cut), "--labels", "A,B", "--normalize", "unit", str(DATA)
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "damaged" in lines[0]
+    assert "--normalize" not in lines[0] and "unit" not in lines[0]
+
+
+def test_flipped_bytes_inside_the_tflite_card_are_caught(carded):
+    path = carded("binary_gray.tflite")
+    data = bytearray(path.read_bytes())
+    member = data.rfind(CARD_MEMBER.encode())  # central directory; the local header comes first
+    local = data.find(CARD_MEMBER.encode())
+    assert 0 < local < member
+    for offset in range(local + len(CARD_MEMBER) + 5, local + len(CARD_MEMBER) + 9):
+        data[offset] ^= 0x55  # inside the deflated card text
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedCardError):
+        read_card(path)
+
+
+def test_an_onnx_card_edited_in_place_with_the_same_length_is_caught(carded):
+    path = carded("binary_gray.onnx", normalize="imagenet")
+    data = path.read_bytes()
+    edited = data.replace(b'"normalize": "imagenet"', b'"normalize": "unit"    ')
+    assert len(edited) == len(data) and edited != data
+    path.write_bytes(edited)
+    with pytest.raises(DamagedCardError, match="edited or damaged"):
+        read_card(path)
+
+
+def test_an_edited_sidecar_is_caught(tmp_path):
+    path = tmp_path / "plain.tflite"
+    shutil.copy(DATA / "binary_gray.tflite", path)
+    write_card(path, tiny_card("binary_gray", normalize="imagenet"))
+    shutil.copy(DATA / "binary_gray.tflite", path)  # plain model again: the sidecar is the card
+    sidecar = sidecar_path(path)
+    sidecar.write_text(sidecar.read_text().replace('"imagenet"', '"unit"'))
+    with pytest.raises(DamagedCardError, match="edited or damaged"):
+        read_card(path)
+
+
+EDITS = {
+    "labels": ["NORMAL", "OTHER"],
+    "task": "multiclass",
+    "input_height": 17,
+    "input_width": 15,
+    "input_channels": 3,
+    "normalize": "unit",
+    "interpolation": "area",
+    "output_kind": "logits",
+    "threshold": 0.31,
+    "name": "other",
+    "variant": "tflite-fp32",
+    "source_sha256": "0" * 64,
+    "parity": {"agreement": 0.5, "max_abs_diff": 0.1, "mean_abs_diff": 0.01, "images": 3},
+    "quantization": {"ladder": 1},
+    "training_data": "other data",
+    "intended_use": "anything",
+    "tool_versions": {"edgexray": "9"},
+    "created": "2020-01-01",
+    "payload_sha256": "1" * 64,
+    "payload_size": 5,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_an_edit_of_any_card_field_is_caught(name):
+    card = tiny_card("binary_gray", normalize="imagenet", threshold=0.3).sealed()
+    edited = card.to_dict()
+    edited.pop("color_mode")
+    assert edited[name] != EDITS[name]
+    edited[name] = EDITS[name]
+    with pytest.raises(DamagedCardError):
+        ModelCard.from_json(json.dumps(edited))
+
+
+def test_the_edits_cover_every_field():
+    sealed = {"card_sha256", "schema_version"}
+    assert set(EDITS) == {f.name for f in dataclasses.fields(ModelCard)} - sealed
+
+
+def test_a_changed_copy_drops_the_digest_and_a_sealed_card_round_trips():
+    card = tiny_card("binary_gray").sealed()
+    assert not card.legacy
+    assert ModelCard.from_json(card.to_json()) == card
+    assert card.replace(threshold=0.4).legacy
+
+
+def test_a_card_without_digest_loads_as_legacy_and_info_says_so(tmp_path):
+    path = tmp_path / "old.tflite"
+    shutil.copy(DATA / "binary_gray.tflite", path)
+    legacy = tiny_card("binary_gray")  # never sealed: what edgexray 0.1 wrote
+    write_entries(path, {"card": legacy.to_json(indent=None)})
+    card = read_card(path)
+    assert card is not None and card.legacy
+    with Classifier(path) as clf:
+        assert clf.card.labels == ("NORMAL", "PNEUMONIA")
+    result = _edgexray("info", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "no digest" in result.stdout
+    reseal_card(path)
+    assert not read_card(path).legacy
+    assert read_model_file(path).payload == (DATA / "binary_gray.tflite").read_bytes()
+
+
+def test_entries_travel_beside_the_card(carded):
+    for filename in ("binary_gray.tflite", "three_rgb.onnx"):
+        path = carded(filename)
+        card = read_card(path)
+        write_card(path, card, entries={"signature": '{"sig": "abc"}'})
+        model = read_model_file(path)
+        assert model.entries["signature"] == '{"sig": "abc"}'
+        assert model.card == card
+        assert model.payload == (DATA / filename).read_bytes()
+
+
+def test_the_engine_is_not_created_before_the_card_is_checked(carded, monkeypatch):
+    import edgexray.classifier
+
+    def no_engine(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the engine was created before the card was checked")
+
+    monkeypatch.setattr(edgexray.classifier, "open_engine", no_engine)
+    with pytest.raises(DamagedCardError):
+        Classifier(_cut(carded("binary_gray.tflite")))
+
+
+def test_shipped_models_carry_sealed_cards():
+    models = sorted((REPO / "models").glob("*/*.tflite")) + sorted(
+        (REPO / "models").glob("*/*.onnx")
+    )
+    assert models
+    for path in models:
+        card = read_card(path)
+        assert card is not None and not card.legacy, path
