@@ -42,6 +42,7 @@ from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
 from edgexray.preprocessing.transform import check_reducing_gap
+from edgexray.signing.verify import Signer, TrustPolicy, verify_model
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ class ClassifierOptions:
     number of cores times faster. reducing_gap: resize large images in two steps (see
     Preprocessor; None = one step, exactly as in training). input_check: `strict` (default) gives
     an image the input checks refuse no label but a `rejected` reason; `warn` keeps the label and
-    flags it; `off` skips the checks. image_checks: the image checks' thresholds."""
+    flags it; `off` skips the checks. image_checks: the image checks' thresholds.
+    trusted_keys: public key files (Ed25519 PEM, `edgexray keygen`); when given, only a model file
+    signed by one of them loads (UntrustedModelError otherwise; needs the `[sign]` extra)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -65,9 +68,11 @@ class ClassifierOptions:
     reducing_gap: float | None = None
     input_check: InputCheckMode = DEFAULT_MODE
     image_checks: ImageCheckThresholds = field(default_factory=ImageCheckThresholds)
+    trusted_keys: tuple[str | os.PathLike[str], ...] = ()
 
     def __post_init__(self) -> None:
         check_mode(self.input_check)
+        object.__setattr__(self, "trusted_keys", tuple(self.trusted_keys))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
@@ -104,6 +109,12 @@ class Classifier:
     ) -> None:
         self.path = Path(model)
         self.options = options or ClassifierOptions()
+        #: Key ID and place of the trusted signature, when the options set a trust policy.
+        self.signer: Signer | None = None
+        if self.options.trusted_keys:
+            self.signer = verify_model(
+                self.path, TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
+            )
         embedded = read_card(self.path)
         self.engine: Engine = open_engine(
             self.path, EngineOptions(self.options.threads), self.options.engine

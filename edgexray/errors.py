@@ -32,3 +32,12 @@ class EngineUnavailableError(EdgexrayError):
 
 class ImageError(EdgexrayError):
     """One input image cannot be decoded; the others are unaffected."""
+
+
+class UntrustedModelError(ModelError):
+    """Under a trust policy, a model file that is unsigned, signed by a key that is not trusted, or
+    changed after it was signed."""
+
+
+class SigningKeyError(EdgexrayError):
+    """A signing or trusted key file is missing, unreadable or not an Ed25519 key."""

@@ -16,7 +16,12 @@ from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest, run_bench
-from edgexray.cli.options import card_override_options, overrides_from, threads_option
+from edgexray.cli.options import (
+    card_override_options,
+    overrides_from,
+    threads_option,
+    trusted_key_option,
+)
 from edgexray.errors import EngineUnavailableError
 
 
@@ -99,6 +104,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     default=None,
     help="PNG of latency against agreement (needs the [plot] extra).",
 )
+@trusted_key_option
 @card_override_options
 def bench(
     models: tuple[Path, ...],
@@ -115,6 +121,7 @@ def bench(
     json_path: Path | None,
     markdown: Path | None,
     plot: Path | None,
+    trusted_keys: tuple[Path, ...],
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -128,6 +135,13 @@ def bench(
         raise click.UsageError("give --reference or --keras, not both")
     if plot is not None and not plotting_available():
         raise EngineUnavailableError("--plot needs matplotlib: pip install 'edgexray[plot]'")
+    if trusted_keys:
+        # Every model is checked before any is measured: an untrusted one stops the run (exit 1).
+        from edgexray.signing import TrustPolicy, verify_model
+
+        policy = TrustPolicy(trusted_keys)
+        for model in models:
+            verify_model(model, policy)
     request = BenchRequest(
         models=models,
         data=data,

@@ -20,6 +20,7 @@ from edgexray.cli.options import (
     input_check_option,
     overrides_from,
     threads_option,
+    trusted_key_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import default_model, samples_folder
@@ -87,6 +88,7 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
 @threads_option
 @engine_option
 @input_check_option
+@trusted_key_option
 @click.option(
     "--format",
     "output_format",
@@ -111,6 +113,7 @@ def classify(
     threads: int | None,
     engine: str | None,
     input_check: str,
+    trusted_keys: tuple[Path, ...],
     output_format: str,
     output: Path | None,
     **card_flags: Any,
@@ -142,6 +145,7 @@ def classify(
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
+        trusted_keys=trusted_keys,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
     found = discover_images(list(paths))

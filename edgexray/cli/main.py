@@ -25,6 +25,9 @@ COMMANDS = {
     "train": "edgexray_export.cli.train:train [export]",
     "evaluate": "edgexray_export.cli.evaluate:evaluate [export]",
     "synth": "edgexray_export.cli.synth:synth [export]",
+    "keygen": "edgexray.cli.keygen:keygen",
+    "sign": "edgexray.cli.sign:sign",
+    "verify": "edgexray.cli.verify:verify",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -51,6 +52,16 @@ input_check_option = click.option(
     envvar="EDGEXRAY_INPUT_CHECK",
     help="strict: an image the input checks refuse gets no label, a 'rejected' reason, and the "
     "run exits 3; warn: keep the label and flag it; off: no checks. Env: EDGEXRAY_INPUT_CHECK.",
+)
+
+trusted_key_option = click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="EDGEXRAY_TRUSTED_KEYS",
+    help="Public key file (repeatable): run only model files signed by one of these keys. "
+    "Env: EDGEXRAY_TRUSTED_KEYS, files separated by ':'.",
 )
 
 
