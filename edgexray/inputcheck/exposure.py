@@ -1,4 +1,5 @@
-"""Checks on the grey levels of the model input: nearly uniform frames, heavy clipping, noise."""
+"""Checks on the grey levels of the model input: nearly uniform frames, heavy clipping, a flat
+background (documents, screenshots), noise."""
 
 from __future__ import annotations
 
@@ -64,4 +65,26 @@ def noise(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
         f"noise-like frame (neighbour difference {ratio:.2f} x spread > {limits.noise_ratio:g})",
         ratio,
         limits.noise_ratio,
+    )
+
+
+# Grey levels either side of the most common one that count as "the same level" (JPEG and
+# antialiasing spread a flat paper background over a few levels).
+_FLAT_WINDOW = 2
+
+
+def flat_background(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """Most of the frame at one grey level: a page of text, a form or a screenshot. A radiograph's
+    grey levels spread over the whole anatomy."""
+    counts = np.bincount(np.rint(grey).astype(np.uint8).ravel(), minlength=256)
+    window = np.convolve(counts, np.ones(2 * _FLAT_WINDOW + 1, dtype=np.int64), mode="same")
+    share = float(window.max()) / max(grey.size, 1)
+    if share <= limits.flat_share:
+        return None
+    return Finding(
+        "flat",
+        f"mostly one flat grey level, like a document or screenshot ({share:.0%} of pixels > "
+        f"{limits.flat_share:.0%})",
+        share,
+        limits.flat_share,
     )

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from edgexray.inputcheck.colour import colour_photograph
-from edgexray.inputcheck.exposure import clipping, grey_levels, noise, uniform_frame
+from edgexray.inputcheck.exposure import (
+    clipping,
+    flat_background,
+    grey_levels,
+    noise,
+    uniform_frame,
+)
 from edgexray.inputcheck.facts import ImageFacts
 from edgexray.inputcheck.geometry import aspect_ratio, tiny_image
 from edgexray.inputcheck.result import Finding
@@ -22,6 +28,7 @@ def check_image(
         colour_photograph(facts.colour_sample, limits),
         uniform_frame(grey, limits),
         clipping(grey, limits),
+        flat_background(grey, limits),
         noise(grey, limits),
     )
     return tuple(f for f in found if f is not None)

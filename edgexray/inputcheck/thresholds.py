@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 class ImageCheckThresholds:
     """uniform_std: a frame whose grey levels (0..255, at model input size) have a standard
     deviation below this is nearly uniform. clipped_share: largest share of pixels allowed at the
-    extremes (<= 1 or >= 254). noise_ratio: mean absolute difference of neighbouring pixels
+    extremes (<= 1 or >= 254). flat_share: largest share of pixels allowed within two grey levels
+    of one level (a page of text is mostly paper). noise_ratio: mean absolute difference of neighbouring pixels
     divided by the standard deviation; above this the frame is noise-like (white noise gives about
     1.1, a radiograph at model size well under 0.3). colour_chroma: a pixel whose channels differ
     by more than this (max - min, 0..255) is coloured; colour_share: largest share of coloured
@@ -20,6 +21,7 @@ class ImageCheckThresholds:
 
     uniform_std: float = 8.0
     clipped_share: float = 0.5
+    flat_share: float = 0.6
     noise_ratio: float = 0.6
     colour_chroma: float = 24.0
     colour_share: float = 0.05
@@ -31,7 +33,7 @@ class ImageCheckThresholds:
             value = getattr(self, f.name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{f.name} must be a finite number >= 0, got {value}")
-        for name in ("clipped_share", "colour_share"):
+        for name in ("clipped_share", "flat_share", "colour_share"):
             if getattr(self, name) > 1:
                 raise ValueError(f"{name} is a share, 0..1, got {getattr(self, name)}")
         if self.max_aspect < 1:

@@ -164,3 +164,13 @@ def test_classify_exits_3_with_a_rejected_record(carded, tmp_path, monkeypatch):
     warned = CliRunner().invoke(cli, [*args, "--input-check", "warn"])
     assert warned.exit_code == exit_codes.OK
     assert all("label" in json.loads(line) for line in warned.stdout.splitlines())
+
+
+def test_a_page_of_text_is_refused_as_a_flat_background():
+    from PIL import ImageDraw
+
+    page = Image.new("L", (400, 500), 240)
+    draw = ImageDraw.Draw(page)
+    for row in range(20, 480, 30):
+        draw.text((10, row), "chest radiograph report: no acute findings", fill=0)
+    assert "flat" in checks_failing(page)
