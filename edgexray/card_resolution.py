@@ -74,6 +74,30 @@ class CardOverrides:
         return cls(**{**data, "labels": tuple(labels) if labels is not None else None})
 
 
+# The command-line flag of each CardOverrides field, for messages that name what the user gave.
+FLAGS = {
+    "labels": "--labels",
+    "normalize": "--normalize",
+    "interpolation": "--interpolation",
+    "output_kind": "--outputs",
+    "threshold": "--threshold",
+}
+
+
+def _check_label_count(path: Path, labels: tuple[str, ...] | None, engine: Engine) -> None:
+    """CardError naming --labels when it gives a count of classes the model's output cannot have."""
+    units = engine.output.shape[-1] if engine.output.shape else None
+    if labels is None or units is None:
+        return
+    expected = 2 if units == 1 else units
+    if len(labels) != expected:
+        kind = "one sigmoid output: a binary model" if units == 1 else f"{units} outputs"
+        raise CardError(
+            f"{path}: --labels gives {len(labels)} class names, but the model has {kind}; "
+            f"give {expected}"
+        )
+
+
 def _from_tensors(path: Path, engine: Engine, overrides: CardOverrides) -> ModelCard:
     missing = [
         flag
@@ -131,12 +155,17 @@ def resolve_card(
     path: Path, card: ModelCard | None, engine: Engine, overrides: CardOverrides | None = None
 ) -> ModelCard:
     overrides = overrides or CardOverrides()
+    _check_label_count(path, overrides.labels, engine)
     if card is None:
         card = _from_tensors(path, engine, overrides)
     elif overrides.given():
         try:
             card = card.replace(**overrides.given())
         except CardError as exc:
-            raise CardError(f"{path}: {exc}") from None
+            flags = " ".join(FLAGS[name] for name in overrides.given())
+            reason = str(exc).removeprefix("invalid model card: ")
+            raise CardError(
+                f"{path}: {flags} cannot apply to this model's card: {reason}"
+            ) from None
     check_against_engine(path, card, engine)
     return card

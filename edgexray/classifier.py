@@ -36,13 +36,13 @@ from edgexray.inputcheck import (
     check_image,
     check_mode,
 )
-from edgexray.modelfile import read_card
+from edgexray.modelfile import read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
-from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.decode import ImageInput, display_name
 from edgexray.preprocessing.transform import check_reducing_gap
-from edgexray.signing.verify import Signer, TrustPolicy, verify_model
+from edgexray.signing.verify import Signer, TrustPolicy
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class ClassifierOptions:
     may use). Pillow releases the GIL while it decodes, so decoding spreads over the cores: large
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
-    Preprocessor; None = one step, exactly as in training). input_check: `strict` (default) gives
+    Preprocessor; None = one step, exactly as in training). verbose: let the engine's own messages
+    through while the model loads (silenced by default). input_check: `strict` (default) gives
     an image the input checks refuse no label but a `rejected` reason; `warn` keeps the label and
     flags it; `off` skips the checks. image_checks: the image checks' thresholds.
     trusted_keys: public key files (Ed25519 PEM, `edgexray keygen`); when given, only a model file
@@ -66,6 +67,7 @@ class ClassifierOptions:
     max_pixels: int = DecodeLimits().max_pixels
     decode_workers: int | None = None
     reducing_gap: float | None = None
+    verbose: bool = False
     input_check: InputCheckMode = DEFAULT_MODE
     image_checks: ImageCheckThresholds = field(default_factory=ImageCheckThresholds)
     trusted_keys: tuple[str | os.PathLike[str], ...] = ()
@@ -109,16 +111,23 @@ class Classifier:
     ) -> None:
         self.path = Path(model)
         self.options = options or ClassifierOptions()
+        # The file is read once and checked (card digest, model bytes) before any engine exists;
+        # the engine then loads these same bytes, not the file again.
+        checked = read_model_file(self.path)
         #: Key ID and place of the trusted signature, when the options set a trust policy.
         self.signer: Signer | None = None
         if self.options.trusted_keys:
-            self.signer = verify_model(
-                self.path, TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
-            )
-        embedded = read_card(self.path)
+            # The signature is checked on the bytes the engine will load.
+            policy = TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
+            self.signer = policy.check(checked)
+        embedded = checked.card
         self.engine: Engine = open_engine(
-            self.path, EngineOptions(self.options.threads), self.options.engine
+            self.path,
+            EngineOptions(self.options.threads, self.options.verbose),
+            self.options.engine,
+            content=checked.data,
         )
+        del checked  # the engine keeps the bytes if it needs them (LiteRT), or has copied them
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
         self.preprocessor = Preprocessor.from_card(
             self.card, DecodeLimits(self.options.max_pixels), self.options.reducing_gap
@@ -176,8 +185,10 @@ class Classifier:
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
-        """Classify one image (path, PIL image or uint8/uint16 array). Raises ImageError if it cannot
-        be decoded."""
+        """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
+        an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
+        EngineError if the engine fails on it. An image the input checks reject (strict mode) gives
+        a Prediction with `rejected` set and no label."""
         x, check = self._inspect(source)
         if x is None:
             return Prediction(path=_name(source), input_check=check)
@@ -226,16 +237,35 @@ class Classifier:
                 for future in window:  # an abandoned run does not decode what nobody will read
                     future.cancel()
 
+    def _run_isolating(
+        self, names: list[str | None], batch: np.ndarray, checks: list[InputCheck]
+    ) -> list[Prediction]:
+        """Predictions for a batch; when the engine fails on it, each input is retried alone, so
+        one input the engine cannot run costs only its own result (an error record)."""
+        try:
+            return self._predictions(names, self.predict_tensor(batch), checks)
+        except EdgexrayError as exc:
+            if len(batch) == 1:
+                return [Prediction(path=names[0], error=self._engine_error(names[0], exc))]
+        return [
+            prediction
+            for i in range(len(batch))
+            for prediction in self._run_isolating(
+                names[i : i + 1], batch[i : i + 1], checks[i : i + 1]
+            )
+        ]
+
+    @staticmethod
+    def _engine_error(name: str | None, exc: Exception) -> str:
+        return f"{display_name(name)}: {exc}" if name is not None else str(exc)
+
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
         good = [(name, x, check) for name, x, _, check in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
             names = [name for name, _, _ in good]
-            try:
-                probabilities = self.predict_tensor(np.stack([x for _, x, _ in good]))
-                done = iter(self._predictions(names, probabilities, [c for _, _, c in good]))
-            except EdgexrayError as exc:  # an engine failure fails this batch, not the run
-                done = iter(Prediction(path=name, error=str(exc)) for name in names)
+            checks = [check for _, _, check in good]
+            done = iter(self._run_isolating(names, np.stack([x for _, x, _ in good]), checks))
             for i, (_, x, _, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)

@@ -1,5 +1,9 @@
 """The bundled demo model and sample images (trained on synthetic images: not for clinical use).
 
+    import edgexray
+    clf = edgexray.Classifier(edgexray.demo.model_path())
+    print(clf.predict(edgexray.demo.sample_images()[0]).label)
+
 Installed from a wheel they live in the `edgexray._bundled` package; in a source checkout, in the
 repository's models/ folder. Both layouts are looked up here and nowhere else.
 """
@@ -11,6 +15,7 @@ from pathlib import Path
 
 from edgexray.engines import ENGINES, available_engines
 from edgexray.errors import ModelError
+from edgexray.preprocessing import discover_images
 
 # Demo variants in order of preference; the first one whose engine is installed is the default.
 # Both keep 99.58% agreement; tflite-int8 ran faster here (0.89 vs 1.31 ms, benchmarks/RESULTS.md)
@@ -46,3 +51,15 @@ def default_model() -> Path:
     raise ModelError(
         "no inference engine installed for the demo model: pip install 'edgexray[onnx]' or 'edgexray[tflite]'"
     )
+
+
+def model_path() -> Path:
+    """The bundled demo model an installed engine can run (the seed CNN, binary NORMAL/PNEUMONIA):
+    `tflite-int8` where LiteRT is installed, else `onnx-int8`. ModelError when no engine is."""
+    return default_model()
+
+
+def sample_images() -> list[Path]:
+    """The bundled sample images, sorted: four per class of the demo model, in folders named after
+    the class (`.../NORMAL/NORMAL_01.png`)."""
+    return discover_images([samples_folder()]).files

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edgexray.atomic import write_text_atomically
 from edgexray.errors import ImageError, ModelError
 
 REFERENCE_VERSION = 1
@@ -124,7 +125,7 @@ class Reference:
 def write_reference(path: Path, reference: Reference) -> Path:
     """Write `reference` as JSON to `path`; returns the path."""
     path = Path(path)
-    path.write_text(json.dumps(reference.to_dict(), indent=1) + "\n", encoding="utf-8")
+    write_text_atomically(path, json.dumps(reference.to_dict(), indent=1) + "\n")
     return path
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgexray.bench.subjects import Subject
-from edgexray.errors import EngineUnavailableError, ModelError
+from edgexray.errors import EngineUnavailableError
 from edgexray.postprocess import to_probabilities
 
 
@@ -28,13 +28,9 @@ def _keras_model(subject: Subject) -> Any:
         # Must run before TensorFlow creates its thread pools, i.e. before any op.
         tf.config.threading.set_intra_op_parallelism_threads(subject.threads)
         tf.config.threading.set_inter_op_parallelism_threads(subject.threads)
-    import keras
+    from edgexray_export.keras_loading import load_model_safely
 
-    try:
-        return keras.models.load_model(subject.path, compile=False, safe_mode=True)
-    except (ValueError, OSError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{subject.path}: Keras cannot load this model ({first})") from None
+    return load_model_safely(subject.path)
 
 
 class KerasPredict(Subject):

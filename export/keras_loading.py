@@ -1,8 +1,10 @@
 """Load a trained Keras model safely and read off what the export needs: input size, colour mode, head.
 
-Accepts a `.keras` file, a legacy `.h5` file or a TensorFlow SavedModel folder. Keras safe mode stays
-on, so a model that would run arbitrary Python on load (a Lambda layer) or that needs code we do not
-have (an unknown custom layer) is refused with a one-line ExportError saying what to do instead.
+Accepts a `.keras` file, a legacy `.h5` file or a TensorFlow SavedModel folder. Before anything is
+loaded, the saved description is read as data (edgexray_export.model_inspection): a model that could
+run code on load (a Lambda layer, a layer not built into Keras, a SavedModel op that touches files
+or calls Python) is refused with a one-line ExportError saying what to do instead, unless the user
+trusts it (`trust_model`, the CLI's --trust-model). Keras safe mode stays on for untrusted models.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from edgexray_export.errors import ExportError
+from edgexray_export.model_inspection import unsafe_content
 
 from edgexray.reference import hash_file
 
@@ -119,17 +122,35 @@ def _load_saved_model(path: Path) -> Any:
     return keras.Model(inputs, outputs)
 
 
-def _load(path: Path) -> Any:
+def _refuse_untrusted(path: Path) -> None:
+    problems = unsafe_content(path)
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise ExportError(
+            f"{path.name} holds {problems[0]}{more}, which could run code when loaded: refused; "
+            "replace it with a built-in layer (e.g. Rescaling instead of a Lambda) and save the "
+            "model again, or pass --trust-model if you trust where the file came from"
+        )
+
+
+def load_model_safely(model_path: str | os.PathLike[str], trust_model: bool = False) -> Any:
+    """The Keras model at `model_path` (.keras, .h5, SavedModel folder), inspected before loading.
+
+    Unless `trust_model`, a model holding anything that could run code on load is refused with an
+    ExportError before any of it is deserialized, and Keras safe mode stays on. Raises ExportError
+    (one line) for a missing or unreadable model too.
+    """
+    path = Path(model_path)
+    if not path.exists():
+        raise ExportError(f"model not found: {path}")
+    if not trust_model:
+        _refuse_untrusted(path)
+    if path.is_dir():
+        return _load_saved_model(path)
     import keras
 
-    if path.is_dir():
-        if not (path / "saved_model.pb").exists():
-            raise ExportError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
-        return _load_saved_model(path)
-    if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
-        raise ExportError(f"{path.name}: expected a .keras or .h5 file or a SavedModel folder")
     try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
+        return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
     except ExportError:
         raise
     except Exception as exc:  # Keras raises TypeError/ValueError/AttributeError for the same causes
@@ -143,18 +164,6 @@ def _all_layers(model: Any) -> list[Any]:
         found.append(layer)
         found.extend(_all_layers(layer))
     return found
-
-
-def _refuse_unsafe_layers(model: Any, path: Path) -> None:
-    import keras
-
-    # Legacy .h5 files can bring a Lambda back even with safe mode on; refuse it here as well.
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.Lambda):
-            raise ExportError(
-                f"{path.name} contains a Lambda layer ({layer.name!r}), which cannot be exported "
-                "safely; replace it with a built-in layer (e.g. Rescaling) and save the model again"
-            )
 
 
 def _head_layer(model: Any) -> Any:
@@ -207,17 +216,16 @@ def _starts_with_rescaling(model: Any) -> bool:
     return False
 
 
-def load_keras_model(model_path: str | os.PathLike[str]) -> LoadedKerasModel:
-    """Load `model_path` (.keras, .h5 or SavedModel folder) with safe mode on and inspect it.
+def load_keras_model(
+    model_path: str | os.PathLike[str], trust_model: bool = False
+) -> LoadedKerasModel:
+    """Load `model_path` (.keras, .h5 or SavedModel folder) with `load_model_safely` and inspect it.
 
-    Raises ExportError (one line) for a missing path, Lambda or unknown custom layers, more than one
-    input or output, an input that is not H x W x 1|3 with a fixed size.
+    Raises ExportError (one line) for a missing path, Lambda or unknown custom layers (unless
+    `trust_model`), more than one input or output, an input that is not H x W x 1|3 with a fixed size.
     """
     path = Path(model_path)
-    if not path.exists():
-        raise ExportError(f"model not found: {path}")
-    model = _load(path)
-    _refuse_unsafe_layers(model, path)
+    model = load_model_safely(path, trust_model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ExportError(
             f"{path.name} has {len(model.inputs)} input(s) and {len(model.outputs)} output(s); "

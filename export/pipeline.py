@@ -28,7 +28,7 @@ from edgexray_export.errors import ExportError, ParityError
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
-from edgexray_export.variants import VARIANTS, ConversionInput
+from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
 from edgexray import exit_codes
 from edgexray.card import ModelCard
@@ -89,7 +89,7 @@ def _tool_versions() -> dict[str, str]:
 
 
 def _choose_variants(variants: Sequence[str] | None) -> list[str]:
-    chosen = list(VARIANTS) if not variants else [v.strip() for v in variants if v.strip()]
+    chosen = list(DEFAULT_VARIANTS) if not variants else [v.strip() for v in variants if v.strip()]
     unknown = [v for v in chosen if v not in VARIANTS]
     if unknown or not chosen:
         raise ExportError(
@@ -236,19 +236,22 @@ def export_model(
     training_data: str = "",
     seed: int = 0,
     progress: Progress = _quiet,
+    trust_model: bool = False,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
     calibration_dir: images (recursive, optionally in class sub-folders) for int8 calibration and
     the held-out parity check; calibration_size: images sampled from it in total (about half are
-    held out for parity). variants: names from VARIANTS (default all). labels: class names in
+    held out for parity). variants: names from VARIANTS (default DEFAULT_VARIANTS: all but
+    tflite-int8-io). labels: class names in
     output order (default: the sorted class sub-folder names). normalize/interpolation/threshold:
     go into the card (normalize default: "raw" if the model starts with a Rescaling layer, else
     "unit"). outputs: "probabilities" or "logits" to override head detection. min_agreement: top-1
     agreement (0..1) each variant must reach; allow_degraded keeps one below it, flagged in its card.
     quantization: static int8 settings (default per-channel MinMax); quality_target: agreement the
     ONNX int8 variant aims for on the calibration images before better settings are tried.
-    progress: called with one line per step (the CLI prints them to stderr).
+    progress: called with one line per step (the CLI prints them to stderr). trust_model: load a
+    model that could run code on load (Lambda or custom layers); off, such a model is refused.
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -261,9 +264,9 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
 
     progress(f"loading {model_path}")
-    loaded: LoadedKerasModel = load_keras_model(model_path)
+    loaded: LoadedKerasModel = load_keras_model(model_path, trust_model)
     info = loaded.info
-    split = split_images(calibration_dir, calibration_size, seed=seed)
+    split = split_images(Path(calibration_dir), calibration_size, seed=seed)
     label_names = _labels(labels, split, info)
     card = _base_card(
         info,

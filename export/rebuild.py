@@ -159,7 +159,7 @@ def evaluate_models(plan: RebuildPlan, models: dict[str, Path]) -> None:
     split = plan.split()
     for name, path in models.items():
         data = scan_folder(plan.binary if name == "cnn" else plan.three, split)
-        report = evaluate_model(path, data, "test")
+        report = evaluate_model(path, data, "test", data_root=plan.data)
         write_report(report, path.with_suffix("").with_name(path.stem + ".eval-test"))
         _log(f"{name}: {report.summary()}")
 

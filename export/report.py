@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgexray.atomic import write_text_atomically
 from edgexray.card import Parity
 
 STATUSES = ("ok", "degraded", "below gate", "failed")
@@ -67,7 +68,7 @@ class ExportReport:
         return data
 
     def write_json(self, path: Path) -> Path:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
         return Path(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgexray.atomic import write_figure_atomically
 from edgexray.bench.results import BenchResult
 from edgexray.errors import EngineUnavailableError
 
@@ -70,11 +71,12 @@ def plot_latency_vs_agreement(
         axes.text(0.5, 0.5, "no agreement measured", transform=axes.transAxes, ha="center")
     axes.set_xscale("log")
     axes.set_xlabel("median single-image latency, ms (log scale)")
-    axes.set_ylabel("top-1 agreement with the full model, %")
+    against = next((r.quality.against for r in shown if r.quality.against), "full model")
+    axes.set_ylabel(f"top-1 agreement vs {against}, %")
     axes.set_title(title or "latency vs agreement (marker area ~ file size)")
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     out = Path(out)
-    figure.savefig(out)
+    write_figure_atomically(figure, out)
     plt.close(figure)
     return out

@@ -16,8 +16,10 @@ from edgexray.bench.results import BenchResult
 
 @dataclass(frozen=True)
 class BenchReport:
-    """data: {"folder", "images", "labelled", "labels"}; comparison: {"source", "images"} or None
-    when no full-model reference was available (agreement is then null in every row)."""
+    """data: {"folder", "images", "labelled", "labels"}; comparison: {"source", "images",
+    "against"} or None when nothing could be compared (agreement is then null in every row);
+    "against" names what the agreement is measured against: "full model", or the variant
+    that stood in for it (e.g. "tflite-fp32") when no full-model reference covered the data."""
 
     machine: MachineInfo
     plan: TimingPlan
@@ -41,6 +43,29 @@ class BenchReport:
             "comparison": self.comparison,
             "results": [row.to_dict() for row in self.results],
         }
+
+    @property
+    def against(self) -> str | None:
+        """What agreement is measured against, for titles; None when it was not measured."""
+        if not self.comparison:
+            return None
+        return str(self.comparison.get("against") or "full model")
+
+    def describe_comparison(self) -> str:
+        """One line: what agreement is measured against, and why when it is a stand-in."""
+        if not self.comparison:
+            return (
+                "nothing: agreement not measured (no reference covers the images, no fp32 or "
+                "fp16 variant to stand in)"
+            )
+        c = self.comparison
+        why = (
+            ", the most exact variant measured, standing in: no full-model reference covers "
+            "these images"
+            if c.get("stand_in")
+            else ""
+        )
+        return f"{self.against} ({c['source']}, {c['images']} images{why})"
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -83,6 +108,9 @@ def table_rows(report: BenchReport) -> tuple[list[str], list[list[str]]]:
     """(column titles, one list of cells per result row); a failed row says why in its last cell."""
     sizes = report.plan.batch_sizes
     titles = [*_COLUMNS, *(f"img/s b={b}" for b in sizes)]
+    against = report.against
+    if against is not None:
+        titles = [f"agreement vs {against}" if t == "agreement" else t for t in titles]
     rows = []
     for r in report.results:
         if not r.ok:
@@ -105,12 +133,7 @@ def format_table(report: BenchReport) -> str:
         f"machine: {report.machine.describe()}",
         f"data: {report.data['images']} images in {report.data['folder']}"
         + (" (labelled)" if report.data.get("labelled") else " (unlabelled: no accuracy)"),
-        "parity against: "
-        + (
-            f"{report.comparison['source']} ({report.comparison['images']} images)"
-            if report.comparison
-            else "nothing (no --keras, no reference file found): agreement not measured"
-        ),
+        f"agreement vs: {report.describe_comparison()}",
         "  ".join(
             t.rjust(w) if i > 2 else t.ljust(w)
             for i, (t, w) in enumerate(zip(titles, widths, strict=True))
@@ -129,14 +152,22 @@ def format_table(report: BenchReport) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def _markdown_cell(text: str) -> str:
+    """A table cell's text with its pipes escaped (`max |dp|` would otherwise split the cell)."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def format_markdown(report: BenchReport) -> str:
     """A Markdown table of the rows (for a README), with the machine and settings above it."""
     titles, rows = table_rows(report)
+    titles = [_markdown_cell(t) for t in titles]
+    rows = [[_markdown_cell(c) for c in row] for row in rows]
     plan = report.plan
     lines = [
         f"Machine: {report.machine.describe()}.",
         f"Settings: {plan.runs} timed runs after {plan.warmup} warm-up runs, "
         f"{report.data['images']} images; latency is single-image inference, median and tails.",
+        f"Top-1 agreement vs: {report.describe_comparison()}.",
         "",
         "| " + " | ".join(titles) + " |",
         "|" + "|".join("---" if i < 3 else "---:" for i in range(len(titles))) + "|",

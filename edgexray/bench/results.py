@@ -26,7 +26,9 @@ from edgexray.postprocess import decide
 class Quality:
     """Parity against the full model (None without a comparison) and task metrics (None without
     labels). agreement: top-1 agreement 0..1 over `parity_images`; max/mean_abs_diff: |dp|.
-    metrics: edgexray.metrics.Metrics.to_dict() (accuracy, per-class P/R/F1, confusion matrix)."""
+    metrics: edgexray.metrics.Metrics.to_dict() (accuracy, per-class P/R/F1, confusion matrix).
+    against: what the agreement is measured against ("full model", or the variant row standing
+    in for it, e.g. "tflite-fp32"); None without a comparison."""
 
     agreement: float | None = None
     max_abs_diff: float | None = None
@@ -34,6 +36,7 @@ class Quality:
     parity_images: int = 0
     accuracy: float | None = None
     metrics: dict[str, Any] | None = None
+    against: str | None = None
 
 
 def score(
@@ -58,6 +61,7 @@ def score(
         parity_images=parity.images if parity else 0,
         accuracy=metrics["accuracy"] if metrics else None,
         metrics=metrics,
+        against=comparison.against if comparison else None,
     )
 
 
@@ -120,6 +124,7 @@ class BenchResult:
             "throughput_ips": {str(k): v for k, v in (self.throughput_ips or {}).items()} or None,
             "peak_rss_mb": self.peak_rss_mb,
             "agreement": q.agreement,
+            "agreement_vs": q.against,
             "max_abs_diff": q.max_abs_diff,
             "mean_abs_diff": q.mean_abs_diff,
             "parity_images": q.parity_images,

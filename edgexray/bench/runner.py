@@ -81,7 +81,8 @@ def run_isolated(
     """Measure `spec` on the image `files` in a child process; never raises for the subject's own
     failure (a crash, a timeout, a model that will not load): that comes back as `error`.
     tensors: the files preprocessed once for all subjects (.npy), so each child does not decode
-    every image again for parity; None to let the child decode them."""
+    every image again for parity; None to let the child decode them. timeout_s: seconds before
+    the child is killed and the row fails (None: no limit)."""
     job = {
         "factory": spec.factory,
         "path": str(spec.path),
@@ -100,8 +101,8 @@ def run_isolated(
             done = subprocess.run(
                 command, env=_child_env(spec), capture_output=True, text=True, timeout=timeout_s
             )
-        except subprocess.TimeoutExpired:
-            return RunOutcome(spec, error=f"timed out after {timeout_s:.0f} s")
+        except subprocess.TimeoutExpired:  # subprocess.run has killed the child
+            return RunOutcome(spec, error=f"timed out after {timeout_s:g} s (see --timeout)")
         if not out_path.is_file():
             return RunOutcome(
                 spec,

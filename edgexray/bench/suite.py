@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from edgexray.bench.comparison import (
+    FULL_MODEL,
     Comparison,
     comparison_from_probabilities,
     comparison_from_reference,
     find_reference,
+    stand_in_rank,
 )
 from edgexray.bench.dataset import BenchData, load_bench_data
 from edgexray.bench.machine import describe_machine
@@ -34,6 +37,11 @@ KERAS_ROWS = ("keras-predict", "keras-tf-function")
 KERAS_REFERENCE_ROW = "keras-predict"
 
 Progress = Callable[[str], None]
+# Seconds one measuring process may take before its row fails (a hung engine must not hang the run).
+DEFAULT_TIMEOUT_S = 900.0
+# Above this, the preprocessed images are not saved for the children (each decodes its own): a data
+# folder of thousands of large images must not fill a device's small disk.
+TENSOR_FILE_LIMIT_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ class BenchRequest:
     (None: look beside the models). keras: the full model file, timed and used as the reference.
     threads: engine threads (None = one per usable core). limit: use at most this many data images.
     overrides: card facts given by the user (--labels, --normalize...), applied to every model, as
-    `edgexray classify` applies them; they let bench measure models without a card."""
+    `edgexray classify` applies them; they let bench measure models without a card. timeout_s:
+    seconds each measuring process may take; past it, that row fails and the run goes on."""
 
     models: tuple[Path, ...]
     data: Path
@@ -52,10 +61,13 @@ class BenchRequest:
     plan: TimingPlan = field(default_factory=TimingPlan)
     limit: int | None = None
     overrides: CardOverrides = field(default_factory=CardOverrides)
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if not self.models and self.keras is None:
             raise ValueError("give at least one model")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout must be positive, got {self.timeout_s}")
         if self.reference is not None and self.keras is not None:
             raise ValueError("give --reference or --keras, not both")
         if self.limit is not None and self.limit < 1:
@@ -123,16 +135,29 @@ def keras_specs(keras: Path, card: ModelCard) -> list[SubjectSpec]:
     return [SubjectSpec(name, name, keras, "keras", card, "full-model") for name in KERAS_ROWS]
 
 
-def preprocess_once(data: BenchData, cards: list[ModelCard], folder: Path) -> Path | None:
+def preprocess_once(
+    data: BenchData,
+    cards: list[ModelCard],
+    folder: Path,
+    max_bytes: int = TENSOR_FILE_LIMIT_BYTES,
+) -> Path | None:
     """The data images preprocessed as the cards say, saved as float32 (N, H, W, C) .npy in
-    `folder`, for every child's parity pass; None when the cards preprocess differently (each
-    child then decodes the images itself)."""
+    `folder`, for every child's parity pass; None when the cards preprocess differently or the file
+    would exceed `max_bytes` (each child then decodes the images itself). Written one image at a
+    time: this process never holds more than one preprocessed image, however many there are."""
     preprocessors = {Preprocessor.from_card(card) for card in cards}
     if len(preprocessors) != 1:
         return None
     (preprocessor,) = preprocessors
+    shape = (len(data.files), preprocessor.height, preprocessor.width, preprocessor.channels)
+    if 4 * math.prod(shape) > max_bytes:
+        return None
     path = Path(folder) / "images.npy"
-    np.save(path, np.stack([preprocessor(f) for f in data.files]).astype(np.float32))
+    with path.open("wb") as out:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False}
+        np.lib.format.write_array_header_1_0(out, {**header, "shape": shape})
+        for file in data.files:
+            out.write(np.ascontiguousarray(preprocessor(file), dtype="<f4").tobytes())
     return path
 
 
@@ -143,8 +168,10 @@ def measure_all(
     threads: int | None,
     progress: Progress = lambda _: None,
     tensors: Path | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> list[RunOutcome]:
-    """Each spec measured in its own process, in order (see preprocess_once for `tensors`); with
+    """Each spec measured in its own process, in order (see preprocess_once for `tensors`), each
+    process killed after `timeout_s` seconds (its row then fails, the others go on); with
     plan.processes > 1, all specs once per round, so that a slow spell of the machine spreads over
     the rows, and each row keeps its run with the median latency (see _median_run)."""
     runs: list[list[RunOutcome]] = [[] for _ in specs]
@@ -152,7 +179,9 @@ def measure_all(
         for spec, outcomes in zip(specs, runs, strict=True):
             of = f", process {round_index + 1} of {plan.processes}" if plan.processes > 1 else ""
             progress(f"measuring {spec.name} ({spec.path.name}{of})")
-            outcomes.append(run_isolated(spec, list(data.files), plan, threads, tensors))
+            outcomes.append(
+                run_isolated(spec, list(data.files), plan, threads, tensors, timeout_s=timeout_s)
+            )
     return [_median_run(outcomes) for outcomes in runs]
 
 
@@ -172,12 +201,37 @@ def _median_run(outcomes: list[RunOutcome]) -> RunOutcome:
     return ranked[len(ranked) // 2]
 
 
+def variant_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
+    """When no full-model reference covers the data: the most exact variant measured (fp32 before
+    fp16, the first given among equals) stands in for it, so the others still get an agreement.
+    None when there is no such variant, or nothing else to compare with it."""
+    measured = [(o, o.measurement) for o in outcomes if o.measurement is not None]
+    ranked = [
+        (rank, i, outcome, measurement)
+        for i, (outcome, measurement) in enumerate(measured)
+        if outcome.spec.role == "variant"
+        for rank in [stand_in_rank(measurement.card.variant)]
+        if rank is not None
+    ]
+    if not ranked or len(measured) < 2:
+        return None
+    _, _, best, measurement = min(ranked, key=lambda item: item[:2])
+    return comparison_from_probabilities(
+        measurement.probabilities,
+        str(best.spec.path),
+        against=best.spec.name,
+        stand_in=True,
+    )
+
+
 def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
     """The full model's probabilities from its `keras-predict` row, if it was measured."""
     for outcome in outcomes:
         if outcome.spec.name == KERAS_REFERENCE_ROW and outcome.measurement is not None:
             return comparison_from_probabilities(
-                outcome.measurement.probabilities, f"{outcome.spec.path} (Keras model.predict)"
+                outcome.measurement.probabilities,
+                f"{outcome.spec.path} (Keras model.predict)",
+                against=f"{FULL_MODEL} (Keras)",
             )
     return None
 
@@ -200,7 +254,12 @@ def assemble_report(
             "labelled": data.labelled,
             "labels": list(data.labels),
         },
-        comparison={"source": comparison.source, "images": comparison.images}
+        comparison={
+            "source": comparison.source,
+            "images": comparison.images,
+            "against": comparison.against,
+            "stand_in": comparison.stand_in,
+        }
         if comparison
         else None,
         results=rows,
@@ -222,10 +281,19 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> Ben
     )
     if reference is not None:
         comparison = comparison_from_reference(reference, data.files, card.labels)
+        if comparison is None:
+            progress(
+                f"none of the {len(data.files)} images is in {reference}: agreement is measured "
+                "against the most exact variant instead"
+            )
     with tempfile.TemporaryDirectory(prefix="edgexray-bench-") as folder:
         progress(f"preprocessing {len(data.files)} images")
         tensors = preprocess_once(data, cards, Path(folder))
-        outcomes = measure_all(specs, data, request.plan, request.threads, progress, tensors)
+        outcomes = measure_all(
+            specs, data, request.plan, request.threads, progress, tensors, request.timeout_s
+        )
     if request.keras:
         comparison = keras_comparison(outcomes)
+    if comparison is None:
+        comparison = variant_comparison(outcomes)
     return assemble_report(outcomes, data, comparison, request.plan, request.threads)

@@ -11,11 +11,12 @@ from typing import Any
 import click
 
 from edgexray import exit_codes
+from edgexray.atomic import write_text_atomically
 from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
-from edgexray.bench.suite import BenchRequest, run_bench
+from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
 from edgexray.cli.options import (
     card_override_options,
     overrides_from,
@@ -90,6 +91,14 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--limit", type=click.IntRange(min=1), default=None, help="Use at most N images of --data."
 )
 @click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds one measuring process may take; past it, that row fails and the others go on.",
+)
+@click.option(
     "--recommend",
     "min_agreement",
     type=click.FloatRange(0, 1),
@@ -117,6 +126,7 @@ def bench(
     processes: int,
     batch_sizes: tuple[int, ...],
     limit: int | None,
+    timeout_s: float,
     min_agreement: float | None,
     json_path: Path | None,
     markdown: Path | None,
@@ -151,6 +161,7 @@ def bench(
         plan=TimingPlan(runs=runs, warmup=warmup, batch_sizes=batch_sizes, processes=processes),
         limit=limit,
         overrides=overrides_from(card_flags),
+        timeout_s=timeout_s,
     )
     report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
     recommendation = None if min_agreement is None else recommend(report.results, min_agreement)
@@ -159,9 +170,9 @@ def bench(
         document = report.to_dict()
         if recommendation is not None:
             document["recommendation"] = recommendation.to_dict()
-        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        write_text_atomically(json_path, json.dumps(document, indent=2) + "\n")
     if markdown:
-        markdown.write_text(format_markdown(report), encoding="utf-8")
+        write_text_atomically(markdown, format_markdown(report))
     if plot:
         plot_latency_vs_agreement(report.results, plot)
     click.echo(format_table(report), nl=False)

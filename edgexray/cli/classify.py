@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import warnings
@@ -19,11 +20,13 @@ from edgexray.cli.options import (
     engine_option,
     input_check_option,
     overrides_from,
+    run_settings,
     threads_option,
     trusted_key_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import default_model, samples_folder
+from edgexray.errors import EngineError, ImageError
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -54,8 +57,20 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
+STDIN = Path("-")
+
+
+def _stdin_prediction(classifier: Classifier) -> Prediction:
+    """The record for one image read whole from standard input (`classify -`), named "-"."""
+    try:
+        return dataclasses.replace(classifier.predict(sys.stdin.buffer.read()), path="-")
+    except (ImageError, EngineError) as exc:
+        message = str(exc).removeprefix("image data: ")
+        return Prediction(path="-", error=f"-: {message}")
+
+
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @click.option(
     "-m",
     "--model",
@@ -120,7 +135,8 @@ def classify(
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
 
-    With no PATH, classifies the bundled sample images. Exit codes: 0 all classified, 1 fatal error,
+    With no PATH, classifies the bundled sample images; `-` reads one image from standard input
+    (`cat scan.png | edgexray classify -`). Exit codes: 0 all classified, 1 fatal error,
     2 usage error, 3 some files failed or were rejected by the input checks (the others are still
     classified and written), 130
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
@@ -144,11 +160,14 @@ def classify(
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
+        verbose=run_settings().verbose,
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
-    found = discover_images(list(paths))
+    if list(paths).count(STDIN) > 1:
+        raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
+    found = discover_images([p for p in paths if p != STDIN])
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
@@ -165,6 +184,12 @@ def classify(
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         output_closed = False
         try:
+            if STDIN in paths:
+                prediction = _stdin_prediction(classifier)
+                writer.write(prediction)
+                successes, failures = (
+                    (successes + 1, failures) if prediction.ok else (successes, failures + 1)
+                )
             for path, problem in found.problems:
                 writer.write(
                     Prediction(path=str(path), error=f"{display_path(str(path))}: {problem}")

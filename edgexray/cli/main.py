@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from edgexray import __version__, exit_codes
+from edgexray.cli.options import RunSettings
 from edgexray.errors import EdgexrayError
 
 # Command name -> "module:attribute [extra]" (entry-point syntax). A command's module is imported
@@ -101,11 +102,23 @@ class EdgexrayGroup(LazyGroup):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="edgexray")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also show the inference engine's own messages."
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print the full traceback of an unexpected error (also: EDGEXRAY_DEBUG=1).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     """Run chest X-ray classifiers exported from Keras on low-power devices.
 
     Demo models are trained on synthetic images: for demonstration only, not for clinical use.
     """
+    settings = ctx.ensure_object(RunSettings)
+    settings.verbose = verbose
+    settings.debug = debug
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -124,14 +137,25 @@ def _discard_stdout() -> None:
     os.close(devnull)
 
 
+def _debug_requested(settings: RunSettings) -> bool:
+    return settings.debug or os.environ.get("EDGEXRAY_DEBUG", "").strip() not in ("", "0")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors end as one line on stderr and a documented exit code; a closed
+    """Run the CLI; user errors end as one line on stderr and a documented exit code; anything
+    unexpected as one line and exit 1 (the traceback with --debug or EDGEXRAY_DEBUG=1); a closed
     stdout ends the run quietly with exit code 141."""
     # SIGTERM (kiosk shutdown, systemd stop) unwinds like Ctrl-C, so open outputs are closed cleanly.
     signal.signal(signal.SIGTERM, _terminate)
+    settings = RunSettings()
     try:
         try:
-            cli.main(args=argv, prog_name="edgexray", standalone_mode=False)
+            cli.main(args=argv, prog_name="edgexray", standalone_mode=False, obj=settings)
         finally:
             # Output still buffered (`info`, a short table) meets a reader that left here, where it
             # is handled, rather than at interpreter exit.
@@ -151,6 +175,15 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("edgexray: interrupted", err=True)
         sys.exit(exit_codes.INTERRUPTED)
+    except Exception as exc:  # a bug or an unforeseen failure: one line, unless asked for more
+        if _debug_requested(settings):
+            raise
+        click.echo(
+            f"edgexray: unexpected error: {_first_line(exc)} "
+            "(run with --debug or EDGEXRAY_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(exit_codes.FATAL)
 
 
 if __name__ == "__main__":

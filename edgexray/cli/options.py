@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +15,23 @@ from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class RunSettings:
+    """The group's own flags (`edgexray -v --debug COMMAND`), the click context object of every
+    command. verbose: let the inference engine's messages through. debug: a traceback for an
+    unexpected error (main() reads it)."""
+
+    verbose: bool = False
+    debug: bool = False
+
+
+def run_settings() -> RunSettings:
+    """The settings of the running command (defaults outside the `edgexray` group)."""
+    ctx = click.get_current_context(silent=True)
+    settings = ctx.find_object(RunSettings) if ctx is not None else None
+    return settings if settings is not None else RunSettings()
 
 
 def _labels(

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
-from edgexray.atomic import temp_file_beside
+from edgexray.atomic import AtomicFile
 from edgexray.prediction import Prediction
 from edgexray.preprocessing.decode import display_name
 
@@ -157,19 +156,20 @@ class OutputFile:
 
     def __init__(self, path: Path, atomic: bool) -> None:
         self.path = path
-        self.atomic = atomic
-        if atomic:
-            fd, self._tmp = temp_file_beside(path)
-            self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._atomic = AtomicFile(path) if atomic else None
+        if self._atomic is not None:
+            self.stream: TextIO = cast(TextIO, self._atomic.stream)
         else:
             self.stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
     def commit(self) -> None:
-        self.stream.close()
-        if self.atomic:
-            os.replace(self._tmp, self.path)
+        if self._atomic is not None:
+            self._atomic.commit()
+        else:
+            self.stream.close()
 
     def discard(self) -> None:
-        self.stream.close()
-        if self.atomic:
-            self._tmp.unlink(missing_ok=True)
+        if self._atomic is not None:
+            self._atomic.discard()
+        else:
+            self.stream.close()

@@ -15,13 +15,17 @@ from typing import ClassVar
 import numpy as np
 
 from edgexray.cores import usable_cores
+from edgexray.errors import EdgexrayError, EngineError
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """threads: intra-op threads for the engine; None means one per core this process may use."""
+    """threads: intra-op threads for the engine; None means one per core this process may use.
+    verbose: let the runtime's own messages through (e.g. LiteRT's "INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU."); by default they are silenced while the model loads."""
 
     threads: int | None = None
+    verbose: bool = False
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -65,10 +69,14 @@ def first_line(exc: BaseException) -> str:
 
 
 class Engine(ABC):
-    """Loads one model file and runs batches through it.
+    """Loads one model and runs batches through it.
 
-    Subclasses import their runtime library inside `__init__`, so a missing engine costs nothing
-    until it is used. An engine is not thread-safe: callers serialize `run` (Classifier does).
+    `content` is the model file's bytes as already read and checked (edgexray.modelfile): the engine
+    loads the model from them, so the file is read once and the bytes that were checked are the
+    bytes that run. Without `content` the engine reads `path` itself. Subclasses import their runtime
+    library inside `__init__`, so a missing engine costs nothing until it is used. An engine is not
+    thread-safe: callers serialize `run` (Classifier does). A failure of the runtime while running
+    is raised as EngineError, with the runtime's message in one line.
     """
 
     name: ClassVar[str]
@@ -76,13 +84,16 @@ class Engine(ABC):
     #: Import names of the runtime library, in order of preference (for messages and `available`).
     libraries: ClassVar[tuple[str, ...]]
 
-    def __init__(self, path: Path, options: EngineOptions) -> None:
+    def __init__(self, path: Path, options: EngineOptions, content: bytes | None = None) -> None:
         self.path = Path(path)
         self.options = options
         # Set by each subclass once its model is loaded.
         self._input: TensorInfo
         self._output: TensorInfo
         self._version = "unknown"
+        # False for models whose output for an image depends on its batch companions (see
+        # batch_independence.py): `run` then calls the runtime one image at a time.
+        self._batch_independent = True
 
     @property
     def input(self) -> TensorInfo:
@@ -99,6 +110,11 @@ class Engine(ABC):
         return self.input.shape[0] is None
 
     @property
+    def batch_independent(self) -> bool:
+        """True when an image's output does not depend on the other images of its call."""
+        return self._batch_independent
+
+    @property
     def library_version(self) -> str:
         """The runtime library and its version, e.g. "onnxruntime 1.31.1"."""
         return self._version
@@ -107,12 +123,27 @@ class Engine(ABC):
     def _invoke(self, batch: np.ndarray) -> np.ndarray:
         """One call of the runtime on a batch the model accepts as it is."""
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, H, W, C) -> float32 (N, units), dequantized. Batches the model's fixed batch
-        dimension does not allow run image by image."""
-        if self.batch_dynamic or len(batch) == self.input.shape[0]:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Batches the model's fixed batch dimension does not allow, and every batch of a model
+        that is not batch-independent, run image by image: one image, one answer, whatever its
+        companions."""
+        fits = self.batch_dynamic or len(batch) == self.input.shape[0]
+        if fits and (self.batch_independent or len(batch) == 1):
             return self._invoke(batch)
         return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, H, W, C) -> float32 (N, units), dequantized. EngineError when the runtime
+        fails on this batch (its exception, whatever its type, in one line)."""
+        try:
+            return self._run(batch)
+        except EdgexrayError:
+            raise
+        except Exception as exc:  # each runtime raises its own types (ORT Fail, RuntimeError, ...)
+            raise EngineError(
+                f"{self.path.name}: {self.name} failed on a batch of {len(batch)} "
+                f"({type(exc).__name__}: {first_line(exc)})"
+            ) from exc
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the runtime's resources."""

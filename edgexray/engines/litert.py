@@ -16,6 +16,7 @@ from edgexray.engines.base import (
     first_line,
     quantize,
 )
+from edgexray.engines.native_stderr import native_stderr_silenced
 from edgexray.errors import EngineUnavailableError, ModelError
 
 # (module, attribute) pairs, most preferred first. tflite-runtime is unmaintained (numpy 1 only);
@@ -52,14 +53,17 @@ class LiteRTEngine(Engine):
     suffixes = (".tflite",)
     libraries = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 
-    def __init__(self, path: Path, options: EngineOptions) -> None:
-        super().__init__(path, options)
+    def __init__(self, path: Path, options: EngineOptions, content: bytes | None = None) -> None:
+        super().__init__(path, options, content)
         interpreter_class, self._version = _interpreter_class()
+        # The interpreter keeps a reference to `content` and builds the model on it in place.
+        source = {"model_content": content} if content is not None else {"model_path": str(path)}
         try:
-            self._interpreter = interpreter_class(
-                model_path=str(path), num_threads=options.resolved_threads
-            )
-            self._interpreter.allocate_tensors()
+            with native_stderr_silenced(not options.verbose):
+                self._interpreter = interpreter_class(
+                    **source, num_threads=options.resolved_threads
+                )
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: LiteRT cannot load this model ({first_line(exc)})") from None
         input_detail = self._interpreter.get_input_details()[0]
@@ -104,7 +108,7 @@ class LiteRTEngine(Engine):
         y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
         return y.reshape(len(batch), -1)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         if self._ensure_batch(len(batch)):
             return self._invoke(batch)
         return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])

@@ -15,6 +15,7 @@ from edgexray.engines.base import (
     first_line,
     quantize,
 )
+from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.errors import EngineUnavailableError, ModelError
 
 _DTYPES = {
@@ -38,8 +39,8 @@ class ONNXRuntimeEngine(Engine):
     suffixes = (".onnx",)
     libraries = ("onnxruntime",)
 
-    def __init__(self, path: Path, options: EngineOptions) -> None:
-        super().__init__(path, options)
+    def __init__(self, path: Path, options: EngineOptions, content: bytes | None = None) -> None:
+        super().__init__(path, options, content)
         try:
             import onnxruntime as ort
         except ImportError:
@@ -51,15 +52,26 @@ class ONNXRuntimeEngine(Engine):
         session_options.intra_op_num_threads = options.resolved_threads
         session_options.inter_op_num_threads = 1
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session_options.log_severity_level = 3
+        # 4 = fatal only: a failure on a batch is reported in its records, not logged as well.
+        session_options.log_severity_level = 2 if options.verbose else 4
         try:
             self._session = ort.InferenceSession(
-                str(path), session_options, providers=["CPUExecutionProvider"]
+                content if content is not None else str(path),
+                session_options,
+                providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # ORT raises its own exception types for a bad file
             raise ModelError(
                 f"{path}: ONNX Runtime cannot load this model ({first_line(exc)})"
             ) from None
+        self._batch_independent = not onnx_quantizes_per_call(
+            content if content is not None else path
+        )
+        if content is not None and getattr(self._session, "_model_bytes", None) is not None:
+            # ORT's Python wrapper keeps the model bytes for the session's life (its own comment:
+            # "holding the memory indefinitely"), only to rebuild the session on a provider
+            # fallback, which a CPU-only session never does: one model size less on the device.
+            self._session._model_bytes = None
         model_input = self._session.get_inputs()[0]
         model_output = self._session.get_outputs()[0]
         shape = tuple(_dim(d) for d in model_input.shape)

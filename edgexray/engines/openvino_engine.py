@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgexray.engines.base import Engine, EngineOptions, TensorInfo, first_line
+from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.errors import EngineUnavailableError, ModelError
 
 
@@ -20,8 +21,8 @@ class OpenVINOEngine(Engine):
     suffixes = (".onnx",)
     libraries = ("openvino",)
 
-    def __init__(self, path: Path, options: EngineOptions) -> None:
-        super().__init__(path, options)
+    def __init__(self, path: Path, options: EngineOptions, content: bytes | None = None) -> None:
+        super().__init__(path, options, content)
         try:
             import openvino as ov
         except ImportError:
@@ -31,7 +32,8 @@ class OpenVINOEngine(Engine):
         self._version = f"openvino {ov.__version__}"
         core = ov.Core()
         try:
-            model = core.read_model(str(path))
+            # From bytes OpenVINO reads the ONNX model in memory (the weights are inside it).
+            model = core.read_model(content if content is not None else str(path))
             # LATENCY: one request at a time using the given threads, the kiosk's usage pattern.
             # f32: on CPUs with bf16 support OpenVINO would otherwise run float models in bf16,
             # which moves probabilities by ~1e-3 and breaks parity with the exported figures.
@@ -49,6 +51,7 @@ class OpenVINOEngine(Engine):
                 f"{path}: OpenVINO cannot load this model ({first_line(exc)})"
             ) from None
         self._request = self._compiled.create_infer_request()
+        self._batch_independent = not onnx_quantizes_per_call(path)
         self._input = TensorInfo(
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
         )

@@ -48,5 +48,9 @@ def available_engines() -> list[str]:
     ]
 
 
-def open_engine(path: Path, options: EngineOptions, name: str | None = None) -> Engine:
-    return engine_for(path, name)(path, options)
+def open_engine(
+    path: Path, options: EngineOptions, name: str | None = None, content: bytes | None = None
+) -> Engine:
+    """The engine for `path` (see engine_for), loading the model from `content` when given (the
+    file's bytes as already read and checked), else from the file."""
+    return engine_for(path, name)(path, options, content)

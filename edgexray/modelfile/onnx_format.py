@@ -25,7 +25,7 @@ class WireFormatError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -50,7 +50,7 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(data: bytes) -> list[tuple[int, int, int, int, int]]:
+def _fields(data: bytes | memoryview) -> list[tuple[int, int, int, int, int]]:
     """Top-level fields as (number, wire_type, start, value_start, end) byte offsets."""
     fields = []
     pos = 0
@@ -78,7 +78,8 @@ def _fields(data: bytes) -> list[tuple[int, int, int, int, int]]:
     return fields
 
 
-def _entry(data: bytes) -> dict[int, bytes]:
+def _entry(data: memoryview) -> dict[int, memoryview]:
+    """The length-delimited fields of a small message, as views (a large value is not copied)."""
     return {
         number: data[value_start:end]
         for number, wire_type, _, value_start, end in _fields(data)
@@ -106,15 +107,16 @@ class ONNXCardFormat:
     def _split(self, data: bytes) -> Split:
         payload: list[tuple[int, int]] = []
         entries: dict[str, str] = {}
-        fields = _fields(data)
+        view = memoryview(data)
+        fields = _fields(view)
         if not any(number == _GRAPH and wire_type == 2 for number, wire_type, *_ in fields):
             raise WireFormatError("no graph in the file")
         for number, wire_type, start, value_start, end in fields:
             if number == _METADATA_PROPS and wire_type == 2:
-                entry = _entry(data[value_start:end])
-                key = entry.get(_KEY, b"").decode("utf-8")
+                entry = _entry(view[value_start:end])
+                key = bytes(entry.get(_KEY, b"")).decode("utf-8")
                 if key.startswith(KEY_PREFIX):
-                    entries[key[len(KEY_PREFIX) :]] = entry.get(_VALUE, b"").decode("utf-8")
+                    entries[key[len(KEY_PREFIX) :]] = bytes(entry.get(_VALUE, b"")).decode("utf-8")
                     continue
             if payload and payload[-1][1] == start:
                 payload[-1] = (payload[-1][0], end)

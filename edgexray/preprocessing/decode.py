@@ -9,11 +9,12 @@ data is read, so a decompression bomb or a huge file costs neither time nor memo
 from __future__ import annotations
 
 import functools
+import io
 import os
 import stat
 import struct
 from dataclasses import dataclass
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,7 +22,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from edgexray.errors import ImageError
 
 TargetMode = Literal["L", "RGB"]
-ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
+# A path, the encoded file's bytes or a binary file object (e.g. io.BytesIO, an upload), a decoded
+# PIL image, or a uint8/uint16 pixel array.
+ImageInput = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
+)
 
 # 16-bit and 32-bit integer modes Pillow uses for high-bit-depth grayscale (PNG, TIFF).
 _WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
@@ -71,7 +76,9 @@ def display_name(path: str | os.PathLike[str]) -> str:
 
 
 def _describe(source: object) -> str:
-    return display_name(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    if isinstance(source, (str, os.PathLike)):
+        return display_name(source)
+    return "image data" if hasattr(source, "read") else type(source).__name__
 
 
 def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
@@ -86,10 +93,11 @@ def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
         raise ImageError(f"{name}: empty file")
 
 
-def _open(path: str | os.PathLike[str], limits: DecodeLimits) -> Image.Image:
+def _open(path: str | os.PathLike[str] | BinaryIO, limits: DecodeLimits) -> Image.Image:
     name = _describe(path)
     try:
-        _check_regular_file(path, name)
+        if isinstance(path, (str, os.PathLike)):
+            _check_regular_file(path, name)
         image = Image.open(path, formats=_FORMATS)  # reads the header only
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
@@ -249,9 +257,14 @@ def decode(
             return _finish(transposed, mode, keep_grey, sample_colour)
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
-    if not isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageError("image data: empty")
+        source = io.BytesIO(source)
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         raise ImageError(
-            f"cannot classify a {type(source).__name__}: give a path, a PIL image or a numpy array"
+            f"cannot classify a {type(source).__name__}: give a path, the file's bytes, a binary "
+            "file object, a PIL image or a numpy array"
         )
     image = _open(source, limits)
     name = _describe(source)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from edgexray_export.cli.toolchain import require_export_extra
+from edgexray_export.cli.toolchain import require_export_extra, trust_model_option
 from edgexray_export.cli.train import split_options
 
 
@@ -38,6 +38,7 @@ from edgexray_export.cli.train import split_options
 )
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @split_options
+@trust_model_option
 def evaluate(
     model: Path,
     data: Path,
@@ -48,8 +49,9 @@ def evaluate(
     seed: int,
     val_fraction: float,
     test_fraction: float,
+    trust_model: bool,
 ) -> None:
-    """Evaluate MODEL (.keras) on the test split of DATA, split exactly as in training.
+    """Evaluate MODEL (.keras, .h5) on the test split of DATA, split exactly as in training.
 
     The split seed and fractions default to those the model was trained with.
     """
@@ -68,7 +70,9 @@ def evaluate(
     }
     if info and "split" in info and not given:
         split = SplitConfig(**info["split"])
-    report = evaluate_model(model, scan_folder(data, split), split_name, threshold, workers)
+    report = evaluate_model(
+        model, scan_folder(data, split), split_name, threshold, workers, trust_model=trust_model
+    )
     stem = output or model.with_suffix("").with_name(model.stem + f".eval-{split_name}")
     json_path, png_path = write_report(report, stem)
     click.echo(report.summary())

@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from edgexray_export.cli.toolchain import EXPORT_MODULES, require_export_extra
+from edgexray_export.cli.toolchain import (
+    EXPORT_MODULES,
+    require_export_extra,
+    trust_model_option,
+)
 from edgexray_export.quantization import CALIBRATION_METHODS
-from edgexray_export.variants import VARIANTS
+from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
 from edgexray.cli.options import card_override_options
 
@@ -66,7 +70,7 @@ def _progress(line: str) -> None:
     default="all",
     show_default=True,
     callback=_variants,
-    help=f"Comma-separated: {', '.join(_VARIANT_NAMES)}.",
+    help=f"Comma-separated: {', '.join(_VARIANT_NAMES)}; all: every one but tflite-int8-io.",
 )
 @card_override_options
 @click.option(
@@ -88,13 +92,21 @@ def _progress(line: str) -> None:
     is_flag=True,
     help="Keep a variant below --min-agreement, flagged 'degraded' in its card.",
 )
+@click.option(
+    "--int8-io",
+    is_flag=True,
+    help="Also export tflite-int8-io: int8 input and output, every layer int8, for integer-only "
+    "accelerators (tflite-int8 has float32 input and output).",
+)
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
+@trust_model_option
 def export(
     model: Path,
     output_dir: Path,
     calibration_dir: Path,
     variants: tuple[str, ...] | None,
     calibration_method: str,
+    int8_io: bool,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -108,6 +120,8 @@ def export(
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table
 
+    if int8_io:
+        variants = (*(variants or DEFAULT_VARIANTS), "tflite-int8-io")
     try:
         report = export_model(
             model,

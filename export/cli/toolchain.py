@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import click
 from edgexray_export.errors import ExportError
 
 # What the [export] extra brings that training and evaluation need; export needs the converters too.
@@ -21,3 +22,11 @@ def require_export_extra(modules: tuple[str, ...] = TRAINING_MODULES) -> None:
                 f"this command needs the export toolchain ({module} is missing): "
                 "pip install 'edgexray[export]'"
             ) from None
+
+
+trust_model_option = click.option(
+    "--trust-model",
+    is_flag=True,
+    help="Load MODEL even if it holds Lambda or custom layers (their code runs): "
+    "only for files whose origin you trust.",
+)

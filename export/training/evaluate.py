@@ -17,15 +17,20 @@ from typing import Any
 import numpy as np
 from edgexray_export.data.folders import SPLITS, FolderDataset, Split, load_pixels
 from edgexray_export.errors import ExportError
+from edgexray_export.keras_loading import load_model_safely
 from edgexray_export.training.train import predict_probabilities, read_training_info
 
+from edgexray.atomic import write_figure_atomically, write_text_atomically
 from edgexray.metrics import Metrics, classification_metrics
 from edgexray.preprocessing import Preprocessor
 
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Metrics of one model on one split, the decision threshold used (binary) and the inputs."""
+    """Metrics of one model on one split, the decision threshold used (binary) and the inputs.
+
+    model, data: as recorded (see `recorded_path`), never an absolute path of the machine that ran it.
+    """
 
     model: Path
     data: Path
@@ -93,27 +98,36 @@ def decide(probabilities: np.ndarray, threshold: float | None) -> np.ndarray:
     return probabilities.argmax(axis=1)
 
 
+def recorded_path(path: Path, root: Path) -> Path:
+    """`path` as a report records it: relative to `root` when it lies inside it, else its name alone,
+    so a committed report never carries the absolute path of the machine that wrote it."""
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(path.name)
+
+
 def evaluate_model(
     model_path: Path,
     data: FolderDataset,
     split: str = "test",
     threshold: float | None = None,
     workers: int = 2,
+    data_root: Path | None = None,
+    trust_model: bool = False,
 ) -> EvaluationReport:
     """Load `model_path` (.keras/.h5), classify the `split` of `data` ("all" for every image).
 
     threshold: binary decision threshold; default the one in `.training.json`, else 0.5.
+    data_root: the report records `data.root` relative to it (default: the working directory);
+    the model path is recorded relative to the working directory. The model is loaded as export
+    loads it (edgexray_export.keras_loading.load_model_safely; trust_model as there).
     Raises ExportError when the model's labels differ from the data's class folders.
     """
-    import keras
-
     if split not in (*SPLITS, "all"):
         raise ExportError(f"split must be one of {', '.join(SPLITS)} or all, got {split!r}")
     info = read_training_info(model_path)
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except (ValueError, OSError) as exc:
-        raise ExportError(f"{model_path}: cannot load the Keras model ({exc})") from None
+    model = load_model_safely(model_path, trust_model)
     labels = tuple(info["labels"]) if info else data.class_names
     if labels != data.class_names:
         raise ExportError(
@@ -133,7 +147,12 @@ def evaluate_model(
     predicted = decide(probabilities, threshold)
     metrics = classification_metrics(np.asarray(chosen.labels), predicted, labels)
     return EvaluationReport(
-        model_path, data.root, split, metrics, threshold, time.perf_counter() - started
+        recorded_path(model_path, Path.cwd()),
+        recorded_path(data.root, data_root or Path.cwd()),
+        split,
+        metrics,
+        threshold,
+        time.perf_counter() - started,
     )
 
 
@@ -162,7 +181,7 @@ def write_confusion_png(metrics: Metrics, path: Path, title: str = "") -> Path:
     ax.set_title(title or f"accuracy {metrics.accuracy:.3f}, macro F1 {metrics.macro_f1:.3f}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_figure_atomically(fig, path)
     plt.close(fig)
     return path
 
@@ -171,6 +190,6 @@ def write_report(report: EvaluationReport, out_stem: Path) -> tuple[Path, Path]:
     """Write `<out_stem>.json` and `<out_stem>.png`; returns both paths."""
     json_path = out_stem.with_name(out_stem.name + ".json")
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    write_text_atomically(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
     png_path = write_confusion_png(report.metrics, out_stem.with_name(out_stem.name + ".png"))
     return json_path, png_path

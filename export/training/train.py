@@ -13,6 +13,7 @@ preprocessing into uint8 arrays, and feed normalized batches to Keras. The run w
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 import time
@@ -32,6 +33,7 @@ from edgexray_export.training.architectures import (
 )
 from edgexray_export.training.threshold import ThresholdRule, choose_threshold
 
+from edgexray.atomic import write_text_atomically
 from edgexray.card import Normalize
 from edgexray.preprocessing import Preprocessor
 
@@ -228,10 +230,11 @@ def predict_probabilities(
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     first = ("phase", "epoch")
     keys = [*first, *sorted({k for row in rows for k in row} - set(first))]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomically(path, handle.getvalue())
 
 
 def _finish(
@@ -281,7 +284,7 @@ def _finish(
         "parameters": int(model.count_params()),
         "keras_version": keras.__version__,
     } | extra
-    info_path.write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomically(info_path, json.dumps(info, indent=2) + "\n")
     return TrainResult(out, history_path, info_path, len(rows), seconds, threshold, info)
 
 

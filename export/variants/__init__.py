@@ -9,6 +9,7 @@ from edgexray_export.variants.tflite import (
     TFLiteFloat16,
     TFLiteFloat32,
     TFLiteInt8,
+    TFLiteInt8IO,
 )
 
 # In the order they are exported and reported; float first so a broken model fails fast.
@@ -22,7 +23,12 @@ VARIANTS: dict[str, type[VariantExporter]] = {
         ONNXFloat32,
         ONNXInt8Dynamic,
         ONNXInt8Static,
+        TFLiteInt8IO,
     )
 }
+# Exported when no variant is named: all but the int8-input-and-output form, which only
+# integer-only accelerators need (`edgexray export --int8-io` adds it).
+ON_REQUEST = ("tflite-int8-io",)
+DEFAULT_VARIANTS = tuple(name for name in VARIANTS if name not in ON_REQUEST)
 
-__all__ = ["VARIANTS", "ConversionInput", "VariantExporter"]
+__all__ = ["DEFAULT_VARIANTS", "VARIANTS", "ConversionInput", "VariantExporter"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ class ONNXInt8Static(VariantExporter):
     suffix = ".onnx"
 
     def _quantize(
-        self, prepared: Path, out_path: Path, job: ConversionInput, config: QuantizationConfig
+        self, prepared: Path, job: ConversionInput, config: QuantizationConfig, out_path: Path
     ) -> None:
         from onnxruntime.quantization import (
             CalibrationMethod,
@@ -159,7 +160,7 @@ class ONNXInt8Static(VariantExporter):
                 Candidate(
                     config,
                     config.describe(),
-                    lambda path, c=config: self._quantize(prepared, path, job, c),
+                    functools.partial(self._quantize, prepared, job, config),
                 )
                 for config in self._candidates(job, prepared)
             ]

@@ -10,7 +10,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from edgexray_export.variants.base import (
     SAVED_MODEL_ENDPOINT,
@@ -19,6 +19,7 @@ from edgexray_export.variants.base import (
     write_saved_model,
 )
 from edgexray_export.variants.ladder import Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.tflite_contents import read_tflite_contents
 
 
 class TFLiteExporter(VariantExporter):
@@ -71,6 +72,10 @@ class TFLiteDynamicRange(TFLiteExporter):
 
 # Ops of the classifier head: few weights, but an int8 error there flips decisions directly.
 HEAD_OPS = ("FULLY_CONNECTED", "LOGISTIC", "SOFTMAX")
+# The output activation: in int8, its output has 256 levels, so every probability would come in
+# steps of 1/256 (0.99609375 for any sure case) even behind a float output. Kept in float, it turns
+# the int8 logits into float probabilities; it has no weights and costs one op.
+OUTPUT_OPS = ("LOGISTIC", "SOFTMAX")
 # Float-prefix candidates keep the first 1/8, 2/8, ... 7/8 of the quantized layers in float: never
 # all of them, or a file named and carded int8 would hold no int8 activation.
 PREFIX_STEPS = 8
@@ -99,7 +104,11 @@ class Int8Setting:
                 f"float input and first {len(self.float_layers)} of {total_layers} layers "
                 f"(through {last}), int8 after"
             )
-        return "full int8" + (f", float ops: {', '.join(self.float_ops)}" if self.float_ops else "")
+        if not self.float_ops:
+            return "full int8"
+        if set(self.float_ops) <= set(OUTPUT_OPS):
+            return f"int8 up to the output activation ({', '.join(self.float_ops)} in float)"
+        return f"int8, float ops: {', '.join(self.float_ops)}"
 
 
 class _SelectiveQuantizer:
@@ -147,8 +156,9 @@ class _SelectiveQuantizer:
         options = tf.lite.experimental.QuantizationDebugOptions(
             denylisted_ops=list(setting.float_ops),
             denylisted_nodes=list(setting.float_layers),
-            # A float input: quantizing it to 8 bits alone moves some decisions (see models/README).
-            fully_quantize=not setting.float_layers,
+            # Float32 input and output tensors (the model quantizes and dequantizes inside): an int8
+            # output would round every probability to a step of its scale.
+            fully_quantize=False,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -157,17 +167,26 @@ class _SelectiveQuantizer:
 
 
 class TFLiteInt8(TFLiteExporter):
-    """Full integer: int8 weights (per-channel), int8 activations, int8 input and output tensors.
-
-    The runtime quantizes the float input and dequantizes the output with the tensors' scale and zero
-    point, so the device code stays float. Activation ranges come from the calibration images. When
-    top-1 agreement with Keras on those images falls short of the quality target, the classifier
-    head is kept in float inside the int8 model (selective quantization), and that is recorded.
-    With an error budget (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets,
-    the input and the fewest leading layers that bring the error within it are kept in float.
+    """Integer inside: int8 weights (per-channel) and activations up to the output activation, with
+    a float32 input and output. The model quantizes its input itself (one QUANTIZE op), dequantizes
+    the logits and applies the sigmoid or softmax in float, so the probabilities keep float
+    precision instead of steps of 1/256, and the device code stays float. Activation ranges come from the calibration images. When top-1
+    agreement with Keras on those images falls short of the quality target, the classifier head is
+    kept in float inside the int8 model (selective quantization), and that is recorded. With an
+    error budget (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets, the
+    input and the fewest leading layers that bring the error within it are kept in float. The card
+    records what the written file holds (input and output types, int8 and float layer counts),
+    read back from it.
     """
 
     name = "tflite-int8"
+    #: int8 input and output tensors (for integer-only accelerators) instead of float32.
+    integer_io: ClassVar[bool] = False
+    #: The settings tried in order (see climb); the float-prefix stage only when float I/O.
+    settings: ClassVar[tuple[Int8Setting, ...]] = (
+        Int8Setting(float_ops=OUTPUT_OPS),
+        Int8Setting(float_ops=HEAD_OPS),
+    )
 
     def configure(self, converter: Any, job: ConversionInput) -> dict[str, Any]:
         import tensorflow as tf
@@ -181,16 +200,18 @@ class TFLiteInt8(TFLiteExporter):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if self.integer_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
         return self._notes(len(images))
 
-    @staticmethod
-    def _notes(calibration_images: int) -> dict[str, Any]:
+    def _notes(self, calibration_images: int) -> dict[str, Any]:
         return {
             "weights": "int8, per-channel (symmetric)",
             "activations": "int8, per-tensor",
-            "input_output": "int8 (scale and zero point in the tensor metadata)",
+            "input_output": "int8 (scale and zero point in the tensor metadata)"
+            if self.integer_io
+            else "float32 (quantized and dequantized inside the model)",
             "calibration": f"min/max over {calibration_images} representative images",
         }
 
@@ -218,14 +239,14 @@ class TFLiteInt8(TFLiteExporter):
                 else:
                     selective().write(setting, path)
 
-            settings = (Int8Setting(), Int8Setting(float_ops=HEAD_OPS))
             candidates = [
-                Candidate(s, s.describe(), lambda path, s=s: write(s, path)) for s in settings
+                Candidate(s, s.describe(), functools.partial(write, s)) for s in self.settings
             ]
             result = climb(candidates, job, Path(folder), self.suffix)
             budget = job.quantization.tflite_max_mean_abs_diff
             extra: dict[str, Any] = {}
-            if budget is not None and result.chosen_attempt.mean_abs_diff > budget:
+            over = budget is not None and result.chosen_attempt.mean_abs_diff > budget
+            if over and budget is not None and not self.integer_io:
                 result, extra = self._float_prefix(selective(), job, Path(folder), result, budget)
             out_path.write_bytes(result.path.read_bytes())
         notes = self._notes(len(job.calibration[: job.quantization.max_calibration_images]))
@@ -235,8 +256,12 @@ class TFLiteInt8(TFLiteExporter):
                 f"float32 in the first {len(setting.float_layers)} layers, int8 per-tensor after"
             )
             notes["input_output"] = "float32 (quantized inside the model after the float layers)"
+        holds = read_tflite_contents(out_path)
+        if holds.float_layers:
+            notes["activations"] = f"int8 per-tensor; {holds.describe_layers()}"
         return {
             **notes,
+            **holds.notes(),
             "op_types_kept_float": list(setting.float_ops),
             **extra,
             **result.notes(),
@@ -261,7 +286,7 @@ class TFLiteInt8(TFLiteExporter):
         layers = quantizer.layers()
         names = tuple(name for name, _ in layers)
         candidates = [
-            Candidate(s, s.describe(len(names)), lambda path, s=s: quantizer.write(s, path))
+            Candidate(s, s.describe(len(names)), functools.partial(quantizer.write, s))
             for s in _prefix_settings(names)
         ]
         if not candidates:  # a one-layer model: nothing can stay float and still be int8
@@ -286,6 +311,17 @@ class TFLiteInt8(TFLiteExporter):
             int8.failures + prefix.failures,
         )
         return merged, notes
+
+
+class TFLiteInt8IO(TFLiteInt8):
+    """int8 input and output tensors too, every layer int8: for integer-only accelerators (NPUs,
+    Edge TPU-style), which run no float op. Exported only on request (`--int8-io`). Its output
+    comes in steps of its quantization scale (1/256 for a sigmoid or softmax); the runtime
+    dequantizes it with the tensor's scale and zero point."""
+
+    name = "tflite-int8-io"
+    integer_io = True
+    settings = (Int8Setting(),)
 
 
 def _prefix_settings(names: tuple[str, ...]) -> list[Int8Setting]:

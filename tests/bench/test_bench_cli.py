@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from bench_images import labelled_noise_images
 from click.testing import CliRunner
+from conftest import skip_unless_an_engine_reads
 
 from edgexray import exit_codes
 from edgexray.card import ModelCard
@@ -39,11 +40,13 @@ def models(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "models"
     folder.mkdir()
     made = []
-    for source, variant in (
+    sources = (
         ("binary_gray.tflite", "tflite-fp32"),
         ("binary_gray.onnx", "onnx-fp32"),
         ("binary_gray.int8.tflite", "tflite-int8"),
-    ):
+    )
+    skip_unless_an_engine_reads(*(source for source, _ in sources))
+    for source, variant in sources:
         target = folder / f"tiny.{variant}{Path(source).suffix}"
         shutil.copy(TEST_DATA / source, target)
         write_card(target, card.replace(variant=variant))
@@ -199,3 +202,34 @@ def test_a_model_that_cannot_be_measured_is_a_failed_row_and_exit_partial(
     assert rows[0]["error"] is None
     assert "card says input 32x32x1" in rows[1]["error"] and rows[1]["latency_ms"] is None
     assert "wrong-size" in capsys.readouterr().out
+
+
+def test_without_a_reference_for_these_images_the_fp32_variant_stands_in_in_every_output(
+    models: list[Path], data: Path, tmp_path: Path
+) -> None:
+    # A device benching its own images: the reference beside the models holds none of them.
+    elsewhere = labelled_noise_images(tmp_path / "export-images", LABELS, 2, (24, 20), seed=9)
+    save_reference_from(models[0], elsewhere)
+    out, md = tmp_path / "bench.json", tmp_path / "bench.md"
+    args = ["bench", "--data", str(data), "--runs", "2", "--warmup", "0", "--batch-sizes", "1"]
+    args += ["--json", str(out), "--markdown", str(md), "--recommend", "0.5"]
+    for model in (models[2], models[0], models[1]):  # int8 first; of two fp32, the first given
+        args += ["-m", str(model)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["comparison"]["against"] == "tflite-fp32" and report["comparison"]["stand_in"]
+    assert report["comparison"]["source"] == str(models[0])
+    rows = {row["name"]: row for row in report["results"]}
+    assert {row["agreement_vs"] for row in rows.values()} == {"tflite-fp32"}
+    assert rows["tflite-fp32"]["agreement"] == 1.0 and rows["tflite-fp32"]["max_abs_diff"] == 0
+    assert rows["onnx-fp32"]["agreement"] == 1.0 and rows["onnx-fp32"]["max_abs_diff"] < 1e-4
+    assert (
+        rows["tflite-int8"]["agreement"] is not None and rows["tflite-int8"]["parity_images"] == 10
+    )
+    assert report["recommendation"]["name"] in rows
+    assert report["recommendation"]["agreement_vs"] == "tflite-fp32"
+    assert "agreement vs tflite-fp32" in result.output
+    assert "recommended for >= 50% agreement vs tflite-fp32" in result.output
+    assert "standing in: no full-model reference covers these images" in result.output
+    assert "| agreement vs tflite-fp32 |" in md.read_text()

@@ -70,12 +70,13 @@ def test_reference_rows_are_matched_by_content_not_by_path(tmp_path: Path) -> No
     assert compare.probabilities.tolist() == [[0.9, 0.1], [0.3, 0.7]]
 
 
-def test_reference_for_other_images_or_labels_is_refused(tmp_path: Path) -> None:
+def test_reference_for_other_images_gives_none_and_for_other_labels_is_refused(
+    tmp_path: Path,
+) -> None:
     a = image(tmp_path / "data" / "a.png", 1)
     other = image(tmp_path / "other.png", 9)
     path = saved_reference(tmp_path, [other], [[0.5, 0.5]])
-    with pytest.raises(ModelError, match="none of the 1 images"):
-        comparison_from_reference(path, (a,), LABELS)
+    assert comparison_from_reference(path, (a,), LABELS) is None  # bench then finds a stand-in
     with pytest.raises(ModelError, match="labels"):
         comparison_from_reference(path, (other,), ("A", "B"))
 
@@ -88,3 +89,33 @@ def test_reference_is_found_beside_the_models_by_card_name(tmp_path: Path) -> No
     assert find_reference([model], [card]) is None
     (tmp_path / "seed_cnn.reference.json").write_text("{}")
     assert find_reference([model], [card]) == tmp_path / "seed_cnn.reference.json"
+
+
+def test_the_most_exact_variant_stands_in_fp32_before_fp16_never_int8() -> None:
+    from edgexray.bench.comparison import stand_in_rank
+    from edgexray.bench.measure import Measurement
+    from edgexray.bench.runner import RunOutcome, SubjectSpec
+    from edgexray.bench.suite import variant_comparison
+    from edgexray.bench.timing import percentiles
+    from edgexray.card import ModelCard
+
+    def outcome(variant: str, p: float, role: str = "variant", ok: bool = True) -> RunOutcome:
+        card = ModelCard(LABELS, "binary", 8, 8, 1, "unit", name="m", variant=variant)
+        spec = SubjectSpec(variant, "edgexray", Path(f"{variant}.x"), "x", role=role)
+        if not ok:
+            return RunOutcome(spec, error="crashed")
+        times = percentiles([1.0])
+        probabilities = np.array([[1 - p, p]])
+        measured = Measurement(card, "e", 1, 1, times, times, {1: 1.0}, 1, probabilities)
+        return RunOutcome(spec, measurement=measured)
+
+    assert [stand_in_rank(v) for v in ("onnx-fp32", "tflite-fp16", "tflite-int8")] == [0, 1, None]
+    int8, fp16 = outcome("tflite-int8", 0.1), outcome("tflite-fp16", 0.2)
+    fp32, broken = outcome("onnx-fp32", 0.3), outcome("tflite-fp32", 0.4, ok=False)
+    chosen = variant_comparison([int8, fp16, broken, fp32])
+    assert chosen is not None and chosen.against == "onnx-fp32" and chosen.stand_in
+    assert chosen.probabilities.tolist() == [[0.7, 0.3]]
+    chosen = variant_comparison([int8, fp16])
+    assert chosen is not None and chosen.against == "tflite-fp16"
+    assert variant_comparison([int8, outcome("onnx-int8", 0.5)]) is None
+    assert variant_comparison([fp32]) is None  # nothing else to compare with it

@@ -17,6 +17,8 @@ from edgexray.card import ModelCard
 from edgexray.cli.main import cli
 from edgexray.modelfile import write_card
 
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
 
 def tiny_keras_and_tflite(folder: Path) -> tuple[Path, Path]:
     import keras

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from bench_images import labelled_noise_images
 from click.testing import CliRunner
+from conftest import skip_unless_an_engine_reads
 
 from edgexray import exit_codes
 from edgexray.bench.measure import TimingPlan
@@ -36,6 +37,7 @@ def data(tmp_path: Path) -> Path:
 
 def plain_copy(name: str, folder: Path) -> Path:
     """A committed tiny model copied without any card (no embedded card, no sidecar)."""
+    skip_unless_an_engine_reads(name)
     folder.mkdir(exist_ok=True)
     target = folder / f"plain{Path(name).suffix}"
     shutil.copy(TEST_DATA / name, target)

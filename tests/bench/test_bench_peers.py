@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray.bench.measure import TimingPlan
@@ -29,6 +30,7 @@ CARD = ModelCard(("NORMAL", "PNEUMONIA"), "binary", 16, 16, 1, "unit", name="tin
     ],
 )
 def test_peer_matches_edgexray_on_the_same_file(tmp_path: Path, source: str, factory: str) -> None:
+    skip_unless_an_engine_reads(source)
     if factory.endswith("OpenVINOByHand"):
         pytest.importorskip("openvino")
     model = tmp_path / source

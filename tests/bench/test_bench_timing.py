@@ -88,7 +88,7 @@ def test_processes_in_rounds_and_each_row_keeps_its_median_run(monkeypatch) -> N
     latencies = {"a": iter([0.4, 0.2, 0.3, 0.5]), "b": iter([0.9, 1.0, 1.1, 1.2])}
     order: list[str] = []
 
-    def fake_run(spec, files, plan, threads, tensors=None):
+    def fake_run(spec, files, plan, threads, tensors=None, timeout_s=None):
         order.append(spec.name)
         return _outcome(spec.name, next(latencies[spec.name]))
 

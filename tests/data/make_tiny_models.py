@@ -53,6 +53,45 @@ def to_onnx(model, path: Path) -> None:
     path.write_bytes(proto.SerializeToString())
 
 
+def fails_on_white(path: Path) -> None:
+    """binary_gray-shaped ONNX model (16x16x1 -> 1 sigmoid) whose Gather fails at run time, in ONNX
+    Runtime's own kernel, on any batch holding a white pixel (1.0 after `unit` normalization): the
+    index floor(2 * max) is then 2, out of bounds for a 2-element table. A real engine failure on
+    some inputs only, for the tests of the classifier's per-input isolation."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("ReduceMax", ["input"], ["peak"], keepdims=0),
+        helper.make_node("Mul", ["peak", "two"], ["scaled"]),
+        helper.make_node("Floor", ["scaled"], ["floored"]),
+        helper.make_node("Cast", ["floored"], ["index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["table", "index"], ["picked"]),
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["mean", "last"], ["column"]),
+        helper.make_node("Mul", ["picked", "zero"], ["nothing"]),
+        helper.make_node("Add", ["column", "nothing"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["output"]),
+    ]
+    constants = [
+        helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("table", TensorProto.FLOAT, [2], [0.0, 0.0]),
+        helper.make_tensor("last", TensorProto.INT64, [1], [1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fails_on_white",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 16, 16, 1])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1])],
+        constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     reference = {}
@@ -70,6 +109,7 @@ def main() -> None:
         reference[f"{name}_x"] = samples[:8]
         reference[f"{name}_y"] = model(samples[:8], training=False).numpy()
     np.savez(HERE / "tiny_reference.npz", **reference)
+    fails_on_white(HERE / "fails_on_white.onnx")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from edgexray_export.pipeline import export_model
 from edgexray_export.quantization import QuantizationConfig
 from synthetic import write_folder
 
+pytestmark = pytest.mark.tensorflow
+
 
 def _small(head: keras.layers.Layer, *middle: keras.layers.Layer) -> keras.Model:
     inputs = keras.Input((16, 16, 1))

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from edgexray_export.keras_loading import LoadedKerasModel, source_sha256
 from edgexray_export.pipeline import ParityGateError, export_model
 from edgexray_export.report import format_table
-from edgexray_export.variants import VARIANTS
+from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 from edgexray_export.variants.tflite import TFLiteFloat32
 from synthetic import CLASSES, training_arrays, write_folder
 
@@ -31,6 +31,8 @@ from edgexray.parity import measure_parity
 from edgexray.postprocess import to_probabilities
 from edgexray.preprocessing import Preprocessor
 from edgexray.reference import read_reference
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
 BINARY = ("NORMAL", "PNEUMONIA")
 FLOAT_VARIANTS = ("tflite-fp32", "onnx-fp32")
@@ -97,7 +99,7 @@ def binary(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -
 
 def test_every_variant_is_one_carded_file_that_the_runtime_loads(binary: dict) -> None:
     out, report = binary["out"], binary["report"]
-    assert [r.variant for r in report.results] == list(VARIANTS)
+    assert [r.variant for r in report.results] == list(DEFAULT_VARIANTS)
     for result in report.results:
         suffix = VARIANTS[result.variant].suffix
         path = out / f"seq.{result.variant}{suffix}"
@@ -165,10 +167,10 @@ def test_saved_reference_lets_a_device_recheck_parity(
 
 def test_parity_report_json_and_table(binary: dict) -> None:
     data = json.loads((binary["out"] / "seq.parity.json").read_text())
-    assert [r["variant"] for r in data["results"]] == list(VARIANTS)
+    assert [r["variant"] for r in data["results"]] == list(DEFAULT_VARIANTS)
     assert all(r["parity"]["agreement"] >= 0.99 for r in data["results"])
     table = format_table(binary["report"])
-    for variant in VARIANTS:
+    for variant in DEFAULT_VARIANTS:
         assert variant in table
     assert "agreement" in table and "max |dp|" in table
 
@@ -334,7 +336,11 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
 ) -> None:
     """Pretend plain int8 flips 10% of the calibration images: the head-in-float setting is tried,
     kept, recorded in the card, and still runs in the runtime and passes the gate."""
-    _pretend_measured(monkeypatch, lambda settings: "float" not in settings, agreement=0.9)
+    _pretend_measured(
+        monkeypatch,
+        lambda settings: "FULLY_CONNECTED" not in settings and "kept float" not in settings,
+        agreement=0.9,
+    )
     report = export_model(
         binary["path"],
         tmp_path,
@@ -344,6 +350,9 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
     )
     tflite = read_card(report.result("tflite-int8").path)
     assert tflite.quantization["op_types_kept_float"] == ["FULLY_CONNECTED", "LOGISTIC", "SOFTMAX"]
+    # The card says how many layers stay float: it never claims more int8 than the file holds.
+    assert tflite.quantization["float_layers"] == 2  # the Dense and its sigmoid
+    assert "float32 in 2 (FULLY_CONNECTED, LOGISTIC)" in tflite.quantization["layers"]
     agreements = [a["calibration_set_agreement"] for a in tflite.quantization["attempts"]]
     assert agreements == [0.9, pytest.approx(1.0, abs=0.05)]
     onnx = read_card(report.result("onnx-int8").path)
@@ -369,7 +378,7 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     from edgexray_export.quantization import QuantizationConfig
 
     _pretend_measured(
-        monkeypatch, lambda settings: settings.startswith("full int8"), mean_abs_diff=1.0
+        monkeypatch, lambda settings: settings.startswith("int8 up to"), mean_abs_diff=1.0
     )
     report = export_model(
         binary["path"],
@@ -385,9 +394,11 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     kept = notes["layers_kept_float"]
     assert len(kept) == 1 and notes["calibration_mean_abs_diff_budget"] == 0.5
     assert notes["input_output"].startswith("float32")
+    assert notes["float_layers"] >= 1 and notes["input_type"] == "float32"
     settings = [a["settings"] for a in notes["attempts"]]
     # Plain int8 reached the agreement target, so the ladder went straight on to the prefix stage.
-    assert settings[0] == "full int8" and len(settings) == 2
+    assert settings[0] == "int8 up to the output activation (LOGISTIC, SOFTMAX in float)"
+    assert len(settings) == 2
     assert settings[1].startswith("float input and first 1 of ")
     assert f"(through {kept[0]})" in settings[1]
     assert notes["attempts"][1]["calibration_set_mean_abs_diff"] <= 0.5
@@ -408,3 +419,23 @@ def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> No
     assert all(1 <= n < layers for n in kept)  # an int8 file keeps at least one int8 layer
     assert kept == sorted(set(kept))
     assert (kept[-1] if kept else 0) == (layers * 7 // 8 if layers >= 8 else max(0, layers - 1))
+
+
+@pytest.mark.parametrize("variant", ["onnx-int8-dynamic", "tflite-int8"])
+def test_export_parity_is_what_the_runtime_gives_each_image(
+    binary: dict, folders: dict[str, Path], variant: str
+) -> None:
+    """The card's parity figures are those of each parity image run as `classify` runs it, not of
+    all of them in one call (a dynamically quantized model scales activations per call)."""
+    path = binary["report"].result(variant).path
+    reference = read_reference(binary["out"] / "seq.reference.json")
+    with Classifier(path) as classifier:
+        x = np.stack([classifier.preprocessor(p) for p in reference.image_paths(folders["binary"])])
+        one_by_one = np.concatenate(
+            [classifier.predict_tensor(x[i : i + 1]) for i in range(len(x))]
+        )
+        recorded = classifier.card.parity
+    again = measure_parity(reference.probabilities, one_by_one, classifier.card)
+    assert again.max_abs_diff == pytest.approx(recorded.max_abs_diff, abs=1e-9)
+    assert again.mean_abs_diff == pytest.approx(recorded.mean_abs_diff, abs=1e-9)
+    assert again.agreement == recorded.agreement

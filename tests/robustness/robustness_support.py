@@ -16,18 +16,22 @@ from PIL import Image
 
 from edgexray.modelfile import write_card
 
-# Runs the real entry point and reports the process's own peak resident memory (KiB on Linux) in a
-# file, so the figure is this run's alone (RUSAGE_CHILDREN would mix in every earlier child).
+# Runs the real entry point and reports the process's own peak resident memory in KiB: VmHWM of
+# /proc/self/status, which belongs to this address space alone. Not ru_maxrss: a child made by
+# fork + exec keeps the parent's high-water mark in it, so a pytest holding 500 MB would make every
+# child read at least 500 MB and both sides of a comparison would read pytest's peak.
 _MEASURED_MAIN = """
-import resource, sys
+import sys
 from edgexray.cli.main import main
 try:
     main(sys.argv[2:])
     code = 0
 except SystemExit as exc:
     code = exc.code
+with open("/proc/self/status", encoding="ascii") as status:
+    (hwm,) = [line.split()[1] for line in status if line.startswith("VmHWM:")]
 with open(sys.argv[1], "w") as report:
-    report.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    report.write(hwm)
 sys.exit(code)
 """
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -218,3 +219,13 @@ def test_peak_memory_does_not_grow_with_the_number_of_images(model, tmp_path):
         assert run.returncode == exit_codes.OK, run.stderr
         assert len(out.read_text().splitlines()) == count
     assert peaks[400] < 1.25 * peaks[50], peaks
+
+
+def test_the_measured_peak_is_the_childs_own_not_its_parents(tmp_path):
+    # The parent (this pytest) holds 256 MiB more than it did; the child must not read them.
+    ballast = bytearray(256 * 2**20)
+    ballast[:: resource.getpagesize()] = b"\x01" * len(ballast[:: resource.getpagesize()])
+    peak, run = peak_rss_kib(tmp_path, "--version")
+    assert run.returncode == exit_codes.OK, run.stderr
+    assert peak < len(ballast) // 2 // 1024, peak
+    del ballast

@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, tiny_card
+from conftest import DATA, run_edgexray, tiny_card
 
 from edgexray import Classifier
 from edgexray.card import ModelCard
@@ -28,15 +26,6 @@ from edgexray.modelfile.tflite_format import CARD_MEMBER
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _edgexray(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgexray.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _cut(path: Path, n: int = 50) -> Path:
     cut = path.with_name("cut" + path.suffix)
     cut.write_bytes(path.read_bytes()[:-n])
@@ -48,7 +37,7 @@ def test_a_cut_file_had_a_card_and_is_refused_without_suggesting_values(carded, 
     cut = _cut(carded(filename, normalize="imagenet"))
     with pytest.raises(DamagedCardError, match="damaged"):
         read_card(cut)
-    result = _edgexray(
+    result = run_edgexray(
         "classify", "-m", str(cut), "--labels", "A,B", "--normalize", "unit", str(DATA)
     )
     assert result.returncode == 1
@@ -148,7 +137,7 @@ def test_a_card_without_digest_loads_as_legacy_and_info_says_so(tmp_path):
     assert card is not None and card.legacy
     with Classifier(path) as clf:
         assert clf.card.labels == ("NORMAL", "PNEUMONIA")
-    result = _edgexray("info", str(path))
+    result = run_edgexray("info", str(path))
     assert result.returncode == 0, result.stderr
     assert "no digest" in result.stdout
     reseal_card(path)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import DATA, skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray import exit_codes
@@ -51,6 +51,7 @@ def unexpected_stderr(stderr: str) -> list[str]:
 
 
 def classify_args(model: str, output_format: str, folder: Path) -> list[str]:
+    skip_unless_an_engine_reads(model)
     flags = ["--labels", "NORMAL,PNEUMONIA", "--normalize", "unit", "--format", output_format]
     return ["classify", "-m", str(DATA / model), *flags, str(folder)]
 

@@ -14,6 +14,8 @@ from edgexray_export.training.architectures import (
     seed_cnn,
 )
 
+pytestmark = pytest.mark.tensorflow
+
 SEED_LAYERS = [
     ("conv_1", (None, 256, 256, 32), 320),
     ("pool_1", (None, 128, 128, 32), 0),

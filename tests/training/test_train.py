@@ -15,6 +15,8 @@ from edgexray_export.data.synthetic import BINARY_CLASSES, THREE_CLASSES, SynthC
 
 from edgexray.cli.main import cli, main
 
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
 # Strong lesions (difficulty < 1) so a 64x64 seed CNN learns them in seconds from 80 images a class.
 TINY = SynthConfig(BINARY_CLASSES, count=80, seed=0, min_side=64, max_side=96, difficulty=0.15)
 
@@ -75,6 +77,8 @@ def test_the_seed_cnn_clearly_beats_chance(trained: tuple[Path, Path], tmp_path:
     assert report["accuracy"] >= 0.75  # chance is 0.5
     assert np.array(report["confusion_matrix"]).sum() == 32
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    # Outside the working directory: the folder's and the model's names, no machine's absolute path.
+    assert (report["data"], report["model"]) == (data.name, model.name)
 
 
 def test_evaluate_refuses_data_with_other_classes(
