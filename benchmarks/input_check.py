@@ -32,7 +32,6 @@ from edgexray_export.data.synthetic import (
 from PIL import Image, ImageDraw, ImageFont
 
 from edgexray import Classifier, ClassifierOptions
-from edgexray.demo import samples_folder
 from edgexray.inputcheck import check_image
 from edgexray.preprocessing import Preprocessor
 
@@ -270,7 +269,7 @@ def measure(folders: list[Path], work: Path) -> str:
         False: held_out_chests(work / "chest-binary", three_class=False),
         True: held_out_chests(work / "chest-three", three_class=True),
     }
-    samples = sorted(p for p in samples_folder().rglob("*.*"))
+    samples = sorted(p for p in (ROOT / "models" / "samples").rglob("*.*"))
     columns = [*CATEGORIES, "all non-chest", "held-out chest", "bundled samples"]
     lines = [
         "| variant | " + " | ".join(columns) + " |",

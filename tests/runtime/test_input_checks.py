@@ -17,7 +17,11 @@ from edgexray.demo import samples_folder
 from edgexray.inputcheck import ImageCheckThresholds, check_image
 from edgexray.preprocessing import Preprocessor
 
-SAMPLES = sorted(p for p in samples_folder().rglob("*") if p.is_file())
+# Both sample sets of the repository (the wheel ships only the binary one, samples_folder()).
+SAMPLE_ROOT = Path(__file__).resolve().parents[2] / "models" / "samples"
+SAMPLES = sorted(
+    p for p in (SAMPLE_ROOT if SAMPLE_ROOT.is_dir() else samples_folder()).rglob("*") if p.is_file()
+)
 PRE = Preprocessor(256, 256)
 
 
@@ -30,10 +34,11 @@ def checks_failing(source: object, pre: Preprocessor = PRE) -> set[str]:
     return {finding.check for finding in check_image(facts)}
 
 
-def test_every_bundled_sample_passes():
+@pytest.mark.parametrize("pre", [PRE, Preprocessor(160, 160, "rgb", "symmetric")])
+def test_every_bundled_sample_passes(pre):
     assert SAMPLES
     for sample in SAMPLES:
-        assert checks_failing(sample) == set(), sample
+        assert checks_failing(sample, pre) == set(), sample
 
 
 @pytest.mark.parametrize("level", [0, 128, 255])
