@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.atomic import write_text_atomically
 from edgexray.bench.machine import describe_machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -182,7 +183,7 @@ def main() -> None:
         ]
         for lines in blocks:
             text += ["", "```", *lines, "```"]
-        args.markdown.write_text("\n".join(text) + "\n", encoding="utf-8")
+        write_text_atomically(args.markdown, "\n".join(text) + "\n")
 
 
 if __name__ == "__main__":

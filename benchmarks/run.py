@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 from peers import PEER_NAMES, PEERS  # noqa: E402
 from summary import write_results  # noqa: E402
 
+from edgexray.atomic import write_text_atomically  # noqa: E402
 from edgexray.bench.dataset import BenchData, load_bench_data  # noqa: E402
 from edgexray.bench.measure import TimingPlan  # noqa: E402
 from edgexray.bench.report import BenchReport  # noqa: E402
@@ -241,7 +242,7 @@ def main(
     for suite in chosen:
         report, _ = run_suite(suite, data, plan, threads, per_class)
         json_path = out.parent / f"results-{suite.name}.json"
-        json_path.write_text(report.to_json(), encoding="utf-8")
+        write_text_atomically(json_path, report.to_json())
         reports.append((suite, report))
     # The note is printed above; the command line only says one was given.
     arguments = [a for a in sys.argv[1:] if a != note]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgexray.atomic import write_text_atomically
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.report import BenchReport
 from edgexray.bench.results import BenchResult
@@ -212,5 +213,5 @@ def write_results(
                 title=f"{suite.name}: latency vs agreement (marker area ~ file size)",
             )
         lines += section(suite.name, suite.keras, report, plot)
-    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    write_text_atomically(out, "\n".join(lines).rstrip() + "\n")
     return out

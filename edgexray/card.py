@@ -69,6 +69,13 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(problem is None, problem or "")
 
 
+PARITY_FIELDS_OMITTED_WHEN_NONE = (
+    "explanation_rank_correlation",
+    "explanation_top_overlap",
+    "explanation_images",
+)
+
+
 @dataclass(frozen=True)
 class Parity:
     """How closely a variant matches the full Keras model, measured at export on held-out images.
@@ -77,6 +84,9 @@ class Parity:
     max_abs_diff / mean_abs_diff: absolute difference of per-class probabilities.
     accuracy / reference_accuracy: the variant's and the Keras model's accuracy when labels were known.
     degraded: True when the variant failed the gate and was kept with --allow-degraded.
+    explanation_rank_correlation / explanation_top_overlap: explanation parity, the variant's
+    occlusion maps against the Keras model's on `explanation_images` held-out images (Spearman
+    -1..1, share of the top 10% pixels in common 0..1); None when not measured.
     """
 
     agreement: float
@@ -87,9 +97,23 @@ class Parity:
     reference_accuracy: float | None = None
     min_agreement: float | None = None
     degraded: bool = False
+    explanation_rank_correlation: float | None = None
+    explanation_top_overlap: float | None = None
+    explanation_images: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("agreement", "accuracy", "reference_accuracy", "min_agreement"):
+        correlation = self.explanation_rank_correlation
+        _require(
+            correlation is None or -1.0 <= correlation <= 1.0,
+            f"parity explanation_rank_correlation must be in [-1, 1], got {correlation}",
+        )
+        for name in (
+            "agreement",
+            "accuracy",
+            "reference_accuracy",
+            "min_agreement",
+            "explanation_top_overlap",
+        ):
             value = getattr(self, name)
             _require(
                 value is None or 0.0 <= value <= 1.0,
@@ -231,6 +255,11 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        if data["parity"] is not None:
+            # Added after cards were first sealed: left out while unset, so those keep their digest.
+            for name in PARITY_FIELDS_OMITTED_WHEN_NONE:
+                if data["parity"][name] is None:
+                    del data["parity"][name]
         data["labels"] = list(self.labels)
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,9 @@ from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput, display_name
 from edgexray.preprocessing.transform import check_reducing_gap
 from edgexray.signing.verify import Signer, TrustPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgexray.explain import Explanation, OcclusionConfig
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,20 @@ class Classifier:
     ) -> list[Prediction]:
         """Like iter_predictions, as a list."""
         return list(self.iter_predictions(sources, batch_size))
+
+    def explain(
+        self,
+        source: ImageInput,
+        target: str | None = None,
+        config: OcclusionConfig | None = None,
+    ) -> Explanation:
+        """Where the model looked: the decision on `source` and a heatmap of the evidence for
+        `target` (default: the decided label) by occlusion through this model's own engine, with
+        `.heatmap` (float32, model input size) and `.overlay` (a PIL image for a screen). Raises
+        ImageError if the image cannot be decoded. See edgexray.explain."""
+        from edgexray.explain import explain
+
+        return explain(self, source, target, config)
 
     # Lifetime -------------------------------------------------------------------------------------
 

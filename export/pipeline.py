@@ -25,13 +25,19 @@ from edgexray_export.calibration import (
     split_images,
 )
 from edgexray_export.errors import ExportError, ParityError
+from edgexray_export.explain.parity import (
+    EXPLANATION_IMAGES,
+    ReferenceMaps,
+    explanation_parity,
+    reference_maps,
+)
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
 from edgexray import exit_codes
-from edgexray.card import ModelCard
+from edgexray.card import ModelCard, Parity
 from edgexray.errors import EdgexrayError
 from edgexray.modelfile import sidecar_path, write_card
 from edgexray.parity import measure_parity
@@ -182,6 +188,22 @@ def _convert(variant: str, job: ConversionInput, path: Path) -> dict[str, object
         raise ExportError(f"conversion failed: {type(exc).__name__}: {first}") from exc
 
 
+def _with_explanation_parity(
+    parity: Parity, maps: ReferenceMaps, path: Path, card: ModelCard
+) -> Parity:
+    """`parity` with the variant's explanation parity against the Keras model's maps."""
+    from edgexray import Classifier
+
+    with Classifier(path) as classifier:
+        correlation, overlap, images = explanation_parity(maps, classifier.predict_tensor)
+    return dataclasses.replace(
+        parity,
+        explanation_rank_correlation=correlation,
+        explanation_top_overlap=overlap,
+        explanation_images=images,
+    )
+
+
 def _export_one(
     variant: str,
     job: ConversionInput,
@@ -191,6 +213,7 @@ def _export_one(
     truth: np.ndarray | None,
     min_agreement: float,
     allow_degraded: bool,
+    maps: ReferenceMaps | None = None,
 ) -> VariantResult:
     """Convert, embed the card, run through the runtime, gate. Never raises for a bad variant."""
     from edgexray import Classifier
@@ -200,12 +223,20 @@ def _export_one(
         write_card(path, job.card.replace(variant=variant, quantization=notes))
         with Classifier(path) as classifier:
             probabilities = classifier.predict_tensor(parity_x)
+            # What the file's tensors are, as the runtime sees them: every card says it.
+            tensors = {
+                "input_type": classifier.engine.input.dtype.name,
+                "output_type": classifier.engine.output.dtype.name,
+            }
+        notes = {**tensors, **notes}
     except (EdgexrayError, ValueError, RuntimeError, OSError) as exc:
         _remove(path)
         return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
     parity = measure_parity(
         reference, probabilities, job.card, true_labels=truth, min_agreement=min_agreement
     )
+    if maps is not None:
+        parity = _with_explanation_parity(parity, maps, path, job.card)
     below = parity.agreement < min_agreement
     if below and not allow_degraded:
         _remove(path)
@@ -296,6 +327,14 @@ def export_model(
     truth = saved_reference.true_label_indices()
     ref_file = write_reference(reference_path(out, info.name), saved_reference)
 
+    progress(
+        f"occlusion maps of the Keras model on {min(EXPLANATION_IMAGES, len(parity_x))} images"
+    )
+    maps = reference_maps(
+        parity_x,
+        lambda b: to_probabilities(loaded.predict_raw(b).astype(np.float32), card),
+        card,
+    )
     job = ConversionInput(
         source=loaded,
         card=card,
@@ -310,7 +349,7 @@ def export_model(
         path = out / f"{info.name}.{variant}{exporter.suffix}"
         progress(f"{variant}: converting and checking parity on {len(parity_x)} images")
         result = _export_one(
-            variant, job, path, parity_x, reference, truth, min_agreement, allow_degraded
+            variant, job, path, parity_x, reference, truth, min_agreement, allow_degraded, maps
         )
         results.append(result)
         progress(f"{variant}: {result.status}")

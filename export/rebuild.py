@@ -34,6 +34,8 @@ from edgexray_export.data.synthetic import (
 from edgexray_export.quantization import QuantizationConfig
 from PIL import Image
 
+from edgexray.atomic import write_text_atomically
+
 DISCLAIMER = "trained on synthetic images; for demonstration only, not for clinical use"
 SAMPLES_PER_CLASS = 4
 SAMPLE_SIDE = 512
@@ -105,7 +107,7 @@ def _generate(folder: Path, config: SynthConfig, workers: int) -> None:
         return
     started = time.perf_counter()
     write_dataset(folder, config, workers=workers)
-    marker.write_text(json.dumps(wanted, indent=2) + "\n")
+    write_text_atomically(marker, json.dumps(wanted, indent=2) + "\n")
     total = config.count * len(config.classes)
     _log(f"generated {total} images in {folder} in {time.perf_counter() - started:.0f}s")
 

@@ -82,9 +82,25 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
+def _explanation(parity: Parity | None) -> str:
+    """Explanation parity as "0.91/0.78" (rank correlation / top-10% overlap), "-" if unmeasured."""
+    if parity is None or parity.explanation_rank_correlation is None:
+        return "-"
+    return f"{parity.explanation_rank_correlation:.2f}/{parity.explanation_top_overlap or 0:.2f}"
+
+
 def format_table(report: ExportReport) -> str:
     """A plain-text table: variant, size, agreement, max |dp|, mean |dp|, accuracy, status."""
-    header = ("variant", "size", "agreement", "max |dp|", "mean |dp|", "accuracy", "status")
+    header = (
+        "variant",
+        "size",
+        "agreement",
+        "max |dp|",
+        "mean |dp|",
+        "accuracy",
+        "map rho/top10",
+        "status",
+    )
     rows = [header]
     for r in report.results:
         p = r.parity
@@ -96,6 +112,7 @@ def format_table(report: ExportReport) -> str:
                 f"{p.max_abs_diff:.2e}" if p else "-",
                 f"{p.mean_abs_diff:.2e}" if p else "-",
                 _percent(p.accuracy) if p else "-",
+                _explanation(p),
                 r.status if r.error is None else f"{r.status}: {r.error}",
             )
         )

@@ -26,6 +26,19 @@ def skip_unless_an_engine_reads(*files: str | Path) -> None:
         pytest.skip(f"no installed engine reads {', '.join(missing)} files")
 
 
+def runnable(filename: str) -> str:
+    """`filename` (a tiny model in tests/data), or the same model in the other format when no
+    installed engine reads this one, for tests about inputs and outputs rather than one engine."""
+    readable = {s for name in available_engines() for s in ENGINES[name].suffixes}
+    stem, suffix = filename.rsplit(".", 1)
+    if f".{suffix}" in readable:
+        return filename
+    for other in sorted(readable):
+        if (DATA / f"{stem}{other}").exists():
+            return f"{stem}{other}"
+    pytest.skip(f"no installed engine reads {filename}")
+
+
 TINY_CARDS = {
     "binary_gray": dict(
         labels=("NORMAL", "PNEUMONIA"), task="binary", input_channels=1, output_kind="probabilities"

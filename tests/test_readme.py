@@ -19,3 +19,15 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_command():
     assert "edgexray classify models/samples/binary" in setup
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
+
+
+def test_the_device_install_is_the_wheel_path_ci_runs():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Installing on a device", 1)[1].split("\n## ", 1)[0]
+    # edgexray is on no public index: `pip install 'edgexray[tflite]'` cannot work on a device.
+    assert "pip install 'edgexray[" not in section
+    assert "pip wheel --no-deps . -w dist" in section and "python3 -m venv" in section
+    assert ".whl[tflite]'" in section
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip wheel --quiet --no-deps . -w" in ci and '"$wheel[tflite,onnx]"' in ci
+    assert '-m "not tensorflow"' in ci

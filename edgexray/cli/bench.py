@@ -136,8 +136,10 @@ def bench(
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
     (inference alone and end to end), throughput, peak memory, agreement with the full model, and
-    accuracy when --data has class sub-folders. --labels/--normalize/... apply to every model, as in
-    classify: they let bench measure a model that has no card.
+    accuracy when --data has class sub-folders. When no saved reference covers the images, agreement
+    is measured against the most exact variant measured (fp32, else fp16), named in every output.
+    --labels/--normalize/... apply to every model, as in classify: they let bench measure a model
+    that has no card.
 
     Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured.
     """

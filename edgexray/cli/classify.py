@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sys
 import time
 import warnings
@@ -14,19 +15,25 @@ from typing import Any, TextIO
 import click
 
 from edgexray import exit_codes
+from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
+    audit_option,
     card_override_options,
     engine_option,
     input_check_option,
+    model_option,
+    model_or_demo,
     overrides_from,
     run_settings,
     threads_option,
     trusted_key_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
-from edgexray.demo import default_model, samples_folder
-from edgexray.errors import EngineError, ImageError
+from edgexray.demo import samples_folder
+from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -57,27 +64,34 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
+def _explain(classifier: Classifier, prediction: Prediction, folder: ExplanationFolder) -> None:
+    """The explanation of a decision just written; a file that changed since is one error line."""
+    if prediction.path in (None, "-"):  # standard input was read once: nothing left to show
+        return
+    try:
+        folder.write(classifier.explain(prediction.path))
+    except EdgexrayError as exc:
+        folder.write_error(prediction.path, str(exc))
+
+
 STDIN = Path("-")
 
 
-def _stdin_prediction(classifier: Classifier) -> Prediction:
-    """The record for one image read whole from standard input (`classify -`), named "-"."""
+def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
+    """The record for one image read whole from standard input (`classify -`), named "-", and
+    the SHA-256 of the bytes read (for the audit log)."""
+    data = sys.stdin.buffer.read()
+    digest = hashlib.sha256(data).hexdigest()
     try:
-        return dataclasses.replace(classifier.predict(sys.stdin.buffer.read()), path="-")
+        return dataclasses.replace(classifier.predict(data), path="-"), digest
     except (ImageError, EngineError) as exc:
         message = str(exc).removeprefix("image data: ")
-        return Prediction(path="-", error=f"-: {message}")
+        return Prediction(path="-", error=f"-: {message}"), digest
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@click.option(
-    "-m",
-    "--model",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Model file (.tflite or .onnx). Default: the bundled demo model.",
-)
+@model_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -118,6 +132,20 @@ def _stdin_prediction(classifier: Classifier) -> Prediction:
     default=None,
     help="Write results to FILE instead of stdout.",
 )
+@click.option(
+    "--explain",
+    "explain_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write an explanation (overlay PNG, map, record) of each decision into DIR "
+    "(see `edgexray explain`).",
+)
+@click.option(
+    "--explain-only",
+    default=None,
+    help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
+)
+@audit_option
 @card_override_options
 def classify(
     paths: tuple[Path, ...],
@@ -131,6 +159,9 @@ def classify(
     trusted_keys: tuple[Path, ...],
     output_format: str,
     output: Path | None,
+    explain_dir: Path | None,
+    explain_only: str | None,
+    audit: Path | None,
     **card_flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files).
@@ -142,13 +173,7 @@ def classify(
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
-    if model is None:
-        model = default_model()
-        click.echo(
-            f"edgexray: using the demo model {model.name}: trained on synthetic images, "
-            "for demonstration only, not for clinical use",
-            err=True,
-        )
+    model = model_or_demo(model)
     if not paths:
         paths = (samples_folder(),)
         click.echo(
@@ -165,6 +190,11 @@ def classify(
         trusted_keys=trusted_keys,
     )
     classifier = Classifier(model, options, overrides_from(card_flags))
+    if explain_only is not None and explain_only not in classifier.labels:
+        raise click.BadParameter(
+            f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
+            param_hint="'--explain-only'",
+        )
     if list(paths).count(STDIN) > 1:
         raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
     found = discover_images([p for p in paths if p != STDIN])
@@ -175,18 +205,24 @@ def classify(
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
+        auditor = stack.enter_context(RunAudit.open(audit, classifier)) if audit else None
         # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
         destination = _open_output(output, output_format) if output else None
+        explanations = (
+            stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None
+        )
         stream: TextIO = destination.stream if destination else sys.stdout
         writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
         output_closed = False
         try:
             if STDIN in paths:
-                prediction = _stdin_prediction(classifier)
+                prediction, digest = _stdin_prediction(classifier)
                 writer.write(prediction)
+                if auditor:
+                    auditor.record(prediction, digest)
                 successes, failures = (
                     (successes + 1, failures) if prediction.ok else (successes, failures + 1)
                 )
@@ -199,6 +235,10 @@ def classify(
             predictions = classifier.iter_predictions(found.files)  # options' batch size
             for prediction in _progress(predictions, len(found.files), show):
                 writer.write(prediction)
+                if explanations and prediction.ok and explain_only in (None, prediction.label):
+                    _explain(classifier, prediction, explanations)
+                if auditor:
+                    auditor.record(prediction)
                 if prediction.ok:
                     successes += 1
                 elif prediction.rejected is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -29,6 +30,10 @@ COMMANDS = {
     "keygen": "edgexray.cli.keygen:keygen",
     "sign": "edgexray.cli.sign:sign",
     "verify": "edgexray.cli.verify:verify",
+    "explain": "edgexray.cli.explain:explain",
+    "serve": "edgexray.cli.serve:serve [serve]",
+    "watch": "edgexray.cli.watch:watch",
+    "config": "edgexray.cli.config:config",
 }
 
 
@@ -110,8 +115,16 @@ class EdgexrayGroup(LazyGroup):
     is_flag=True,
     help="Print the full traceback of an unexpected error (also: EDGEXRAY_DEBUG=1).",
 )
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file for classify, serve and watch (env EDGEXRAY_CONFIG; else "
+    "./edgexray.toml, else /etc/edgexray/edgexray.toml). Flags win over it.",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, debug: bool, config_path: Path | None) -> None:
     """Run chest X-ray classifiers exported from Keras on low-power devices.
 
     Demo models are trained on synthetic images: for demonstration only, not for clinical use.
@@ -119,6 +132,9 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     settings = ctx.ensure_object(RunSettings)
     settings.verbose = verbose
     settings.debug = debug
+    from edgexray.cli.config import apply_config
+
+    apply_config(ctx, config_path)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

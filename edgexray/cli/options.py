@@ -11,6 +11,7 @@ import click
 
 from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
+from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
 
@@ -53,6 +54,19 @@ threads_option = click.option(
     default=None,
     envvar="EDGEXRAY_THREADS",
     help="Engine threads (default: one per core this process may use). Env: EDGEXRAY_THREADS.",
+)
+model_option = click.option(
+    "-m",
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Model file (.tflite or .onnx). Default: the bundled demo model.",
+)
+audit_option = click.option(
+    "--audit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append one JSON line per decision to FILE, fsync'd (README: 'Audit log').",
 )
 engine_option = click.option(
     "--engine",
@@ -122,3 +136,16 @@ def overrides_from(params: dict[str, Any]) -> CardOverrides:
     """The CardOverrides in a command's keyword arguments from card_override_options (removed from
     `params`); the option destinations are named like CardOverrides' fields."""
     return CardOverrides(**{f.name: params.pop(f.name, None) for f in fields(CardOverrides)})
+
+
+def model_or_demo(model: Path | None) -> Path:
+    """`model`, or the bundled demo model with a note on stderr that it is not for clinical use."""
+    if model is not None:
+        return model
+    model = default_model()
+    click.echo(
+        f"edgexray: using the demo model {model.name}: trained on synthetic images, "
+        "for demonstration only, not for clinical use",
+        err=True,
+    )
+    return model

@@ -51,7 +51,9 @@ class OpenVINOEngine(Engine):
                 f"{path}: OpenVINO cannot load this model ({first_line(exc)})"
             ) from None
         self._request = self._compiled.create_infer_request()
-        self._batch_independent = not onnx_quantizes_per_call(path)
+        self._batch_independent = not onnx_quantizes_per_call(
+            content if content is not None else path
+        )
         self._input = TensorInfo(
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from edgexray_export.errors import ExportError
-from PIL import Image
+from PIL import Image, ImageFilter
 
 BINARY_CLASSES = ("NORMAL", "PNEUMONIA")
 THREE_CLASSES = ("COVID", "NORMAL", "PNEUMONIA")
@@ -264,6 +264,32 @@ def render(
     class_name: str, rng: np.random.Generator, height: int, width: int, difficulty: float = 1.0
 ) -> np.ndarray:
     """One radiograph of `class_name` at height x width pixels: float32 in 0..1 (1 = dense/white)."""
+    return render_with_lesion(class_name, rng, height, width, difficulty)[0]
+
+
+# A pixel belongs to the lesion where the lesion, smoothed over its alveolar texture, reaches this
+# share of its own peak: the region a reader would outline, not every speck of the texture.
+LESION_MASK_LEVEL = 0.25
+
+
+def lesion_mask(lesion: np.ndarray) -> np.ndarray | None:
+    """Where a drawn lesion (the amplitude added to the image) is: bool mask, None when empty."""
+    peak = float(lesion.max())
+    if peak <= 0:
+        return None
+    radius = max(1.0, max(lesion.shape) / 100)
+    # Pillow blurs 8-bit images only; 256 levels are ample for a 25% cut.
+    scaled = np.rint(np.clip(lesion / peak, 0, 1) * 255).astype(np.uint8)
+    smooth = Image.fromarray(scaled, "L").filter(ImageFilter.GaussianBlur(radius))
+    smoothed = np.asarray(smooth, dtype=np.float32)
+    return smoothed >= LESION_MASK_LEVEL * float(smoothed.max())
+
+
+def render_with_lesion(
+    class_name: str, rng: np.random.Generator, height: int, width: int, difficulty: float = 1.0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Like `render`, and where the lesion was drawn: a bool mask (None for NORMAL). The pixels
+    are the same as `render`'s for the same generator state: the mask draws no random numbers."""
     f = _frame(rng, height, width)
     shape = f.u.shape
     lungs = _lungs(rng, f)
@@ -288,17 +314,20 @@ def render(
         r = np.sqrt((f.u - cu) ** 2 + (f.v - cv) ** 2) / rng.uniform(0.02, 0.04)
         image += 0.2 * np.exp(-(r**2)) * lung
     draw = _lesion(class_name)
+    mask = None
     if draw is not None:
         low, high = getattr(_STRENGTH, class_name.lower())
         strength = rng.uniform(low, high) / difficulty
-        image += draw(rng, f, lungs, strength)
+        lesion = draw(rng, f, lungs, strength)
+        image += lesion
+        mask = lesion_mask(lesion)
     # Exposure: film contrast (gamma), window, mottled quantum noise and a little grain.
     image += _smooth_noise(rng, shape, 64) * rng.uniform(0.006, 0.012)
     image += rng.standard_normal(shape).astype(np.float32) * rng.uniform(0.006, 0.014)
     image = np.clip(image, 0, None) ** rng.uniform(0.85, 1.2)
     low, high = rng.uniform(0.0, 0.06), rng.uniform(0.9, 1.05)
     image = (image - image.min()) / max(float(image.max() - image.min()), 1e-6)
-    return np.clip(low + image * (high - low), 0, 1).astype(np.float32)
+    return np.clip(low + image * (high - low), 0, 1).astype(np.float32), mask
 
 
 def _write_png8(image: np.ndarray, path: Path) -> Path:
@@ -331,12 +360,15 @@ _WRITERS: dict[str, Callable[[np.ndarray, Path], Path]] = {
 
 @dataclass(frozen=True)
 class SynthImage:
-    """One generated radiograph: pixels float32 0..1 of shape (height, width), and its file format."""
+    """One generated radiograph: pixels float32 0..1 of shape (height, width), and its file format.
+    lesion: where the lesion was drawn, a bool mask of the pixels' shape (None for NORMAL); it is
+    not written with the image, the benchmarks of explanations read it from here."""
 
     class_name: str
     index: int
     pixels: np.ndarray
     file_format: str
+    lesion: np.ndarray | None = None
 
 
 def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthImage:
@@ -358,11 +390,14 @@ def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthIma
     )
     shrink = min(1.0, WORK_SIDE / max(height, width))
     work_h, work_w = max(16, round(height * shrink)), max(16, round(width * shrink))
-    pixels = render(class_name, rng, work_h, work_w, config.difficulty)
+    pixels, lesion = render_with_lesion(class_name, rng, work_h, work_w, config.difficulty)
     if (work_h, work_w) != (height, width):
         full = Image.fromarray(pixels, "F").resize((width, height), Image.Resampling.BICUBIC)
         pixels = np.clip(np.asarray(full, dtype=np.float32), 0, 1)
-    return SynthImage(class_name, index, pixels, fmt)
+        if lesion is not None:
+            big = Image.fromarray(lesion).resize((width, height), Image.Resampling.NEAREST)
+            lesion = np.asarray(big, dtype=bool)
+    return SynthImage(class_name, index, pixels, fmt, lesion)
 
 
 def write_image(image: SynthImage, folder: Path) -> Path:

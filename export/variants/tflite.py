@@ -170,13 +170,14 @@ class TFLiteInt8(TFLiteExporter):
     """Integer inside: int8 weights (per-channel) and activations up to the output activation, with
     a float32 input and output. The model quantizes its input itself (one QUANTIZE op), dequantizes
     the logits and applies the sigmoid or softmax in float, so the probabilities keep float
-    precision instead of steps of 1/256, and the device code stays float. Activation ranges come from the calibration images. When top-1
-    agreement with Keras on those images falls short of the quality target, the classifier head is
-    kept in float inside the int8 model (selective quantization), and that is recorded. With an
-    error budget (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets, the
-    input and the fewest leading layers that bring the error within it are kept in float. The card
-    records what the written file holds (input and output types, int8 and float layer counts),
-    read back from it.
+    precision instead of steps of 1/256, and the device code stays float.
+
+    Activation ranges come from the calibration images. When top-1 agreement with Keras on those
+    images falls short of the quality target, the classifier head is kept in float inside the int8
+    model (selective quantization), and that is recorded. With an error budget
+    (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets, the input and the
+    fewest leading layers that bring the error within it are kept in float. The card records what
+    the written file holds (input and output types, int8 and float layer counts), read back from it.
     """
 
     name = "tflite-int8"

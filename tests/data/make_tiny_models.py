@@ -30,6 +30,24 @@ def build(channels: int, units: int, activation: str | None, seed: int):
     return keras.Model(inputs, outputs)
 
 
+def quadrant_model():
+    """A binary model whose evidence is known by construction: it sees only the top-right 8x8
+    quadrant of its 16x16 grey input (cropped, padded back with zeros), and says PNEUMONIA when
+    that quadrant is bright. A full-size feature map keeps Grad-CAM's frame the image's."""
+    import keras
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Cropping2D(((0, 8), (8, 0)))(inputs)
+    x = keras.layers.ZeroPadding2D(((0, 8), (8, 0)))(x)
+    x = keras.layers.Conv2D(1, 1, activation="relu", name="features")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs, name="quadrant")
+    model.layers[3].set_weights([np.ones((1, 1, 1, 1), np.float32), np.zeros(1, np.float32)])
+    model.layers[5].set_weights([np.full((1, 1), 40.0, np.float32), np.full(1, -4.0, np.float32)])
+    return model
+
+
 def to_tflite(model, path: Path, int8: bool, samples: np.ndarray) -> None:
     import tensorflow as tf
 
@@ -110,6 +128,11 @@ def main() -> None:
         reference[f"{name}_y"] = model(samples[:8], training=False).numpy()
     np.savez(HERE / "tiny_reference.npz", **reference)
     fails_on_white(HERE / "fails_on_white.onnx")
+    quadrant = quadrant_model()
+    samples = rng.random((32, 16, 16, 1), dtype=np.float32)
+    to_tflite(quadrant, HERE / "quadrant.tflite", int8=False, samples=samples)
+    to_tflite(quadrant, HERE / "quadrant.int8.tflite", int8=True, samples=samples)
+    to_onnx(quadrant, HERE / "quadrant.onnx")
 
 
 if __name__ == "__main__":

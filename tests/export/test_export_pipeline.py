@@ -118,8 +118,12 @@ def test_every_variant_is_one_carded_file_that_the_runtime_loads(binary: dict) -
         assert json.loads(sidecar_path(path).read_text())["variant"] == result.variant
         with Classifier(path) as classifier:
             probabilities = classifier.predict_tensor(np.zeros((2, 32, 32, 1), np.float32))
+            tensors = (classifier.engine.input.dtype.name, classifier.engine.output.dtype.name)
         assert probabilities.shape == (2, 2)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+        # Every card states its file's tensor types; no default variant takes or gives int8.
+        notes = card.quantization
+        assert (notes["input_type"], notes["output_type"]) == tensors == ("float32", "float32")
 
 
 def test_float_variants_match_keras_to_1e4(binary: dict, folders: dict[str, Path]) -> None:
@@ -173,6 +177,18 @@ def test_parity_report_json_and_table(binary: dict) -> None:
     for variant in DEFAULT_VARIANTS:
         assert variant in table
     assert "agreement" in table and "max |dp|" in table
+
+
+def test_explanation_parity_is_in_the_report_and_the_cards(binary: dict) -> None:
+    data = json.loads((binary["out"] / "seq.parity.json").read_text())
+    for row in data["results"]:
+        parity = row["parity"]
+        assert parity["explanation_images"] == 8
+        assert -1 <= parity["explanation_rank_correlation"] <= 1
+        assert 0 <= parity["explanation_top_overlap"] <= 1
+        card = read_card(Path(row["path"]))
+        assert card.parity.explanation_rank_correlation == parity["explanation_rank_correlation"]
+    assert "map rho/top10" in format_table(binary["report"])
 
 
 class _Damaged(TFLiteFloat32):

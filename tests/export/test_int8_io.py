@@ -20,6 +20,8 @@ from edgexray import Classifier
 from edgexray.cli.main import cli
 from edgexray.modelfile import read_card
 
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
 BINARY = ("NORMAL", "PNEUMONIA")
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, tiny_card
+from conftest import DATA, runnable, tiny_card
 from PIL import Image
 
 from edgexray.modelfile import write_card
@@ -37,7 +37,9 @@ sys.exit(code)
 
 
 def carded_copy(factory: pytest.TempPathFactory, filename: str) -> Path:
-    """A copy of a tiny committed model with its card embedded (16x16 input, unit normalization)."""
+    """A copy of a tiny committed model with its card embedded (16x16 input, unit normalization),
+    in the other format if no installed engine reads `filename`'s."""
+    filename = runnable(filename)
     target = factory.mktemp("model") / filename
     shutil.copy(DATA / filename, target)
     write_card(target, tiny_card(filename, variant=filename))

@@ -135,3 +135,35 @@ def test_reports_and_cards_go_through_the_atomic_writer(
     # Each file written (the model, its sidecar) is fsync'd before its rename, then the folder.
     assert [kind for kind, _ in synced][:2] == ["file", "folder"]
     assert ("folder", str(tmp_path)) in synced
+
+
+# Files written directly, not reports: job and result files passed between bench processes, model
+# bytes a converter writes before its card goes in (atomically), scratch models, the writer's buffer.
+DIRECT_WRITES_ALLOWED = {
+    "edgexray/atomic.py",
+    "edgexray/bench/runner.py",
+    "edgexray/bench/child.py",
+    "export/variants/onnx.py",
+    "export/variants/tflite.py",
+    "benchmarks/load_memory.py",  # scratch model files it measures loading
+}
+
+
+def test_no_report_is_written_around_the_atomic_writer() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    direct = []
+    for folder in ("edgexray", "export", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name in DIRECT_WRITES_ALLOWED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in (
+                    "write_text",
+                    "write_bytes",
+                    "savefig",
+                ):
+                    direct.append(f"{name}:{node.lineno}")
+    assert direct == [], "write reports with edgexray.atomic"

@@ -74,7 +74,9 @@ def test_per_call_quantization_is_found_in_files_and_bytes(tmp_path: Path) -> No
     shutil.copy(DATA / "binary_gray.onnx", plain)
     assert not onnx_quantizes_per_call(plain)
     assert not onnx_quantizes_per_call(plain.read_bytes())
-    assert onnx_quantizes_per_call(b"\x08\x01" + b"DynamicQuantizeLinear" + b"\x00")
+    quantized = b"\x08\x01" + b"DynamicQuantizeLinear" + b"\x00"
+    assert onnx_quantizes_per_call(quantized)
+    assert onnx_quantizes_per_call(memoryview(quantized)[1:])  # the engines get views too
     empty = tmp_path / "empty.onnx"
     empty.write_bytes(b"")
     assert not onnx_quantizes_per_call(empty)

@@ -87,3 +87,25 @@ def test_replace_validates():
 def test_parity_ranges_are_checked():
     with pytest.raises(CardError, match="agreement"):
         Parity(agreement=1.2, max_abs_diff=0, mean_abs_diff=0, images=1)
+
+
+def test_explanation_parity_is_optional_and_round_trips() -> None:
+
+    base = dict(
+        labels=("NORMAL", "PNEUMONIA"),
+        task="binary",
+        input_height=8,
+        input_width=8,
+        input_channels=1,
+        normalize="unit",
+    )
+    plain = ModelCard(**base, parity=Parity(1.0, 0.0, 0.0, 4)).sealed()  # type: ignore[arg-type]
+    # Unset, the new fields are not written: cards sealed before them keep their digest.
+    assert "explanation_rank_correlation" not in plain.to_dict()["parity"]
+    assert ModelCard.from_json(plain.to_json()) == plain
+    parity = Parity(1.0, 0.0, 0.0, 4, explanation_rank_correlation=0.9, explanation_top_overlap=0.7)
+    card = ModelCard(**base, parity=parity).sealed()  # type: ignore[arg-type]
+    assert ModelCard.from_json(card.to_json()).parity == parity
+    assert card.digest() != plain.digest()
+    with pytest.raises(CardError):
+        Parity(1.0, 0.0, 0.0, 4, explanation_rank_correlation=1.5)

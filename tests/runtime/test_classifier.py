@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import DATA
+from conftest import DATA, runnable
 from PIL import Image
 
 from edgexray import Classifier, ClassifierOptions
@@ -94,8 +94,9 @@ def test_batch_with_a_bad_file_keeps_the_others(carded, tmp_path):
 
 
 def test_cardless_model_needs_labels_and_normalize(tmp_path):
-    path = tmp_path / "plain.onnx"
-    shutil.copy(DATA / "three_rgb.onnx", path)
+    source = DATA / runnable("three_rgb.onnx")
+    path = tmp_path / f"plain{source.suffix}"
+    shutil.copy(source, path)
     with pytest.raises(CardError, match="give --labels and --normalize"):
         Classifier(path, ClassifierOptions(input_check="off"))
     clf = Classifier(

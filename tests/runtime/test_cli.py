@@ -109,12 +109,12 @@ def test_exit_codes_for_usage_and_fatal_errors(tmp_path, images):
 
 
 def test_cardless_model_from_flags(images):
-    from conftest import DATA
+    from conftest import DATA, runnable
 
     result = run(
         "classify",
         "-m",
-        DATA / "binary_gray.onnx",
+        DATA / runnable("binary_gray.onnx"),
         "--labels",
         "NORMAL,PNEUMONIA",
         "--normalize",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, skip_unless_an_engine_reads
+from conftest import DATA, runnable, skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray import exit_codes
@@ -107,7 +107,7 @@ def test_bench_into_a_closed_pipe_still_writes_its_json_report(tmp_path: Path) -
     for i in range(3):
         Image.new("L", (8, 8), 60 * i).save(data / f"{i}.png")
     report = tmp_path / "bench.json"
-    args = ["bench", "-m", str(DATA / "binary_gray.onnx"), "--labels", "NORMAL,PNEUMONIA"]
+    args = ["bench", "-m", str(DATA / runnable("binary_gray.onnx")), "--labels", "NORMAL,PNEUMONIA"]
     args += ["--normalize", "unit", "--data", str(data), "--runs", "2", "--json", str(report)]
     code, _, stderr = run_and_leave(args, tmp_path, read_lines=0)
     assert code == exit_codes.OUTPUT_CLOSED

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATA
+from conftest import DATA, runnable
 
 from edgexray import exit_codes
 
@@ -35,7 +35,7 @@ def test_fatal_errors_are_one_line_with_exit_code_1(tmp_path):
     assert result.returncode == exit_codes.FATAL
     assert result.stderr.strip().splitlines()[-1].startswith("edgexray: error:")
     assert "Traceback" not in result.stderr
-    cardless = run_cli("classify", "-m", DATA / "three_rgb.onnx", tmp_path)
+    cardless = run_cli("classify", "-m", DATA / runnable("three_rgb.onnx"), tmp_path)
     assert cardless.returncode == exit_codes.FATAL
     assert "give --labels and --normalize" in cardless.stderr and "Traceback" not in cardless.stderr
 

@@ -12,7 +12,13 @@ from edgexray.cli.main import cli, main
 
 
 @pytest.mark.parametrize(
-    "command", [["train", "cnn"], ["train", "finetune"], ["evaluate", "m.keras"]]
+    "command",
+    [
+        ["train", "cnn"],
+        ["train", "finetune"],
+        ["evaluate", "m.keras"],
+        ["explain", "--keras", "-m", "m.keras", "-o", "out"],
+    ],
 )
 def test_missing_tensorflow_is_one_line(
     command: list[str],

@@ -94,3 +94,19 @@ def test_parallel_writing_gives_the_same_files(tmp_path: Path) -> None:
 def test_bad_configuration_is_refused(changes: dict) -> None:
     with pytest.raises(ExportError):
         SynthConfig(**changes)
+
+
+def test_lesion_masks_leave_the_pixels_unchanged() -> None:
+    from edgexray_export.data.synthetic import render, render_with_lesion
+
+    for name in ("NORMAL", "PNEUMONIA", "COVID"):
+        plain = render(name, np.random.default_rng(7), 96, 80)
+        pixels, lesion = render_with_lesion(name, np.random.default_rng(7), 96, 80)
+        assert np.array_equal(plain, pixels)
+        if name == "NORMAL":
+            assert lesion is None
+        else:
+            assert lesion is not None and lesion.shape == (96, 80)
+            assert 0 < lesion.mean() < 0.5
+    image = generate_image("PNEUMONIA", 1, SynthConfig(**SMALL))
+    assert image.lesion is not None and image.lesion.shape == image.pixels.shape

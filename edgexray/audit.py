@@ -1,0 +1,163 @@
+"""The audit log: one JSON line per automated decision, appended and fsync'd.
+
+Each line says when (UTC), which request or run, which input (SHA-256, and what the prediction
+carries about it, e.g. DICOM identifiers, never patient data), which model (file SHA-256, variant,
+signer, engine and version, threshold), the input check, the label and probabilities, and the
+latency. Each line is appended whole under an exclusive lock and fsync'd (edgexray.durable): lines
+never interleave, and after a crash or `kill -9` every line in the file is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edgexray.classifier import Classifier
+from edgexray.durable import DurableAppender
+from edgexray.prediction import Prediction
+from edgexray.reference import file_sha256
+
+# Record fields the audit line already holds in its own shape.
+_DECISION_FIELDS = ("path", "label", "confidence", "probabilities", "error")
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What every audit line says about the model that decided."""
+
+    file: str
+    sha256: str
+    name: str
+    variant: str
+    engine: str
+    engine_version: str
+    threshold: float | None
+    signer: str | None = None
+
+    @classmethod
+    def of(cls, classifier: Classifier, sha256: str | None = None) -> ModelFacts:
+        """The facts of `classifier` (its file is hashed unless `sha256` is given)."""
+        card = classifier.card
+        signer = getattr(classifier, "signer", None)
+        return cls(
+            file=classifier.path.name,
+            sha256=sha256 or file_sha256(classifier.path),
+            name=card.name,
+            variant=card.variant,
+            engine=classifier.engine.name,
+            engine_version=classifier.engine.library_version,
+            threshold=card.decision_threshold if card.task == "binary" else None,
+            signer=None if signer is None else str(signer),
+        )
+
+
+def new_id() -> str:
+    """A fresh run or request id."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with milliseconds, e.g. 2026-12-01T14:33:23.123Z."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AuditLog:
+    """An audit file opened for appending (created with mode 0640). Thread-safe; safe with other
+    processes appending to the same file."""
+
+    def __init__(self, path: Path, model: ModelFacts) -> None:
+        self.path = Path(path)
+        self.model = model
+        self._file = DurableAppender(self.path, "audit log")
+
+    def record(
+        self,
+        prediction: Prediction,
+        *,
+        request_id: str,
+        input_sha256: str | None,
+        latency_s: float,
+        mode: str,
+    ) -> None:
+        """Write the audit line of one decision. `mode` says which command decided (classify,
+        serve, watch); fields the prediction's record carries beyond the decision itself (input
+        check, DICOM identifiers...) are kept as they are."""
+        record = prediction.to_record()
+        entry: dict[str, Any] = {
+            "time": utc_now(),
+            "mode": mode,
+            "request_id": request_id,
+            "input": {"name": prediction.path, "sha256": input_sha256},
+            "model": asdict(self.model),
+            "input_check": None,  # replaced by the prediction's own when this build checks inputs
+        }
+        entry.update({k: v for k, v in record.items() if k not in _DECISION_FIELDS})
+        entry.update(
+            label=prediction.label,
+            probabilities=dict(prediction.probabilities),
+            error=prediction.error,
+            latency_ms=round(latency_s * 1000, 3),
+        )
+        self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Stopwatch:
+    """Seconds since the last `lap` (or since creation)."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        return elapsed
+
+
+class RunAudit:
+    """The audit of one batch run (classify, watch): one run id, each input hashed from its file,
+    latency as the time since the previous decision (decoding ahead and batching overlap, so this
+    is the run's pace at that point rather than one image's own time)."""
+
+    def __init__(self, log: AuditLog, mode: str) -> None:
+        self.log = log
+        self.mode = mode
+        self.run_id = new_id()
+        self._stopwatch = Stopwatch()
+
+    @classmethod
+    def open(cls, path: Path, classifier: Classifier, mode: str = "classify") -> RunAudit:
+        return cls(AuditLog(path, ModelFacts.of(classifier)), mode)
+
+    def record(self, prediction: Prediction, input_sha256: str | None = None) -> None:
+        if input_sha256 is None and prediction.path is not None:
+            try:
+                input_sha256 = file_sha256(Path(prediction.path))
+            except OSError:
+                input_sha256 = None
+        self.log.record(
+            prediction,
+            request_id=self.run_id,
+            input_sha256=input_sha256,
+            latency_s=self._stopwatch.lap(),
+            mode=self.mode,
+        )
+
+    def __enter__(self) -> RunAudit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.close()

@@ -1,0 +1,138 @@
+"""The configuration file on the command line: its values become the defaults of `classify`,
+`serve` and `watch` (click's default_map, so flags win), and `edgexray config show` prints the
+effective configuration and where each value came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from edgexray.config import SECTIONS, ConfigError, ConfigFile, find_config, load_config
+
+
+def _options(command: click.Command) -> dict[str, click.Option]:
+    """Key accepted in the file -> the option: long names with dashes or underscores, and the
+    parameter's own name."""
+    keys: dict[str, click.Option] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name and not param.hidden:
+            if param.name in ("help", "version"):
+                continue
+            keys[param.name] = param
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    keys[opt[2:]] = param
+                    keys[opt[2:].replace("-", "_")] = param
+    return keys
+
+
+def _value(config: ConfigFile, option: click.Option, value: Any) -> Any:
+    if isinstance(option.type, click.Path):
+        return (
+            [config.resolve_path(v) for v in value]
+            if isinstance(value, list)
+            else config.resolve_path(value)
+        )
+    return value
+
+
+def command_defaults(
+    config: ConfigFile, name: str, command: click.Command
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(default_map for `command`, where each value came from). Shared keys the command does not
+    have are skipped (another command uses them); a key in its own section it does not have is an
+    error."""
+    options = _options(command)
+    defaults: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for key, value in config.shared.items():
+        if key in options:
+            option = options[key]
+            defaults[str(option.name)] = _value(config, option, value)
+            origins[str(option.name)] = f"{config.path} (top level)"
+    for key, value in config.sections.get(name, {}).items():
+        if key not in options:
+            raise ConfigError(f"{config.path}: [{name}] has no option {key!r}")
+        option = options[key]
+        defaults[str(option.name)] = _value(config, option, value)
+        origins[str(option.name)] = f"{config.path} [{name}]"
+    return defaults, origins
+
+
+def check_shared_keys(config: ConfigFile, commands: dict[str, click.Command]) -> None:
+    """A top-level key that no command has is a typo, not a value for later."""
+    known = set().union(*(_options(c) for c in commands.values()))
+    unknown = sorted(set(config.shared) - known)
+    if unknown:
+        raise ConfigError(f"{config.path}: no command has the option(s) {', '.join(unknown)}")
+
+
+def apply_config(ctx: click.Context, explicit: Path | None) -> None:
+    """Give the invoked subcommand (one of SECTIONS) its defaults from the configuration file."""
+    path = find_config(explicit)
+    ctx.meta["edgexray.config_path"] = path
+    name = ctx.invoked_subcommand
+    if path is None or name not in SECTIONS:
+        return
+    config = load_config(path)
+    group = ctx.command
+    commands = {n: group.get_command(ctx, n) for n in SECTIONS}  # type: ignore[attr-defined]
+    check_shared_keys(config, commands)
+    # Every section is checked, so a mistake is reported whichever command runs first.
+    defaults = {n: command_defaults(config, n, command)[0] for n, command in commands.items()}
+    ctx.default_map = {name: defaults[name]}
+
+
+def _source(context: click.Context, name: str, origins: dict[str, str]) -> str:
+    source = context.get_parameter_source(name)
+    if source is ParameterSource.DEFAULT_MAP:
+        return origins.get(name, "configuration")
+    if source is ParameterSource.ENVIRONMENT:
+        param = next(p for p in context.command.params if p.name == name)
+        return f"environment {param.envvar}"
+    return "built-in default"
+
+
+@click.group()
+def config() -> None:
+    """The configuration file (edgexray.toml): --config FILE, or EDGEXRAY_CONFIG, or
+    ./edgexray.toml, or /etc/edgexray/edgexray.toml."""
+
+
+@config.command()
+@click.option(
+    "--command", "only", type=click.Choice(SECTIONS), default=None, help="Only this command."
+)
+@click.pass_context
+def show(ctx: click.Context, only: str | None) -> None:
+    """Print the effective configuration of classify, serve and watch, and where each value came
+    from (the file, the environment, or the built-in default). Flags given on a command line win
+    over all of these."""
+    root = ctx.find_root()
+    path = root.meta.get("edgexray.config_path")
+    group = root.command
+    commands = {name: group.get_command(root, name) for name in SECTIONS}  # type: ignore[attr-defined]
+    configuration = load_config(path) if path is not None else None
+    if configuration is not None:
+        check_shared_keys(configuration, commands)
+    click.echo(f"# configuration file: {path if path is not None else 'none found'}")
+    for name, command in commands.items():
+        if only and name != only:
+            continue
+        defaults, origins = (
+            command_defaults(configuration, name, command) if configuration else ({}, {})
+        )
+        parent = click.Context(group, info_name="edgexray", default_map={name: defaults})
+        context = command.make_context(name, [], parent=parent, resilient_parsing=True)
+        click.echo(f"[{name}]")
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name in (None, "help"):
+                continue
+            value = context.params.get(param.name)
+            shown = "(none)" if value is None else str(value)
+            click.echo(
+                f"  {param.opts[-1]:<20} {shown:<40} # {_source(context, param.name, origins)}"
+            )

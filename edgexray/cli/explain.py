@@ -1,0 +1,183 @@
+"""`edgexray explain -m MODEL PATH... -o DIR`: where the model looked, per image, as files in DIR.
+
+On the device: occlusion through the model's own engine (any variant, int8 included). With
+`--keras` (or a .keras/.h5 model) on the workstation: Grad-CAM on the Keras model, run by the
+export side, which this module names but never imports unless asked (the runtime has no TensorFlow).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgexray import exit_codes
+from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.options import (
+    card_override_options,
+    engine_option,
+    overrides_from,
+    threads_option,
+)
+from edgexray.cli.writers import display_path
+from edgexray.errors import EdgexrayError
+from edgexray.explain.explainer import Explanation, check_target
+from edgexray.explain.files import ExplanationFolder
+from edgexray.explain.occlusion import MODES, OcclusionConfig
+from edgexray.preprocessing import discover_images
+
+# The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
+KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
+KERAS_SUFFIXES = (".keras", ".h5")
+
+ExplainOne = Callable[[Path, "str | None"], Explanation]
+
+
+def explain_files(
+    explain_one: ExplainOne, paths: list[Path], folder: ExplanationFolder, target: str | None
+) -> tuple[int, int]:
+    """Explain every image under `paths` into `folder`, one JSON line per image on stdout.
+    Returns (explained, failed); a bad image is one error record, the others carry on."""
+    found = discover_images(paths)
+    done = failed = 0
+    for path, problem in found.problems:
+        _echo(folder.write_error(str(path), f"{display_path(str(path))}: {problem}"))
+        failed += 1
+    for path in found.files:
+        try:
+            record = folder.write(explain_one(path, target))
+            done += 1
+        except EdgexrayError as exc:  # a bad image (or an engine failure) costs only this one
+            record = folder.write_error(str(path), str(exc))
+            failed += 1
+        _echo(record)
+    return done, failed
+
+
+def _echo(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def open_folder(out_dir: Path, option: str) -> ExplanationFolder:
+    """The output folder, or a usage error naming `option` when it cannot be written."""
+    try:
+        return ExplanationFolder(out_dir)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {display_path(str(out_dir))}: {exc.strerror or exc}", param_hint=option
+        ) from None
+
+
+def _keras_explainer(model: Path, method: str, overrides: CardOverrides) -> Any:
+    module_name, attribute = KERAS_EXPLAINER.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EdgexrayError(
+            f"explaining a Keras model needs the export extra (pip install 'edgexray[export]'): {exc}"
+        ) from None
+    return getattr(module, attribute)(model, method, overrides)
+
+
+def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
+    try:
+        check_target(target, labels)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--class'") from None
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Model file (.tflite, .onnx; .keras with --keras).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the overlays, maps and records (created if missing).",
+)
+@click.option(
+    "--class", "target", default=None, help="Explain this label (default: the decided one)."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(2, 64),
+    default=OcclusionConfig.steps,
+    show_default=True,
+    help="Occlusion window positions per side (the cost grows with its square).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=OcclusionConfig.mode,
+    show_default=True,
+    help="Occlusion: keep one window (default), delete one window, or both (docs/explain.md).",
+)
+@click.option(
+    "--keras",
+    is_flag=True,
+    help="The model is a Keras model: Grad-CAM on the workstation (needs the export extra).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["gradcam", "gradcam++"]),
+    default="gradcam",
+    show_default=True,
+    help="With --keras: Grad-CAM or Grad-CAM++.",
+)
+@threads_option
+@engine_option
+@card_override_options
+def explain(
+    paths: tuple[Path, ...],
+    model: Path,
+    out_dir: Path,
+    target: str | None,
+    steps: int,
+    mode: str,
+    keras: bool,
+    method: str,
+    threads: int | None,
+    engine: str | None,
+    **card_flags: Any,
+) -> None:
+    """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
+
+    Prints one JSON record per image. Exit codes: 0 all explained, 1 fatal error, 2 usage error,
+    3 some images failed (each has an error record; the others are explained).
+    """
+    overrides = overrides_from(card_flags)
+    with ExitStack() as stack:
+        explain_one: ExplainOne
+        if keras or model.suffix.lower() in KERAS_SUFFIXES:
+            explainer = _keras_explainer(model, method, overrides)
+            labels, explain_one = explainer.labels, explainer.explain
+        else:
+            options = ClassifierOptions(threads=threads, engine=engine)
+            clf = stack.enter_context(Classifier(model, options, overrides))
+            config = OcclusionConfig(steps=steps, mode=mode)
+            labels = clf.labels
+            explain_one = lambda path, label: clf.explain(path, label, config)  # noqa: E731
+        _check_class(target, labels)
+        folder = stack.enter_context(open_folder(out_dir, "'-o' / '--output'"))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        done, failed = explain_files(explain_one, list(paths), folder, target)
+    click.echo(f"edgexray: {done} explained, {failed} failed, written to {out_dir}", err=True)
+    if failed:
+        sys.exit(exit_codes.PARTIAL)

@@ -1,0 +1,135 @@
+"""`edgexray watch INBOX`: classify every image that lands in a folder, once, surviving restarts."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from edgexray import exit_codes
+from edgexray.audit import RunAudit
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.options import (
+    audit_option,
+    card_override_options,
+    engine_option,
+    model_option,
+    model_or_demo,
+    overrides_from,
+    run_settings,
+    threads_option,
+)
+from edgexray.inbox.processor import InboxProcessor
+from edgexray.inbox.settings import WatchSettings
+from edgexray.inbox.watcher import InboxWatcher
+
+_folder = click.Path(path_type=Path, file_okay=False)
+_file = click.Path(path_type=Path, dir_okay=False)
+
+
+@click.command()
+@click.argument("inbox", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@model_option
+@click.option("--results", type=_file, required=True, help="JSONL file results are appended to.")
+@click.option(
+    "--journal", type=_file, default=None, help="Journal of finished files [RESULTS.journal]."
+)
+@click.option("--json-dir", type=_folder, default=None, help="Also write one JSON per image here.")
+@click.option("--done", type=_folder, default=None, help="Move classified files here.")
+@click.option("--failed", type=_folder, default=None, help="Move files that failed here.")
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds a file's size must stay unchanged before it is taken, when no close event "
+    "says it is complete.",
+)
+@click.option(
+    "--scan-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between full scans of the inbox.",
+)
+@click.option("--poll", is_flag=True, help="Poll instead of inotify (network shares).")
+@click.option("--once", is_flag=True, help="Process what is in the inbox, then exit.")
+@audit_option
+@threads_option
+@engine_option
+@card_override_options
+def watch(
+    inbox: Path,
+    model: Path | None,
+    results: Path,
+    journal: Path | None,
+    json_dir: Path | None,
+    done: Path | None,
+    failed: Path | None,
+    settle: float,
+    scan_interval: float,
+    poll: bool,
+    once: bool,
+    audit: Path | None,
+    threads: int | None,
+    engine: str | None,
+    **card_flags: Any,
+) -> None:
+    """Classify every image that lands in INBOX (recursively), once each, even across restarts
+    and crashes: a journal of finished files is kept beside the results.
+
+    Stops cleanly on SIGTERM or Ctrl-C after the file in hand (exit 0). With --once: exit 0 when
+    all were classified, 3 when some failed.
+    """
+    try:
+        settings = WatchSettings(
+            inbox=inbox,
+            results=results,
+            journal=journal,
+            json_dir=json_dir,
+            done=done,
+            failed=failed,
+            settle=settle,
+            scan_interval=scan_interval,
+            polling=poll,
+            once=once,
+            audit=audit,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    classifier = Classifier(
+        model_or_demo(model),
+        ClassifierOptions(threads=threads, engine=engine, verbose=run_settings().verbose),
+        overrides_from(card_flags),
+    )
+    auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None
+    processor = InboxProcessor(settings, classifier, auditor)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        InboxWatcher(settings, processor, lambda m: click.echo(f"edgexray: {m}", err=True)).run(
+            stop
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        processor.close()
+        classifier.close()
+        if auditor:
+            auditor.log.close()
+    click.echo(
+        f"edgexray: {processor.classified} classified, {processor.failed} failed"
+        + (" (stopped)" if stop.is_set() else ""),
+        err=True,
+    )
+    if once and processor.failed:
+        sys.exit(exit_codes.PARTIAL)

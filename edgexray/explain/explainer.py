@@ -1,0 +1,136 @@
+"""One explanation: the decision, its evidence map, the map's summary and the overlay to show."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from edgexray.card import ModelCard
+from edgexray.explain.heatmap import HeatmapSummary, summarize
+from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
+from edgexray.explain.overlay import render_overlay
+from edgexray.postprocess import decide
+from edgexray.prediction import Prediction
+from edgexray.preprocessing import Preprocessor
+from edgexray.preprocessing.decode import ImageInput, decode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgexray.classifier import Classifier
+
+# Overlays are drawn on the original image shrunk to at most this many pixels on its long side.
+DISPLAY_SIDE = 512
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """prediction: the decision on the image, as `predict` gives it. target: the label explained
+    (the decided one unless another was asked for). heatmap: float32 (H, W) at the model's input
+    size, the evidence for the target per pixel (occlusion: probability gained or lost, see
+    OcclusionConfig.mode; Grad-CAM: 0..1). overlay: the original image (long side at most
+    DISPLAY_SIDE) with the heatmap drawn on it. method and settings: how, for the record."""
+
+    prediction: Prediction
+    target: str
+    heatmap: np.ndarray
+    overlay: Image.Image
+    summary: HeatmapSummary
+    method: str
+    settings: dict[str, Any]
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready: the prediction's record, the target, method and the map's summary."""
+        return {
+            **self.prediction.to_record(),
+            "explained": self.target,
+            "method": self.method,
+            **self.settings,
+            **self.summary.to_record(),
+        }
+
+
+def display_image(source: ImageInput, preprocessor: Preprocessor, side: int) -> Image.Image:
+    """The image as decoded for the model, shrunk to at most `side` pixels on its long side."""
+    image = decode(source, preprocessor.pil_mode, preprocessor.limits).image.copy()
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return image
+
+
+def check_target(target: str | None, labels: tuple[str, ...]) -> None:
+    """ValueError for a label the model does not have (None: the decided label, always fine)."""
+    if target is not None and target not in labels:
+        raise ValueError(f"unknown label {target!r}; the model's labels are {', '.join(labels)}")
+
+
+def build_explanation(
+    source: ImageInput,
+    preprocessor: Preprocessor,
+    card: ModelCard,
+    probabilities: np.ndarray,
+    heatmap_for: Callable[[int], np.ndarray],
+    target: str | None,
+    method: str,
+    settings: dict[str, Any],
+    display_side: int = DISPLAY_SIDE,
+) -> Explanation:
+    """An Explanation from any method: the image's probabilities (labels,), and `heatmap_for(k)`,
+    the (H, W) map of label k's evidence. Decides as the runtime does (the card's threshold)."""
+    labels = card.labels
+    decided = labels[int(decide(np.asarray(probabilities)[None], card)[0])]
+    target = target or decided
+    heatmap = np.asarray(heatmap_for(labels.index(target)), dtype=np.float32)
+    prediction = Prediction(
+        path=os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None,
+        label=decided,
+        confidence=float(probabilities[labels.index(decided)]),
+        probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
+    )
+    return Explanation(
+        prediction=prediction,
+        target=target,
+        heatmap=heatmap,
+        overlay=render_overlay(display_image(source, preprocessor, display_side), heatmap),
+        summary=summarize(heatmap),
+        method=method,
+        settings=settings,
+    )
+
+
+def explain(
+    classifier: Classifier,
+    source: ImageInput,
+    target: str | None = None,
+    config: OcclusionConfig | None = None,
+    display_side: int = DISPLAY_SIDE,
+) -> Explanation:
+    """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion
+    through the classifier's own engine: one engine call for all occluded copies.
+
+    target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
+    the image cannot be decoded, ValueError for a label the model does not have.
+    """
+    check_target(target, classifier.labels)
+    config = config or OcclusionConfig()
+    x = classifier.preprocessor(source)
+    probabilities, maps = occlusion_map(x, classifier.predict_tensor, config)
+    window_y, stride_y = config.window(classifier.card.input_height)
+    window_x, stride_x = config.window(classifier.card.input_width)
+    return build_explanation(
+        source,
+        classifier.preprocessor,
+        classifier.card,
+        probabilities,
+        lambda k: maps[..., k],
+        target,
+        f"occlusion-{config.mode}",
+        {
+            "window": [window_y, window_x],
+            "stride": [stride_y, stride_x],
+            "engine_images": config.engine_images(*x.shape[:2]),
+        },
+        display_side,
+    )

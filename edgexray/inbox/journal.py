@@ -1,0 +1,76 @@
+"""The journal of finished files: the commit point of the inbox watcher.
+
+One JSON line per finished file, appended and fsync'd (whole lines, even after kill -9), holding
+the file's key (its path relative to the inbox and its SHA-256), its size and modification time
+(to recognise it again without hashing it) and the result record. A file whose key is in the journal
+is never classified again; its result is never lost, because the results file is re-synced from the
+journal at start.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgexray.durable import DurableAppender
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """A file's identity for the journal: where it was in the inbox and what it held."""
+
+    relative: str
+    sha256: str
+
+    def as_text(self) -> str:
+        return f"{self.sha256}:{self.relative}"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a stat() says about a file, to recognise an unchanged file without reading it."""
+
+    relative: str
+    size: int
+    mtime_ns: int
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._by_stamp: dict[Stamp, str] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    self._remember(json.loads(line))
+        self._file = DurableAppender(self.path, "journal")
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        self.entries[entry["key"]] = entry
+        self._by_stamp[Stamp(entry["relative"], entry["size"], entry["mtime_ns"])] = entry["key"]
+
+    def knows(self, key: FileKey) -> bool:
+        return key.as_text() in self.entries
+
+    def record_for(self, stamp: Stamp) -> dict[str, Any] | None:
+        """The result of a finished file with this stat(), or None (no need to hash it)."""
+        key = self._by_stamp.get(stamp)
+        return None if key is None else dict(self.entries[key]["record"])
+
+    def commit(self, key: FileKey, stamp: Stamp, record: dict[str, Any]) -> None:
+        """Record `key` as finished with its result, durably."""
+        entry = {
+            "key": key.as_text(),
+            "relative": key.relative,
+            "size": stamp.size,
+            "mtime_ns": stamp.mtime_ns,
+            "record": record,
+        }
+        self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        self._remember(entry)
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,1 @@
+"""One router per resource: classify, model, health, metrics (and the screen)."""

@@ -1,0 +1,52 @@
+"""Prometheus metrics of one service, in a registry of its own (not the library's global one), so
+two apps in one process never mix their figures."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Seconds; a Raspberry Pi answers in tens of milliseconds, a busy queue in seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ServiceMetrics:
+    """Requests by outcome (classify: classified, rejected_input, unreadable, queue_full, timeout,
+    error; any protected endpoint: unauthorized), classify latency, inference time, queue depth
+    and the model's identity. (A 413 is answered before the app sees the request.)"""
+
+    def __init__(self, model_id: str, model_name: str, variant: str, sha256: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "edgexray_requests",
+            "Classification requests by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "edgexray_request_seconds",
+            "Time from the request's arrival to its answer, classification requests",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.inference = Histogram(
+            "edgexray_inference_seconds",
+            "Time to decode one upload and run the model on it",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "edgexray_queue_depth",
+            "Inferences running or waiting",
+            registry=self.registry,
+        )
+        model = Gauge(
+            "edgexray_model_info",
+            "The model being served (value always 1)",
+            ["model_id", "name", "variant", "sha256"],
+            registry=self.registry,
+        )
+        model.labels(model_id, model_name, variant, sha256).set(1)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,70 @@
+"""The request-body size limit, as ASGI middleware in front of everything else.
+
+A request announcing more than the limit (Content-Length) is answered 413 before one byte of its
+body is read; a request without a length (chunked) is stopped with 413 as soon as the bytes
+received pass the limit. Nothing past the limit is ever held in memory. (Multipart file parts are
+spooled to disk past 1 MB by the form parser, so within the limit memory stays small too.)
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def _too_large_message(limit: int) -> str:
+    return f"upload larger than the server's limit of {limit / 2**20:.3g} MiB"
+
+
+class UploadTooLarge(HTTPException):
+    """Raised from `receive` while a handler reads the body. An HTTPException, so FastAPI's form
+    parsing passes it on unchanged and the app's error handler answers it (as JSON)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_too_large_message(limit))
+
+
+class UploadLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        announced = Headers(scope=scope).get("content-length")
+        if announced is not None and announced.isdigit() and int(announced) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise UploadTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"error": _too_large_message(self.max_bytes)}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The unread body cannot be skipped on this connection: end it.
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,95 @@
+"""edgexray.toml: read by classify, serve and watch; flags win; `config show` says where each
+value came from."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+
+def _run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EDGEXRAY_")}
+    environment.update(env or {})
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+    )
+
+
+def test_classify_takes_its_values_from_the_file_and_flags_win(carded, tmp_path: Path) -> None:
+    model = carded("binary_gray.tflite")
+    Image.new("L", (20, 20), 90).save(tmp_path / "x.png")
+    (tmp_path / "edgexray.toml").write_text(
+        f'model = "{model.name}"\naudit = "logs.jsonl"\n\n[classify]\nformat = "jsonl"\n'
+    )
+    from_file = _run("classify", "x.png", cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_file.stdout)["path"] == "x.png"  # jsonl, from [classify]
+    assert (
+        len((tmp_path / "logs.jsonl").read_text().splitlines()) == 1
+    )  # audit, relative to the file
+    flag_wins = _run("classify", "x.png", "--format", "csv", cwd=tmp_path)
+    assert flag_wins.stdout.startswith("path,label,confidence")
+
+
+def test_config_show_says_where_each_value_came_from(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(
+        'threads = 2\naudit = "a.jsonl"\n[serve]\nport = 9001\ntoken_file = "/etc/t"\n'
+    )
+    shown = _run(
+        "--config", str(config), "config", "show", cwd=tmp_path, env={"EDGEXRAY_THREADS": "3"}
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = {
+        (section, line.split()[0]): line
+        for section, block in _sections(shown.stdout).items()
+        for line in block
+    }
+    assert lines[("serve", "--port")].split("#")[1].strip() == f"{config} [serve]"
+    assert "9001" in lines[("serve", "--port")]
+    assert "/etc/t" in lines[("serve", "--token-file")]
+    assert str(tmp_path / "a.jsonl") in lines[("watch", "--audit")]
+    assert lines[("watch", "--audit")].endswith(f"# {config} (top level)")
+    assert lines[("classify", "--threads")].endswith("# environment EDGEXRAY_THREADS")
+    assert lines[("serve", "--host")].endswith("# built-in default")
+
+
+def _sections(text: str) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = line.strip("[]")
+            sections[current] = []
+        elif line.startswith("  "):
+            sections[current].append(line.strip())
+    return sections
+
+
+def test_mistakes_in_the_file_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    cases = {
+        "[serve]\nprot = 9000\n": "[serve] has no option 'prot'",
+        "[sevre]\nport = 9000\n": "unknown section(s) [sevre]",
+        "port = \n": "not valid TOML",
+        "colour = 1\n": "no command has the option(s) colour",
+    }
+    for text, message in cases.items():
+        config = tmp_path / "edgexray.toml"
+        config.write_text(text)
+        done = _run("config", "show", cwd=tmp_path)
+        assert done.returncode == 1, text
+        assert message in done.stderr, (text, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert _run("classify", cwd=tmp_path).stderr == done.stderr  # the commands refuse it too

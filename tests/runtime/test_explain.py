@@ -1,0 +1,171 @@
+"""Explanations on the device: occlusion through every engine finds evidence where it is by
+construction, files and records are written, bad images are one error record, runs repeat exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from edgexray import Classifier
+from edgexray.card_resolution import CardOverrides
+from edgexray.cli.main import cli
+from edgexray.engines import ENGINES, available_engines
+from edgexray.explain import OcclusionConfig, summarize
+from edgexray.explain.agreement import rank_correlation, top_overlap
+from edgexray.explain.occlusion import MODES
+
+DATA = Path(__file__).parent.parent / "data"
+# Card-less models (tests/data/make_tiny_models.py): they see only the top-right 8x8 quadrant.
+QUADRANT_MODELS = ("quadrant.tflite", "quadrant.int8.tflite", "quadrant.onnx")
+OVERRIDES = CardOverrides(labels=("NORMAL", "PNEUMONIA"), normalize="unit")
+FLAGS = ["--labels", "NORMAL,PNEUMONIA", "--normalize", "unit"]
+
+
+def _engines(model: str) -> list[str]:
+    suffix = Path(model).suffix
+    return [name for name in available_engines() if suffix in ENGINES[name].suffixes]
+
+
+def _image(path: Path, seed: int = 0) -> Path:
+    """A noisy dark 16x16 image whose top-right quadrant is bright: PNEUMONIA for the model."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0.0, 0.3, (16, 16))
+    pixels[:8, 8:] = rng.uniform(0.5, 0.7, (8, 8))  # not so bright that int8 saturates
+    Image.fromarray(np.rint(pixels * 255).astype(np.uint8), "L").save(path)
+    return path
+
+
+CASES = [
+    (model, engine, mode)
+    for model in QUADRANT_MODELS
+    for engine in _engines(model)
+    for mode in MODES
+]
+
+
+@pytest.mark.parametrize(("model", "engine", "mode"), CASES)
+def test_peak_lies_in_the_quadrant_the_model_sees(
+    tmp_path: Path, model: str, engine: str, mode: str
+) -> None:
+    from edgexray import ClassifierOptions
+
+    image = _image(tmp_path / "chest.png")
+    options = ClassifierOptions(engine=engine, threads=1)
+    with Classifier(DATA / model, options, OVERRIDES) as clf:
+        explanation = clf.explain(image, config=OcclusionConfig(mode=mode))
+    assert explanation.prediction.label == "PNEUMONIA"
+    assert explanation.target == "PNEUMONIA"
+    summary = explanation.summary
+    assert summary.peak_value > 0
+    assert summary.peak_y < 8 and summary.peak_x >= 8, summary
+    # Evidence is concentrated where the model looks: most of it in that quadrant.
+    positive = np.clip(explanation.heatmap, 0, None)
+    assert positive[:8, 8:].sum() > 0.6 * positive.sum()
+    assert explanation.overlay.mode == "RGB" and explanation.overlay.size == (16, 16)
+
+
+def test_the_other_label_can_be_explained(tmp_path: Path) -> None:
+    with Classifier(DATA / "quadrant.tflite", overrides=OVERRIDES) as clf:
+        explanation = clf.explain(_image(tmp_path / "a.png"), target="NORMAL")
+        with pytest.raises(ValueError, match="unknown label"):
+            clf.explain(_image(tmp_path / "b.png"), target="COVID")
+    assert explanation.target == "NORMAL" and explanation.prediction.label == "PNEUMONIA"
+    # Evidence for NORMAL is the opposite of PNEUMONIA's: the quadrant argues against it.
+    assert explanation.heatmap[:8, 8:].mean() < 0
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, args)
+    return result.exit_code, result.output
+
+
+def test_cli_writes_files_and_one_error_record_per_bad_image(tmp_path: Path) -> None:
+    good = _image(tmp_path / "good.png")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a picture")
+    out = tmp_path / "out"
+    code, output = _run(
+        ["explain", "-m", str(DATA / "quadrant.onnx"), *FLAGS, str(good), str(bad), "-o", str(out)]
+    )
+    assert code == 3, output
+    index = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
+    assert len(index) == 2
+    errors = [r for r in index if "error" in r]
+    assert len(errors) == 1 and errors[0]["path"].endswith("bad.png")
+    record = json.loads((out / "good.json").read_text())
+    assert record["label"] == "PNEUMONIA" and record["explained"] == "PNEUMONIA"
+    assert set(record["probabilities"]) == {"NORMAL", "PNEUMONIA"}
+    assert record["peak_y"] < 8 <= record["peak_x"]
+    assert 0 < record["fraction_above_half_peak"] <= 1
+    assert np.load(out / "good.heatmap.npy").shape == (16, 16)
+    assert Image.open(out / "good.overlay.png").mode == "RGB"
+    assert not (out / "bad.json").exists()
+
+
+def test_cli_refuses_a_label_the_model_does_not_have(tmp_path: Path) -> None:
+    args = ["explain", "-m", str(DATA / "quadrant.tflite"), *FLAGS, "--class", "COVID"]
+    code, output = _run([*args, str(_image(tmp_path / "a.png")), "-o", str(tmp_path / "o")])
+    assert code == 2 and "COVID" in output
+
+
+def test_outputs_are_deterministic(tmp_path: Path) -> None:
+    image = _image(tmp_path / "chest.png", seed=3)
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        code, output = _run(
+            [
+                "explain",
+                "-m",
+                str(DATA / "quadrant.int8.tflite"),
+                *FLAGS,
+                str(image),
+                "-o",
+                str(out),
+            ]
+        )
+        assert code == 0, output
+        runs.append(
+            [
+                (out / f).read_bytes()
+                for f in ("chest.json", "chest.heatmap.npy", "chest.overlay.png")
+            ]
+        )
+    assert runs[0] == runs[1]
+
+
+def test_classify_explains_only_the_chosen_label(tmp_path: Path) -> None:
+    bright = _image(tmp_path / "bright.png")
+    dark = tmp_path / "dark.png"
+    Image.fromarray(np.full((16, 16), 20, np.uint8), "L").save(dark)
+    out = tmp_path / "explained"
+    args = ["classify", "-m", str(DATA / "quadrant.tflite"), *FLAGS, str(bright), str(dark)]
+    code, output = _run([*args, "--explain", str(out), "--explain-only", "PNEUMONIA"])
+    assert code == 0, output
+    assert sorted(p.name for p in out.glob("*.json")) == ["bright.json"]
+    code, output = _run([*args, "--explain", str(out), "--explain-only", "COVID"])
+    assert code == 2 and "COVID" in output
+
+
+def test_summary_takes_the_middle_of_a_flat_peak() -> None:
+    heatmap = np.zeros((10, 10), np.float32)
+    heatmap[2:5, 6:9] = 1.0
+    summary = summarize(heatmap)
+    assert (summary.peak_y, summary.peak_x) == (3, 7)
+    assert summary.fraction_above_half_peak == pytest.approx(0.09)
+    assert summarize(-np.ones((4, 4))).fraction_above_half_peak == 0.0
+
+
+def test_map_agreement() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.random((20, 20))
+    assert rank_correlation(a, a) == pytest.approx(1.0)
+    assert rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert rank_correlation(a, np.ones_like(a)) == 0.0
+    assert top_overlap(a, a) == 1.0
+    assert top_overlap(a, -a) == 0.0

@@ -1,0 +1,159 @@
+"""`edgexray watch` as a real process: every file once, complete files only, moves, a kill -9 in
+the middle of a batch, and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+
+def _watch(inbox: Path, out: Path, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "edgexray.cli.main", "watch", str(inbox),
+        "--results", str(out / "results.jsonl"), *args,
+    ]  # fmt: skip
+
+
+def _png(value: int, side: int = 24) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (side, side), value % 256).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _results(out: Path) -> list[dict[str, object]]:
+    path = out / "results.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _started(watcher: subprocess.Popen[str]) -> None:
+    """Wait until the watcher says it is watching (its events are on)."""
+    assert watcher.stderr is not None
+    for line in watcher.stderr:
+        if "watching" in line:
+            return
+    raise AssertionError("the watcher ended before watching")
+
+
+def _wait_for(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_kill_9_mid_batch_neither_repeats_nor_skips_a_file(carded, tmp_path: Path) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    (inbox / "a").mkdir(parents=True)
+    out.mkdir()
+    names = [f"a/{i:04d}.png" if i % 2 else f"{i:04d}.png" for i in range(1200)]
+    for i, name in enumerate(names):
+        (inbox / name).write_bytes(_png(i))
+    (inbox / "broken.png").write_bytes(b"not an image")
+    moves = ["--done", str(tmp_path / "done"), "--failed", str(tmp_path / "failed")]
+    args = _watch(inbox, out, "-m", model, "--settle", "0", "--once", *moves)
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = out / "results.jsonl.journal"
+    _wait_for(lambda: journal.exists() and journal.read_bytes().count(b"\n") >= 30)
+    first.send_signal(signal.SIGKILL)
+    assert first.wait(30) == -signal.SIGKILL
+    finished_before = journal.read_bytes().count(b"\n")
+    assert finished_before < len(names), "the run ended before the kill"
+
+    second = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 3, second.stderr  # the broken file
+    results = _results(out)
+    paths = [r["path"] for r in results]
+    assert sorted(paths) == sorted([*names, "broken.png"])  # every file, each once
+    journal_keys = [json.loads(x)["key"] for x in journal.read_text().splitlines()]
+    assert len(journal_keys) == len(set(journal_keys)) == len(names) + 1
+    # The second run classified only what the first had not finished.
+    counts = re.search(r"(\d+) classified, (\d+) failed", second.stderr)
+    assert counts is not None
+    assert int(counts[1]) + int(counts[2]) == len(names) + 1 - finished_before
+    assert sorted(
+        str(p.relative_to(tmp_path / "done")) for p in (tmp_path / "done").rglob("*.png")
+    ) == sorted(names)
+    assert [p.name for p in (tmp_path / "failed").iterdir()] == ["broken.png"]
+    assert not list(inbox.rglob("*.png"))
+
+
+def test_a_result_committed_but_not_published_is_published_not_reclassified(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    out.mkdir()
+    for i in range(3):
+        (inbox / f"{i}.png").write_bytes(_png(i * 90))
+    audit = tmp_path / "audit.jsonl"
+    args = _watch(inbox, out, "-m", model, "--settle", "0", "--once", "--audit", str(audit))
+    subprocess.run(args, check=True, capture_output=True)
+    # As if killed between the journal commit and the results append of the last file:
+    results = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    (out / "results.jsonl").write_text("".join(results[:-1]))
+    again = subprocess.run(args, check=True, capture_output=True, text=True)
+    assert "published 1 result(s) finished before a restart" in again.stderr
+    assert "0 classified" in again.stderr
+    assert sorted(r["path"] for r in _results(out)) == ["0.png", "1.png", "2.png"]
+    assert len(audit.read_text().splitlines()) == 3  # three decisions, not four
+
+
+def test_a_file_being_written_is_taken_only_when_complete_and_sigterm_ends_cleanly(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    out.mkdir()
+    args = _watch(inbox, out, "-m", model, "--settle", "1.5", "--json-dir", str(out / "json"))
+    watcher = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        _started(watcher)
+        data = _png(7, side=400)
+        with (inbox / "scan.png").open("wb") as stream:
+            stream.write(data[: len(data) // 2])
+            stream.flush()
+            os.fsync(stream.fileno())
+            time.sleep(1.0)  # half-copied, still open: not taken
+            assert _results(out) == []
+            stream.write(data[len(data) // 2 :])
+        _wait_for(lambda: len(_results(out)) == 1)
+        record = _results(out)[0]
+        assert record["path"] == "scan.png" and "error" not in record
+        assert json.loads((out / "json" / "scan.png.json").read_text())["label"] == record["label"]
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, stderr
+    assert "1 classified, 0 failed (stopped)" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_polling_takes_a_file_once_its_size_is_stable(carded, tmp_path: Path) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    out.mkdir()
+    args = _watch(inbox, out, "-m", model, "--poll", "--settle", "0.3", "--scan-interval", "0.2")
+    watcher = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        _started(watcher)
+        (inbox / "dropped.png").write_bytes(_png(200))
+        _wait_for(lambda: len(_results(out)) == 1)
+        time.sleep(0.5)  # and never a second time, though it stays in the inbox
+        assert [r["path"] for r in _results(out)] == ["dropped.png"]
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.communicate(timeout=30)
+    assert watcher.returncode == 0

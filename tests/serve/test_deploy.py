@@ -1,0 +1,45 @@
+"""The deployment files: systemd units with the hardening the README promises, and an example
+configuration every command accepts."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+@pytest.mark.parametrize("unit", ["edgexray-serve.service", "edgexray-watch.service"])
+def test_units_run_hardened_as_a_dedicated_user(unit: str) -> None:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / unit)
+    service = parser["Service"]
+    assert service["User"] == "edgexray"
+    assert service["Restart"] == "on-failure"
+    assert service["KillSignal"] == "SIGTERM"
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "",
+    }.items():
+        assert service[key] == value, key
+    assert service["ExecStart"].split()[1] in ("serve", "watch")
+
+
+def test_the_example_configuration_is_accepted_by_every_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", "--config", str(DEPLOY / "edgexray.toml"),
+         "config", "show"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "/etc/edgexray/token" in done.stdout
+    assert "/var/lib/edgexray/results.jsonl" in done.stdout

@@ -1,0 +1,101 @@
+"""The kiosk screen in a real headless Chromium (the system's /usr/bin/chromium, driven by
+Playwright) against a real `edgexray serve` process: token asked once, a sample uploaded, the right
+label shown; a wrong token shows the 401 message. At the Raspberry Pi display's 800x480."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from serve_process import TOKEN, ServerProcess, running_server, sample
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Nothing but the page under test: no first-run screens, no network calls of its own.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running_server(tmp_path_factory.mktemp("screen")) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed (apt-get install chromium chromium-driver)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 800, "height": 480},
+        )
+        yield context
+        context.close()
+
+
+def _connect(browser: object, server: ServerProcess, token: str) -> object:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server.url + "/")
+    page.wait_for_selector("#token-input", state="visible")
+    page.fill("#token-input", token)
+    page.keyboard.press("Enter")
+    return page
+
+
+@pytest.mark.parametrize("label", ["PNEUMONIA", "NORMAL"])
+def test_a_sample_upload_shows_its_label(
+    browser: object, server: ServerProcess, label: str, tmp_path: Path
+) -> None:
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    assert "seed_cnn" in page.text_content("#model-name")
+    assert "clinical" in page.text_content("#clinical-note").lower()
+    page.set_input_files("#file-input", str(sample(label)))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    assert page.text_content("#label") == label
+    assert len(page.query_selector_all("#bars li")) == 2
+    # The token was asked once: a reload connects straight from session storage.
+    page.reload()
+    page.wait_for_selector("#classifier", state="visible")
+    assert page.is_hidden("#token-form")
+    page.screenshot(path=str(tmp_path / f"screen-{label}.png"))
+    page.close()
+
+
+def test_a_wrong_token_shows_the_401_message(browser: object, server: ServerProcess) -> None:
+    page = _connect(browser, server, "not-the-token")
+    page.wait_for_function(
+        "document.getElementById('token-message').textContent !== ''", timeout=30_000
+    )
+    assert page.text_content("#token-message").startswith("401")
+    assert page.is_hidden("#classifier")
+    page.close()
+
+
+def test_the_screen_is_keyboard_usable(browser: object, server: ServerProcess) -> None:
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    # After connecting, focus sits on the file chooser; Enter opens it.
+    assert page.evaluate("document.activeElement.id") == "choose"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(sample("PNEUMONIA", 0)))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    assert page.text_content("#label") == "PNEUMONIA"
+    page.close()

@@ -1,0 +1,319 @@
+"""`edgexray serve` as a real process on a free port, talked to over HTTP with httpx: every status
+code, the token rules, limits, metrics and a clean stop with requests in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from serve_process import (
+    DEMO_MODEL,
+    TOKEN,
+    ServerProcess,
+    large_jpeg,
+    running_server,
+    sample,
+    serve_command,
+    upload,
+)
+
+from edgexray.classifier import Classifier
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running_server(tmp_path_factory.mktemp("serve"), "--workers", "2") as process:
+        yield process
+
+
+# Auth ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}"],
+)
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/v1/model"), ("GET", "/metrics"), ("POST", "/v1/classify")]
+)
+def test_a_missing_or_wrong_token_is_401_and_says_nothing_about_the_model(
+    server: ServerProcess, authorization: str | None, method: str, path: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    files = upload(sample("NORMAL")) if method == "POST" else None
+    with server.client(token=None) as client:
+        response = client.request(method, path, files=files, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"error": "missing or wrong bearer token"}
+    assert "seed_cnn" not in response.text
+
+
+def test_health_and_readiness_stay_open(server: ServerProcess) -> None:
+    with server.client(token=None) as client:
+        assert client.get("/healthz").json() == {"status": "alive"}
+        assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_the_right_token_opens_the_model_card(server: ServerProcess) -> None:
+    with server.client() as client:
+        model = client.get("/v1/model").json()
+    assert model["card"]["name"] == "seed_cnn"
+    assert model["card"]["variant"] == "tflite-int8"
+    assert model["engine"] == "litert"
+    assert len(model["sha256"]) == 64
+
+
+def test_non_loopback_without_a_token_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "EDGEXRAY_SERVE_TOKEN"}
+    done = subprocess.run(
+        serve_command("--host", "0.0.0.0", "--port", "1"), capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without a token" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_new_token_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    first = subprocess.run(serve_command("--new-token", str(path)), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = path.read_text().strip()
+    assert len(token) >= 40
+    again = subprocess.run(serve_command("--new-token", str(path)), capture_output=True, text=True)
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+    assert path.read_text().strip() == token
+
+
+def test_a_token_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    subprocess.run(serve_command("--new-token", str(path)), check=True, capture_output=True)
+    with running_server(tmp_path, "--token-file", str(path), token=None) as process:
+        with process.client(path.read_text().strip()) as client:
+            assert client.get("/v1/model").status_code == 200
+        with process.client(TOKEN) as client:
+            assert client.get("/v1/model").status_code == 401
+
+
+# Classification -----------------------------------------------------------------------------------
+
+
+def test_a_corrupt_file_among_good_ones_gets_422_and_the_others_their_labels(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(sample("NORMAL").read_bytes()[:300])
+    uploads = [sample("NORMAL", 1), sample("PNEUMONIA", 1), corrupt, sample("PNEUMONIA", 2)]
+    with server.client() as client, ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda p: client.post("/v1/classify", files=upload(p)), uploads))
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200, 200, 422, 200]
+    records = [r.json() for r in responses]
+    assert [r.get("label") for r in records] == ["NORMAL", "PNEUMONIA", None, "PNEUMONIA"]
+    assert records[0]["path"] == "NORMAL_01.png"
+    assert set(records[0]["probabilities"]) == {"NORMAL", "PNEUMONIA"}
+    assert records[2]["error"].startswith("broken.png: ")
+    assert "edgexray-serve" not in records[2]["error"]  # the private copy's name does not leak
+
+
+def test_the_record_is_the_one_classify_writes(server: ServerProcess) -> None:
+    path = sample("PNEUMONIA", 0)
+    expected = Classifier(DEMO_MODEL).predict(path).to_record()
+    with server.client() as client:
+        record = client.post("/v1/classify", files=upload(path)).json()
+    assert record.pop("sha256") and record == {**expected, "path": path.name}
+
+
+def test_a_request_without_a_file_is_422_json(server: ServerProcess) -> None:
+    with server.client() as client:
+        response = client.post("/v1/classify", data={"other": "x"})
+    assert response.status_code == 422
+    assert response.json() == {"error": "file: Field required"}
+
+
+def test_unknown_paths_are_404_json(server: ServerProcess) -> None:
+    with server.client() as client:
+        response = client.get("/v1/nothing")
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+def test_explain_lights_up_when_the_classifier_can_explain(server: ServerProcess) -> None:
+    with server.client() as client:
+        response = client.post(
+            "/v1/classify", params={"explain": 1}, files=upload(sample("PNEUMONIA"))
+        )
+    if callable(getattr(Classifier, "explain", None)):
+        assert response.status_code == 200
+        assert response.json()["overlay"].startswith("data:image/png;base64,")
+    else:
+        assert response.status_code == 501
+        assert response.json() == {"error": "heatmaps are not available in this build"}
+
+
+def test_the_openapi_document_describes_the_versioned_api(server: ServerProcess) -> None:
+    with server.client(token=None) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics"} <= set(paths)
+
+
+def test_metrics_count_outcomes_and_name_the_model(server: ServerProcess) -> None:
+    with server.client() as client:
+        client.post("/v1/classify", files=upload(sample("NORMAL")))
+        client.post("/v1/classify", files={"file": ("x.png", b"not an image")})
+        text = client.get("/metrics").text
+    lines = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    assert float(lines['edgexray_requests_total{outcome="classified"}']) >= 1
+    assert float(lines['edgexray_requests_total{outcome="unreadable"}']) >= 1
+    assert float(lines["edgexray_request_seconds_count"]) >= 2
+    assert float(lines["edgexray_inference_seconds_count"]) >= 2
+    assert lines["edgexray_queue_depth"] == "0.0"
+    assert any(k.startswith("edgexray_model_info{") and 'variant="tflite-int8"' in k for k in lines)
+
+
+# Limits -------------------------------------------------------------------------------------------
+
+
+def _raw_request(port: int, head: str, body: bytes) -> str:
+    """Send a request by hand and return the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode() + body)
+        return sock.recv(65536).decode("latin-1").split("\r\n", 1)[0]
+
+
+def test_uploads_past_the_limit_are_413_without_reading_the_rest(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--max-upload-mb", "0.1") as process:
+        with process.client() as client:
+            too_big = client.post("/v1/classify", files={"file": ("big.jpg", large_jpeg(1, 400))})
+            fits = client.post("/v1/classify", files=upload(sample("NORMAL", 0)))
+        assert too_big.status_code == 413
+        assert too_big.json() == {"error": "upload larger than the server's limit of 0.1 MiB"}
+        assert fits.status_code == 200
+        # A client announcing 1 GB and sending 10 bytes is answered at once: the server does not
+        # wait for (or keep) the rest.
+        head = (
+            f"POST /v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n"
+        )
+        assert _raw_request(process.port, head, b"--b\r\n1234").startswith("HTTP/1.1 413 ")
+        # Without a length (chunked), the count of bytes received stops it.
+        chunk = b"x" * 8192
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(16))
+        head = head.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
+        assert _raw_request(process.port, head, chunked).startswith("HTTP/1.1 413 ")
+
+
+def test_a_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
+    images = [large_jpeg(seed) for seed in range(8)]
+    with (
+        running_server(tmp_path, "--workers", "1", "--queue-size", "0") as process,
+        process.client() as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        responses = list(
+            pool.map(
+                lambda data: client.post("/v1/classify", files={"file": ("n.jpg", data)}),
+                images,
+            )
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) == {200, 503}
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1"
+    assert busy.json() == {"error": "busy: the inference queue is full"}
+
+
+def test_an_inference_past_the_timeout_is_504(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--timeout", "0.001") as process, process.client() as client:
+        response = client.post("/v1/classify", files={"file": ("n.jpg", large_jpeg(3))})
+        assert response.status_code == 504
+        assert response.json() == {"error": "the inference took longer than the timeout"}
+        # The server is still fine afterwards.
+        assert client.get("/readyz").status_code == 200
+
+
+# Lifetime -----------------------------------------------------------------------------------------
+
+
+def _queue_depth(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("edgexray_queue_depth "):
+            return float(line.split()[1])
+    raise AssertionError("no queue depth in /metrics")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_lets_requests_in_flight_finish_and_exits_0(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    images = [large_jpeg(seed) for seed in range(4)]
+    with running_server(tmp_path, "--workers", "1") as process:
+        with process.client() as client, ThreadPoolExecutor(4) as pool:
+            futures = [
+                pool.submit(client.post, "/v1/classify", files={"file": (f"{i}.jpg", data)})
+                for i, data in enumerate(images)
+            ]
+            with process.client() as watcher:
+                deadline = time.monotonic() + 30
+                while _queue_depth(watcher) < len(images) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            assert not any(f.done() for f in futures), "the requests finished too soon to test"
+            process.process.send_signal(sig)
+            statuses = [f.result().status_code for f in futures]
+        assert statuses == [200] * len(images)
+        assert process.stop() == 0
+        assert "Traceback" not in process.output()
+
+
+def test_a_bad_model_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    model = tmp_path / "bad.tflite"
+    model.write_bytes(b"not a model")
+    done = subprocess.run(
+        serve_command("-m", str(model), "--port", "1"), capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("edgexray: error: ")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_plain_runtime_does_not_import_the_service_stack() -> None:
+    code = (
+        "import sys, edgexray, edgexray.cli.main, edgexray.cli.classify; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_serve_audits_every_decision_before_answering(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    with running_server(tmp_path, "--audit", str(audit)) as process, process.client() as client:
+        good = client.post("/v1/classify", files=upload(sample("PNEUMONIA")))
+        bad = client.post("/v1/classify", files={"file": ("bad.png", b"nope")})
+        # Answered means written: the lines are there before the server stops.
+        lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["request_id"] for line in lines] == [
+        good.headers["x-request-id"],
+        bad.headers["x-request-id"],
+    ]
+    assert lines[0]["mode"] == "serve"
+    assert lines[0]["label"] == "PNEUMONIA"
+    assert lines[0]["input"] == {"name": sample("PNEUMONIA").name, "sha256": good.json()["sha256"]}
+    assert lines[0]["model"]["variant"] == "tflite-int8"
+    assert lines[1]["label"] is None and lines[1]["error"].startswith("bad.png: ")
