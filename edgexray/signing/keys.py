@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgexray.atomic import write_bytes_atomically
 from edgexray.errors import EngineUnavailableError, SigningKeyError
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def generate_key_pair(prefix: Path) -> tuple[Path, Path, str]:
         fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(private_pem)
-        public_path.write_bytes(public_pem)
+        write_bytes_atomically(public_path, public_pem)
     except OSError as exc:
         raise SigningKeyError(
             f"{prefix}: cannot write the key pair ({exc.strerror or exc})"
