@@ -11,6 +11,7 @@ import click
 
 from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import ClassifierOptions
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
@@ -149,3 +150,16 @@ def model_or_demo(model: Path | None) -> Path:
         err=True,
     )
     return model
+
+
+def classifier_options(
+    threads: int | None, engine: str | None, input_check: str, trusted_keys: tuple[Path, ...]
+) -> ClassifierOptions:
+    """The ClassifierOptions of a long-running command (`serve`, `watch`) from its shared flags."""
+    return ClassifierOptions(
+        threads=threads,
+        engine=engine,
+        verbose=run_settings().verbose,
+        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
+        trusted_keys=trusted_keys,
+    )

@@ -8,16 +8,16 @@ from typing import Any
 
 import click
 
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    classifier_options,
     engine_option,
     input_check_option,
     model_option,
     model_or_demo,
     overrides_from,
-    run_settings,
     threads_option,
     trusted_key_option,
 )
@@ -141,13 +141,7 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        ClassifierOptions(
-            threads=threads,
-            engine=engine,
-            verbose=run_settings().verbose,
-            input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
-            trusted_keys=trusted_keys,
-        ),
+        classifier_options(threads, engine, input_check, trusted_keys),
         overrides_from(card_flags),
     )
     if settings.token is None:

@@ -13,16 +13,16 @@ import click
 
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    classifier_options,
     engine_option,
     input_check_option,
     model_option,
     model_or_demo,
     overrides_from,
-    run_settings,
     threads_option,
     trusted_key_option,
 )
@@ -110,13 +110,7 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        ClassifierOptions(
-            threads=threads,
-            engine=engine,
-            verbose=run_settings().verbose,
-            input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
-            trusted_keys=trusted_keys,
-        ),
+        classifier_options(threads, engine, input_check, trusted_keys),
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None
