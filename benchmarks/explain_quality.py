@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgexray.atomic import write_text_atomically
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click
@@ -206,7 +208,7 @@ def main(count: int, steps: int, mode: str, only: str | None, out: Path) -> None
         if only and not subject.stem.startswith({"cnn": "seed", "finetune": "finetune"}[only]):
             continue
         measure(subject, config, lines)
-    out.write_text("\n".join(lines) + "\n")
+    write_text_atomically(out, "\n".join(lines) + "\n")
     click.echo("\n".join(lines))
 
 

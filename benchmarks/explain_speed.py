@@ -20,6 +20,7 @@ import click
 from PIL import Image
 
 from edgexray import Classifier
+from edgexray.atomic import write_text_atomically
 from edgexray.explain import OcclusionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,7 @@ def main(repeat: int, out: Path) -> None:
                 f"{statistics.median(cpu) * 1000:.0f} | {before} / {_load()} |"
             )
             click.echo(lines[-1])
-    out.write_text("\n".join(lines) + "\n")
+    write_text_atomically(out, "\n".join(lines) + "\n")
 
 
 def _load() -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.atomic import write_text_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models/demo/seed_cnn.tflite-int8.tflite"
@@ -181,11 +182,12 @@ def main() -> None:
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     print(table)
     if args.markdown:
-        args.markdown.write_text(
+        write_text_atomically(
+            args.markdown,
             "# `edgexray serve` under load\n\n"
             f"`python benchmarks/serve_load.py` on the 8 bundled samples, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
             + table
-            + "\n"
+            + "\n",
         )
     _ = warm
     classifier.close()

@@ -18,6 +18,8 @@ from edgexray_export.explain.gradcam import METHODS, GradCam, find_target_layer
 from edgexray.cli.main import cli
 from edgexray.explain import summarize
 
+pytestmark = pytest.mark.tensorflow
+
 DATA = Path(__file__).parent.parent / "data"
 
 
