@@ -11,7 +11,6 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections import deque
@@ -29,6 +28,15 @@ from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
 from edgexray.errors import EdgexrayError, ImageError
+from edgexray.inputcheck import (
+    DEFAULT_MODE,
+    NOT_CHECKED,
+    ImageCheckThresholds,
+    InputCheck,
+    InputCheckMode,
+    check_image,
+    check_mode,
+)
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
@@ -36,6 +44,7 @@ from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput, display_name
 from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.transform import check_reducing_gap
+from edgexray.signing.verify import Signer, TrustPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.explain import Explanation, OcclusionConfig
@@ -51,8 +60,12 @@ class ClassifierOptions:
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
     Preprocessor; None = one step, exactly as in training). verbose: let the engine's own messages
-    through while the model loads (silenced by default). dicom: how DICOM files are read (window,
-    header gate; docs/dicom.md)."""
+    through while the model loads (silenced by default). input_check: `strict` (default) gives
+    an image the input checks refuse no label but a `rejected` reason; `warn` keeps the label and
+    flags it; `off` skips the checks. image_checks: the image checks' thresholds.
+    trusted_keys: public key files (Ed25519 PEM, `edgexray keygen`); when given, only a model file
+    signed by one of them loads (UntrustedModelError otherwise; needs the `[sign]` extra).
+    dicom: how DICOM files are read (window, header gate; docs/dicom.md)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -61,9 +74,14 @@ class ClassifierOptions:
     decode_workers: int | None = None
     reducing_gap: float | None = None
     verbose: bool = False
+    input_check: InputCheckMode = DEFAULT_MODE
+    image_checks: ImageCheckThresholds = field(default_factory=ImageCheckThresholds)
+    trusted_keys: tuple[str | os.PathLike[str], ...] = ()
     dicom: DicomOptions = field(default_factory=DicomOptions)
 
     def __post_init__(self) -> None:
+        check_mode(self.input_check)
+        object.__setattr__(self, "trusted_keys", tuple(self.trusted_keys))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
@@ -80,8 +98,11 @@ class ClassifierOptions:
         return self.decode_workers
 
 
-# (name, preprocessed input or None, error or None, source facts or None) for one source.
-_Prepared = tuple[str | None, np.ndarray | None, str | None, Mapping[str, Any] | None]
+# What a result records about an input file, by format (a DICOM file's UIDs, view and window).
+_Source = Mapping[str, Any] | None
+# (name, preprocessed input or None, error or None, input check, source facts) for one source; the
+# input is None when the image could not be decoded or the input checks rejected it.
+_Prepared = tuple[str | None, np.ndarray | None, str | None, InputCheck, _Source]
 
 
 def _name(source: object) -> str | None:
@@ -107,6 +128,12 @@ class Classifier:
         # the engine then loads these same bytes, not the file again.
         if checked is None:
             checked = read_model_file(self.path)
+        #: Key ID and place of the trusted signature, when the options set a trust policy.
+        self.signer: Signer | None = None
+        if self.options.trusted_keys:
+            # The signature is checked on the bytes the engine will load.
+            policy = TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
+            self.signer = policy.check(checked)
         embedded = checked.card
         self.engine: Engine = open_engine(
             self.path,
@@ -148,10 +175,10 @@ class Classifier:
         self,
         names: list[str | None],
         probabilities: np.ndarray,
-        sources: list[Mapping[str, Any] | None] | None = None,
+        checks: list[InputCheck],
+        sources: list[_Source],
     ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
-        facts = sources or [None] * len(names)
         return [
             Prediction(
                 path=name,
@@ -160,19 +187,39 @@ class Classifier:
                 probabilities={
                     label: float(p) for label, p in zip(self.card.labels, row, strict=True)
                 },
-                source=fact,
+                input_check=check,
+                source=source,
             )
-            for name, row, index, fact in zip(names, probabilities, chosen, facts, strict=True)
+            for name, row, index, check, source in zip(
+                names, probabilities, chosen, checks, sources, strict=True
+            )
         ]
+
+    def _inspect(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck, _Source]:
+        """The model input for `source` (None when the checks reject it), its input check and what
+        its result records about the file."""
+        mode = self.options.input_check
+        if mode == "off":
+            x, facts = self.preprocessor.prepare(source)
+            return x, NOT_CHECKED, facts
+        inspected = self.preprocessor.inspect(source)
+        check = InputCheck.from_findings(check_image(inspected, self.options.image_checks), mode)
+        if check.rejected:
+            return None, check, inspected.source
+        return self.preprocessor.normalize_pixels(inspected.pixels), check, inspected.source
 
     # Public API -----------------------------------------------------------------------------------
 
     def predict(self, source: ImageInput) -> Prediction:
         """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
         an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
-        EngineError if the engine fails on it."""
-        x, facts = self.preprocessor.prepare(source)
-        return self._predictions([_name(source)], self.predict_tensor(x[None]), [facts])[0]
+        EngineError if the engine fails on it. An image the input checks reject (strict mode) gives
+        a Prediction with `rejected` set and no label."""
+        x, check, facts = self._inspect(source)
+        if x is None:
+            return Prediction(path=_name(source), input_check=check, source=facts)
+        probabilities = self.predict_tensor(x[None])
+        return self._predictions([_name(source)], probabilities, [check], [facts])[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -192,10 +239,10 @@ class Classifier:
 
     def _prepare(self, source: ImageInput) -> _Prepared:
         try:
-            x, facts = self.preprocessor.prepare(source)
-            return _name(source), x, None, facts
+            x, check, facts = self._inspect(source)
+            return _name(source), x, None, check, facts
         except ImageError as exc:
-            return _name(source), None, str(exc), exc.source
+            return _name(source), None, str(exc), NOT_CHECKED, exc.source
 
     def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Prepared]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
@@ -217,18 +264,27 @@ class Classifier:
                 for future in window:  # an abandoned run does not decode what nobody will read
                     future.cancel()
 
-    def _run_isolating(self, names: list[str | None], batch: np.ndarray) -> list[Prediction]:
+    def _run_isolating(
+        self,
+        names: list[str | None],
+        batch: np.ndarray,
+        checks: list[InputCheck],
+        sources: list[_Source],
+    ) -> list[Prediction]:
         """Predictions for a batch; when the engine fails on it, each input is retried alone, so
         one input the engine cannot run costs only its own result (an error record)."""
         try:
-            return self._predictions(names, self.predict_tensor(batch))
+            return self._predictions(names, self.predict_tensor(batch), checks, sources)
         except EdgexrayError as exc:
             if len(batch) == 1:
-                return [Prediction(path=names[0], error=self._engine_error(names[0], exc))]
+                error = self._engine_error(names[0], exc)
+                return [Prediction(path=names[0], error=error, source=sources[0])]
         return [
             prediction
             for i in range(len(batch))
-            for prediction in self._run_isolating(names[i : i + 1], batch[i : i + 1])
+            for prediction in self._run_isolating(
+                names[i : i + 1], batch[i : i + 1], checks[i : i + 1], sources[i : i + 1]
+            )
         ]
 
     @staticmethod
@@ -236,22 +292,29 @@ class Classifier:
         return f"{display_name(name)}: {exc}" if name is not None else str(exc)
 
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
-        good = [(name, x, facts) for name, x, _, facts in pending if x is not None]
+        good = [
+            (name, x, check, facts)
+            for name, x, _, check, facts in pending
+            if x is not None  # decoded and not rejected
+        ]
         results: dict[int, Prediction] = {}
         if good:
-            names, batch = [name for name, _, _ in good], np.stack([x for _, x, _ in good])
             done = iter(
-                dataclasses.replace(prediction, source=facts)
-                for prediction, (_, _, facts) in zip(
-                    self._run_isolating(names, batch), good, strict=True
+                self._run_isolating(
+                    [name for name, _, _, _ in good],
+                    np.stack([x for _, x, _, _ in good]),
+                    [check for _, _, check, _ in good],
+                    [facts for _, _, _, facts in good],
                 )
             )
-            for i, (_, x, _, _) in enumerate(pending):
+            for i, (_, x, *_) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)
         return [
-            results[i] if i in results else Prediction(path=name, error=error, source=facts)
-            for i, (name, _, error, facts) in enumerate(pending)
+            results[i]
+            if i in results
+            else Prediction(path=name, error=error, input_check=check, source=facts)
+            for i, (name, _, error, check, facts) in enumerate(pending)
         ]
 
     def predict_batch(

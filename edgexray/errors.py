@@ -42,3 +42,12 @@ class ImageError(EdgexrayError):
     def __init__(self, message: str, source: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.source = source
+
+
+class UntrustedModelError(ModelError):
+    """Under a trust policy, a model file that is unsigned, signed by a key that is not trusted, or
+    changed after it was signed."""
+
+
+class SigningKeyError(EdgexrayError):
+    """A signing or trusted key file is missing, unreadable or not an Ed25519 key."""

@@ -1,10 +1,12 @@
-"""One classification result, or the error that prevented it."""
+"""One classification result, the input check it passed or failed, or the error that prevented it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from edgexray.inputcheck.result import NOT_CHECKED, InputCheck
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,8 @@ class Prediction:
     label is not always the one with the larger probability. `error` is set (and the rest empty) when
     the image could not be classified. `source`: facts about the input file that a result should
     carry, by format (a DICOM file's UIDs, view and the window applied; see docs/dicom.md); None
-    for plain images.
+    for plain images. input_check: what the input checks found; when it is `rejected` the image
+    was not judged (no label, `rejected` says why).
     """
 
     path: str | None = None
@@ -24,10 +27,17 @@ class Prediction:
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     source: Mapping[str, Any] | None = None
+    input_check: InputCheck = NOT_CHECKED
+
+    @property
+    def rejected(self) -> str | None:
+        """Why the input checks refused this image (strict mode), or None."""
+        return self.input_check.reason if self.input_check.rejected else None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """True when the image has a label (it was decoded, and not rejected)."""
+        return self.error is None and not self.input_check.rejected
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"path": self.path}
@@ -36,7 +46,13 @@ class Prediction:
         if self.error is not None:
             record["error"] = self.error
             return record
-        record.update(
-            label=self.label, confidence=self.confidence, probabilities=dict(self.probabilities)
-        )
+        if self.input_check.rejected:
+            record["rejected"] = self.rejected
+        else:
+            record.update(
+                label=self.label,
+                confidence=self.confidence,
+                probabilities=dict(self.probabilities),
+            )
+        record["input_check"] = self.input_check.to_dict()
         return record

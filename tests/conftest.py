@@ -96,3 +96,12 @@ def carded(tmp_path: Path):
 def tiny_reference() -> dict[str, np.ndarray]:
     with np.load(DATA / "tiny_reference.npz") as data:
         return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(autouse=True)
+def _input_checks_off_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The images these tests classify are flat frames, noise and gradients made to exercise
+    decoding and I/O, which the input checks rightly refuse: CLI runs (in process or as child
+    processes, which inherit the environment) get `--input-check off` by its environment variable.
+    The input checks' own tests ask for their mode explicitly."""
+    monkeypatch.setenv("EDGEXRAY_INPUT_CHECK", "off")

@@ -17,7 +17,12 @@ from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
-from edgexray.cli.options import card_override_options, overrides_from, threads_option
+from edgexray.cli.options import (
+    card_override_options,
+    overrides_from,
+    threads_option,
+    trusted_key_option,
+)
 from edgexray.errors import EngineUnavailableError
 
 
@@ -122,6 +127,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     help="With --sweep --recommend: write the recommended deployment as an edgexray.toml "
     "(model, engine, threads), read by classify, serve and watch.",
 )
+@trusted_key_option
 @card_override_options
 def bench(
     models: tuple[Path, ...],
@@ -141,6 +147,7 @@ def bench(
     plot: Path | None,
     sweep: bool,
     write_config: Path | None,
+    trusted_keys: tuple[Path, ...],
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -156,6 +163,13 @@ def bench(
         raise click.UsageError("give --reference or --keras, not both")
     if plot is not None and not plotting_available():
         raise EngineUnavailableError("--plot needs matplotlib: pip install 'edgexray[plot]'")
+    if trusted_keys:
+        # Every model is checked before any is measured: an untrusted one stops the run (exit 1).
+        from edgexray.signing import TrustPolicy, verify_model
+
+        policy = TrustPolicy(trusted_keys)
+        for model in models:
+            verify_model(model, policy)
     request = BenchRequest(
         models=models,
         data=data,

@@ -25,11 +25,13 @@ from edgexray.cli.options import (
     dicom_options,
     dicom_options_from,
     engine_option,
+    input_check_option,
     model_option,
     model_or_demo,
     overrides_from,
     run_settings,
     threads_option,
+    trusted_key_option,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
@@ -164,6 +166,8 @@ def _classify_on_ray(
 )
 @threads_option
 @engine_option
+@input_check_option
+@trusted_key_option
 @click.option(
     "--format",
     "output_format",
@@ -219,6 +223,8 @@ def classify(
     reducing_gap: float | None,
     threads: int | None,
     engine: str | None,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
     output_format: str,
     output: Path | None,
     explain_dir: Path | None,
@@ -232,7 +238,8 @@ def classify(
 
     With no PATH, classifies the bundled sample images; `-` reads one image from standard input
     (`cat scan.png | edgexray classify -`). Exit codes: 0 all classified, 1 fatal error,
-    2 usage error, 3 some files failed (the others are still classified and written), 130
+    2 usage error, 3 some files failed or were rejected by the input checks (the others are still
+    classified and written), 130
     interrupted (Ctrl-C or SIGTERM; the records written so far are complete), 141 the reader of
     the output went away (e.g. `| head`); the run stops quietly.
     """
@@ -260,6 +267,8 @@ def classify(
         reducing_gap=reducing_gap,
         verbose=run_settings().verbose,
         dicom=dicom_options_from(flags),
+        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
+        trusted_keys=trusted_keys,
     )
     classifier = Classifier(model, options, overrides_from(flags))
     if explain_only is not None and explain_only not in classifier.labels:
@@ -273,7 +282,7 @@ def classify(
     width = max(
         [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
     )
-    failures = successes = 0
+    failures = successes = rejections = 0
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
@@ -316,6 +325,8 @@ def classify(
                     auditor.record(prediction)
                 if prediction.ok:
                     successes += 1
+                elif prediction.rejected is not None:
+                    rejections += 1
                 else:
                     failures += 1
         except BrokenPipeError:
@@ -330,9 +341,11 @@ def classify(
                 if destination:
                     destination.commit()
                 click.echo(
-                    f"edgexray: {successes} classified, {failures} failed"
+                    f"edgexray: {successes} classified, "
+                    + (f"{rejections} rejected, " if rejections else "")
+                    + f"{failures} failed"
                     + _pace(time.perf_counter() - started, successes),
                     err=True,
                 )
-    if failures:
+    if failures or rejections:
         sys.exit(exit_codes.PARTIAL)

@@ -8,9 +8,11 @@ from typing import Any
 import click
 
 from edgexray.card import ModelCard
+from edgexray.cli.options import trusted_key_option
 from edgexray.demo import default_model
 from edgexray.errors import CardError
 from edgexray.modelfile import ModelFile, read_model_file
+from edgexray.signing.verify import Signer, TrustPolicy, describe_signature
 
 
 def _scalar(value: Any) -> str:
@@ -68,15 +70,26 @@ def _integrity(model: ModelFile, card: ModelCard) -> list[str]:
     ]
 
 
+def _trusted(signer: Signer) -> str:
+    return f"signed by trusted key {signer.key_id} ({signer.source}), checked"
+
+
 @click.command()
 @click.argument("model", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
-def info(model: Path | None, as_json: bool) -> None:
+@trusted_key_option
+def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> None:
     """Print the model card of MODEL (embedded, or from its JSON sidecar), after checking the file
     against it. Without MODEL, the bundled demo model's."""
     if model is None:
         model = default_model()
     checked = read_model_file(model)
+    # Under a trust policy an unsigned or changed file is refused here, as in every command.
+    signature = (
+        _trusted(TrustPolicy(trusted_keys).check(checked))
+        if trusted_keys
+        else describe_signature(checked)
+    )
     card = checked.card
     if card is None:
         raise CardError(
@@ -87,6 +100,7 @@ def info(model: Path | None, as_json: bool) -> None:
         return
     click.echo(f"{model} ({len(checked.data):,} bytes)")
     click.echo("\n".join(_integrity(checked, card)))
+    click.echo(f"signature: {signature}")
     fields = card.to_dict()
     for name in ("card_sha256", "payload_sha256", "payload_size"):
         fields.pop(name)

@@ -11,8 +11,10 @@ import click
 
 from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import ClassifierOptions
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
+from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
 from edgexray.preprocessing.dicom import DicomOptions, parse_window
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +75,26 @@ engine_option = click.option(
     type=click.Choice(sorted(ENGINES)),
     default=None,
     help="Inference engine (default: by file type: .tflite -> litert, .onnx -> onnxruntime).",
+)
+
+input_check_option = click.option(
+    "--input-check",
+    type=click.Choice(INPUT_CHECK_MODES),
+    default=DEFAULT_MODE,
+    show_default=True,
+    envvar="EDGEXRAY_INPUT_CHECK",
+    help="strict: an image the input checks refuse gets no label, a 'rejected' reason, and the "
+    "run exits 3; warn: keep the label and flag it; off: no checks. Env: EDGEXRAY_INPUT_CHECK.",
+)
+
+trusted_key_option = click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="EDGEXRAY_TRUSTED_KEYS",
+    help="Public key file (repeatable): run only model files signed by one of these keys. "
+    "Env: EDGEXRAY_TRUSTED_KEYS, files separated by ':'.",
 )
 
 
@@ -186,3 +208,16 @@ def model_or_demo(model: Path | None) -> Path:
         err=True,
     )
     return model
+
+
+def classifier_options(
+    threads: int | None, engine: str | None, input_check: str, trusted_keys: tuple[Path, ...]
+) -> ClassifierOptions:
+    """The ClassifierOptions of a long-running command (`serve`, `watch`) from its shared flags."""
+    return ClassifierOptions(
+        threads=threads,
+        engine=engine,
+        verbose=run_settings().verbose,
+        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
+        trusted_keys=trusted_keys,
+    )

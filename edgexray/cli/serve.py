@@ -8,16 +8,18 @@ from typing import Any
 
 import click
 
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    classifier_options,
     engine_option,
+    input_check_option,
     model_option,
     model_or_demo,
     overrides_from,
-    run_settings,
     threads_option,
+    trusted_key_option,
 )
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
@@ -89,6 +91,8 @@ def _require_extra() -> None:
 )
 @audit_option
 @threads_option
+@input_check_option
+@trusted_key_option
 @engine_option
 @card_override_options
 def serve(
@@ -105,6 +109,8 @@ def serve(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
     **card_flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
@@ -135,7 +141,7 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        ClassifierOptions(threads=threads, engine=engine, verbose=run_settings().verbose),
+        classifier_options(threads, engine, input_check, trusted_keys),
         overrides_from(card_flags),
     )
     if settings.token is None:

@@ -13,16 +13,18 @@ import click
 
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    classifier_options,
     engine_option,
+    input_check_option,
     model_option,
     model_or_demo,
     overrides_from,
-    run_settings,
     threads_option,
+    trusted_key_option,
 )
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
@@ -62,6 +64,8 @@ _file = click.Path(path_type=Path, dir_okay=False)
 @audit_option
 @threads_option
 @engine_option
+@input_check_option
+@trusted_key_option
 @card_override_options
 def watch(
     inbox: Path,
@@ -78,6 +82,8 @@ def watch(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
     **card_flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
@@ -104,7 +110,7 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        ClassifierOptions(threads=threads, engine=engine, verbose=run_settings().verbose),
+        classifier_options(threads, engine, input_check, trusted_keys),
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None

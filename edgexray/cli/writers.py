@@ -56,9 +56,18 @@ class JSONWriter(ResultWriter):
         super().close()
 
 
+def check_text(prediction: Prediction) -> str:
+    """The input check in one cell: empty when it passed or was off, else `rejected: why` or
+    `warned: why`."""
+    check = prediction.input_check
+    if check.reason is None:
+        return ""
+    return f"{check.status}: {check.reason}"
+
+
 class CSVWriter(ResultWriter):
-    """Columns: path, label, confidence, p_<label>..., error, source (the record's `source` facts as
-    compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
+    """Columns: path, label, confidence, p_<label>..., error, input_check, source (the record's
+    `source` facts as compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
         super().__init__(stream, labels, path_width)
@@ -68,6 +77,7 @@ class CSVWriter(ResultWriter):
             "confidence",
             *(f"p_{x}" for x in labels),
             "error",
+            "input_check",
             "source",
         ]
         self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
@@ -78,6 +88,7 @@ class CSVWriter(ResultWriter):
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
             "error": display_error(prediction),
+            "input_check": check_text(prediction),
             "source": ""
             if prediction.source is None
             else json.dumps(dict(prediction.source), ensure_ascii=False, separators=(",", ":")),
@@ -108,6 +119,10 @@ class TableWriter(ResultWriter):
                 f"{prediction.probabilities[x]:>{w}.4f}"
                 for x, w in zip(self.labels, self.prob_widths, strict=True)
             ]
+            if prediction.input_check.reason is not None:
+                cells.append(f"WARNING: {prediction.input_check.reason}")
+        elif prediction.rejected is not None:
+            cells.append(f"REJECTED: {prediction.rejected}")
         else:
             cells.append(f"ERROR: {display_error(prediction)}")
         self.stream.write("  ".join(cells).rstrip() + "\n")

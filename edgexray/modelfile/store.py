@@ -176,6 +176,15 @@ def verify_payload(path: Path, model: ModelFile, card: ModelCard) -> None:
         )
 
 
+def is_canonical(model: ModelFile) -> bool:
+    """True when `model.data` is exactly what writing its model bytes and entries gives: no byte of
+    the file lies outside what the card, the entries and the payload hash cover. A file without
+    entries is canonical (its payload is the whole file)."""
+    if not model.entries:
+        return True
+    return _format_for(model.path).join(model.payload, model.entries) == model.data
+
+
 def _check_entry_names(entries: Mapping[str, str]) -> None:
     for name in entries:
         if not name or not all(c.isascii() and (c.isalnum() or c in "_-") for c in name):

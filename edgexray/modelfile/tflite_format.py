@@ -37,6 +37,9 @@ def _had_container(data: bytes) -> bool:
     return data.endswith(MARKER) or data.rfind(CARD_MEMBER.encode()) >= 0
 
 
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
 class TFLiteCardFormat:
     suffix = ".tflite"
 
@@ -64,6 +67,7 @@ class TFLiteCardFormat:
             ValueError,
             OSError,
             EOFError,
+            RuntimeError,  # a flipped flag bit: "encrypted" member, unknown compression method
         ) as exc:
             if _had_container(data):
                 raise DamagedContainer(f"cannot read the card archive: {exc}") from None
@@ -77,6 +81,9 @@ class TFLiteCardFormat:
         buffer.write(payload)
         with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, text in entries.items():
-                archive.writestr(f"{MEMBER_PREFIX}{name}{MEMBER_SUFFIX}", text)
+                # A fixed time stamp makes join deterministic, so the container of a signed file
+                # can be checked byte for byte (edgexray.signing).
+                member = zipfile.ZipInfo(f"{MEMBER_PREFIX}{name}{MEMBER_SUFFIX}", _FIXED_TIME)
+                archive.writestr(member, text, compress_type=zipfile.ZIP_DEFLATED)
             archive.comment = MARKER
         return buffer.getvalue()

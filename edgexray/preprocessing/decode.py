@@ -9,6 +9,7 @@ data is read, so a decompression bomb or a huge file costs neither time nor memo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import os
@@ -169,11 +170,17 @@ class Decoded:
     box: None, or (left, upper, right, lower) in `image` pixels when the JPEG decoder scaled the
     picture down (see `decode`): the scaled size is rounded up, so the last row and column can
     cover only part of a pixel; resizing from `box` keeps the geometry exact, as Pillow's own
-    `thumbnail` does. source: what the result records about the file (DICOM: UIDs, view, window).
+    `thumbnail` does.
+    source_size: (width, height) of the picture as stored, before any reduced-scale decode.
+    colour_sample: with `sample_colour`, a uint8 (N, 3) RGB sample of the source taken before
+    any conversion to grey; None for a grey source.
+    source: what the result records about the file (DICOM: UIDs, view, window).
     """
 
     image: Image.Image
     box: tuple[float, float, float, float] | None = None
+    source_size: tuple[int, int] | None = None
+    colour_sample: np.ndarray | None = None
     source: Mapping[str, Any] | None = None
 
 
@@ -217,26 +224,58 @@ def load_image(
     return decode(source, mode, limits).image
 
 
+# Side of the colour sample: 4,096 pixels tell a photograph from a grey picture as well as
+# millions do, for a nearest-neighbour resize that costs microseconds.
+_COLOUR_SAMPLE_SIDE = 64
+
+
+def colour_sample(image: Image.Image) -> np.ndarray | None:
+    """A uint8 (N, 3) RGB sample of `image`'s pixels (nearest neighbours on a regular grid), or None
+    when the image holds one grey value per pixel."""
+    if image.mode in _GREY_MODES:
+        return None
+    side = _COLOUR_SAMPLE_SIDE
+    small = image.resize(
+        (min(side, image.width), min(side, image.height)), Image.Resampling.NEAREST
+    )
+    return np.asarray(to_mode(small, "RGB"), dtype=np.uint8).reshape(-1, 3)
+
+
+def _finish(
+    image: Image.Image,
+    mode: TargetMode,
+    keep_grey: bool,
+    sample_colour: bool,
+    box: tuple[float, float, float, float] | None = None,
+    source_size: tuple[int, int] | None = None,
+) -> Decoded:
+    sample = colour_sample(image) if sample_colour else None
+    return Decoded(to_mode(image, mode, keep_grey), box, source_size or image.size, sample)
+
+
 def decode(
     source: ImageInput,
     mode: TargetMode = "RGB",
     limits: DecodeLimits | None = None,
     draft: tuple[int, int] | None = None,
     keep_grey: bool = False,
+    sample_colour: bool = False,
     dicom: DicomOptions | None = None,
 ) -> Decoded:
     """Like `load_image`; with `draft` (width, height), a JPEG file may be decoded at 1/2, 1/4 or
     1/8 scale, in the decoder's DCT, as long as the result stays at least that large (Pillow's
     `Image.draft`). Other formats, and JPEGs whose EXIF orientation turns them, decode in full.
-    keep_grey: see `to_mode`. A DICOM file (by name or content, see `looks_like_dicom`) is read
-    by the DICOM reader with `dicom` (default: DicomOptions()); anything else by Pillow.
+    keep_grey: see `to_mode`. sample_colour: also return `colour_sample` (see Decoded). A DICOM
+    file (by name or content, see `looks_like_dicom`) is read by the DICOM reader with `dicom`
+    (default: DicomOptions()); anything else by Pillow.
     """
     limits = limits or DecodeLimits()
     if isinstance(source, np.ndarray):
-        return Decoded(to_mode(_from_array(source), mode, keep_grey))
+        return _finish(_from_array(source), mode, keep_grey, sample_colour)
     if isinstance(source, Image.Image):
         try:
-            return Decoded(to_mode(ImageOps.exif_transpose(source) or source, mode, keep_grey))
+            transposed = ImageOps.exif_transpose(source) or source
+            return _finish(transposed, mode, keep_grey, sample_colour)
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -253,15 +292,19 @@ def decode(
         _checked_file(source, name)
     if looks_like_dicom(source):
         dicom_image = read_dicom(source, name, dicom or DicomOptions(), limits.max_pixels)
-        return Decoded(to_mode(dicom_image.image, mode, keep_grey), source=dicom_image.source)
+        decoded = _finish(dicom_image.image, mode, keep_grey, sample_colour)
+        return dataclasses.replace(decoded, source=dicom_image.source)
     image = _open(source, limits)
     try:
         with image:
             image.seek(0)  # first frame of animated GIF / multi-page TIFF
+            stored = image.size
             box = _draft(image, draft) if draft else None
             image.load()
             transposed = ImageOps.exif_transpose(image) or image
-            return Decoded(to_mode(transposed, mode, keep_grey), box)
+            if box is None:
+                stored = transposed.size
+            return _finish(transposed, mode, keep_grey, sample_colour, box, stored)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
     except (OSError, *_CORRUPT_DATA) as exc:

@@ -20,6 +20,7 @@ from edgexray.card import (
     ModelCard,
     Normalize,
 )
+from edgexray.inputcheck.facts import ImageFacts
 from edgexray.preprocessing.decode import DecodeLimits, ImageInput, TargetMode, decode
 from edgexray.preprocessing.dicom.options import DicomOptions
 
@@ -138,25 +139,40 @@ class Preprocessor:
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""
-        return self._pixels_and_source(source)[0]
+        return self.inspect(source, sample_colour=False).pixels
 
-    def _pixels_and_source(self, source: ImageInput) -> tuple[np.ndarray, Mapping[str, Any] | None]:
+    def inspect(self, source: ImageInput, sample_colour: bool = True) -> ImageFacts:
+        """Like `pixels`, with what the input checks need from the source (its size, and a colour
+        sample taken before conversion to grey) and what the result records about the file (a
+        DICOM file's identifiers and window) gathered on the way."""
         # A grey radiograph for an RGB model is resized as one channel, then copied into three:
         # the same pixels as converting first, for a third of the resampling work.
         decoded = decode(
-            source, self.pil_mode, self.limits, self._draft_size, keep_grey=True, dicom=self.dicom
+            source,
+            self.pil_mode,
+            self.limits,
+            self._draft_size,
+            keep_grey=True,
+            sample_colour=sample_colour,
+            dicom=self.dicom,
         )
         image = self.resize(decoded.image, decoded.box)
         if image.mode != self.pil_mode:
             image = image.convert(self.pil_mode)
-        array = np.asarray(image, dtype=np.uint8)
-        return array.reshape(self.height, self.width, self.channels), decoded.source
+        array = np.asarray(image, dtype=np.uint8).reshape(self.height, self.width, self.channels)
+        return ImageFacts(
+            source_size=decoded.source_size or decoded.image.size,
+            colour_sample=decoded.colour_sample,
+            pixels=array,
+            model_size=(self.width, self.height),
+            source=decoded.source,
+        )
 
     def prepare(self, source: ImageInput) -> tuple[np.ndarray, Mapping[str, Any] | None]:
         """Model input (as `__call__`) and what the result records about the file (a DICOM file's
         identifiers and window; None for other images)."""
-        pixels, facts = self._pixels_and_source(source)
-        return self.normalize_pixels(pixels), facts
+        facts = self.inspect(source, sample_colour=False)
+        return self.normalize_pixels(facts.pixels), facts.source
 
     def normalize_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (..., H, W, C) -> float32 model input, per the card's normalization."""

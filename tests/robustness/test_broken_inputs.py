@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 from robustness_support import carded_copy, jsonl_records, run_edgexray
 
-from edgexray import Classifier, exit_codes
+from edgexray import Classifier, ClassifierOptions, exit_codes
 from edgexray.cli.main import cli
 from edgexray.errors import ImageError
 from edgexray.preprocessing import discover_images, load_image
@@ -57,7 +57,9 @@ def test_truncated_jpeg_among_good_files_in_a_batch(model, tmp_path):
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(noise_jpeg(cut)[:400])
     good = [save_gray(tmp_path / f"{i}.png", 50 * i) for i in range(3)]
-    results = Classifier(model).predict_batch([good[0], cut, good[1], good[2]], batch_size=2)
+    results = Classifier(model, ClassifierOptions(input_check="off")).predict_batch(
+        [good[0], cut, good[1], good[2]], batch_size=2
+    )
     assert [r.ok for r in results] == [True, False, True, True]
     assert "cut.jpg" in results[1].error and "truncated" in results[1].error
     assert [r.path for r in results] == [str(p) for p in (good[0], cut, good[1], good[2])]
@@ -66,7 +68,7 @@ def test_truncated_jpeg_among_good_files_in_a_batch(model, tmp_path):
 def test_a_path_that_does_not_exist(model, tmp_path):
     good = save_gray(tmp_path / "good.png")
     missing = tmp_path / "no such.png"
-    results = Classifier(model).predict_batch([missing, good])
+    results = Classifier(model, ClassifierOptions(input_check="off")).predict_batch([missing, good])
     assert results[0].error == f"{missing}: file not found" and results[1].ok
     run = run_edgexray("classify", "-m", model, "--format", "jsonl", missing, good)
     assert run.returncode == exit_codes.PARTIAL
@@ -92,7 +94,7 @@ def _refuse_to_open(monkeypatch: pytest.MonkeyPatch, locked: Path) -> None:
 def test_an_unreadable_file_simulated(model, tmp_path, monkeypatch):
     locked = save_gray(tmp_path / "locked.png")
     good = save_gray(tmp_path / "good.png")
-    clf = Classifier(model)
+    clf = Classifier(model, ClassifierOptions(input_check="off"))
     _refuse_to_open(monkeypatch, locked)
     results = clf.predict_batch([locked, good])
     assert results[0].error == f"{locked}: permission denied"
@@ -143,7 +145,7 @@ def test_symlink_loop_and_dangling_link_given_as_files(model, tmp_path):
     paths = [tmp_path / "a.png", tmp_path / "dangling.png", good]
     found = discover_images(paths)
     assert found.files == paths and not found.problems
-    results = Classifier(model).predict_batch(found.files)
+    results = Classifier(model, ClassifierOptions(input_check="off")).predict_batch(found.files)
     assert results[0].error.startswith(f"{tmp_path / 'a.png'}: cannot read")
     assert "symbolic links" in results[0].error
     assert results[1].error == f"{tmp_path / 'dangling.png'}: file not found"
@@ -169,7 +171,9 @@ def test_a_file_that_disappears_between_discovery_and_decoding(model, tmp_path):
         save_gray(tmp_path / f"{i}.png", 60 * i)
     found = discover_images([tmp_path])
     (tmp_path / "2.png").unlink()
-    results = Classifier(model).predict_batch(found.files, batch_size=2)
+    results = Classifier(model, ClassifierOptions(input_check="off")).predict_batch(
+        found.files, batch_size=2
+    )
     assert [r.ok for r in results] == [True, True, False, True]
     assert results[2].error == f"{tmp_path / '2.png'}: file not found"
 

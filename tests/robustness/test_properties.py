@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from robustness_support import carded_copy
 
-from edgexray import Classifier
+from edgexray import Classifier, ClassifierOptions
 from edgexray.card import NORMALIZATIONS
 from edgexray.errors import ImageError
 from edgexray.preprocessing import Preprocessor, load_image
@@ -230,7 +230,9 @@ def test_mutated_valid_files_decode_or_raise_image_error(data):
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
-    return Classifier(carded_copy(tmp_path_factory, "three_rgb.onnx"))
+    return Classifier(
+        carded_copy(tmp_path_factory, "three_rgb.onnx"), ClassifierOptions(input_check="off")
+    )
 
 
 @settings(FUZZ_SETTINGS, max_examples=40)

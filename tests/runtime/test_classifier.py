@@ -24,7 +24,7 @@ def sigmoid_reference(tiny_reference):
 @pytest.mark.parametrize("filename", ["binary_gray.tflite", "binary_gray.onnx"])
 def test_binary_probabilities_are_two_columns(carded, tiny_reference, filename):
     x, p = sigmoid_reference(tiny_reference)
-    with Classifier(carded(filename)) as clf:
+    with Classifier(carded(filename), ClassifierOptions(input_check="off")) as clf:
         probs = clf.predict_tensor(x)
     np.testing.assert_allclose(probs[:, 1], p, atol=1e-5)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
@@ -32,22 +32,28 @@ def test_binary_probabilities_are_two_columns(carded, tiny_reference, filename):
 
 def test_int8_engine_quantizes_inputs_and_dequantizes_outputs(carded, tiny_reference):
     x, p = sigmoid_reference(tiny_reference)
-    clf = Classifier(carded("binary_gray.int8.tflite"))
+    clf = Classifier(carded("binary_gray.int8.tflite"), ClassifierOptions(input_check="off"))
     assert clf.engine.input.dtype == np.int8 and clf.engine.input.quantized
     np.testing.assert_allclose(clf.predict_tensor(x)[:, 1], p, atol=0.02)
 
 
 def test_logits_become_softmax_probabilities(carded, tiny_reference):
     x, logits = tiny_reference["logits_gray_x"], tiny_reference["logits_gray_y"]
-    probs = Classifier(carded("logits_gray.onnx")).predict_tensor(x)
+    probs = Classifier(
+        carded("logits_gray.onnx"), ClassifierOptions(input_check="off")
+    ).predict_tensor(x)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(probs, e / e.sum(axis=1, keepdims=True), atol=1e-5)
 
 
 def test_threshold_decides_binary_labels(carded):
     image = np.full((16, 16), 128, dtype=np.uint8)
-    low = Classifier(carded("binary_gray.tflite", threshold=0.01)).predict(image)
-    high = Classifier(carded("binary_gray.tflite", threshold=0.99)).predict(image)
+    low = Classifier(
+        carded("binary_gray.tflite", threshold=0.01), ClassifierOptions(input_check="off")
+    ).predict(image)
+    high = Classifier(
+        carded("binary_gray.tflite", threshold=0.99), ClassifierOptions(input_check="off")
+    ).predict(image)
     assert low.label == "PNEUMONIA" and high.label == "NORMAL"
     assert low.probabilities == pytest.approx(high.probabilities)
     assert high.confidence == pytest.approx(high.probabilities["NORMAL"])
@@ -57,7 +63,7 @@ def test_predict_accepts_path_pil_and_numpy_alike(carded, tmp_path):
     pixels = np.random.default_rng(1).integers(0, 255, (40, 30, 3), dtype=np.uint8)
     path = tmp_path / "x.png"
     Image.fromarray(pixels).save(path)
-    clf = Classifier(carded("three_rgb.onnx"))
+    clf = Classifier(carded("three_rgb.onnx"), ClassifierOptions(input_check="off"))
     by_path = clf.predict(path)
     by_pil = clf.predict(Image.fromarray(pixels))
     by_array = clf.predict(pixels)
@@ -75,7 +81,7 @@ def test_batch_with_a_bad_file_keeps_the_others(carded, tmp_path):
         good.append(path)
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
-    clf = Classifier(carded("binary_gray.tflite"))
+    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(input_check="off"))
     results = clf.predict_batch([good[0], bad, *good[1:]], batch_size=2)
     assert [r.ok for r in results] == [True, False, True, True, True, True]
     assert "bad.png" in results[1].error
@@ -92,8 +98,12 @@ def test_cardless_model_needs_labels_and_normalize(tmp_path):
     path = tmp_path / f"plain{source.suffix}"
     shutil.copy(source, path)
     with pytest.raises(CardError, match="give --labels and --normalize"):
-        Classifier(path)
-    clf = Classifier(path, overrides=CardOverrides(labels=("a", "b", "c"), normalize="unit"))
+        Classifier(path, ClassifierOptions(input_check="off"))
+    clf = Classifier(
+        path,
+        ClassifierOptions(input_check="off"),
+        overrides=CardOverrides(labels=("a", "b", "c"), normalize="unit"),
+    )
     assert clf.card.task == "multiclass" and clf.card.input_channels == 3
     assert clf.card.input_height == 16 and clf.card.variant == "uncarded"
 
@@ -105,17 +115,22 @@ def test_card_that_disagrees_with_the_tensors_is_refused(carded):
         Classifier(
             carded(
                 "binary_gray.onnx", labels=("A", "B", "C"), task="multiclass", output_kind="logits"
-            )
+            ),
+            ClassifierOptions(input_check="off"),
         )
 
 
 def test_overrides_change_the_card(carded):
-    clf = Classifier(carded("binary_gray.tflite"), overrides=CardOverrides(threshold=0.2))
+    clf = Classifier(
+        carded("binary_gray.tflite"),
+        ClassifierOptions(input_check="off"),
+        overrides=CardOverrides(threshold=0.2),
+    )
     assert clf.card.threshold == 0.2
 
 
 def test_shared_between_threads(carded):
-    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(threads=1))
+    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(input_check="off", threads=1))
     images = [np.full((16, 16), v, dtype=np.uint8) for v in range(0, 250, 10)]
     expected = [clf.predict(img).probabilities["PNEUMONIA"] for img in images]
     results: dict[int, float] = {}
@@ -180,7 +195,9 @@ def test_decode_workers_keep_order_and_results(carded, tmp_path, workers):
         Image.new("L", (24, 24), i * 19).save(path)
         paths.append(path)
     paths.insert(5, tmp_path / "missing.png")
-    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(decode_workers=workers))
+    clf = Classifier(
+        carded("binary_gray.tflite"), ClassifierOptions(input_check="off", decode_workers=workers)
+    )
     results = clf.predict_batch(paths, batch_size=4)
     assert [r.path for r in results] == [str(p) for p in paths]
     assert [r.ok for r in results].count(False) == 1 and not results[5].ok
@@ -195,15 +212,15 @@ def test_openvino_engine_matches_onnx_runtime(carded, tiny_reference, filename):
     name = filename.split(".")[0]
     path = carded(filename)
     x = tiny_reference[f"{name}_x"]
-    openvino = Classifier(path, ClassifierOptions(engine="openvino"))
+    openvino = Classifier(path, ClassifierOptions(input_check="off", engine="openvino"))
     assert openvino.engine.name == "openvino"
-    reference = Classifier(path).predict_tensor(x)
+    reference = Classifier(path, ClassifierOptions(input_check="off")).predict_tensor(x)
     np.testing.assert_allclose(openvino.predict_tensor(x), reference, atol=1e-5)
     np.testing.assert_allclose(openvino.predict_tensor(x[:1]), reference[:1], atol=1e-5)
 
 
 def test_error_records_are_not_held_back_by_a_run_of_bad_files(carded, tmp_path):
-    clf = Classifier(carded("binary_gray.tflite"))
+    clf = Classifier(carded("binary_gray.tflite"), ClassifierOptions(input_check="off"))
 
     def endless_missing_files():
         for i in range(20):

@@ -1,0 +1,90 @@
+"""Checks on the grey levels of the model input: nearly uniform frames, heavy clipping, a flat
+background (documents, screenshots), noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgexray.inputcheck.result import Finding
+from edgexray.inputcheck.thresholds import ImageCheckThresholds
+
+# On a model input this large or larger, the statistics are taken on every other pixel of each
+# other row: a quarter of the work, and the same verdicts, since none of them depends on single
+# pixels. Smaller inputs are used whole: at 8x8 even a radiograph looks like noise.
+_SUBSAMPLE_FROM = 128
+
+
+def grey_levels(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 -> a (h, w) float32 grey sample (channels averaged; every other pixel of
+    inputs of at least _SUBSAMPLE_FROM pixels a side)."""
+    stride = 2 if min(pixels.shape[:2]) >= _SUBSAMPLE_FROM else 1
+    sample = pixels[::stride, ::stride]
+    if sample.shape[-1] == 1:
+        return sample[..., 0].astype(np.float32)
+    return sample.mean(axis=-1, dtype=np.float32)
+
+
+def uniform_frame(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """A black, white or grey frame: too little contrast to show any anatomy."""
+    std = float(grey.std())
+    if std >= limits.uniform_std:
+        return None
+    return Finding(
+        "uniform",
+        f"nearly uniform frame (grey-level spread {std:.1f} < {limits.uniform_std:g})",
+        std,
+        limits.uniform_std,
+    )
+
+
+def clipping(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """A frame mostly burnt out to white or crushed to black."""
+    share = float(np.count_nonzero((grey <= 1) | (grey >= 254))) / max(grey.size, 1)
+    if share <= limits.clipped_share:
+        return None
+    return Finding(
+        "clipping",
+        f"heavily clipped ({share:.0%} of pixels at black or white > {limits.clipped_share:.0%})",
+        share,
+        limits.clipped_share,
+    )
+
+
+def noise(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """A frame of noise: neighbouring pixels differ about as much as any two pixels do."""
+    std = float(grey.std())
+    if std == 0.0:
+        return None  # uniform, reported by its own check
+    horizontal = np.abs(np.diff(grey, axis=1)).mean() if grey.shape[1] > 1 else 0.0
+    vertical = np.abs(np.diff(grey, axis=0)).mean() if grey.shape[0] > 1 else 0.0
+    ratio = float((horizontal + vertical) / 2.0) / std
+    if ratio <= limits.noise_ratio:
+        return None
+    return Finding(
+        "noise",
+        f"noise-like frame (neighbour difference {ratio:.2f} x spread > {limits.noise_ratio:g})",
+        ratio,
+        limits.noise_ratio,
+    )
+
+
+# Grey levels either side of the most common one that count as "the same level" (JPEG and
+# antialiasing spread a flat paper background over a few levels).
+_FLAT_WINDOW = 2
+
+
+def flat_background(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """Most of the frame at one grey level: a page of text, a form or a screenshot. A radiograph's
+    grey levels spread over the whole anatomy."""
+    counts = np.bincount(np.rint(grey).astype(np.uint8).ravel(), minlength=256)
+    window = np.convolve(counts, np.ones(2 * _FLAT_WINDOW + 1, dtype=np.int64), mode="same")
+    share = float(window.max()) / max(grey.size, 1)
+    if share <= limits.flat_share:
+        return None
+    return Finding(
+        "flat",
+        f"mostly one flat grey level, like a document or screenshot ({share:.0%} of pixels > "
+        f"{limits.flat_share:.0%})",
+        share,
+        limits.flat_share,
+    )

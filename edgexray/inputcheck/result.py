@@ -1,0 +1,79 @@
+"""What an input check found, and what the run does about it (the mode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+InputCheckMode = Literal["strict", "warn", "off"]
+INPUT_CHECK_MODES: tuple[str, ...] = get_args(InputCheckMode)
+DEFAULT_MODE: InputCheckMode = "strict"
+
+Status = Literal["passed", "warned", "rejected", "off"]
+
+
+def check_mode(mode: str) -> InputCheckMode:
+    """`mode` if it is one of INPUT_CHECK_MODES, else ValueError."""
+    if mode not in INPUT_CHECK_MODES:
+        raise ValueError(f"input_check is {mode!r}; expected one of {', '.join(INPUT_CHECK_MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check. check: its short name (`uniform`, `colour`, ...); reason: one line for
+    people; score: the measured value the threshold was applied to; threshold: that threshold."""
+
+    check: str
+    reason: str
+    score: float
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "reason": self.reason,
+            "score": round(self.score, 4),
+            "threshold": self.threshold,
+        }
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """The input check every prediction carries.
+
+    status: `passed`; `rejected` (strict mode, a check failed: no label); `warned` (warn mode, a
+    check failed: the label is kept and flagged); `off` (not checked).
+    findings: the checks that failed, in the order they ran.
+    """
+
+    status: Status
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_findings(cls, findings: tuple[Finding, ...], mode: InputCheckMode) -> InputCheck:
+        if mode == "off":
+            return cls("off")
+        if not findings:
+            return cls("passed")
+        return cls("rejected" if mode == "strict" else "warned", findings)
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "rejected"
+
+    @property
+    def reason(self) -> str | None:
+        """The findings' reasons as one line, or None when nothing failed."""
+        if not self.findings:
+            return None
+        return "; ".join(f.reason for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status}
+        if self.findings:
+            data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+
+NOT_CHECKED = InputCheck("off")
