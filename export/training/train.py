@@ -301,13 +301,15 @@ def train_cnn(
     run: RunConfig | None = None,
     input_size: tuple[int, int] = SEED_CNN_SIZE,
     normalize: Normalize = SEED_CNN_NORMALIZE,
-    log: TextIO = sys.stderr,
+    log: TextIO | None = None,
 ) -> TrainResult:
     """Train the seed CNN (grayscale) on `data` and save it to `out` (.keras).
 
     input_size: (height, width) in pixels; the seed model is 256x256, tests use less.
     normalize: pixel scaling (edgexray.card.NORMALIZATIONS), recorded for the export step.
+    log: progress lines (default: sys.stderr as it is when called, not when this was imported).
     """
+    log = log or sys.stderr
     fit, run = fit or FitConfig(), run or RunConfig()
     started = time.perf_counter()
     _seed_everything(run.seed)
@@ -336,13 +338,14 @@ def train_finetune(
     out: Path,
     config: FinetuneConfig | None = None,
     run: RunConfig | None = None,
-    log: TextIO = sys.stderr,
+    log: TextIO | None = None,
 ) -> TrainResult:
     """Train the MobileNetV2 transfer model (RGB, pixels x/127.5-1) on `data`, save it to `out`.
 
     Pretrained: head-only phase, then the top `config.fine_tune_layers` at the lower rate.
-    From scratch (weights none): the whole network in one phase.
+    From scratch (weights none): the whole network in one phase. log: as for train_cnn.
     """
+    log = log or sys.stderr
     config, run = config or FinetuneConfig(), run or RunConfig()
     started = time.perf_counter()
     _seed_everything(run.seed)

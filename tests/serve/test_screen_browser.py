@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The service needs the [serve] extra and its tests httpx: a runtime-only install skips them.
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
 from serve_process import TOKEN, ServerProcess, running_server, sample
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
