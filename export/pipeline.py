@@ -306,6 +306,7 @@ def export_model(
     quality_target: float = DEFAULT_QUALITY_TARGET,
     metric_gate: MetricGate | None = None,
     retune_threshold: bool = False,
+    debug_quantization: bool = False,
     training_data: str = "",
     seed: int = 0,
     progress: Progress = _quiet,
@@ -328,6 +329,8 @@ def export_model(
     ladders stop only at a setting that meets it on the calibration images. retune_threshold:
     binary models with labelled images; each variant gets its own threshold, matching the Keras
     model's sensitivity on the calibration images (the Keras threshold goes into its parity).
+    debug_quantization: tflite-int8 also writes its per-layer error report (TF's quantization
+    debugger) as NAME.tflite-int8.quantization-debug.json and .txt.
     progress: called with one line per step (the CLI prints them to stderr). trust_model: load a
     model that could run code on load (Lambda or custom layers); off, such a model is refused.
 
@@ -403,6 +406,7 @@ def export_model(
         quality_target=quality_target,
         metric_gate=metric_gate,
         calibration_truth=calibration_truth,
+        debug_quantization=debug_quantization,
     )
     results = []
     for variant in chosen:

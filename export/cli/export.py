@@ -122,6 +122,12 @@ def _progress(line: str) -> None:
     "Keras model's sensitivity on the calibration images.",
 )
 @click.option(
+    "--debug-quantization",
+    is_flag=True,
+    help="tflite-int8: also write a per-layer error report (table and JSON) from TF's "
+    "quantization debugger, to see which layers hurt.",
+)
+@click.option(
     "--int8-io",
     is_flag=True,
     help="Also export tflite-int8-io: int8 input and output, every layer int8, for integer-only "

@@ -30,6 +30,8 @@ class ConversionInput:
     quality_target: top-1 agreement a quantized variant should reach (0..1).
     metric_gate / calibration_truth: the user's metric gate and the true class of each calibration
     image; with both, a quantization ladder stops only at a setting that also meets the gate.
+    debug_quantization: int8 converters that can write a per-layer error report next to the model
+    file (tflite-int8: MODEL.quantization-debug.json and .txt) do so.
     """
 
     source: LoadedKerasModel
@@ -40,6 +42,7 @@ class ConversionInput:
     quality_target: float = 0.995
     metric_gate: MetricGate | None = None
     calibration_truth: np.ndarray | None = None
+    debug_quantization: bool = False
 
 
 class VariantExporter(ABC):

@@ -167,3 +167,19 @@ def test_retuned_threshold_gives_back_the_full_models_sensitivity(
     after = retuned.result(VARIANT).parity
     assert after.metric_variant > before.metric_variant
     assert after.agreement > before.agreement
+
+
+def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: Path) -> None:
+    export_model(
+        tiny["path"],
+        tmp_path,
+        calibration_dir=tiny["folder"],
+        variants=["tflite-int8"],
+        min_agreement=0.0,
+        debug_quantization=True,
+    )
+    data = json.loads((tmp_path / "tiny.tflite-int8.quantization-debug.json").read_text())
+    ops = [row["op_type"] for row in data["layers"]]
+    assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
+    assert all(row["rmse_over_scale"] >= 0 for row in data["layers"])
+    assert "rmse/scale" in (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
