@@ -165,6 +165,8 @@ class ModelCard:
     threshold: decision threshold on the positive-class probability of a binary model.
     payload_sha256/payload_size: hash and size of the model bytes without the card, set when the card
     is embedded, so a corrupted or swapped model file is detected on load.
+    views: the DICOM View Positions the model was trained on (e.g. PA, AP); a DICOM file showing
+    another view is refused by the header gate. None: not stated, no view is refused.
     card_sha256: SHA-256 of the card itself (`digest()`: every other field, canonical JSON), set when
     the card is written (`sealed()`), so an edit of any field without re-export is detected. A card
     with a digest that does not match is refused (DamagedCardError). Cards written by edgexray 0.1
@@ -191,6 +193,7 @@ class ModelCard:
     created: str | None = None
     payload_sha256: str | None = None
     payload_size: int | None = None
+    views: tuple[str, ...] | None = None
     schema_version: int = SCHEMA_VERSION
     card_sha256: str | None = None
 
@@ -233,6 +236,13 @@ class ModelCard:
         _require(
             self.payload_size is None or self.payload_size > 0, "payload_size must be positive"
         )
+        if self.views is not None:
+            views = tuple(self.views) if isinstance(self.views, (list, tuple)) else ()
+            _require(
+                bool(views) and all(isinstance(v, str) and v.strip() for v in views),
+                "views must list at least one view position (e.g. PA, AP)",
+            )
+            object.__setattr__(self, "views", tuple(v.strip().upper() for v in views))
         if self.card_sha256 is not None and self.card_sha256 != self.digest():
             raise DamagedCardError(
                 "the model card does not match its digest: it was edited or damaged after export"
@@ -287,6 +297,12 @@ class ModelCard:
                 if data["parity"][name] is None:
                     del data["parity"][name]
         data["labels"] = list(self.labels)
+        # An optional field left at None is not written, so cards sealed before it existed keep
+        # their digest.
+        if self.views is None:
+            del data["views"]
+        else:
+            data["views"] = list(self.views)
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
 

@@ -11,15 +11,16 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput, display_name
+from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.transform import check_reducing_gap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +51,8 @@ class ClassifierOptions:
     PNGs, whose decoding costs several times the inference, go through a folder run up to the
     number of cores times faster. reducing_gap: resize large images in two steps (see
     Preprocessor; None = one step, exactly as in training). verbose: let the engine's own messages
-    through while the model loads (silenced by default)."""
+    through while the model loads (silenced by default). dicom: how DICOM files are read (window,
+    header gate; docs/dicom.md)."""
 
     threads: int | None = None
     engine: str | None = None
@@ -58,6 +61,7 @@ class ClassifierOptions:
     decode_workers: int | None = None
     reducing_gap: float | None = None
     verbose: bool = False
+    dicom: DicomOptions = field(default_factory=DicomOptions)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -76,8 +80,8 @@ class ClassifierOptions:
         return self.decode_workers
 
 
-# (name, preprocessed input or None, error or None) for one source.
-_Prepared = tuple[str | None, np.ndarray | None, str | None]
+# (name, preprocessed input or None, error or None, source facts or None) for one source.
+_Prepared = tuple[str | None, np.ndarray | None, str | None, Mapping[str, Any] | None]
 
 
 def _name(source: object) -> str | None:
@@ -108,7 +112,10 @@ class Classifier:
         del checked  # the engine keeps the bytes if it needs them (LiteRT), or has copied them
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
         self.preprocessor = Preprocessor.from_card(
-            self.card, DecodeLimits(self.options.max_pixels), self.options.reducing_gap
+            self.card,
+            DecodeLimits(self.options.max_pixels),
+            self.options.reducing_gap,
+            self.options.dicom,
         )
         self._lock = threading.Lock()
 
@@ -132,8 +139,14 @@ class Classifier:
             raw = self.engine.run(batch)
         return to_probabilities(raw, self.card)
 
-    def _predictions(self, names: list[str | None], probabilities: np.ndarray) -> list[Prediction]:
+    def _predictions(
+        self,
+        names: list[str | None],
+        probabilities: np.ndarray,
+        sources: list[Mapping[str, Any] | None] | None = None,
+    ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
+        facts = sources or [None] * len(names)
         return [
             Prediction(
                 path=name,
@@ -142,8 +155,9 @@ class Classifier:
                 probabilities={
                     label: float(p) for label, p in zip(self.card.labels, row, strict=True)
                 },
+                source=fact,
             )
-            for name, row, index in zip(names, probabilities, chosen, strict=True)
+            for name, row, index, fact in zip(names, probabilities, chosen, facts, strict=True)
         ]
 
     # Public API -----------------------------------------------------------------------------------
@@ -152,8 +166,8 @@ class Classifier:
         """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
         an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
         EngineError if the engine fails on it."""
-        x = self.preprocessor(source)
-        return self._predictions([_name(source)], self.predict_tensor(x[None]))[0]
+        x, facts = self.preprocessor.prepare(source)
+        return self._predictions([_name(source)], self.predict_tensor(x[None]), [facts])[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -173,9 +187,10 @@ class Classifier:
 
     def _prepare(self, source: ImageInput) -> _Prepared:
         try:
-            return _name(source), self.preprocessor(source), None
+            x, facts = self.preprocessor.prepare(source)
+            return _name(source), x, None, facts
         except ImageError as exc:
-            return _name(source), None, str(exc)
+            return _name(source), None, str(exc), exc.source
 
     def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Prepared]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
@@ -216,18 +231,22 @@ class Classifier:
         return f"{display_name(name)}: {exc}" if name is not None else str(exc)
 
     def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
-        good = [(name, x) for name, x, _ in pending if x is not None]
+        good = [(name, x, facts) for name, x, _, facts in pending if x is not None]
         results: dict[int, Prediction] = {}
         if good:
+            names, batch = [name for name, _, _ in good], np.stack([x for _, x, _ in good])
             done = iter(
-                self._run_isolating([name for name, _ in good], np.stack([x for _, x in good]))
+                dataclasses.replace(prediction, source=facts)
+                for prediction, (_, _, facts) in zip(
+                    self._run_isolating(names, batch), good, strict=True
+                )
             )
-            for i, (_, x, _) in enumerate(pending):
+            for i, (_, x, _, _) in enumerate(pending):
                 if x is not None:
                     results[i] = next(done)
         return [
-            results[i] if i in results else Prediction(path=name, error=error)
-            for i, (name, _, error) in enumerate(pending)
+            results[i] if i in results else Prediction(path=name, error=error, source=facts)
+            for i, (name, _, error, facts) in enumerate(pending)
         ]
 
     def predict_batch(

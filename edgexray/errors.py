@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class EdgexrayError(Exception):
     """Base class: the message is one line saying what went wrong and why."""
@@ -31,4 +34,11 @@ class EngineUnavailableError(EdgexrayError):
 
 
 class ImageError(EdgexrayError):
-    """One input image cannot be decoded; the others are unaffected."""
+    """One input image cannot be decoded; the others are unaffected.
+
+    source: what is known of the file when it was refused (e.g. a DICOM file's UIDs), for its record.
+    """
+
+    def __init__(self, message: str, source: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.source = source

@@ -55,7 +55,7 @@ def scan_images(root: Path) -> list[CalibrationImage]:
     found = discover_images([root])
     if not found.files:
         raise ExportError(
-            f"calibration folder {root} holds no images (png, jpg, bmp, tif, gif, webp); "
+            f"calibration folder {root} holds no images (png, jpg, bmp, tif, gif, webp, dcm); "
             "give a folder of representative X-rays, ideally one sub-folder per class"
         )
     images = []

@@ -21,6 +21,8 @@ from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
+    dicom_options,
+    dicom_options_from,
     engine_option,
     model_option,
     model_or_demo,
@@ -143,6 +145,7 @@ def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
 )
 @audit_option
 @card_override_options
+@dicom_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -156,9 +159,9 @@ def classify(
     explain_dir: Path | None,
     explain_only: str | None,
     audit: Path | None,
-    **card_flags: Any,
+    **flags: Any,
 ) -> None:
-    """Classify image files and folders (searched recursively for image files).
+    """Classify image files and folders (searched recursively for image files, DICOM included).
 
     With no PATH, classifies the bundled sample images; `-` reads one image from standard input
     (`cat scan.png | edgexray classify -`). Exit codes: 0 all classified, 1 fatal error,
@@ -179,8 +182,9 @@ def classify(
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,
         verbose=run_settings().verbose,
+        dicom=dicom_options_from(flags),
     )
-    classifier = Classifier(model, options, overrides_from(card_flags))
+    classifier = Classifier(model, options, overrides_from(flags))
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
@@ -201,6 +205,9 @@ def classify(
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
+        # pydicom warns about non-conformant files it still reads; a warning could quote an
+        # element's value, and records must never carry patient data.
+        warnings.filterwarnings("ignore", module=r"pydicom")
         destination = _open_output(output, output_format) if output else None
         explanations = (
             stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None

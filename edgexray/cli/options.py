@@ -13,6 +13,7 @@ from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
+from edgexray.preprocessing.dicom import DicomOptions, parse_window
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,6 +116,63 @@ def overrides_from(params: dict[str, Any]) -> CardOverrides:
     """The CardOverrides in a command's keyword arguments from card_override_options (removed from
     `params`); the option destinations are named like CardOverrides' fields."""
     return CardOverrides(**{f.name: params.pop(f.name, None) for f in fields(CardOverrides)})
+
+
+def _window(ctx: click.Context, param: click.Parameter, value: str) -> object:
+    try:
+        return parse_window(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _codes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    codes = tuple(part.strip().upper() for part in value.split(","))
+    if not all(codes):
+        raise click.BadParameter("give comma-separated codes, e.g. CR,DX")
+    return codes
+
+
+def dicom_options(function: F) -> F:
+    """--dicom-window/--dicom-gate/--dicom-modalities (docs/dicom.md); turn them into DicomOptions
+    with dicom_options_from."""
+    for option in reversed(
+        (
+            click.option(
+                "--dicom-window",
+                callback=_window,
+                default="first",
+                show_default=True,
+                help="DICOM VOI to apply: first, full-range (the image's own min..max), or a "
+                "window number N (0 = the first).",
+            ),
+            click.option(
+                "--dicom-gate",
+                type=click.Choice(("on", "off")),
+                default="on",
+                show_default=True,
+                help="Refuse DICOM files whose Modality, Body Part Examined or View Position "
+                "is not what the model reads (exit 3, the others go on).",
+            ),
+            click.option(
+                "--dicom-modalities",
+                callback=_codes,
+                default=",".join(DicomOptions().modalities),
+                show_default=True,
+                help="Modalities the DICOM gate lets through, comma-separated.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def dicom_options_from(params: dict[str, Any]) -> DicomOptions:
+    """The DicomOptions in a command's keyword arguments from dicom_options (removed from `params`)."""
+    return DicomOptions(
+        window=params.pop("dicom_window"),
+        gate=params.pop("dicom_gate") == "on",
+        modalities=params.pop("dicom_modalities"),
+    )
 
 
 def model_or_demo(model: Path | None) -> Path:

@@ -75,11 +75,19 @@ class JSONWriter(ResultWriter):
 
 
 class CSVWriter(ResultWriter):
-    """Columns: path, label, confidence, p_<label>..., error."""
+    """Columns: path, label, confidence, p_<label>..., error, source (the record's `source` facts as
+    compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
         super().__init__(stream, labels, path_width)
-        self.columns = ["path", "label", "confidence", *(f"p_{x}" for x in labels), "error"]
+        self.columns = [
+            "path",
+            "label",
+            "confidence",
+            *(f"p_{x}" for x in labels),
+            "error",
+            "source",
+        ]
         self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
         self.writer.writeheader()
         self.stream.flush()
@@ -88,6 +96,9 @@ class CSVWriter(ResultWriter):
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
             "error": display_error(prediction),
+            "source": ""
+            if prediction.source is None
+            else json.dumps(dict(prediction.source), ensure_ascii=False, separators=(",", ":")),
         }
         if prediction.ok:
             row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")

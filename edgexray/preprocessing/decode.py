@@ -1,4 +1,5 @@
-"""Decode one image file with Pillow into an 8-bit grayscale ("L") or RGB image.
+"""Decode one image file into an 8-bit grayscale ("L") or RGB image: DICOM files with the DICOM
+reader (`edgexray.preprocessing.dicom`), everything else with Pillow.
 
 Handles PNG (8 and 16 bit), JPEG (incl. CMYK), BMP, TIFF, GIF and WebP in any Pillow mode, applies the
 EXIF orientation, and uses the first frame of animated or multi-page files; files in other formats are
@@ -13,13 +14,17 @@ import io
 import os
 import stat
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edgexray.errors import ImageError
+from edgexray.preprocessing.dicom.detect import looks_like_dicom
+from edgexray.preprocessing.dicom.options import DicomOptions
+from edgexray.preprocessing.dicom.reader import read_dicom
 
 TargetMode = Literal["L", "RGB"]
 # A path, the encoded file's bytes or a binary file object (e.g. io.BytesIO, an upload), a decoded
@@ -93,11 +98,21 @@ def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
         raise ImageError(f"{name}: empty file")
 
 
+def _checked_file(path: str | os.PathLike[str], name: str) -> None:
+    """ImageError unless `path` is a readable, non-empty regular file."""
+    try:
+        _check_regular_file(path, name)
+    except FileNotFoundError:
+        raise ImageError(f"{name}: file not found") from None
+    except PermissionError:
+        raise ImageError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
 def _open(path: str | os.PathLike[str] | BinaryIO, limits: DecodeLimits) -> Image.Image:
     name = _describe(path)
     try:
-        if isinstance(path, (str, os.PathLike)):
-            _check_regular_file(path, name)
         image = Image.open(path, formats=_FORMATS)  # reads the header only
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
@@ -154,11 +169,12 @@ class Decoded:
     box: None, or (left, upper, right, lower) in `image` pixels when the JPEG decoder scaled the
     picture down (see `decode`): the scaled size is rounded up, so the last row and column can
     cover only part of a pixel; resizing from `box` keeps the geometry exact, as Pillow's own
-    `thumbnail` does.
+    `thumbnail` does. source: what the result records about the file (DICOM: UIDs, view, window).
     """
 
     image: Image.Image
     box: tuple[float, float, float, float] | None = None
+    source: Mapping[str, Any] | None = None
 
 
 @functools.cache
@@ -207,11 +223,13 @@ def decode(
     limits: DecodeLimits | None = None,
     draft: tuple[int, int] | None = None,
     keep_grey: bool = False,
+    dicom: DicomOptions | None = None,
 ) -> Decoded:
     """Like `load_image`; with `draft` (width, height), a JPEG file may be decoded at 1/2, 1/4 or
     1/8 scale, in the decoder's DCT, as long as the result stays at least that large (Pillow's
     `Image.draft`). Other formats, and JPEGs whose EXIF orientation turns them, decode in full.
-    keep_grey: see `to_mode`.
+    keep_grey: see `to_mode`. A DICOM file (by name or content, see `looks_like_dicom`) is read
+    by the DICOM reader with `dicom` (default: DicomOptions()); anything else by Pillow.
     """
     limits = limits or DecodeLimits()
     if isinstance(source, np.ndarray):
@@ -230,8 +248,13 @@ def decode(
             f"cannot classify a {type(source).__name__}: give a path, the file's bytes, a binary "
             "file object, a PIL image or a numpy array"
         )
-    image = _open(source, limits)
     name = _describe(source)
+    if isinstance(source, (str, os.PathLike)):
+        _checked_file(source, name)
+    if looks_like_dicom(source):
+        dicom_image = read_dicom(source, name, dicom or DicomOptions(), limits.max_pixels)
+        return Decoded(to_mode(dicom_image.image, mode, keep_grey), source=dicom_image.source)
+    image = _open(source, limits)
     try:
         with image:
             image.seek(0)  # first frame of animated GIF / multi-page TIFF

@@ -6,11 +6,23 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgexray.preprocessing.dicom.detect import has_dicom_magic, has_dicom_name
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 
 
 def is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+    return path.suffix.lower() in IMAGE_EXTENSIONS or has_dicom_name(path)
+
+
+def is_image_file(path: Path) -> bool:
+    """An image by its name (IMAGE_EXTENSIONS, .dcm, .dicom), or a file without an extension that
+    carries the DICOM magic (PACS exports often have no extension, or are named by their UID, whose
+    last part looks like a numeric extension; reads 132 bytes at most)."""
+    if is_image_name(path):
+        return True
+    unnamed = not path.suffix or path.suffix[1:].isdigit()
+    return unnamed and path.is_file() and has_dicom_magic(path)
 
 
 @dataclass
@@ -37,13 +49,14 @@ def _walk(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
             continue
         seen.add(real)
         dirs.sort()
-        found.extend(Path(root, name) for name in files if is_image_name(Path(name)))
+        found.extend(path for name in files if is_image_file(path := Path(root, name)))
     return sorted(found)
 
 
 def discover_images(paths: list[Path] | tuple[Path, ...]) -> Discovery:
     """Files given by name are taken whatever their extension (a wrong one fails at decoding, with a
-    clear error); folders are searched recursively for IMAGE_EXTENSIONS, case-insensitively."""
+    clear error); folders are searched recursively for IMAGE_EXTENSIONS and DICOM files (.dcm,
+    .dicom, case-insensitively, and extensionless files with the DICM magic)."""
     result = Discovery()
     for path in paths:
         if path.is_dir():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -18,6 +21,7 @@ from edgexray.card import (
     Normalize,
 )
 from edgexray.preprocessing.decode import DecodeLimits, ImageInput, TargetMode, decode
+from edgexray.preprocessing.dicom.options import DicomOptions
 
 # Pillow filters. Pillow antialiases when it shrinks (the filter support grows with the scale), which
 # is what `keras.utils.load_img` does; `tf.image.resize` does not (see README).
@@ -52,6 +56,8 @@ class Preprocessor:
     are box-averaged by `Image.reduce`), then the card's interpolation over the last factor of at
     least `reducing_gap`. Faster on large images; pixels differ slightly from the one-step resize
     (see README, "Faster decoding").
+
+    dicom: how DICOM files are read (window, header gate; see docs/dicom.md).
     """
 
     height: int
@@ -61,6 +67,7 @@ class Preprocessor:
     interpolation: Interpolation = "bilinear"
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     reducing_gap: float | None = None
+    dicom: DicomOptions = field(default_factory=DicomOptions)
 
     def __post_init__(self) -> None:
         if self.height <= 0 or self.width <= 0:
@@ -80,8 +87,13 @@ class Preprocessor:
         card: ModelCard,
         limits: DecodeLimits | None = None,
         reducing_gap: float | None = None,
+        dicom: DicomOptions | None = None,
     ) -> Preprocessor:
-        """The preprocessing the card describes, with this runtime's decode limits and resize."""
+        """The preprocessing the card describes, with this runtime's decode limits and resize. The
+        DICOM gate takes the card's trained views unless `dicom` names its own."""
+        dicom = dicom or DicomOptions()
+        if dicom.views is None and card.views is not None:
+            dicom = dataclasses.replace(dicom, views=card.views)
         return cls(
             height=card.input_height,
             width=card.input_width,
@@ -90,6 +102,7 @@ class Preprocessor:
             interpolation=card.interpolation,
             limits=limits or DecodeLimits(),
             reducing_gap=reducing_gap,
+            dicom=dicom,
         )
 
     @property
@@ -125,14 +138,25 @@ class Preprocessor:
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""
+        return self._pixels_and_source(source)[0]
+
+    def _pixels_and_source(self, source: ImageInput) -> tuple[np.ndarray, Mapping[str, Any] | None]:
         # A grey radiograph for an RGB model is resized as one channel, then copied into three:
         # the same pixels as converting first, for a third of the resampling work.
-        decoded = decode(source, self.pil_mode, self.limits, self._draft_size, keep_grey=True)
+        decoded = decode(
+            source, self.pil_mode, self.limits, self._draft_size, keep_grey=True, dicom=self.dicom
+        )
         image = self.resize(decoded.image, decoded.box)
         if image.mode != self.pil_mode:
             image = image.convert(self.pil_mode)
         array = np.asarray(image, dtype=np.uint8)
-        return array.reshape(self.height, self.width, self.channels)
+        return array.reshape(self.height, self.width, self.channels), decoded.source
+
+    def prepare(self, source: ImageInput) -> tuple[np.ndarray, Mapping[str, Any] | None]:
+        """Model input (as `__call__`) and what the result records about the file (a DICOM file's
+        identifiers and window; None for other images)."""
+        pixels, facts = self._pixels_and_source(source)
+        return self.normalize_pixels(pixels), facts
 
     def normalize_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (..., H, W, C) -> float32 model input, per the card's normalization."""

@@ -45,8 +45,24 @@ import click
     show_default=True,
     help="Processes generating images (the images do not depend on it).",
 )
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["mixed", "dicom"]),
+    default="mixed",
+    show_default=True,
+    help="mixed: 8/16-bit PNG and JPEG; dicom: DICOM CR files, MONOCHROME1 and 2 mixed "
+    "(needs the [dicom] extra).",
+)
 def synth(
-    out: Path, classes: str, count: int, seed: int, min_side: int, max_side: int, workers: int
+    out: Path,
+    classes: str,
+    count: int,
+    seed: int,
+    min_side: int,
+    max_side: int,
+    workers: int,
+    file_format: str,
 ) -> None:
     """Write COUNT synthetic radiographs per class to OUT/<CLASS>/ (8/16-bit PNG and JPEG).
 
@@ -54,7 +70,9 @@ def synth(
     """
     from edgexray_export.data.synthetic import CLASS_SETS, SynthConfig, write_dataset
 
-    config = SynthConfig(CLASS_SETS[classes], count, seed, min_side, max_side)
+    config = SynthConfig(
+        CLASS_SETS[classes], count, seed, min_side, max_side, file_format=file_format
+    )
     total = count * len(config.classes)
     with click.progressbar(length=total, label="generating", file=sys.stderr) as bar:
         files = write_dataset(out, config, lambda done, _: bar.update(1), workers)

@@ -34,6 +34,7 @@ THREE_CLASSES = ("COVID", "NORMAL", "PNEUMONIA")
 CLASS_SETS = {"binary": BINARY_CLASSES, "three": THREE_CLASSES}
 
 WORK_SIDE = 384
+FILE_FORMATS = ("mixed", "dicom")
 _CLASS_IDS = {"NORMAL": 0, "PNEUMONIA": 1, "COVID": 2}
 
 
@@ -45,6 +46,8 @@ class SynthConfig:
     min_side/max_side: range of the long image side in pixels; aspect (height/width) in
     [min_aspect, max_aspect]. png16_fraction/jpeg_fraction: share of 16-bit PNG and JPEG files
     (the rest is 8-bit PNG). difficulty: scales down lesion strength (1.0 = the shipped setting).
+    file_format: "mixed" (PNG and JPEG, by the fractions) or "dicom" (every image a DICOM CR,
+    MONOCHROME1 and MONOCHROME2 mixed; the pixels are the same as in "mixed").
     """
 
     classes: tuple[str, ...] = BINARY_CLASSES
@@ -57,6 +60,7 @@ class SynthConfig:
     png16_fraction: float = 0.15
     jpeg_fraction: float = 0.15
     difficulty: float = 1.0
+    file_format: str = "mixed"
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.classes if name not in _CLASS_IDS]
@@ -77,6 +81,10 @@ class SynthConfig:
             raise ExportError("png16_fraction + jpeg_fraction must be within 0..1")
         if self.difficulty <= 0:
             raise ExportError(f"difficulty must be positive, got {self.difficulty}")
+        if self.file_format not in FILE_FORMATS:
+            raise ExportError(
+                f"file_format must be one of {', '.join(FILE_FORMATS)}, got {self.file_format!r}"
+            )
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
@@ -369,6 +377,7 @@ class SynthImage:
     pixels: np.ndarray
     file_format: str
     lesion: np.ndarray | None = None
+    seed: int = 0
 
 
 def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthImage:
@@ -388,6 +397,8 @@ def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthIma
         if draw < config.png16_fraction + config.jpeg_fraction
         else "png8"
     )
+    if config.file_format == "dicom":  # after the draw, so the pixels are those of "mixed"
+        fmt = "dicom-mono1" if rng.random() < 0.5 else "dicom-mono2"
     shrink = min(1.0, WORK_SIDE / max(height, width))
     work_h, work_w = max(16, round(height * shrink)), max(16, round(width * shrink))
     pixels, lesion = render_with_lesion(class_name, rng, work_h, work_w, config.difficulty)
@@ -397,12 +408,18 @@ def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthIma
         if lesion is not None:
             big = Image.fromarray(lesion).resize((width, height), Image.Resampling.NEAREST)
             lesion = np.asarray(big, dtype=bool)
-    return SynthImage(class_name, index, pixels, fmt, lesion)
+    return SynthImage(class_name, index, pixels, fmt, lesion, config.seed)
 
 
 def write_image(image: SynthImage, folder: Path) -> Path:
-    """Write `image` into `folder` as <CLASS>_<index>.png/.jpg; returns the file written."""
+    """Write `image` into `folder` as <CLASS>_<index>.png/.jpg/.dcm; returns the file written."""
     stem = folder / f"{image.class_name}_{image.index:05d}"
+    if image.file_format.startswith("dicom"):
+        from edgexray_export.data.dicom_writer import write_dicom
+
+        photometric = "MONOCHROME1" if image.file_format == "dicom-mono1" else "MONOCHROME2"
+        key = (image.seed, image.class_name, image.index)
+        return write_dicom(image.pixels, stem, key, photometric)
     return _WRITERS[image.file_format](image.pixels, stem)
 
 

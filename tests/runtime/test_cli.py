@@ -62,6 +62,7 @@ def test_csv_has_p_columns_and_an_error_row(carded, images):
         "p_NORMAL",
         "p_PNEUMONIA",
         "error",
+        "source",
     ]
     assert len(rows) == 5
     broken = [r for r in rows if r["error"]]
