@@ -73,6 +73,14 @@ PARITY_FIELDS_OMITTED_WHEN_NONE = (
     "explanation_rank_correlation",
     "explanation_top_overlap",
     "explanation_images",
+    "metric",
+    "metric_max_drop",
+    "metric_drop_mode",
+    "metric_reference",
+    "metric_variant",
+    "metric_passed",
+    "decisions_changed",
+    "reference_threshold",
 )
 
 
@@ -87,6 +95,14 @@ class Parity:
     explanation_rank_correlation / explanation_top_overlap: explanation parity, the variant's
     occlusion maps against the Keras model's on `explanation_images` held-out images (Spearman
     -1..1, share of the top 10% pixels in common 0..1); None when not measured.
+    metric / metric_max_drop / metric_drop_mode: the user's metric gate (`export --max-drop`):
+    accuracy, sensitivity, specificity, f1 or auroc, the drop allowed, absolute or relative;
+    metric_reference / metric_variant: that metric for the Keras model and the variant on the
+    labelled parity images; metric_passed: the verdict. None when no gate was asked for.
+    decisions_changed: binary models, parity images decided differently from the Keras model at
+    the Keras model's threshold. reference_threshold: set when the variant's threshold was retuned
+    (`export --retune-threshold`): the Keras model's threshold, the card's `threshold` being the
+    variant's own.
     """
 
     agreement: float
@@ -100,6 +116,14 @@ class Parity:
     explanation_rank_correlation: float | None = None
     explanation_top_overlap: float | None = None
     explanation_images: int | None = None
+    metric: str | None = None
+    metric_max_drop: float | None = None
+    metric_drop_mode: str | None = None
+    metric_reference: float | None = None
+    metric_variant: float | None = None
+    metric_passed: bool | None = None
+    decisions_changed: int | None = None
+    reference_threshold: float | None = None
 
     def __post_init__(self) -> None:
         correlation = self.explanation_rank_correlation
@@ -113,6 +137,8 @@ class Parity:
             "reference_accuracy",
             "min_agreement",
             "explanation_top_overlap",
+            "metric_reference",
+            "metric_variant",
         ):
             value = getattr(self, name)
             _require(

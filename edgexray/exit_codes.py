@@ -8,7 +8,7 @@ OK = 0  # every input succeeded
 FATAL = 1  # nothing could be done: the model cannot load, a missing extra, an export that failed
 USAGE = 2  # a bad flag or argument (click's convention)
 PARTIAL = 3  # some inputs failed; the others were processed and written
-PARITY = 4  # export: a variant fell below --min-agreement (and --allow-degraded was not given)
+PARITY = 4  # export: a variant fell below --min-agreement or --max-drop (without --allow-degraded)
 INTERRUPTED = 130  # Ctrl-C or SIGTERM; results written so far are complete records
 # The reader of stdout went away (`edgexray classify DIR | head`): the run stops quietly. 128 +
 # SIGPIPE(13), what a shell reports for a tool SIGPIPE ended (`yes | head`), so scripts that already

@@ -112,3 +112,55 @@ def classification_metrics(
 ) -> Metrics:
     """Metrics of predicted class indices `y_pred` against true indices `y_true` (into `labels`)."""
     return metrics_from_confusion(confusion_matrix(y_true, y_pred, len(labels)), labels)
+
+
+TASK_METRICS = ("accuracy", "sensitivity", "specificity", "f1", "auroc")
+
+
+def auroc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of `scores` for the boolean `positive`, ties counted half
+    (the Mann-Whitney statistic); 0.5 when one of the two groups is empty."""
+    is_pos = np.asarray(positive, dtype=bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    n_pos, n_neg = int(is_pos.sum()), int((~is_pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    # Average rank over runs of equal scores (1-based ranks).
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    return float((ranks[is_pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def task_metric(
+    name: str, y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray
+) -> float:
+    """One figure (0..1) a user gates on. Binary models (2 columns): sensitivity, specificity and
+    F1 of the positive class (index 1), AUROC of its probability. More classes: macro averages
+    (AUROC one-vs-rest). y_pred: decided class per image; probabilities: (N, classes)."""
+    if name not in TASK_METRICS:
+        raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(TASK_METRICS)}")
+    p = np.asarray(probabilities, dtype=np.float64)
+    truth = np.asarray(y_true, dtype=np.int64).ravel()
+    n_classes = p.shape[1]
+    cm = confusion_matrix(truth, y_pred, n_classes)
+    tp = np.diag(cm).astype(np.float64)
+    recall = _ratio(tp, cm.sum(axis=1))
+    negatives = cm.sum() - cm.sum(axis=1)
+    specificity = _ratio(negatives - (cm.sum(axis=0) - tp), negatives)
+    precision = _ratio(tp, cm.sum(axis=0))
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    classes = [1] if n_classes == 2 else list(range(n_classes))
+    if name == "accuracy":
+        return float(tp.sum() / cm.sum()) if cm.sum() else 0.0
+    if name == "sensitivity":
+        return float(recall[classes].mean())
+    if name == "specificity":
+        return float(specificity[classes].mean())
+    if name == "f1":
+        return float(f1[classes].mean())
+    return float(np.mean([auroc(truth == c, p[:, c]) for c in classes]))

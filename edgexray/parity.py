@@ -20,11 +20,15 @@ def measure_parity(
     *,
     true_labels: np.ndarray | None = None,
     min_agreement: float | None = None,
+    variant_card: ModelCard | None = None,
 ) -> Parity:
     """Parity of `variant` against `reference`, both probabilities (N, n_labels) on the same images.
 
     true_labels: class index per image when known (gives accuracy and reference_accuracy).
     min_agreement: the gate, recorded; `degraded` is left False, the caller decides what to do.
+    variant_card: decides the variant's images when it has its own threshold (default `card`);
+    decisions_changed (binary models) counts images decided differently at the full model's
+    threshold, whatever the variant's own.
     """
     reference = np.asarray(reference, dtype=np.float64)
     variant = np.asarray(variant, dtype=np.float64)
@@ -34,7 +38,7 @@ def measure_parity(
             f"{reference.shape} and {variant.shape}"
         )
     ref_top = decide(reference, card)
-    var_top = decide(variant, card)
+    var_top = decide(variant, variant_card or card)
     diff = np.abs(reference - variant)
     accuracy = reference_accuracy = None
     if true_labels is not None:
@@ -49,4 +53,7 @@ def measure_parity(
         accuracy=accuracy,
         reference_accuracy=reference_accuracy,
         min_agreement=min_agreement,
+        decisions_changed=(
+            int(np.sum(ref_top != decide(variant, card))) if card.task == "binary" else None
+        ),
     )

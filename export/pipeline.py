@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from edgexray_export.calibration import (
+    CalibrationImage,
     CalibrationSplit,
     load_tensors,
     split_images,
@@ -32,8 +33,10 @@ from edgexray_export.explain.parity import (
     reference_maps,
 )
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
+from edgexray_export.metric_gate import MetricGate
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
+from edgexray_export.threshold_retune import matching_threshold
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
 from edgexray import exit_codes
@@ -214,15 +217,19 @@ def _export_one(
     min_agreement: float,
     allow_degraded: bool,
     maps: ReferenceMaps | None = None,
+    retune: bool = False,
 ) -> VariantResult:
     """Convert, embed the card, run through the runtime, gate. Never raises for a bad variant."""
     from edgexray import Classifier
 
+    card = job.card
     try:
         notes = _convert(variant, job, path)
         write_card(path, job.card.replace(variant=variant, quantization=notes))
         with Classifier(path) as classifier:
             probabilities = classifier.predict_tensor(parity_x)
+            if retune:
+                card = _retuned(job, classifier.predict_tensor(job.calibration))
             # What the file's tensors are, as the runtime sees them: every card says it.
             tensors = {
                 "input_type": classifier.engine.input.dtype.name,
@@ -233,19 +240,52 @@ def _export_one(
         _remove(path)
         return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
     parity = measure_parity(
-        reference, probabilities, job.card, true_labels=truth, min_agreement=min_agreement
+        reference,
+        probabilities,
+        job.card,
+        true_labels=truth,
+        min_agreement=min_agreement,
+        variant_card=card,
     )
+    if card.threshold != job.card.threshold:
+        parity = dataclasses.replace(parity, reference_threshold=job.card.decision_threshold)
+    if job.metric_gate is not None and truth is not None:
+        check = job.metric_gate.check(reference, probabilities, truth, job.card, card)
+        parity = dataclasses.replace(parity, **job.metric_gate.parity_fields(check))
     if maps is not None:
-        parity = _with_explanation_parity(parity, maps, path, job.card)
-    below = parity.agreement < min_agreement
+        parity = _with_explanation_parity(parity, maps, path, card)
+    below = parity.agreement < min_agreement or parity.metric_passed is False
     if below and not allow_degraded:
         _remove(path)
         return VariantResult(variant, "below gate", parity=parity)
     parity = dataclasses.replace(parity, degraded=below)
-    card = job.card.replace(variant=variant, quantization=notes, parity=parity)
+    card = card.replace(variant=variant, quantization=notes, parity=parity)
     write_card(path, card)
     status = "degraded" if below else "ok"
     return VariantResult(variant, status, path, path.stat().st_size, parity)
+
+
+def _retuned(job: ConversionInput, calibration_probabilities: np.ndarray) -> ModelCard:
+    """The card with the variant's own threshold: its sensitivity on the labelled calibration
+    images matches the full model's at the full model's threshold."""
+    if job.calibration_truth is None:  # export_model refuses retuning without labels
+        raise ExportError("retuning the threshold needs labelled calibration images")
+    full = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
+    own = matching_threshold(
+        full[:, 1],
+        calibration_probabilities[:, 1],
+        job.calibration_truth,
+        job.card.decision_threshold,
+    )
+    return job.card.replace(threshold=own)
+
+
+def _true_indices(images: Sequence[CalibrationImage], labels: tuple[str, ...]) -> np.ndarray | None:
+    """Class index per image when every image sits in a class folder named like a label."""
+    index = {label: i for i, label in enumerate(labels)}
+    if not images or not all(image.class_name in index for image in images):
+        return None
+    return np.array([index[str(image.class_name)] for image in images], dtype=np.int64)
 
 
 def export_model(
@@ -264,6 +304,9 @@ def export_model(
     allow_degraded: bool = False,
     quantization: QuantizationConfig | None = None,
     quality_target: float = DEFAULT_QUALITY_TARGET,
+    metric_gate: MetricGate | None = None,
+    retune_threshold: bool = False,
+    debug_quantization: bool = False,
     training_data: str = "",
     seed: int = 0,
     progress: Progress = _quiet,
@@ -281,6 +324,13 @@ def export_model(
     agreement (0..1) each variant must reach; allow_degraded keeps one below it, flagged in its card.
     quantization: static int8 settings (default per-channel MinMax); quality_target: agreement the
     ONNX int8 variant aims for on the calibration images before better settings are tried.
+    metric_gate: the user's metric (needs labelled images): a variant whose metric on the parity
+    images drops more than allowed below the Keras model's is below the gate, and the int8
+    ladders stop only at a setting that meets it on the calibration images. retune_threshold:
+    binary models with labelled images; each variant gets its own threshold, matching the Keras
+    model's sensitivity on the calibration images (the Keras threshold goes into its parity).
+    debug_quantization: tflite-int8 also writes its per-layer error report (TF's quantization
+    debugger) as NAME.tflite-int8.quantization-debug.json and .txt.
     progress: called with one line per step (the CLI prints them to stderr). trust_model: load a
     model that could run code on load (Lambda or custom layers); off, such a model is refused.
 
@@ -299,6 +349,18 @@ def export_model(
     info = loaded.info
     split = split_images(Path(calibration_dir), calibration_size, seed=seed)
     label_names = _labels(labels, split, info)
+    calibration_truth = _true_indices(split.calibration, label_names)
+    labelled = (
+        calibration_truth is not None and _true_indices(split.parity, label_names) is not None
+    )
+    if (metric_gate is not None or retune_threshold) and not labelled:
+        flag = "--max-drop" if metric_gate is not None else "--retune-threshold"
+        raise ExportError(
+            f"{flag} needs labelled images: put the calibration images in class sub-folders "
+            f"named like the labels ({', '.join(label_names)})"
+        )
+    if retune_threshold and info.output_units != 1:
+        raise ExportError("--retune-threshold applies only to binary (one sigmoid output) models")
     card = _base_card(
         info,
         label_names,
@@ -342,6 +404,9 @@ def export_model(
         calibration_reference=calibration_raw,
         quantization=quantization or QuantizationConfig(),
         quality_target=quality_target,
+        metric_gate=metric_gate,
+        calibration_truth=calibration_truth,
+        debug_quantization=debug_quantization,
     )
     results = []
     for variant in chosen:
@@ -349,7 +414,16 @@ def export_model(
         path = out / f"{info.name}.{variant}{exporter.suffix}"
         progress(f"{variant}: converting and checking parity on {len(parity_x)} images")
         result = _export_one(
-            variant, job, path, parity_x, reference, truth, min_agreement, allow_degraded, maps
+            variant,
+            job,
+            path,
+            parity_x,
+            reference,
+            truth,
+            min_agreement,
+            allow_degraded,
+            maps,
+            retune=retune_threshold,
         )
         results.append(result)
         progress(f"{variant}: {result.status}")
@@ -374,9 +448,17 @@ def _raise_unless_passed(report: ExportReport) -> None:
         if r.status == "failed":
             problems.append(f"{r.variant} failed ({r.error})")
         elif r.status == "below gate" and r.parity is not None:
-            problems.append(
-                f"{r.variant} top-1 agreement {r.parity.agreement:.2%} < {report.min_agreement:.2%}"
-            )
+            p = r.parity
+            if p.agreement < report.min_agreement:
+                problems.append(
+                    f"{r.variant} top-1 agreement {p.agreement:.2%} < {report.min_agreement:.2%}"
+                )
+            if p.metric_passed is False:
+                problems.append(
+                    f"{r.variant} {p.metric} {p.metric_variant:.4f} vs the full model's "
+                    f"{p.metric_reference:.4f}: drop over the allowed {p.metric_max_drop:g} "
+                    f"({p.metric_drop_mode})"
+                )
     if problems:
         raise ParityGateError(
             "; ".join(problems)

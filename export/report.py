@@ -89,6 +89,26 @@ def _explanation(parity: Parity | None) -> str:
     return f"{parity.explanation_rank_correlation:.2f}/{parity.explanation_top_overlap or 0:.2f}"
 
 
+def _gate_lines(report: ExportReport) -> list[str]:
+    """One line per variant measured against the user's metric gate or given its own threshold."""
+    lines = []
+    for r in report.results:
+        p = r.parity
+        if p is not None and p.metric is not None:
+            verdict = "within" if p.metric_passed else "OVER"
+            mode = " (relative)" if p.metric_drop_mode == "relative" else ""
+            lines.append(
+                f"{r.variant}: {p.metric} {p.metric_variant:.4f} vs Keras {p.metric_reference:.4f}, "
+                f"{verdict} the allowed drop {p.metric_max_drop:g}{mode}"
+            )
+        if p is not None and p.reference_threshold is not None and r.path is not None:
+            lines.append(
+                f"{r.variant}: own threshold (Keras {p.reference_threshold:g}); "
+                f"{p.decisions_changed} parity decision(s) change at the Keras threshold"
+            )
+    return lines
+
+
 def format_table(report: ExportReport) -> str:
     """A plain-text table: variant, size, agreement, max |dp|, mean |dp|, accuracy, status."""
     header = (
@@ -131,4 +151,4 @@ def format_table(report: ExportReport) -> str:
         + (" (same as calibration: folder too small)" if report.overlapping_sets else "")
         + f"; Keras accuracy {reference}; gate: agreement >= {_percent(report.min_agreement)}"
     )
-    return "\n".join(lines)
+    return "\n".join(lines + _gate_lines(report))

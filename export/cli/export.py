@@ -16,10 +16,12 @@ from edgexray_export.cli.toolchain import (
     require_export_extra,
     trust_model_option,
 )
+from edgexray_export.metric_gate import DROP_MODES
 from edgexray_export.quantization import CALIBRATION_METHODS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
 from edgexray.cli.options import card_override_options
+from edgexray.metrics import TASK_METRICS
 
 # The variant registry and quantization options are plain Python (no TensorFlow at import).
 _VARIANT_NAMES = tuple(VARIANTS)
@@ -93,6 +95,39 @@ def _progress(line: str) -> None:
     help="Keep a variant below --min-agreement, flagged 'degraded' in its card.",
 )
 @click.option(
+    "--max-drop",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Metric gate (labelled images): keep a variant only if --metric on the parity images is "
+    "at most this much below the Keras model's; int8 settings are tried until one meets it.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(TASK_METRICS),
+    default="accuracy",
+    show_default=True,
+    help="The metric --max-drop applies to (binary: of the positive class; else macro).",
+)
+@click.option(
+    "--drop-mode",
+    type=click.Choice(DROP_MODES),
+    default="absolute",
+    show_default=True,
+    help="--max-drop in metric points (absolute) or as a share of the Keras value (relative).",
+)
+@click.option(
+    "--retune-threshold",
+    is_flag=True,
+    help="Binary models, labelled images: give each variant its own threshold, matching the "
+    "Keras model's sensitivity on the calibration images.",
+)
+@click.option(
+    "--debug-quantization",
+    is_flag=True,
+    help="tflite-int8: also write a per-layer error report (table and JSON) from TF's "
+    "quantization debugger, to see which layers hurt.",
+)
+@click.option(
     "--int8-io",
     is_flag=True,
     help="Also export tflite-int8-io: int8 input and output, every layer int8, for integer-only "
@@ -107,19 +142,25 @@ def export(
     variants: tuple[str, ...] | None,
     calibration_method: str,
     int8_io: bool,
+    max_drop: float | None,
+    metric: str,
+    drop_mode: str,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
 
     Each variant is checked against the Keras model on held-out calibration images; a variant below
-    --min-agreement makes the command fail (exit code 4) unless --allow-degraded is given.
+    --min-agreement (or, with --max-drop, below the metric gate) makes the command fail (exit
+    code 4) unless --allow-degraded is given.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs drown the progress
     require_export_extra(EXPORT_MODULES)
+    from edgexray_export.metric_gate import MetricGate
     from edgexray_export.pipeline import ParityGateError, export_model
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table
 
+    gate = None if max_drop is None else MetricGate(metric, max_drop, drop_mode)
     if int8_io:
         variants = (*(variants or DEFAULT_VARIANTS), "tflite-int8-io")
     try:
@@ -134,6 +175,7 @@ def export(
             threshold=options.pop("threshold"),
             outputs=options.pop("output_kind"),
             quantization=QuantizationConfig(calibration_method=calibration_method),
+            metric_gate=gate,
             progress=_progress,
             **options,
         )

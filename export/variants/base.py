@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from edgexray_export.keras_loading import LoadedKerasModel
+from edgexray_export.metric_gate import MetricGate
 from edgexray_export.quantization import QuantizationConfig
 
 from edgexray.card import ModelCard
@@ -27,6 +28,10 @@ class ConversionInput:
     card: the variant-independent model card (labels, output kind, threshold), which says how raw
     outputs become probabilities and decisions.
     quality_target: top-1 agreement a quantized variant should reach (0..1).
+    metric_gate / calibration_truth: the user's metric gate and the true class of each calibration
+    image; with both, a quantization ladder stops only at a setting that also meets the gate.
+    debug_quantization: int8 converters that can write a per-layer error report next to the model
+    file (tflite-int8: MODEL.quantization-debug.json and .txt) do so.
     """
 
     source: LoadedKerasModel
@@ -35,6 +40,9 @@ class ConversionInput:
     calibration_reference: np.ndarray
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
     quality_target: float = 0.995
+    metric_gate: MetricGate | None = None
+    calibration_truth: np.ndarray | None = None
+    debug_quantization: bool = False
 
 
 class VariantExporter(ABC):

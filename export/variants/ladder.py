@@ -7,6 +7,7 @@ device, so what is measured here is what ships.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +38,19 @@ class Attempt:
     description: str
     agreement: float
     mean_abs_diff: float
+    metric_value: float | None = None
+    metric_passed: bool | None = None
 
     def as_note(self) -> dict[str, Any]:
-        return {
+        note: dict[str, Any] = {
             "settings": self.description,
             "calibration_set_agreement": round(self.agreement, 5),
             "calibration_set_mean_abs_diff": round(self.mean_abs_diff, 6),
         }
+        if self.metric_value is not None:
+            note["calibration_set_metric"] = round(self.metric_value, 5)
+            note["calibration_set_metric_passed"] = self.metric_passed
+        return note
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,11 @@ def measure(path: Path, job: ConversionInput, description: str) -> Attempt:
     got = to_probabilities(raw.reshape(len(job.calibration), -1), job.card)
     want = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
     agreement = float(np.mean(decide(got, job.card) == decide(want, job.card)))
-    return Attempt(description, agreement, float(np.mean(np.abs(got - want))))
+    attempt = Attempt(description, agreement, float(np.mean(np.abs(got - want))))
+    if job.metric_gate is None or job.calibration_truth is None:
+        return attempt
+    check = job.metric_gate.check(want, got, job.calibration_truth, job.card)
+    return dataclasses.replace(attempt, metric_value=check.variant, metric_passed=check.passed)
 
 
 def closeness(attempt: Attempt) -> tuple[float, float]:
@@ -97,11 +108,13 @@ def climb(
 ) -> LadderResult[Setting]:
     """Write (into `folder`) and measure candidates in order until one is good enough; keep the
     first that is, else the closest (agreement, then mean |dp|). Good enough: `reached(attempt)`,
-    by default agreement >= job.quality_target. A candidate whose converter raises is recorded and
+    by default agreement >= job.quality_target, and the user's metric gate met when there is one
+    (job.metric_gate, on the labelled calibration images). A candidate whose converter raises is recorded and
     skipped; RuntimeError if all fail."""
 
     def good_enough(attempt: Attempt) -> bool:
-        return reached(attempt) if reached else attempt.agreement >= job.quality_target
+        close = reached(attempt) if reached else attempt.agreement >= job.quality_target
+        return close and attempt.metric_passed is not False
 
     tried: list[tuple[Attempt, Candidate[Setting], Path]] = []
     failures: list[str] = []

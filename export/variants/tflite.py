@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from edgexray_export.quantization_debug import layer_errors, write_layer_report
 from edgexray_export.variants.base import (
     SAVED_MODEL_ENDPOINT,
     ConversionInput,
@@ -128,11 +129,9 @@ class _SelectiveQuantizer:
                 debug_options=tf.lite.experimental.QuantizationDebugOptions(fully_quantize=True),
             )
 
-    def layers(self) -> list[tuple[str, float]]:
-        """(output tensor name, rmse/scale) per quantized layer, over the calibration images.
-
-        rmse/scale is the layer's own rounding error in units of its quantization step (about 0.29
-        for pure rounding noise); the guide keeps layers above ~0.7 in float.
+    def statistics(self) -> list[dict[str, str]]:
+        """The debugger's per-layer statistics of the plain full-int8 model on the calibration
+        images (its layer_statistics_dump rows: tensor_name, op_name, mean_squared_error, scale...).
         """
         import tensorflow as tf
 
@@ -145,9 +144,17 @@ class _SelectiveQuantizer:
             self._debugger.run()
         dump = io.StringIO()
         self._debugger.layer_statistics_dump(dump)
+        return list(csv.DictReader(io.StringIO(dump.getvalue())))
+
+    def layers(self) -> list[tuple[str, float]]:
+        """(output tensor name, rmse/scale) per quantized layer, over the calibration images.
+
+        rmse/scale is the layer's own rounding error in units of its quantization step (about 0.29
+        for pure rounding noise); the guide keeps layers above ~0.7 in float.
+        """
         return [
             (row["tensor_name"], math.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
-            for row in csv.DictReader(io.StringIO(dump.getvalue()))
+            for row in self.statistics()
         ]
 
     def write(self, setting: Int8Setting, path: Path) -> None:
@@ -250,6 +257,8 @@ class TFLiteInt8(TFLiteExporter):
             if over and budget is not None and not self.integer_io:
                 result, extra = self._float_prefix(selective(), job, Path(folder), result, budget)
             out_path.write_bytes(result.path.read_bytes())
+            if job.debug_quantization:
+                write_layer_report(layer_errors(selective().statistics()), out_path)
         notes = self._notes(len(job.calibration[: job.quantization.max_calibration_images]))
         setting = result.chosen.setting
         if setting.float_layers:

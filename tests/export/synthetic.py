@@ -50,3 +50,30 @@ def training_arrays(
             images.append(np.repeat(array[..., None], channels, axis=-1))
             labels.append(index)
     return np.stack(images), np.array(labels)
+
+
+def trained_binary_cnn(
+    path: Path,
+    classes: tuple[str, ...] = ("NORMAL", "PNEUMONIA"),
+    epochs: int = 8,
+    learning_rate: float = 0.003,
+) -> Path:
+    """A tiny binary CNN (32x32 gray, sigmoid head) briefly trained on `classes`, saved at `path`."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    x, y = training_arrays(classes, 48, 1)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    model.fit(x, y, epochs=epochs, batch_size=16, verbose=0)
+    model.save(path)
+    return path

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
-import keras
 from click.testing import CliRunner
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 from edgexray_export.variants.tflite_contents import TFLiteContents, read_tflite_contents
-from synthetic import training_arrays, write_folder
+from synthetic import trained_binary_cnn, write_folder
 
 from edgexray import Classifier
 from edgexray.cli.main import cli
@@ -28,22 +27,8 @@ BINARY = ("NORMAL", "PNEUMONIA")
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny binary CNN exported by the CLI as tflite-int8 and, with --int8-io, tflite-int8-io."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 1)),
-            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    x, y = training_arrays(BINARY, 48, 1)
-    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="binary_crossentropy")
-    model.fit(x, y, epochs=8, batch_size=16, verbose=0)
     folder = tmp_path_factory.mktemp("int8io")
-    model.save(folder / "tiny.keras")
+    trained_binary_cnn(folder / "tiny.keras", BINARY)
     images = write_folder(folder / "images", BINARY, 24, seed=3)
     args = ["export", str(folder / "tiny.keras"), "-o", str(folder / "out")]
     args += ["--calibration", str(images), "--calibration-size", "48"]

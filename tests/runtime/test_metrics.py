@@ -67,3 +67,39 @@ def test_mismatched_inputs_are_refused() -> None:
         confusion_matrix([0, 3], [0, 1], 2)
     with pytest.raises(ValueError):
         metrics_from_confusion(np.eye(2), LABELS)
+
+
+def test_auroc_counts_ordered_pairs_and_ties_half() -> None:
+    from edgexray.metrics import auroc
+
+    assert auroc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert auroc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    # pairs (pos, neg): (0.5>0.1) (0.5=0.5 half) (0.7>0.1) (0.7>0.5) -> 3.5 / 4
+    assert auroc([0, 0, 1, 1], [0.1, 0.5, 0.5, 0.7]) == pytest.approx(3.5 / 4)
+    assert auroc([1, 1], [0.1, 0.2]) == 0.5
+
+
+def test_task_metrics_of_a_binary_model() -> None:
+    from edgexray.metrics import task_metric
+
+    y_true = np.array([0, 0, 0, 1, 1])
+    y_pred = np.array([0, 1, 0, 1, 0])
+    p1 = np.array([0.1, 0.6, 0.3, 0.9, 0.4])
+    probs = np.stack([1 - p1, p1], axis=1)
+    assert task_metric("accuracy", y_true, y_pred, probs) == pytest.approx(3 / 5)
+    assert task_metric("sensitivity", y_true, y_pred, probs) == pytest.approx(1 / 2)
+    assert task_metric("specificity", y_true, y_pred, probs) == pytest.approx(2 / 3)
+    assert task_metric("f1", y_true, y_pred, probs) == pytest.approx(0.5)  # P 1/2, R 1/2
+    assert task_metric("auroc", y_true, y_pred, probs) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="unknown metric"):
+        task_metric("kappa", y_true, y_pred, probs)
+
+
+def test_task_metrics_of_three_classes_are_macro_averages() -> None:
+    from edgexray.metrics import task_metric
+
+    probs = np.eye(3)[[0, 1, 2, 0]]
+    y_true, y_pred = np.array([0, 1, 2, 1]), np.array([0, 1, 2, 0])
+    assert task_metric("sensitivity", y_true, y_pred, probs) == pytest.approx((1 + 0.5 + 1) / 3)
+    # specificity: class 0 3 negatives 1 FP -> 2/3; class 1 2/2; class 2 3/3
+    assert task_metric("specificity", y_true, y_pred, probs) == pytest.approx((2 / 3 + 1 + 1) / 3)
