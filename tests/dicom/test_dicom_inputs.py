@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("pydicom")  # the [dicom] extra; a device without it skips these
 from click.testing import CliRunner
 from dicom_files import PHI, dataset, ramp, save
 from PIL import Image

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("pydicom")  # the [dicom] extra; a device without it skips these
 from dicom_files import dataset, ramp, save
 from pydicom.dataset import Dataset
 from pydicom.pixels import convert_color_space

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytest.importorskip("pydicom")  # the [dicom] extra; a device without it skips these
 import pydicom
 from edgexray_export.data.synthetic import SynthConfig, generate_image, write_dataset
 
