@@ -101,9 +101,10 @@ class Int8Setting:
     def describe(self, total_layers: int = 0) -> str:
         if self.float_layers:
             last = short_layer_name(self.float_layers[-1])
+            head = f", {', '.join(self.float_ops)} in float" if self.float_ops else ""
             return (
                 f"float input and first {len(self.float_layers)} of {total_layers} layers "
-                f"(through {last}), int8 after"
+                f"(through {last}), int8 after{head}"
             )
         if not self.float_ops:
             return "full int8"
@@ -337,7 +338,11 @@ class TFLiteInt8IO(TFLiteInt8):
 def _prefix_settings(names: tuple[str, ...]) -> list[Int8Setting]:
     """Candidates keeping the first 1/8 ... 7/8 of the layers `names` in float (at least one)."""
     sizes = sorted({max(1, len(names) * k // PREFIX_STEPS) for k in range(1, PREFIX_STEPS)})
-    return [Int8Setting(float_layers=names[:n]) for n in sizes if n < len(names)]
+    # The output activation stays float too, as in the plain int8 setting: an int8 sigmoid or
+    # softmax would put every probability on a 1/256 step.
+    return [
+        Int8Setting(float_ops=OUTPUT_OPS, float_layers=names[:n]) for n in sizes if n < len(names)
+    ]
 
 
 def _prefix_notes(

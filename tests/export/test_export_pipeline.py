@@ -418,6 +418,8 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     assert settings[1].startswith("float input and first 1 of ")
     assert f"(through {kept[0]})" in settings[1]
     assert notes["attempts"][1]["calibration_set_mean_abs_diff"] <= 0.5
+    # The output activation stays float as well: read back from the file, it is among the float ops.
+    assert "LOGISTIC" in notes["layers"].split("float32 in", 1)[1]
 
     interpreter = Interpreter(model_path=str(result.path))
     assert interpreter.get_input_details()[0]["dtype"] == np.float32
@@ -431,8 +433,12 @@ def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> No
     from edgexray_export.variants.tflite import _prefix_settings
 
     names = tuple(f"layer{i}" for i in range(layers))
-    kept = [len(s.float_layers) for s in _prefix_settings(names)]
-    assert all(1 <= n < layers for n in kept)  # an int8 file keeps at least one int8 layer
+    settings = _prefix_settings(names)
+    kept = [len(s.float_layers) for s in settings]
+    assert all(1 <= n < layers for n in kept)
+    assert all(
+        s.float_ops == ("LOGISTIC", "SOFTMAX") for s in settings
+    )  # no 1/256 output steps  # an int8 file keeps at least one int8 layer
     assert kept == sorted(set(kept))
     assert (kept[-1] if kept else 0) == (layers * 7 // 8 if layers >= 8 else max(0, layers - 1))
 

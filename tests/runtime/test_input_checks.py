@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -19,8 +20,12 @@ from edgexray.preprocessing import Preprocessor
 
 # Both sample sets of the repository (the wheel ships only the binary one, samples_folder()).
 SAMPLE_ROOT = Path(__file__).resolve().parents[2] / "models" / "samples"
+# The DICOM samples count where the [dicom] extra is installed to read them.
+READS_DICOM = importlib.util.find_spec("pydicom") is not None
 SAMPLES = sorted(
-    p for p in (SAMPLE_ROOT if SAMPLE_ROOT.is_dir() else samples_folder()).rglob("*") if p.is_file()
+    p
+    for p in (SAMPLE_ROOT if SAMPLE_ROOT.is_dir() else samples_folder()).rglob("*")
+    if p.is_file() and (READS_DICOM or p.suffix.lower() not in (".dcm", ".dicom"))
 )
 PRE = Preprocessor(256, 256)
 
