@@ -1,12 +1,15 @@
 """Records as Arrow rows: one fixed schema per model, so every batch (and every Parquet file) agrees.
 
 Field names are those of `classify --format json`: path, label, confidence, probabilities (one
-field per label), error. A result has no error; an error record has only path and error (the
-others are null in Arrow, and absent in row_to_record's dict, as in classify's JSON).
+field per label), rejected, error, input_check and source. A result has no error; an error record
+has only path and error (the others are null in Arrow, and absent in row_to_record's dict, as in
+classify's JSON). `source` (a DICOM file's identifiers, whose keys vary by file) is stored as JSON
+text, so that one schema holds every file's.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +18,24 @@ import pyarrow as pa
 from edgexray.prediction import Prediction
 from edgexray.records import prediction_record
 
-FIELDS = ("path", "label", "confidence", "probabilities", "error")
+FIELDS = (
+    "path",
+    "label",
+    "confidence",
+    "probabilities",
+    "rejected",
+    "error",
+    "input_check",
+    "source",
+)
+_FINDING = pa.struct(
+    [
+        ("check", pa.string()),
+        ("reason", pa.string()),
+        ("score", pa.float64()),
+        ("threshold", pa.float64()),
+    ]
+)
 
 
 def record_schema(labels: tuple[str, ...]) -> pa.Schema:
@@ -26,7 +46,13 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
             ("label", pa.string()),
             ("confidence", pa.float64()),
             ("probabilities", pa.struct([(label, pa.float64()) for label in labels])),
+            ("rejected", pa.string()),
             ("error", pa.string()),
+            (
+                "input_check",
+                pa.struct([("status", pa.string()), ("findings", pa.list_(_FINDING))]),
+            ),
+            ("source", pa.string()),
         ]
     )
 
@@ -34,6 +60,9 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
 def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) -> pa.Table:
     """The records of `predictions` as one Arrow table of record_schema(labels)."""
     rows = [prediction_record(p) for p in predictions]
+    for row in rows:
+        if row.get("source") is not None:
+            row["source"] = json.dumps(row["source"], ensure_ascii=False, sort_keys=True)
     return pa.Table.from_pylist(
         [{name: row.get(name) for name in FIELDS} for row in rows], schema=record_schema(labels)
     )
@@ -41,4 +70,10 @@ def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) ->
 
 def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     """An Arrow/Parquet row back to classify's JSON record: null fields dropped."""
-    return {name: row[name] for name in FIELDS if row.get(name) is not None}
+    record = {name: row[name] for name in FIELDS if row.get(name) is not None}
+    check = record.get("input_check")
+    if check is not None and check.get("findings") is None:
+        record["input_check"] = {"status": check["status"]}
+    if "source" in record:
+        record["source"] = json.loads(record["source"])
+    return record

@@ -17,13 +17,17 @@ from dicom_files import PHI, dataset, ramp, save
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
-from edgexray.classifier import Classifier
+from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli import exit_codes
 from edgexray.cli.main import cli
 from edgexray.errors import CardError, ImageError
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.decode import decode
 from edgexray.preprocessing.dicom import DicomOptions
+
+# The test pixels are ramps and noise, not radiographs: the input checks (tested on their own) are off
+# here, so that each test sees what the DICOM reader did.
+UNCHECKED = ClassifierOptions(input_check="off")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,12 +77,14 @@ def test_the_gate_takes_other_modalities_when_told(tmp_path):
 def test_a_lateral_view_is_refused_by_a_frontal_only_card(tmp_path, carded):
     lateral = chest(tmp_path / "lateral.dcm", ViewPosition="LL")
     frontal = chest(tmp_path / "frontal.dcm", ViewPosition="PA")
-    with Classifier(carded("binary_gray.tflite", views=("PA", "AP"))) as clf:
+    with Classifier(carded("binary_gray.tflite", views=("PA", "AP")), UNCHECKED) as clf:
         results = clf.predict_batch([lateral, frontal])
     assert "ViewPosition LL, the model was trained on PA, AP" in results[0].error
     assert results[0].source["view"] == "LL"
     assert results[1].ok and results[1].source["view"] == "PA"
-    with Classifier(carded("binary_gray.tflite")) as clf:  # no views on the card: no refusal
+    with Classifier(
+        carded("binary_gray.tflite"), UNCHECKED
+    ) as clf:  # no views on the card: no refusal
         assert clf.predict(lateral).ok
 
 
@@ -99,7 +105,7 @@ def test_a_truncated_file_is_one_error_record(tmp_path, model):
     cut.write_bytes(whole.read_bytes()[:-500])
     header_only = tmp_path / "header.dcm"
     header_only.write_bytes(whole.read_bytes()[:200])
-    with Classifier(model) as clf:
+    with Classifier(model, UNCHECKED) as clf:
         results = clf.predict_batch([cut, whole, header_only])
     assert "corrupt or truncated DICOM" in results[0].error
     assert results[1].ok
@@ -114,7 +120,7 @@ def test_a_lossless_file_gives_exactly_the_probabilities_of_its_uncompressed_twi
     tmp_path, model, syntax
 ):
     ds = dataset(ramp(50, 44, 15, seed=5), bits_stored=15, WindowCenter=9000, WindowWidth=12000)
-    with Classifier(model) as clf:
+    with Classifier(model, UNCHECKED) as clf:
         plain = clf.predict(save(ds, tmp_path / "plain.dcm"))
         packed = clf.predict(save(ds, tmp_path / "packed.dcm", syntax))
     assert packed.probabilities == plain.probabilities
@@ -126,7 +132,7 @@ def test_a_dicom_made_from_a_png_gives_the_png_probabilities(tmp_path, model, bi
     Image.fromarray(pixels).save(tmp_path / "x.png")
     save(dataset(pixels), tmp_path / "x.dcm")
     inverted = save(dataset(pixels, "MONOCHROME1"), tmp_path / "inverted.dcm")
-    with Classifier(model) as clf:
+    with Classifier(model, UNCHECKED) as clf:
         png, dcm, wrong = clf.predict_batch([tmp_path / "x.png", tmp_path / "x.dcm", inverted])
     assert dcm.probabilities == png.probabilities
     assert wrong.probabilities != png.probabilities  # the comparison can tell images apart
@@ -308,7 +314,7 @@ def test_dicom_bytes_and_file_objects_read_like_the_file(tmp_path, model):
     data = path.read_bytes()
     stream = io.BytesIO(b"junk" + data)
     stream.seek(4)  # read from where the stream is, as an upload handler may leave it
-    with Classifier(model) as clf:
+    with Classifier(model, UNCHECKED) as clf:
         from_file, from_bytes, from_stream = clf.predict_batch([path, data, stream])
     assert from_bytes.probabilities == from_file.probabilities == from_stream.probabilities
     assert from_stream.source == from_file.source
