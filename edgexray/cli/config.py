@@ -30,6 +30,8 @@ def _options(command: click.Command) -> dict[str, click.Option]:
 
 
 def _value(config: ConfigFile, option: click.Option, value: Any) -> Any:
+    if option.multiple and not isinstance(value, list):
+        value = [value]  # `trusted-key = "site.pub"`: one value of a repeatable option
     if isinstance(option.type, click.Path):
         return (
             [config.resolve_path(v) for v in value]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
+
+from edgexray import exit_codes
 
 
 def _run(
@@ -95,3 +99,41 @@ def test_mistakes_in_the_file_are_one_line_and_exit_1(tmp_path: Path) -> None:
         assert message in done.stderr, (text, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1
         assert _run("classify", cwd=tmp_path).stderr == done.stderr  # the commands refuse it too
+
+
+# A flat grey frame stands in for an image here, which the input checks refuse.
+_OFF = {"EDGEXRAY_INPUT_CHECK": "off"}
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        'trusted-key = ["keys/site.pub"]',  # top level: every command that has the option
+        '[classify]\ntrusted_key = ["keys/site.pub"]',
+        'trusted-key = "keys/site.pub"',  # one key as a plain string
+    ],
+)
+def test_a_device_configured_only_by_the_file_refuses_unsigned_and_runs_signed(
+    setting: str, carded, tmp_path: Path
+) -> None:
+    (tmp_path / "keys").mkdir()
+    pytest.importorskip("cryptography")
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    private = generate_key_pair(tmp_path / "keys" / "site")[0]
+    model = carded("binary_gray.tflite")
+    unsigned = tmp_path / "unsigned.tflite"
+    shutil.copy(model, unsigned)
+    sign_model(model, private)
+    Image.new("L", (20, 20), 90).save(tmp_path / "x.png")
+    (tmp_path / "edgexray.toml").write_text(setting + "\n")
+
+    refused = _run("classify", "-m", unsigned.name, "x.png", cwd=tmp_path, env=_OFF)
+    assert refused.returncode == exit_codes.FATAL, refused.stdout + refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unsigned.tflite" in lines[0] and "not signed" in lines[0], lines
+
+    accepted = _run("classify", "-m", model.name, "x.png", cwd=tmp_path, env=_OFF)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "x.png" in accepted.stdout
