@@ -1,8 +1,9 @@
 """Input checks: is this an image the model can judge?
 
 Image checks (every model) look at the decoded source and the model input: a nearly uniform
-frame, heavy clipping, noise, a colour photograph, a tiny image, an extreme aspect ratio. One module
-per family of checks, so `classify`, the Python API and any later service share them.
+frame, heavy clipping, noise, a smooth frame without structure (a gradient), a colour photograph,
+a tiny image, an extreme aspect ratio. One module per family of checks, so `classify`, the Python
+API and any later service share them.
 """
 
 from edgexray.inputcheck.facts import ImageFacts

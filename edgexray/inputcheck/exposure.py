@@ -1,5 +1,5 @@
 """Checks on the grey levels of the model input: nearly uniform frames, heavy clipping, a flat
-background (documents, screenshots), noise."""
+background (documents, screenshots), noise, a smooth frame without structure (gradients)."""
 
 from __future__ import annotations
 
@@ -88,3 +88,52 @@ def flat_background(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding |
         share,
         limits.flat_share,
     )
+
+
+# The structure check looks at the image at about this many pixels a side: coarse enough that
+# sensor grain, JPEG blocks and 8-bit steps average out, fine enough to keep ribs and edges.
+_STRUCTURE_SIDE = 64
+# Its band was measured at 64-80 px; a model input whose grey sample is smaller than this is not
+# judged by it (at 16 px a radiograph is all edges).
+_STRUCTURE_MIN_SIDE = 48
+
+
+def structure(grey: np.ndarray, limits: ImageCheckThresholds) -> Finding | None:
+    """How much structure the frame has at about 64 px a side: the mean absolute Laplacian (each
+    pixel's departure from its four neighbours, x4) over the standard deviation. A radiograph's
+    bones, organ borders and lung markings sit in a narrow band; a linear or radial gradient has
+    almost none (`smooth`), a page of text or a noise frame has edges everywhere (`busy`)."""
+    if min(grey.shape) < _STRUCTURE_MIN_SIDE:
+        return None
+    block = max(1, min(grey.shape) // _STRUCTURE_SIDE)
+    height, width = grey.shape[0] // block, grey.shape[1] // block
+    coarse = grey[: height * block, : width * block]
+    coarse = coarse.reshape(height, block, width, block).mean(axis=(1, 3))
+    std = float(coarse.std())
+    if std == 0.0:
+        return None  # uniform, reported by its own check
+    laplacian = (
+        4 * coarse[1:-1, 1:-1]
+        - coarse[:-2, 1:-1]
+        - coarse[2:, 1:-1]
+        - coarse[1:-1, :-2]
+        - coarse[1:-1, 2:]
+    )
+    score = float(np.abs(laplacian).mean()) / std
+    if score < limits.min_structure:
+        return Finding(
+            "smooth",
+            f"smooth frame without structure, like a gradient (structure {score:.3f} < "
+            f"{limits.min_structure:g})",
+            score,
+            limits.min_structure,
+        )
+    if score > limits.max_structure:
+        return Finding(
+            "busy",
+            f"edges everywhere, like text or noise (structure {score:.2f} > "
+            f"{limits.max_structure:g})",
+            score,
+            limits.max_structure,
+        )
+    return None

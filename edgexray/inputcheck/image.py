@@ -8,6 +8,7 @@ from edgexray.inputcheck.exposure import (
     flat_background,
     grey_levels,
     noise,
+    structure,
     uniform_frame,
 )
 from edgexray.inputcheck.facts import ImageFacts
@@ -30,5 +31,6 @@ def check_image(
         clipping(grey, limits),
         flat_background(grey, limits),
         noise(grey, limits),
+        structure(grey, limits),
     )
     return tuple(f for f in found if f is not None)

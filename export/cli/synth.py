@@ -54,6 +54,20 @@ import click
     help="mixed: 8/16-bit PNG and JPEG; dicom: DICOM CR files, MONOCHROME1 and 2 mixed "
     "(needs the [dicom] extra).",
 )
+@click.option(
+    "--not-chest",
+    is_flag=True,
+    help="Write what a chest model should refuse instead: COUNT images of each category (blank, "
+    "noise, gradient, text, colour photograph, hand, knee, skull, chest upside down and inverted) "
+    "to OUT/<category>/, for measuring input checks.",
+)
+@click.option(
+    "--chests",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="With --not-chest: turn these radiographs (a folder, searched recursively) upside down and "
+    "invert them, instead of drawing new ones.",
+)
 def synth(
     out: Path,
     classes: str,
@@ -63,11 +77,18 @@ def synth(
     max_side: int,
     workers: int,
     file_format: str,
+    not_chest: bool,
+    chests: Path | None,
 ) -> None:
     """Write COUNT synthetic radiographs per class to OUT/<CLASS>/ (8/16-bit PNG and JPEG).
 
     The same seed gives the same images. Demonstration data: NOT for clinical use.
     """
+    if not_chest:
+        _write_not_chest(out, count, seed, chests)
+        return
+    if chests is not None:
+        raise click.UsageError("--chests goes with --not-chest")
     from edgexray_export.data.synthetic import CLASS_SETS, SynthConfig, write_dataset
 
     config = SynthConfig(
@@ -77,3 +98,14 @@ def synth(
     with click.progressbar(length=total, label="generating", file=sys.stderr) as bar:
         files = write_dataset(out, config, lambda done, _: bar.update(1), workers)
     click.echo(f"wrote {len(files)} images to {out} ({', '.join(config.classes)})")
+
+
+def _write_not_chest(out: Path, count: int, seed: int, chests: Path | None) -> None:
+    from edgexray_export.data.not_chest import write_not_chest
+
+    files = sorted(p for p in chests.rglob("*") if p.is_file()) if chests is not None else []
+    if chests is not None and not files:
+        raise click.UsageError(f"--chests {chests}: no files")
+    written = write_not_chest(out, count, seed, files)
+    total = sum(len(paths) for paths in written.values())
+    click.echo(f"wrote {total} images to {out} ({', '.join(written)})")

@@ -329,13 +329,20 @@ def render_with_lesion(
         lesion = draw(rng, f, lungs, strength)
         image += lesion
         mask = lesion_mask(lesion)
-    # Exposure: film contrast (gamma), window, mottled quantum noise and a little grain.
-    image += _smooth_noise(rng, shape, 64) * rng.uniform(0.006, 0.012)
+    return expose(image, rng), mask
+
+
+def expose(density: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Attenuation (any scale, dense = high) -> a radiograph's pixels, float32 0..1: mottled
+    quantum noise, a little grain, film contrast (gamma) and a window. Shared by every drawer so
+    that a drawn knee has the same exposure and noise as a drawn chest."""
+    shape = density.shape
+    image = density + _smooth_noise(rng, shape, 64) * rng.uniform(0.006, 0.012)
     image += rng.standard_normal(shape).astype(np.float32) * rng.uniform(0.006, 0.014)
     image = np.clip(image, 0, None) ** rng.uniform(0.85, 1.2)
     low, high = rng.uniform(0.0, 0.06), rng.uniform(0.9, 1.05)
     image = (image - image.min()) / max(float(image.max() - image.min()), 1e-6)
-    return np.clip(low + image * (high - low), 0, 1).astype(np.float32), mask
+    return np.clip(low + image * (high - low), 0, 1).astype(np.float32)
 
 
 def _write_png8(image: np.ndarray, path: Path) -> Path:

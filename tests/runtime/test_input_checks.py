@@ -184,3 +184,47 @@ def test_a_page_of_text_is_refused_as_a_flat_background():
     for row in range(20, 480, 30):
         draw.text((10, row), "chest radiograph report: no acute findings", fill=0)
     assert "flat" in checks_failing(page)
+
+
+# The structure band: a radiograph has bones and borders at 64 px; a gradient has none, text and
+# noise have edges everywhere ------------------------------------------------------------------------
+
+
+def _ramp(radial: bool) -> np.ndarray:
+    y, x = np.mgrid[0:400, 0:360].astype(np.float32)
+    t = np.hypot(x - 90, y - 300) if radial else x * 0.6 + y * 0.8
+    return (30 + 200 * t / t.max()).astype(np.uint8)
+
+
+@pytest.mark.parametrize("pre", [PRE, Preprocessor(160, 160, "rgb", "symmetric")])
+@pytest.mark.parametrize("radial", [False, True])
+def test_a_smooth_gradient_is_refused_for_its_missing_structure(pre, radial):
+    assert checks_failing(_ramp(radial), pre) == {"smooth"}
+
+
+def test_a_page_of_text_has_edges_everywhere():
+    from PIL import ImageDraw
+
+    page = Image.new("L", (400, 500), 20)  # white on a dark, uneven page: not flat
+    page.paste(Image.fromarray(_ramp(False)).resize((400, 500)).point(lambda v: v // 3))
+    draw = ImageDraw.Draw(page)
+    for row in range(10, 490, 16):
+        draw.text((5, row), "CHEST PA ERECT  R  12/2026  no acute findings  " * 2, fill=255)
+    assert "busy" in checks_failing(page)
+
+
+@pytest.mark.parametrize("pre", [PRE, Preprocessor(160, 160, "rgb", "symmetric")])
+def test_chest_radiographs_from_the_synthetic_generator_pass_every_check(pre):
+    from edgexray_export.data.synthetic import THREE_CLASSES, SynthConfig, generate_image
+
+    config = SynthConfig(classes=THREE_CLASSES, seed=31, min_side=400, max_side=900)
+    for name in THREE_CLASSES:
+        for index in range(4):
+            pixels = generate_image(name, index, config).pixels
+            image = np.rint(pixels * 255).astype(np.uint8)
+            assert checks_failing(image, pre) == set(), (name, index)
+
+
+def test_the_structure_band_is_validated():
+    with pytest.raises(ValueError, match="min_structure"):
+        ImageCheckThresholds(min_structure=0.9, max_structure=0.5)
