@@ -123,6 +123,7 @@ class Outcome:
     variant: str
     family: str
     rejected: dict[str, tuple[float, Counter[str]]]
+    sizes: dict[str, int]
 
 
 def run_variant(model: Path, inputs: dict[str, Inputs]) -> Outcome:
@@ -132,13 +133,14 @@ def run_variant(model: Path, inputs: dict[str, Inputs]) -> Outcome:
         mine = inputs[family]
         groups = {**mine.not_chest, "held-out chest": mine.chest, "bundled samples": mine.samples}
         rejected = {}
+        sizes = {name: len(paths) for name, paths in groups.items()}
         for name, paths in groups.items():
             results = classifier.predict_batch(paths)
             checks = Counter(
                 r.input_check.findings[0].check for r in results if r.input_check.rejected
             )
             rejected[name] = (sum(checks.values()) / len(results), checks)
-    return Outcome(model.name, family, rejected)
+    return Outcome(model.name, family, rejected, sizes)
 
 
 def _by(checks: Counter[str]) -> str:
@@ -172,6 +174,40 @@ def family_table(outcomes: list[Outcome], inputs: Inputs) -> str:
         else:
             cells = [f"{s:.1%}" if name == "held-out chest" else f"{s:.0%}" for s in shares]
         lines.append(f"| {label} | {count} | " + " | ".join(cells) + f" | {_by(checks)} |")
+    return "\n".join(lines)
+
+
+TITLES = {"cnn": "Seed CNN (binary)", "finetune": "Fine-tuned MobileNetV2 (three classes)"}
+
+
+def _span(values: list[float], digits: int) -> str:
+    low, high = f"{min(values):.{digits}%}", f"{max(values):.{digits}%}"
+    return low if low == high else f"{low}–{high}"
+
+
+def summary_table(outcomes: list[Outcome]) -> str:
+    """Rows: categories; a column per model: the share refused, lowest–highest over its
+    variants."""
+    families = sorted({o.family for o in outcomes})
+    by_family = {f: [o for o in outcomes if o.family == f] for f in families}
+    head = ["category", *(f"{TITLES[f]}, {len(by_family[f])} variants" for f in families)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(families)]
+    for name in [*CATEGORIES, "all non-chest", "held-out chest", "bundled samples"]:
+        cells = []
+        for family in families:
+            mine = by_family[family]
+            if name == "all non-chest":
+                shares = [statistics.mean(o.rejected[c][0] for c in CATEGORIES) for o in mine]
+            else:
+                shares = [o.rejected[name][0] for o in mine]
+            if name == "bundled samples":
+                total = mine[0].sizes[name]
+                worst = max(round(share * total) for share in shares)
+                cells.append(f"none of {total}" if worst == 0 else f"up to {worst} of {total}")
+            else:
+                cells.append(_span(shares, 1 if name == "held-out chest" else 0))
+        bold = name in ("all non-chest", "held-out chest", "bundled samples")
+        lines.append(f"| {f'**{name}**' if bold else name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -210,10 +246,10 @@ def measure(folders: list[Path], work: Path, data: Path | None, only: str | None
         "counts the first failed check of each refused image over all variants. Goal: >= 95% of "
         "non-chest refused, <= 1% of held-out chest, no bundled sample.\n",
     ]
+    parts.append(f"## Summary: share refused, over every variant\n\n{summary_table(outcomes)}\n")
     for family in sorted({o.family for o in outcomes}):
         mine = [o for o in outcomes if o.family == family]
-        title = {"cnn": "Seed CNN (binary)", "finetune": "Fine-tuned MobileNetV2 (three classes)"}
-        parts.append(f"## {title[family]}\n\n{family_table(mine, inputs[family])}\n")
+        parts.append(f"## {TITLES[family]}\n\n{family_table(mine, inputs[family])}\n")
     return "\n".join(parts)
 
 
