@@ -30,8 +30,9 @@ def _decoded(summary: ModelCheckSummary) -> _Decoded:
 
 
 def whiten(summary: ModelCheckSummary, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(z, r): features (N, D) -> whitened PCA coordinates (N, k) and the residual outside the
-    k components, in units of its per-dimension standard deviation (N,), root-mean-square."""
+    """(z, r): features (N, D) -> whitened PCA coordinates (N, k), and the residual outside the k
+    components as one coordinate (N,): its length over the residual standard deviation, so that
+    |z|^2 + r^2 is the squared Mahalanobis distance under the shrunk (probabilistic PCA) model."""
     d = _decoded(summary)
     centred = np.asarray(features, dtype=np.float64).reshape(len(features), -1) - d.mean
     coordinates = centred @ d.projection
@@ -39,8 +40,7 @@ def whiten(summary: ModelCheckSummary, features: np.ndarray) -> tuple[np.ndarray
     if summary.components == summary.feature_dim or summary.residual_scale == 0:
         return z, np.zeros(len(z))
     residual = centred - coordinates @ d.projection.T
-    rms = np.sqrt(np.mean(residual**2, axis=1))
-    return z, rms / summary.residual_scale
+    return z, np.linalg.norm(residual, axis=1) / summary.residual_scale
 
 
 def score_features(
@@ -48,21 +48,21 @@ def score_features(
 ) -> np.ndarray:
     """Scores (N,) of features (N, D) by `method` (default the summary's); larger is stranger.
 
-    mahalanobis: root-mean-square whitened coordinate over the k components and the residual,
-    sqrt((|z|^2 + r^2) / (k + 1)), about 1 for a typical calibration image. knn: the distance, in
-    the same whitened space (z and r), to the k-th nearest stored calibration image, divided by sqrt(k + 1).
+    mahalanobis: sqrt((|z|^2 + r^2) / D), the Mahalanobis distance per dimension, about 1 for a
+    typical calibration image. knn: the distance in the same (z, r) space to the k-th nearest
+    stored calibration image, divided by sqrt(D).
     """
     method = method or summary.method
     z, r = whiten(summary, features)
-    k = summary.components + 1
+    scale = np.sqrt(summary.feature_dim)
     if method == "mahalanobis":
-        return np.sqrt((np.sum(z**2, axis=1) + r**2) / k)
+        return np.sqrt(np.sum(z**2, axis=1) + r**2) / scale
     if method == "knn":
         anchors = _decoded(summary).neighbours.astype(np.float64)
         points = np.concatenate([z, r[:, None]], axis=1)
         distances = np.sqrt(((points[:, None, :] - anchors[None, :, :]) ** 2).sum(axis=2))
         nearest = np.sort(distances, axis=1)[:, summary.k_neighbours - 1]
-        return nearest / np.sqrt(k)
+        return nearest / scale
     raise ValueError(f"unknown model check method {method!r}")
 
 
