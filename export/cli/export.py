@@ -18,6 +18,7 @@ from edgexray_export.cli.toolchain import (
 )
 from edgexray_export.metric_gate import DROP_MODES
 from edgexray_export.quantization import CALIBRATION_METHODS
+from edgexray_export.targets import TARGETS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
 from edgexray.cli.options import card_override_options
@@ -133,6 +134,13 @@ def _progress(line: str) -> None:
     help="Also export tflite-int8-io: int8 input and output, every layer int8, for integer-only "
     "accelerators (tflite-int8 has float32 input and output).",
 )
+@click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    default=None,
+    help="CPU family the int8 variants are for: its preset picks activation types, weight range "
+    "and per-channel weights (see docs/quantization.md).",
+)
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
 @trust_model_option
 def export(
@@ -145,6 +153,7 @@ def export(
     max_drop: float | None,
     metric: str,
     drop_mode: str,
+    target: str | None,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -159,7 +168,11 @@ def export(
     from edgexray_export.pipeline import ParityGateError, export_model
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table
+    from edgexray_export.targets import apply_target
 
+    quantization = QuantizationConfig(calibration_method=calibration_method)
+    if target is not None:
+        quantization = apply_target(quantization, target)
     gate = None if max_drop is None else MetricGate(metric, max_drop, drop_mode)
     if int8_io:
         variants = (*(variants or DEFAULT_VARIANTS), "tflite-int8-io")
@@ -174,7 +187,7 @@ def export(
             interpolation=options.pop("interpolation") or "bilinear",
             threshold=options.pop("threshold"),
             outputs=options.pop("output_kind"),
-            quantization=QuantizationConfig(calibration_method=calibration_method),
+            quantization=quantization,
             metric_gate=gate,
             progress=_progress,
             **options,

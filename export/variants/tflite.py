@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.quantization_debug import layer_errors, write_layer_report
 from edgexray_export.variants.base import (
     SAVED_MODEL_ENDPOINT,
@@ -209,14 +210,21 @@ class TFLiteInt8(TFLiteExporter):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # TF's converter has no public switch for per-tensor weights; this private one is what
+        # its own tests use (TF 2.21).
+        converter._experimental_disable_per_channel = not job.quantization.per_channel
         if self.integer_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-        return self._notes(len(images))
+        return self._notes(len(images), job.quantization)
 
-    def _notes(self, calibration_images: int) -> dict[str, Any]:
+    def _notes(self, calibration_images: int, config: QuantizationConfig) -> dict[str, Any]:
+        target = {} if config.target is None else {"target": config.target}
         return {
-            "weights": "int8, per-channel (symmetric)",
+            **target,
+            "weights": "int8, "
+            + ("per-channel" if config.per_channel else "per-tensor")
+            + " (symmetric)",
             "activations": "int8, per-tensor",
             "input_output": "int8 (scale and zero point in the tensor metadata)"
             if self.integer_io
@@ -260,7 +268,9 @@ class TFLiteInt8(TFLiteExporter):
             out_path.write_bytes(result.path.read_bytes())
             if job.debug_quantization:
                 write_layer_report(layer_errors(selective().statistics()), out_path)
-        notes = self._notes(len(job.calibration[: job.quantization.max_calibration_images]))
+        notes = self._notes(
+            len(job.calibration[: job.quantization.max_calibration_images]), job.quantization
+        )
         setting = result.chosen.setting
         if setting.float_layers:
             notes["activations"] = (
