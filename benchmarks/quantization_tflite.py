@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from edgexray_export.pipeline import export_model
 from edgexray_export.quantization import QuantizationConfig
+from edgexray_export.training.train import read_training_info
 from edgexray_export.variants import VARIANTS, ConversionInput, VariantExporter
 from edgexray_export.variants.tflite import TFLiteExporter, TFLiteFloat32, TFLiteInt8
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=2026, help="calibration/parity split")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -142,6 +144,9 @@ def main() -> None:
     chosen = [r for r in args.only.split(",") if r] or [r for r in rows if r != "int16x8"]
     # A benchmark script: the rows become variants for this one process only.
     VARIANTS.update({rows[r].name: rows[r] for r in chosen})
+    # As edgexray_export.rebuild exports the shipped models: preprocessing, labels and threshold
+    # from the training sidecar, the same split seed, the whole int8 ladder.
+    info = read_training_info(args.model) or {}
     report = export_model(
         args.model,
         args.output_dir,
@@ -149,6 +154,12 @@ def main() -> None:
         calibration_size=args.calibration_size,
         variants=[rows[r].name for r in chosen],
         min_agreement=0.0,
+        quality_target=1.0,
+        labels=info.get("labels"),
+        normalize=info.get("normalize"),
+        interpolation=info.get("interpolation", "bilinear"),
+        threshold=info.get("threshold"),
+        seed=args.seed,
         progress=lambda line: print(f"export: {line}", file=sys.stderr, flush=True),
     )
     results = {r: report.result(rows[r].name) for r in chosen}
