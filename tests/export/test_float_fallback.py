@@ -134,3 +134,24 @@ def test_auto_keeps_the_strategy_within_budget_with_fewer_float_layers(
     assert not fallback["ladders"]["prefix"]["within_budget"]
     assert fallback["reason"] == "the only strategy within budget"
     assert len(notes["layers_kept_float"]) == 1
+
+
+def test_cli_budget_fallback_and_target_reach_the_card(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from edgexray.cli.main import cli
+
+    _pretend(monkeypatch, lambda d: d.startswith("int8 up to"))
+    args = ["export", str(tiny["path"]), "--calibration", str(tiny["folder"])]
+    args += ["--calibration-size", "32", "-o", str(tmp_path), "--variants", "tflite-int8"]
+    args += ["--min-agreement", "0", "--int8-max-mean-dp", "0.5", "--int8-fallback", "prefix"]
+    result = CliRunner().invoke(cli, [*args, "--int8-max-dp", "0.9", "--target", "arm64"])
+    assert result.exit_code == 0, result.output
+    notes = read_card(tmp_path / "tiny.tflite-int8.tflite").quantization
+    assert notes["target"] == "arm64"
+    assert notes["calibration_mean_abs_diff_budget"] == 0.5
+    assert notes["calibration_max_abs_diff_budget"] == 0.9
+    assert notes["float_fallback"]["strategy"] == "prefix"
+    assert set(notes["float_fallback"]["ladders"]) == {"prefix"}
