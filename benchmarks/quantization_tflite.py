@@ -50,14 +50,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import interleaved, median_ms
 
 
-def _int8_row(row: str, change: Callable[[QuantizationConfig], QuantizationConfig]) -> type:
-    """A tflite-int8 exporter named `bench-ROW` whose job's QuantizationConfig is `change`d."""
+def _int8_row(
+    row: str, change: Callable[[QuantizationConfig], QuantizationConfig], debug: bool = False
+) -> type:
+    """A tflite-int8 exporter named `bench-ROW` whose job's QuantizationConfig is `change`d;
+    `debug` also writes its --debug-quantization report (with the contribution column)."""
 
     class Row(TFLiteInt8):
         name = f"bench-{row}"
 
         def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
-            changed = dataclasses.replace(job, quantization=change(job.quantization))
+            changed = dataclasses.replace(
+                job, quantization=change(job.quantization), debug_quantization=debug
+            )
             return super().convert(changed, out_path)
 
     return Row
@@ -101,7 +106,8 @@ def _rows(mean_budget: float, max_budget: float) -> dict[str, type[VariantExport
         "per-tensor": _int8_row("per-tensor", lambda c: c.replace(per_channel=False)),
         "cal-32": _int8_row("cal-32", lambda c: c.replace(max_calibration_images=32)),
         "cal-100": _int8_row("cal-100", lambda c: c.replace(max_calibration_images=100)),
-        "worst": _int8_row("worst", budget("worst")),
+        # The worst-layer row ranks the layers anyway: its report costs nothing more.
+        "worst": _int8_row("worst", budget("worst"), debug=True),
         "prefix": _int8_row("prefix", budget("prefix")),
         "int16x8": Int16x8,
         "fp32": Float32,
