@@ -124,6 +124,7 @@ class Outcome:
     family: str
     rejected: dict[str, tuple[float, Counter[str]]]
     sizes: dict[str, int]
+    model_check: str  # the card's model-check method, or "none" (a version-1 card)
 
 
 def run_variant(model: Path, inputs: dict[str, Inputs]) -> Outcome:
@@ -140,7 +141,8 @@ def run_variant(model: Path, inputs: dict[str, Inputs]) -> Outcome:
                 r.input_check.findings[0].check for r in results if r.input_check.rejected
             )
             rejected[name] = (sum(checks.values()) / len(results), checks)
-    return Outcome(model.name, family, rejected, sizes)
+        check = classifier.model_check
+    return Outcome(model.name, family, rejected, sizes, check.method if check else "none")
 
 
 def _by(checks: Counter[str]) -> str:
@@ -154,6 +156,7 @@ def family_table(outcomes: list[Outcome], inputs: Inputs) -> str:
     short = [o.variant.split(".", 1)[1].rsplit(".", 1)[0] for o in outcomes]
     head = ["category", "images", *short, "rejected by"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
+    lines.append("| *model check* | | " + " | ".join(o.model_check for o in outcomes) + " | |")
     sizes = {**{k: len(v) for k, v in inputs.not_chest.items()}}
     sizes |= {"held-out chest": len(inputs.chest), "bundled samples": len(inputs.samples)}
     for name in [*CATEGORIES, "all non-chest", "held-out chest", "bundled samples"]:
