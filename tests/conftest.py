@@ -105,3 +105,13 @@ def _input_checks_off_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     processes, which inherit the environment) get `--input-check off` by its environment variable.
     The input checks' own tests ask for their mode explicitly."""
     monkeypatch.setenv("EDGEXRAY_INPUT_CHECK", "off")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A real local Ray with 2 CPUs for one test module (tests/scale), shut down after it."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
