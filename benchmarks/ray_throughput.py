@@ -130,21 +130,28 @@ def report(
     count: int,
     seconds: float,
     loads: tuple[tuple[float, ...], tuple[float, ...]],
+    side: int,
+    command: str,
+    planned_rounds: int,
 ) -> str:
-    """The Markdown report: medians, ratios, load, and the extrapolation with its arithmetic."""
+    """The Markdown report: medians, ratios, load, and the extrapolation with its arithmetic.
+    `command`: how the script was run; `planned_rounds`: the rounds asked for (the report is
+    written after each round, so a run stopped early still leaves its figures)."""
     median = {c.name: _median(c.rates) for c in configs}
     one_core, all_cores = median["classify, 1 core"], median["classify, 2 cores"]
     one, two = median["ray, 1 actor"], median["ray, 2 actors"]
     rounds = len(configs[0].rates)
+    partial = "" if rounds == planned_rounds else f" (partial: {rounds} of {planned_rounds} rounds)"
     lines = [
         "# Ray throughput: actors against single-process `edgexray classify`",
         "",
-        f"`python benchmarks/ray_throughput.py --rounds {rounds}` on {count} synthetic 1024 px "
+        f"`{command}` on {count} synthetic {side} px "
         f"radiographs (`edgexray synth`'s generator, half PNG half JPEG, {size_kb:.0f} KB per "
         f"file on average, in {folder}); model `{default_model().name}`; a local Ray with 2 "
-        f"CPUs; {os.cpu_count()} cores. The whole run took {seconds / 60:.1f} min.",
+        f"CPUs; {os.cpu_count()} cores. The run took {seconds / 60:.1f} min{partial}.",
         "",
-        f"**Load average** (1/5/15 min) before: {_load(loads[0])}; after: {_load(loads[1])}. "
+        f"**Load average** (1/5/15 min) before: {_load(loads[0])}; at the end: "
+        f"{_load(loads[1])}. "
         "Each row's load column is the 1-min load average when its runs started.",
         "",
         f"| run | images/s (median of {rounds}) | all runs | 1-min load at the runs |",
@@ -249,6 +256,7 @@ def main() -> None:
         Config("ray, 1 actor", lambda: ray_run(1)),
         Config("ray, 2 actors", lambda: ray_run(2)),
     ]
+    command = "python " + " ".join(["benchmarks/ray_throughput.py", *sys.argv[1:]])
     try:
         for round_index in range(args.rounds):
             for config in configs:
@@ -259,14 +267,16 @@ def main() -> None:
                     f"{config.rates[-1]:7.1f} images/s  (load {config.loads[-1]:.1f})",
                     flush=True,
                 )
+            seconds = time.perf_counter() - begun
+            text = report(
+                configs, ray_start, peaks, folder, size_kb, len(files), seconds,
+                (before, os.getloadavg()), args.side, command, args.rounds,
+            )  # fmt: skip
+            if args.markdown:  # after every round: a run stopped early keeps its figures
+                write_text_atomically(args.markdown, text)
     finally:
         ray.shutdown()
-    after = os.getloadavg()
-    seconds = time.perf_counter() - begun
-    text = report(configs, ray_start, peaks, folder, size_kb, len(files), seconds, (before, after))
     print(text)
-    if args.markdown:
-        write_text_atomically(args.markdown, text)
     print(f"the whole run took {seconds / 60:.1f} min", file=sys.stderr)
 
 
