@@ -175,3 +175,26 @@ def test_audit_lines_are_written_on_the_driver_one_per_record(local_ray, archive
         if "error" not in record:
             assert line["input"]["sha256"] is not None
             assert line["probabilities"] == record["probabilities"]
+
+
+def test_trusted_keys_are_checked_on_the_driver(local_ray, tmp_path):
+    pytest.importorskip("cryptography")
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    private, public, _ = generate_key_pair(tmp_path / "site")
+    signed, unsigned = tmp_path / "signed.tflite", tmp_path / "unsigned.tflite"
+    shutil.copy(INT8, signed)
+    shutil.copy(INT8, unsigned)
+    sign_model(signed, private)
+    images = samples_folder() / "NORMAL"
+    out = tmp_path / "records.jsonl"
+    refused = run_edgexray(
+        "classify", "--ray", "-m", str(unsigned), "--trusted-key", str(public), "-o", str(out),
+        str(images),
+    )  # fmt: skip
+    assert refused.returncode == 1 and not out.exists()  # refused before Ray starts
+    assert len(refused.stderr.strip().splitlines()) == 1 and "unsigned.tflite" in refused.stderr
+    done = _edgexray("classify", "--ray", "-m", signed, "--trusted-key", public, "-o", out, images)
+    assert done.exit_code == 0, done.output
+    assert len(_jsonl(out)) == len(list(images.iterdir()))
