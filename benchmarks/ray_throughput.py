@@ -14,6 +14,10 @@ comparable with classify's) and from submitting the job ("with start": actor sta
 own start excluded). Each configuration's median over the rounds is reported (configurations
 interleaved within a round, so a slow spell of the machine spreads over all of them), with the load
 average at each run: the CPU may be shared, so quote it. Prints how long the whole run took.
+
+    python benchmarks/ray_throughput.py --images 200 --side 256 --memory 10    # then --memory 100
+
+checks instead that memory stays flat with the archive's size (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -296,6 +300,25 @@ def _load(values: tuple[float, ...]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
+def memory_check(images: int, side: int, repeat: int, model: Path) -> None:
+    """Peak RSS of the driver and of each actor while Ray streams the files `repeat` times."""
+    import ray
+
+    files = sorted(str(p) for p in synthetic_archive(images // 2, side).rglob("*.*")) * repeat
+    print(f"{len(files)} rows; load average before: {os.getloadavg()}", flush=True)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        for actors in (1, 2):
+            run = on_ray(files, model, actors)
+            peaks = ", ".join(f"{p:.0f}" for p in run.actor_peaks_mb)
+            print(f"{actors} actor(s): {run.rate:.1f} images/s, actor peak RSS MB: {peaks}")
+    finally:
+        ray.shutdown()
+    print(f"driver peak RSS (VmHWM): {vm_hwm_mb(os.getpid()):.0f} MB")
+    print(f"load average after: {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--images", type=int, default=2000, help="total (half per class)")
@@ -303,7 +326,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of every configuration")
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None, help="write the report here too")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=None,
+        metavar="REPEAT",
+        help="only the memory check: Ray streams the file list REPEAT times over (e.g. 200 "
+        "files x 10 and x 100 = 2,000 and 20,000 rows); prints the peak RSS of the driver and "
+        "of each actor, which must not grow with the rows",
+    )
     args = parser.parse_args()
+    if args.memory is not None:
+        memory_check(args.images, args.side, args.memory, args.model or default_model())
+        return
     begun = time.perf_counter()
     model = args.model or default_model()
     folder = synthetic_archive(args.images // 2, args.side)
