@@ -79,6 +79,7 @@ class Run:
     actor_ms: float | None = None
     with_start: float | None = None
     actor_peaks_mb: list[float] = field(default_factory=list)
+    by_process: dict[str, float] = field(default_factory=dict)  # CPU ms per image, by kind
 
 
 def _children_cpu_s() -> float:
@@ -108,6 +109,16 @@ def _cpu_s(process: Any) -> float:
     return float(times.user + times.system)
 
 
+def _kind(process: Any) -> str:
+    """What a process of the local Ray is, for the CPU breakdown: raylet, gcs_server, a
+    ray::Name worker (its name), else its executable's name."""
+    name = str(process.name())
+    if name.startswith("ray::"):
+        return name
+    args = process.cmdline()
+    return Path(args[0]).name if args else name
+
+
 def on_ray(files: list[str], model: Path, actors: int) -> Run:
     """classify_dataset over the files. CPU: this driver plus every process it started (Ray's
     daemons, idle workers, the actors), as the difference between their CPU times before the job
@@ -121,6 +132,7 @@ def on_ray(files: list[str], model: Path, actors: int) -> Run:
     baseline = {p.pid: _cpu_s(p) for p in me.children(recursive=True)}
     driver_before = _cpu_s(me)
     last: dict[int, float] = {}
+    kinds: dict[int, str] = {}
     actors_seen: set[int] = set()
     peaks: dict[int, float] = {}
 
@@ -128,6 +140,7 @@ def on_ray(files: list[str], model: Path, actors: int) -> Run:
         for p in me.children(recursive=True):
             try:
                 last[p.pid] = _cpu_s(p)
+                kinds[p.pid] = _kind(p)
                 if "ClassifyBatch" in " ".join(p.cmdline()):
                     actors_seen.add(p.pid)
                     peaks[p.pid] = max(peaks.get(p.pid, 0.0), vm_hwm_mb(p.pid))
@@ -149,7 +162,12 @@ def on_ray(files: list[str], model: Path, actors: int) -> Run:
     used = {pid: cpu - baseline.get(pid, 0.0) for pid, cpu in last.items()}
     total = sum(used.values()) + _cpu_s(me) - driver_before
     steady = (count - first_rows) / max(ended - (first_out or started), 1e-9)
+    by_process: dict[str, float] = {"driver": 1000 * (_cpu_s(me) - driver_before) / count}
+    for pid, cpu in used.items():
+        kind = "actors" if pid in actors_seen else kinds.get(pid, "other")
+        by_process[kind] = by_process.get(kind, 0.0) + 1000 * cpu / count
     return Run(
+        by_process=by_process,
         rate=steady,
         cpu_ms=1000 * total / count,
         actor_ms=1000 * sum(used[pid] for pid in actors_seen) / count,
@@ -373,6 +391,11 @@ def main() -> None:
                     f"ms/image  (load {config.loads[-1]:.1f})",
                     flush=True,
                 )
+                if config.runs[-1].by_process:
+                    parts = sorted(config.runs[-1].by_process.items(), key=lambda kv: -kv[1])
+                    print("    CPU ms/image by process: " + ", ".join(
+                        f"{kind} {ms:.2f}" for kind, ms in parts if ms >= 0.05
+                    ), flush=True)  # fmt: skip
             seconds = time.perf_counter() - begun
             text = report(
                 configs, folder, size_kb, len(files), seconds,
