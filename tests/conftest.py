@@ -107,6 +107,14 @@ def _input_checks_off_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEXRAY_INPUT_CHECK", "off")
 
 
+TINY_CARDS["features_gray"] = dict(
+    labels=("COVID", "NORMAL", "PNEUMONIA"),
+    task="multiclass",
+    input_channels=1,
+    output_kind="probabilities",
+)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     """A real local Ray with 2 CPUs for one test module (tests/scale), shut down after it."""

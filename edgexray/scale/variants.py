@@ -30,7 +30,9 @@ class CompareBatch:
     """`__init__` loads every shipped variant once per actor; `__call__` takes a batch with a
     `bytes` or `path` column (and optionally `truth`, passed through) and returns, per row:
     `path`, `status` (OK, UNREADABLE, REJECTED, ENGINE_ERROR), `error` ("" when none) and
-    `probabilities`, float64 (rows, variants, labels), NaN where a variant gave none."""
+    `probabilities`, float64 (rows, variants, labels), NaN where a variant gave none. The image
+    checks apply as `options` say; the model check (pooled features, card schema 2) does not:
+    every variant is judged on every image the image checks let through, as bench judges them."""
 
     def __init__(
         self,
