@@ -12,8 +12,9 @@ parity is measured one image per call, as `classify` runs it):
   output activation in float);
 - per-tensor: one weight scale per tensor (the converter's `_experimental_disable_per_channel`);
 - cal-32 / cal-100: min/max calibration on the first 32 / 100 calibration images only;
-- worst / prefix: the float fallback with the budget (--max-mean-dp, --max-dp on the calibration
-  images) keeping the worst layers by contribution / the input and leading layers in float;
+- worst / blocks / prefix: the float fallback with the budget (--max-mean-dp, --max-dp on the
+  calibration images) keeping in float the worst layers by contribution / the worst blocks of
+  consecutive layers by contribution / the input and leading layers;
 - int16x8: 16-bit activations, 8-bit weights everywhere (the converter's
   EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8);
 - fp32: the float model, for scale.
@@ -108,6 +109,7 @@ def _rows(mean_budget: float, max_budget: float) -> dict[str, type[VariantExport
         "cal-100": _int8_row("cal-100", lambda c: c.replace(max_calibration_images=100)),
         # The worst-layer row ranks the layers anyway: its report costs nothing more.
         "worst": _int8_row("worst", budget("worst"), debug=True),
+        "blocks": _int8_row("blocks", budget("blocks")),
         "prefix": _int8_row("prefix", budget("prefix")),
         "int16x8": Int16x8,
         "fp32": Float32,

@@ -15,7 +15,7 @@ from typing import Any
 from edgexray_export.errors import ExportError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
-TFLITE_FALLBACKS = ("auto", "worst", "prefix")
+TFLITE_FALLBACKS = ("auto", "worst", "blocks", "prefix")
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ class QuantizationConfig:
         images; the fallback runs when either budget is missed and stops when both are met.
     tflite_fallback: which layers the TFLite ladder keeps in float when the budget is missed:
         "worst" (the layers whose float computation most reduces the final error, ranked with TF's
-        quantization debugger), "prefix" (the input and the leading layers) or "auto" (both,
-        keeping the better file).
+        quantization debugger), "blocks" (the same for 8 blocks of consecutive layers), "prefix"
+        (the input and the leading layers) or "auto" (all three, keeping the file within budget
+        with the fewest float layers).
     target: the --target preset applied (edgexray_export.targets), None when none was.
     onnx_activation_type: "int8" (S8S8) or "uint8" (U8S8) activations for onnx-int8.
     onnx_reduce_range: 7-bit weights for onnx-int8 (x86 without VNNI can saturate otherwise).

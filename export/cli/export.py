@@ -152,8 +152,9 @@ def _progress(line: str) -> None:
     type=click.Choice(TFLITE_FALLBACKS),
     default="auto",
     show_default=True,
-    help="Layers kept float to meet the budget: the worst by contribution to the final error, "
-    "the input and leading layers (prefix), or both tried and the one with fewer float layers kept.",
+    help="Layers kept float to meet the budget: the worst layers or blocks of layers by "
+    "contribution to the final error, the input and leading layers (prefix), or all tried and "
+    "the file with the fewest float layers kept (auto).",
 )
 @click.option(
     "--target",

@@ -124,14 +124,22 @@ def test_auto_keeps_the_strategy_within_budget_with_fewer_float_layers(
     tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reversed_ranking(monkeypatch)
-    # Every prefix setting is far from Keras; worst-layer settings are measured as they are.
-    _pretend(monkeypatch, lambda d: d.startswith(("int8 up to", "float input")))
+
+    def two_blocks(layers, write, job, folder, blocks=8, images=96):  # type: ignore[no-untyped-def]
+        names = [name for name, op in layers if op not in OUTPUT_OPS]
+        members = {"block 1": tuple(names[:2]), "block 2": tuple(names[2:4])}
+        return LayerRanking(1.0, {"block 1": 0.02, "block 2": 0.01}, images, members)
+
+    monkeypatch.setattr(tflite, "rank_blocks", two_blocks)
+    # Every prefix and block setting is far from Keras; worst-layer settings are measured as they are.
+    _pretend(monkeypatch, lambda d: d.startswith(("int8 up to", "float input")) or "block" in d)
     notes = _export(tiny, tmp_path, "auto")["notes"]
     fallback = notes["float_fallback"]
-    assert set(fallback["ladders"]) == {"worst", "prefix"}
+    assert set(fallback["ladders"]) == {"worst", "blocks", "prefix"}
     assert fallback["strategy"] == "worst"
     assert fallback["ladders"]["worst"]["within_budget"]
     assert not fallback["ladders"]["prefix"]["within_budget"]
+    assert not fallback["ladders"]["blocks"]["within_budget"]
     assert fallback["reason"] == "the only strategy within budget"
     assert len(notes["layers_kept_float"]) == 1
 
