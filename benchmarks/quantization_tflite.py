@@ -48,6 +48,7 @@ from edgexray_export.variants import VARIANTS, ConversionInput, VariantExporter
 from edgexray_export.variants.tflite import TFLiteExporter, TFLiteFloat32, TFLiteInt8
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.atomic import write_text_atomically
 from edgexray.modelfile import read_card
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -210,7 +211,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
-        args.markdown.write_text(text)
+        write_text_atomically(args.markdown, text)
     for classifier in classifiers.values():
         classifier.close()
 

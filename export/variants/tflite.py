@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import math
@@ -294,6 +295,12 @@ class TFLiteInt8(TFLiteExporter):
             "int8_mean_abs_diff": round(ranking.baseline_mean_abs_diff, 6),
         }
         errors = layer_errors(quantizer.statistics(), ranking.contributions)
+        # The output activation is float in every candidate, so it has no contribution; its tensor
+        # may share the debugger's name with another graph output (the pooled features).
+        errors = [
+            dataclasses.replace(e, contribution=None) if e.op_type in OUTPUT_OPS else e
+            for e in errors
+        ]
         write_layer_report(errors, out_path, details)
 
 
