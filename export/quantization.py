@@ -15,6 +15,7 @@ from typing import Any
 from edgexray_export.errors import ExportError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+TFLITE_FALLBACKS = ("auto", "worst", "prefix")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,15 @@ class QuantizationConfig:
         Keras on the calibration images (probabilities, 0..1). When no int8 setting stays within it,
         the exporter keeps the input and the fewest leading layers in float that do (None: off; the
         ONNX variants ignore it).
+    tflite_max_abs_diff: a second budget for tflite-int8, on the largest |dp| over the calibration
+        images; the fallback runs when either budget is missed and stops when both are met.
+    tflite_fallback: which layers the TFLite ladder keeps in float when the budget is missed:
+        "worst" (the layers whose float computation most reduces the final error, ranked with TF's
+        quantization debugger), "prefix" (the input and the leading layers) or "auto" (both,
+        keeping the better file).
+    target: the --target preset applied (edgexray_export.targets), None when none was.
+    onnx_activation_type: "int8" (S8S8) or "uint8" (U8S8) activations for onnx-int8.
+    onnx_reduce_range: 7-bit weights for onnx-int8 (x86 without VNNI can saturate otherwise).
     """
 
     calibration_method: str = "minmax"
@@ -42,6 +52,11 @@ class QuantizationConfig:
     op_types_to_exclude: tuple[str, ...] = ()
     max_calibration_images: int | None = None
     tflite_max_mean_abs_diff: float | None = None
+    tflite_max_abs_diff: float | None = None
+    tflite_fallback: str = "auto"
+    target: str | None = None
+    onnx_activation_type: str = "int8"
+    onnx_reduce_range: bool = False
 
     def __post_init__(self) -> None:
         if self.calibration_method not in CALIBRATION_METHODS:
@@ -56,6 +71,22 @@ class QuantizationConfig:
         budget = self.tflite_max_mean_abs_diff
         if budget is not None and not 0.0 < budget <= 1.0:
             raise ExportError(f"tflite_max_mean_abs_diff must be in (0, 1], got {budget}")
+        peak = self.tflite_max_abs_diff
+        if peak is not None and not 0.0 < peak <= 1.0:
+            raise ExportError(f"tflite_max_abs_diff must be in (0, 1], got {peak}")
+        if self.tflite_fallback not in TFLITE_FALLBACKS:
+            raise ExportError(
+                f"unknown tflite_fallback {self.tflite_fallback!r}; "
+                f"expected one of {', '.join(TFLITE_FALLBACKS)}"
+            )
+        if self.onnx_activation_type not in ("int8", "uint8"):
+            raise ExportError(
+                f"onnx_activation_type must be int8 or uint8, got {self.onnx_activation_type!r}"
+            )
+        if self.target is not None:
+            from edgexray_export.targets import target_preset
+
+            target_preset(self.target)  # ExportError naming the known targets
         object.__setattr__(self, "nodes_to_exclude", tuple(self.nodes_to_exclude))
         object.__setattr__(self, "op_types_to_exclude", tuple(self.op_types_to_exclude))
 

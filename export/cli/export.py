@@ -17,7 +17,8 @@ from edgexray_export.cli.toolchain import (
     trust_model_option,
 )
 from edgexray_export.metric_gate import DROP_MODES
-from edgexray_export.quantization import CALIBRATION_METHODS
+from edgexray_export.quantization import CALIBRATION_METHODS, TFLITE_FALLBACKS
+from edgexray_export.targets import TARGETS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
 from edgexray.cli.options import card_override_options
@@ -133,6 +134,34 @@ def _progress(line: str) -> None:
     help="Also export tflite-int8-io: int8 input and output, every layer int8, for integer-only "
     "accelerators (tflite-int8 has float32 input and output).",
 )
+@click.option(
+    "--int8-max-mean-dp",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="tflite-int8 error budget: mean |probability difference| to Keras on the calibration "
+    "images; layers are kept in float until it is met (see --int8-fallback).",
+)
+@click.option(
+    "--int8-max-dp",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="tflite-int8 error budget on the largest |probability difference| (calibration images).",
+)
+@click.option(
+    "--int8-fallback",
+    type=click.Choice(TFLITE_FALLBACKS),
+    default="auto",
+    show_default=True,
+    help="Layers kept float to meet the budget: the worst by contribution to the final error, "
+    "the input and leading layers (prefix), or both tried and the one with fewer float layers kept.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    default=None,
+    help="CPU family the int8 variants are for: its preset picks activation types, weight range "
+    "and per-channel weights (see docs/quantization.md).",
+)
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
 @trust_model_option
 def export(
@@ -145,6 +174,10 @@ def export(
     max_drop: float | None,
     metric: str,
     drop_mode: str,
+    target: str | None,
+    int8_max_mean_dp: float | None,
+    int8_max_dp: float | None,
+    int8_fallback: str,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -159,7 +192,16 @@ def export(
     from edgexray_export.pipeline import ParityGateError, export_model
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table
+    from edgexray_export.targets import apply_target
 
+    quantization = QuantizationConfig(
+        calibration_method=calibration_method,
+        tflite_max_mean_abs_diff=int8_max_mean_dp,
+        tflite_max_abs_diff=int8_max_dp,
+        tflite_fallback=int8_fallback,
+    )
+    if target is not None:
+        quantization = apply_target(quantization, target)
     gate = None if max_drop is None else MetricGate(metric, max_drop, drop_mode)
     if int8_io:
         variants = (*(variants or DEFAULT_VARIANTS), "tflite-int8-io")
@@ -174,7 +216,7 @@ def export(
             interpolation=options.pop("interpolation") or "bilinear",
             threshold=options.pop("threshold"),
             outputs=options.pop("output_kind"),
-            quantization=QuantizationConfig(calibration_method=calibration_method),
+            quantization=quantization,
             metric_gate=gate,
             progress=_progress,
             **options,

@@ -182,4 +182,11 @@ def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: P
     ops = [row["op_type"] for row in data["layers"]]
     assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
     assert all(row["rmse_over_scale"] >= 0 for row in data["layers"])
-    assert "rmse/scale" in (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
+    table = (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
+    assert "rmse/scale" in table and "contribution" in table.splitlines()[0]
+    # Each layer's contribution to the final error: measured for every layer but the output
+    # activation (kept float in every setting), on the calibration images.
+    contributions = {row["op_type"]: row["contribution"] for row in data["layers"]}
+    assert contributions["LOGISTIC"] is None
+    assert all(isinstance(contributions[op], float) for op in ("CONV_2D", "FULLY_CONNECTED"))
+    assert data["contribution_images"] > 0 and data["int8_mean_abs_diff"] >= 0
