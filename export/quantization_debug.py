@@ -1,8 +1,11 @@
 """`export --debug-quantization`: which layers of an int8 model hurt, as a table and JSON.
 
-Rows come from TF's quantization debugger: per-layer statistics of the full-int8 model on the
-calibration images, one per quantized layer in execution order (each layer's int8 output against
-its dequantized float computation on the same inputs). rmse/scale is the layer's error in units of its quantization
+One writer for both int8 variants. For tflite-int8 the rows come from TF's quantization debugger:
+per-layer statistics of the full-int8 model on the calibration images, one per quantized layer in
+execution order (each layer's int8 output against its dequantized float computation on the same
+inputs). For onnx-int8 they come from ONNX Runtime's qdq_loss_debug (edgexray_export.onnx_layer_errors),
+which adds each node's SQNR against the float model and, for the worst nodes, its measured
+contribution to the final error. rmse/scale is the layer's error in units of its quantization
 step: about 0.29 is plain rounding noise; the TF guide suggests keeping layers above ~0.7 in float.
 """
 
@@ -30,6 +33,10 @@ class LayerError:
     rmse_over_scale: float
     max_abs_error: float
     scale: float
+    #: The quantized model's value of this output against the float model's, in dB (ONNX only).
+    sqnr_db: float | None = None
+    #: Reduction of the final output's mean |dp| when only this layer is kept float (probed only).
+    contribution: float | None = None
 
     @property
     def suspect(self) -> bool:
@@ -55,10 +62,21 @@ def layer_errors(rows: Iterable[Mapping[str, str]]) -> list[LayerError]:
     return errors
 
 
+def _optional(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
 def format_layer_table(errors: list[LayerError]) -> str:
-    """A plain-text table, worst marked with '*' (rmse/scale over the guide's 0.7)."""
-    rows = [("#", "layer", "op", "rmse", "rmse/scale", "max |err|", "")]
+    """A plain-text table, worst marked with '*' (rmse/scale over the guide's 0.7). The SQNR and
+    contribution columns appear when some row has them (the ONNX report)."""
+    sqnr = any(e.sqnr_db is not None for e in errors)
+    gain = any(e.contribution is not None for e in errors)
+    extra = (("SQNR dB",) if sqnr else ()) + (("final gain",) if gain else ())
+    rows = [("#", "layer", "op", "rmse", "rmse/scale", "max |err|", *extra, "")]
     for i, e in enumerate(errors):
+        values = ((_optional(e.sqnr_db, ".1f"),) if sqnr else ()) + (
+            (_optional(e.contribution, "+.2e"),) if gain else ()
+        )
         rows.append(
             (
                 str(i),
@@ -67,6 +85,7 @@ def format_layer_table(errors: list[LayerError]) -> str:
                 f"{e.rmse:.3e}",
                 f"{e.rmse_over_scale:.3f}",
                 f"{e.max_abs_error:.3e}",
+                *values,
                 "*" if e.suspect else "",
             )
         )
@@ -76,6 +95,11 @@ def format_layer_table(errors: list[LayerError]) -> str:
         f"* rmse/scale > {SUSPECT_RMSE_OVER_SCALE}: more than rounding noise "
         "(about 0.29); a candidate to keep in float"
     )
+    if gain:
+        lines.append(
+            "final gain: how much the final output's mean |dp| against float falls when only "
+            "that layer is kept float (measured for the worst layers by rmse/scale)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +111,10 @@ def write_layer_report(errors: list[LayerError], model_path: Path) -> tuple[Path
     data = {
         "model": Path(model_path).name,
         "suspect_rmse_over_scale": SUSPECT_RMSE_OVER_SCALE,
-        "layers": [{**asdict(e), "suspect": e.suspect} for e in errors],
+        "layers": [
+            {**{k: v for k, v in asdict(e).items() if v is not None}, "suspect": e.suspect}
+            for e in errors
+        ],
     }
     write_text_atomically(json_path, json.dumps(data, indent=2) + "\n")
     write_text_atomically(text_path, format_layer_table(errors))

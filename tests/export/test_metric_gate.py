@@ -183,3 +183,21 @@ def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: P
     assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
     assert all(row["rmse_over_scale"] >= 0 for row in data["layers"])
     assert "rmse/scale" in (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
+
+
+def test_debug_quantization_writes_the_onnx_layer_report(tiny: dict, tmp_path: Path) -> None:
+    export_model(
+        tiny["path"],
+        tmp_path,
+        calibration_dir=tiny["folder"],
+        variants=["onnx-int8"],
+        min_agreement=0.0,
+        debug_quantization=True,
+    )
+    data = json.loads((tmp_path / "tiny.onnx-int8.quantization-debug.json").read_text())
+    ops = [row["op_type"] for row in data["layers"]]
+    assert "Conv" in ops and "Sigmoid" not in ops  # the float tail has no quantized output
+    assert all(row["rmse_over_scale"] >= 0 and "sqnr_db" in row for row in data["layers"])
+    assert any("contribution" in row for row in data["layers"])
+    header = (tmp_path / "tiny.onnx-int8.quantization-debug.txt").read_text().splitlines()[0]
+    assert "SQNR dB" in header and "final gain" in header
