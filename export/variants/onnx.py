@@ -19,7 +19,9 @@ OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime stil
 # outputs and fail on a smaller last batch.
 _CALIBRATION_BATCH = 1
 # How many of the worst nodes (by the layer report) the ladder keeps float, in turn.
-WORST_COUNTS = (1, 2, 4, 8, 16)
+WORST_COUNTS = (1, 2, 4, 8, 16, 32)
+# Then the first 1/8, 1/4, 3/8, 1/2 of the nodes (from the input), when the worst nodes were not enough.
+PREFIX_FRACTIONS = (1 / 8, 1 / 4, 3 / 8, 1 / 2)
 
 
 def write_float_onnx(job: ConversionInput, out_path: Path) -> None:
@@ -95,8 +97,9 @@ class ONNXInt8Static(VariantExporter):
     Q/DQ on the graph outputs (onnx_tail.float_tail), so probabilities are continuous. When the
     given settings leave top-1 agreement with Keras below the quality target on the calibration
     images, better calibration methods are tried (percentile, entropy); when that is not enough
-    either (or the mean |dp| budget `onnx_max_mean_abs_diff` is missed), the 1, 2, 4, 8, 16 worst
-    nodes of the layer report (edgexray_export.onnx_layer_errors) are kept float. The first setting
+    either (or the mean |dp| budget `onnx_max_mean_abs_diff` is missed), the 1, 2, 4, ... 32 worst
+    nodes of the layer report (edgexray_export.onnx_layer_errors) are kept float, and then, if still
+    short, the first 1/8 ... 1/2 of the nodes from the input. The first setting
     that reaches the target (else the closest) is kept. Each attempt is recorded in the card. The
     held-out parity images are not used here.
     """
@@ -223,9 +226,14 @@ class ONNXInt8Static(VariantExporter):
                 reached=lambda attempt: _close_enough(attempt, job, budget),
             )
             report: tuple[list[LayerError], list[str]] | None = None
+            base = result.chosen.setting
             if not _good_enough(result.chosen_attempt, job, budget):
-                report = self._report(prepared, job, result.chosen.setting, work / "report")
-                result = self._keep_worst_float(prepared, job, work, result, report[1], budget)
+                report = self._report(prepared, job, base, work / "report")
+                worst = _worst_rungs(base, report[1])
+                result = self._climb_on(prepared, job, work / "worst", result, worst, budget)
+            if not _good_enough(result.chosen_attempt, job, budget):
+                prefix = _prefix_rungs(base, prepared)
+                result = self._climb_on(prepared, job, work / "prefix", result, prefix, budget)
             if job.debug_quantization:
                 if report is None:
                     report = self._report(prepared, job, job.quantization, work / "report")
@@ -233,6 +241,7 @@ class ONNXInt8Static(VariantExporter):
             out_path.write_bytes(result.path.read_bytes())
         config = result.chosen.setting
         return {
+            **({} if config.target is None else {"target": config.target}),
             "format": "QDQ",
             "weights": "int8, "
             + ("per-channel" if config.per_channel else "per-tensor")
@@ -253,44 +262,60 @@ class ONNXInt8Static(VariantExporter):
             "opset": OPSET,
         }
 
-    def _keep_worst_float(
+    def _climb_on(
         self,
         prepared: Path,
         job: ConversionInput,
-        work: Path,
-        int8: LadderResult[QuantizationConfig],
-        ranking: list[str],
+        folder: Path,
+        before: LadderResult[QuantizationConfig],
+        configs: list[QuantizationConfig],
         budget: float | None,
     ) -> LadderResult[QuantizationConfig]:
-        """Climb on from the best calibration setting, keeping the WORST_COUNTS worst nodes of
-        `ranking` float; the int8 result stays if nothing does better."""
-        base = int8.chosen.setting
-        counts = [k for k in WORST_COUNTS if k <= len(ranking)]
-        if not counts:
-            return int8
-        configs = [
-            base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(ranking[:k]))
-            for k in counts
-        ]
-        (work / "worst").mkdir()
-        worst = climb(
+        """Climb `configs` (in `folder`) until one is good enough; the result before stays if
+        nothing does better. Every attempt, before's first, is kept for the card."""
+        if not configs:
+            return before
+        folder.mkdir()
+        after = climb(
             self._candidates(prepared, job, configs),
             job,
-            work / "worst",
+            folder,
             self.suffix,
             reached=lambda attempt: _close_enough(attempt, job, budget),
         )
-        better = _good_enough(worst.chosen_attempt, job, budget) or closeness(
-            worst.chosen_attempt
-        ) > closeness(int8.chosen_attempt)
-        kept = worst if better else int8
+        better = _good_enough(after.chosen_attempt, job, budget) or closeness(
+            after.chosen_attempt
+        ) > closeness(before.chosen_attempt)
+        kept = after if better else before
         return LadderResult(
             kept.chosen,
             kept.path,
             kept.chosen_attempt,
-            int8.attempts + worst.attempts,
-            int8.failures + worst.failures,
+            before.attempts + after.attempts,
+            before.failures + after.failures,
         )
+
+
+def _worst_rungs(base: QuantizationConfig, ranking: list[str]) -> list[QuantizationConfig]:
+    """`base` with its WORST_COUNTS worst nodes (of `ranking`) kept float, fewest first."""
+    return [
+        base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(ranking[:k]))
+        for k in WORST_COUNTS
+        if k <= len(ranking)
+    ]
+
+
+def _prefix_rungs(base: QuantizationConfig, prepared: Path) -> list[QuantizationConfig]:
+    """`base` with the first PREFIX_FRACTIONS of the nodes (graph order, from the input) float.
+
+    Why a prefix after the worst nodes: a node kept float alone still has its output quantized for
+    the next int8 node, and in a model whose error piles up from the input (its input rounded to
+    8 bits alone moves its probabilities) only a float run from the input removes it."""
+    import onnx
+
+    names = [n.name for n in onnx.load(str(prepared)).graph.node]
+    counts = sorted({int(len(names) * f) for f in PREFIX_FRACTIONS} - {0})
+    return [base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(names[:n])) for n in counts]
 
 
 def _close_enough(attempt: Attempt, job: ConversionInput, budget: float | None) -> bool:

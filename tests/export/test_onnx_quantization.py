@@ -192,3 +192,22 @@ def test_worst_nodes_put_measured_gains_first_then_sqnr_loss() -> None:
         _error("e", None),
     ]
     assert worst_nodes(errors, {"b": 1.0, "e": 3.0}) == ["d", "a", "e", "b"]
+
+
+def test_rungs_keep_the_ranked_worst_nodes_then_a_prefix_float(models: dict[str, Path]) -> None:
+    from edgexray_export.quantization import QuantizationConfig
+    from edgexray_export.variants.onnx import _prefix_rungs, _worst_rungs
+
+    base = QuantizationConfig(nodes_to_exclude=("given",))
+    worst = _worst_rungs(base, ["conv2", "conv1", "head"])
+    assert [r.nodes_to_exclude for r in worst] == [
+        ("given", "conv2"),
+        ("given", "conv2", "conv1"),
+    ]
+    prefix = _prefix_rungs(base, models["float"])  # 9 nodes: the first 1, 2, 3, 4 of them
+    assert [r.nodes_to_exclude[1:] for r in prefix] == [
+        ("to_nchw",),
+        ("to_nchw", "conv1"),
+        ("to_nchw", "conv1", "relu1"),
+        ("to_nchw", "conv1", "relu1", "conv2"),
+    ]
