@@ -36,6 +36,7 @@ from rounds import interleaved, median_ms
 
 from edgexray.atomic import write_text_atomically
 from edgexray.card import ModelCard
+from edgexray.engines.outputs import output_positions
 from edgexray.postprocess import decide, to_probabilities
 
 if TYPE_CHECKING:
@@ -82,7 +83,8 @@ def _session(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
+    position, _ = output_positions([o.name for o in session.get_outputs()])
+    return lambda x: session.run(None, {name: x})[position]
 
 
 def _one_by_one(run: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> np.ndarray:

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from edgexray.errors import CardError, DamagedCardError
+from edgexray.modelcheck.summary import ModelCheckSummary
 
-SCHEMA_VERSION = 1
+# 2: the optional `model_check` (pooled-feature summary and threshold). Version-1 cards still load,
+# without a model check (SUPPORTED_SCHEMA_VERSIONS); their digest is unchanged.
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 
 Task = Literal["binary", "multiclass"]
 ColorMode = Literal["grayscale", "rgb"]
@@ -29,6 +33,8 @@ COLOR_MODES: tuple[str, ...] = get_args(ColorMode)
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalize)
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
+
+_SUPPORTED = " and ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
 
 CHANNELS_BY_COLOR_MODE = {"grayscale": 1, "rgb": 3}
 DEFAULT_DISCLAIMER = "Not validated for clinical use."
@@ -81,6 +87,9 @@ PARITY_FIELDS_OMITTED_WHEN_NONE = (
     "metric_passed",
     "decisions_changed",
     "reference_threshold",
+    "feature_cosine_mean",
+    "feature_cosine_min",
+    "feature_relative_error",
 )
 
 
@@ -103,6 +112,9 @@ class Parity:
     the Keras model's threshold. reference_threshold: set when the variant's threshold was retuned
     (`export --retune-threshold`): the Keras model's threshold, the card's `threshold` being the
     variant's own.
+    feature_cosine_mean / feature_cosine_min: cosine similarity of the variant's pooled features
+    (the model check's input) with the Keras model's on the parity images; feature_relative_error:
+    mean |f_variant - f_keras| / |f_keras|. None for a model without pooled features.
     """
 
     agreement: float
@@ -124,6 +136,9 @@ class Parity:
     metric_passed: bool | None = None
     decisions_changed: int | None = None
     reference_threshold: float | None = None
+    feature_cosine_mean: float | None = None
+    feature_cosine_min: float | None = None
+    feature_relative_error: float | None = None
 
     def __post_init__(self) -> None:
         correlation = self.explanation_rank_correlation
@@ -171,6 +186,9 @@ class ModelCard:
     the card is written (`sealed()`), so an edit of any field without re-export is detected. A card
     with a digest that does not match is refused (DamagedCardError). Cards written by edgexray 0.1
     have none and still load ("legacy": their edits cannot be detected).
+    model_check: schema 2; how the variant's pooled features lie over the calibration images and
+    the threshold beyond which an input is refused (edgexray.modelcheck); None: no model check
+    (a schema-1 card, or a model without pooled features before its head).
     """
 
     labels: tuple[str, ...]
@@ -196,11 +214,16 @@ class ModelCard:
     views: tuple[str, ...] | None = None
     schema_version: int = SCHEMA_VERSION
     card_sha256: str | None = None
+    model_check: ModelCheckSummary | None = None
 
     def __post_init__(self) -> None:
         _require(
-            self.schema_version == SCHEMA_VERSION,
-            f"schema_version {self.schema_version} is not supported (this edgexray reads {SCHEMA_VERSION})",
+            self.schema_version in SUPPORTED_SCHEMA_VERSIONS,
+            f"schema_version {self.schema_version} is not supported (this edgexray reads {_SUPPORTED})",
+        )
+        _require(
+            self.model_check is None or self.schema_version >= 2,
+            "a model_check needs schema_version 2",
         )
         object.__setattr__(self, "labels", tuple(self.labels))
         problem = labels_problem(self.labels)
@@ -303,6 +326,8 @@ class ModelCard:
             del data["views"]
         else:
             data["views"] = list(self.views)
+        if self.model_check is None:
+            del data["model_check"]
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
 
@@ -318,9 +343,9 @@ class ModelCard:
             raise CardError("invalid model card: expected a JSON object")
         data = dict(data)
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in SUPPORTED_SCHEMA_VERSIONS:
             raise CardError(
-                f"model card schema_version {version!r} is not supported (this edgexray reads {SCHEMA_VERSION})"
+                f"model card schema_version {version!r} is not supported (this edgexray reads {_SUPPORTED})"
             )
         try:
             return cls._build(data)
@@ -344,6 +369,8 @@ class ModelCard:
         try:
             if parity is not None:
                 data["parity"] = Parity(**parity)
+            if data.get("model_check") is not None:
+                data["model_check"] = ModelCheckSummary.from_dict(data["model_check"])
             card = cls(**data)
         except TypeError as exc:
             raise CardError(f"invalid model card: {exc}") from None

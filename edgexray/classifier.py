@@ -27,7 +27,7 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
-from edgexray.errors import EdgexrayError, ImageError
+from edgexray.errors import EdgexrayError, ImageError, ModelError
 from edgexray.inputcheck import (
     DEFAULT_MODE,
     NOT_CHECKED,
@@ -37,6 +37,7 @@ from edgexray.inputcheck import (
     check_image,
     check_mode,
 )
+from edgexray.modelcheck import ModelCheckSummary, model_check_finding, score_features
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
@@ -105,6 +106,22 @@ _Source = Mapping[str, Any] | None
 _Prepared = tuple[str | None, np.ndarray | None, str | None, InputCheck, _Source]
 
 
+def _model_check(path: Path, card: ModelCard, engine: Engine) -> ModelCheckSummary | None:
+    """The card's model check when the engine gives the features it reads; ModelError when the
+    card's summary and the model's features output disagree (a card that is not this file's)."""
+    summary = card.model_check
+    if summary is None:
+        return None
+    width = engine.features.shape[-1] if engine.features is not None else None
+    if width != summary.feature_dim:
+        found = "no features output" if engine.features is None else f"{width} features"
+        raise ModelError(
+            f"{path}: the card's model check reads {summary.feature_dim} pooled features; "
+            f"the model has {found}"
+        )
+    return summary
+
+
 def _name(source: object) -> str | None:
     return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None
 
@@ -149,6 +166,8 @@ class Classifier:
             self.options.reducing_gap,
             self.options.dicom,
         )
+        #: The model check (card schema 2, a model exported with pooled features), or None.
+        self.model_check: ModelCheckSummary | None = _model_check(self.path, self.card, self.engine)
         self._lock = threading.Lock()
 
     @property
@@ -158,7 +177,13 @@ class Classifier:
     # Core -----------------------------------------------------------------------------------------
 
     def predict_tensor(self, batch: np.ndarray) -> np.ndarray:
-        """Preprocessed float32 (N, H, W, C) -> probabilities (N, len(labels)), one column per label."""
+        """Preprocessed float32 (N, H, W, C) -> probabilities (N, len(labels)), one column per label.
+        No input check runs here (see `predict` for the checked path)."""
+        return self._infer(batch)[0]
+
+    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and pooled features (None without a model check) of a model-input batch,
+        from one engine call."""
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 3:
             batch = batch[None]
@@ -168,8 +193,25 @@ class Classifier:
                 f"expected input (N, {expected[0]}, {expected[1]}, {expected[2]}), got {batch.shape}"
             )
         with self._lock:
-            raw = self.engine.run(batch)
-        return to_probabilities(raw, self.card)
+            outputs = self.engine.infer(batch)
+        features = outputs.features if self.model_check is not None else None
+        return to_probabilities(outputs.prediction, self.card), features
+
+    def _model_checked(
+        self, checks: list[InputCheck], features: np.ndarray | None
+    ) -> list[InputCheck]:
+        """The input checks with the model check's score (and finding) added, per image."""
+        mode = self.options.input_check
+        summary = self.model_check
+        if summary is None or features is None or mode == "off":
+            return checks
+        scores = score_features(summary, features)
+        return [
+            check.with_model_check(
+                float(score), summary.threshold, model_check_finding(summary, float(score)), mode
+            )
+            for check, score in zip(checks, scores, strict=True)
+        ]
 
     def _predictions(
         self,
@@ -177,10 +219,14 @@ class Classifier:
         probabilities: np.ndarray,
         checks: list[InputCheck],
         sources: list[_Source],
+        features: np.ndarray | None = None,
     ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
+        checks = self._model_checked(checks, features)
         return [
-            Prediction(
+            Prediction(path=name, input_check=check, source=source)
+            if check.rejected
+            else Prediction(
                 path=name,
                 label=self.card.labels[index],
                 confidence=float(row[index]),
@@ -218,8 +264,8 @@ class Classifier:
         x, check, facts = self._inspect(source)
         if x is None:
             return Prediction(path=_name(source), input_check=check, source=facts)
-        probabilities = self.predict_tensor(x[None])
-        return self._predictions([_name(source)], probabilities, [check], [facts])[0]
+        probabilities, features = self._infer(x[None])
+        return self._predictions([_name(source)], probabilities, [check], [facts], features)[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -274,18 +320,19 @@ class Classifier:
         """Predictions for a batch; when the engine fails on it, each input is retried alone, so
         one input the engine cannot run costs only its own result (an error record)."""
         try:
-            return self._predictions(names, self.predict_tensor(batch), checks, sources)
+            probabilities, features = self._infer(batch)
         except EdgexrayError as exc:
             if len(batch) == 1:
                 error = self._engine_error(names[0], exc)
                 return [Prediction(path=names[0], error=error, source=sources[0])]
-        return [
-            prediction
-            for i in range(len(batch))
-            for prediction in self._run_isolating(
-                names[i : i + 1], batch[i : i + 1], checks[i : i + 1], sources[i : i + 1]
-            )
-        ]
+            return [
+                prediction
+                for i in range(len(batch))
+                for prediction in self._run_isolating(
+                    names[i : i + 1], batch[i : i + 1], checks[i : i + 1], sources[i : i + 1]
+                )
+            ]
+        return self._predictions(names, probabilities, checks, sources, features)
 
     @staticmethod
     def _engine_error(name: str | None, exc: Exception) -> str:

@@ -57,3 +57,25 @@ def measure_parity(
             int(np.sum(ref_top != decide(variant, card))) if card.task == "binary" else None
         ),
     )
+
+
+def feature_parity(reference: np.ndarray, variant: np.ndarray) -> dict[str, float]:
+    """Pooled-feature parity of a variant against the full model on the same images (N, D):
+    Parity's feature_cosine_mean, feature_cosine_min and feature_relative_error."""
+    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    variant = np.asarray(variant, dtype=np.float64).reshape(len(variant), -1)
+    if reference.shape != variant.shape or len(reference) == 0:
+        raise ValueError(
+            f"feature parity needs two (N, D) arrays of one shape, got {reference.shape} and {variant.shape}"
+        )
+    norms = np.linalg.norm(reference, axis=1)
+    tiny = np.finfo(np.float64).tiny
+    cosine = np.sum(reference * variant, axis=1) / np.maximum(
+        norms * np.linalg.norm(variant, axis=1), tiny
+    )
+    error = np.linalg.norm(variant - reference, axis=1) / np.maximum(norms, tiny)
+    return {
+        "feature_cosine_mean": round(float(np.mean(cosine)), 6),
+        "feature_cosine_min": round(float(np.min(cosine)), 6),
+        "feature_relative_error": round(float(np.mean(error)), 6),
+    }

@@ -131,20 +131,24 @@ def activation_errors(
     return errors
 
 
-def first_outputs(model: Path, images: np.ndarray) -> np.ndarray:
-    """The model's first output on `images`, run one image per call with ONNX Runtime."""
+def predictions(model: Path, images: np.ndarray) -> np.ndarray:
+    """The model's prediction on `images` (its output named so, else its first; a features output
+    is left out), run one image per call with ONNX Runtime."""
     import onnxruntime as ort
+
+    from edgexray.engines.outputs import output_positions
 
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
+    position, _ = output_positions([o.name for o in session.get_outputs()])
     return np.concatenate(
-        [session.run(None, {name: images[i : i + 1]})[0] for i in range(len(images))]
+        [session.run(None, {name: images[i : i + 1]})[position] for i in range(len(images))]
     )
 
 
 def output_error(model: Path, images: np.ndarray, reference: np.ndarray) -> float:
     """Mean |difference| of the model's first output against `reference`, one image per call."""
-    got = first_outputs(model, images)
+    got = predictions(model, images)
     return float(np.mean(np.abs(got.reshape(reference.shape) - reference)))
 
 
@@ -195,7 +199,7 @@ def with_contributions(
     output's mean |dp| against the float model with every node quantized, minus the same with only
     that node kept float (`quantize_keeping_float(nodes, path)` writes such a model). Positive:
     keeping it float helps."""
-    reference = first_outputs(float_model, images)
+    reference = predictions(float_model, images)
     plain = folder / "probe-plain.onnx"
     quantize_keeping_float((), plain)
     base = output_error(plain, images, reference)

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from edgexray_export.calibration import (
@@ -32,8 +33,10 @@ from edgexray_export.explain.parity import (
     explanation_parity,
     reference_maps,
 )
+from edgexray_export.feature_tap import feature_model, keras_features
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.metric_gate import MetricGate
+from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
 from edgexray_export.threshold_retune import matching_threshold
@@ -42,8 +45,9 @@ from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 from edgexray import exit_codes
 from edgexray.card import ModelCard, Parity
 from edgexray.errors import EdgexrayError
+from edgexray.modelcheck import ModelCheckSummary
 from edgexray.modelfile import sidecar_path, write_card
-from edgexray.parity import measure_parity
+from edgexray.parity import feature_parity, measure_parity
 from edgexray.postprocess import to_probabilities
 from edgexray.preprocessing import Preprocessor
 from edgexray.reference import (
@@ -218,16 +222,24 @@ def _export_one(
     allow_degraded: bool,
     maps: ReferenceMaps | None = None,
     retune: bool = False,
+    checks: _FeatureChecks | None = None,
 ) -> VariantResult:
     """Convert, embed the card, run through the runtime, gate. Never raises for a bad variant."""
     from edgexray import Classifier
 
     card = job.card
+    summary: ModelCheckSummary | None = None
+    features_parity: dict[str, Any] = {}
     try:
         notes = _convert(variant, job, path)
         write_card(path, job.card.replace(variant=variant, quantization=notes))
         with Classifier(path) as classifier:
-            probabilities = classifier.predict_tensor(parity_x)
+            outputs = classifier.engine.infer(parity_x)
+            probabilities = to_probabilities(outputs.prediction, classifier.card)
+            if checks is not None:
+                features_parity, summary = checks.measure(
+                    classifier, outputs.features, job.calibration
+                )
             if retune:
                 card = _retuned(job, classifier.predict_tensor(job.calibration))
             # What the file's tensors are, as the runtime sees them: every card says it.
@@ -258,11 +270,30 @@ def _export_one(
     if below and not allow_degraded:
         _remove(path)
         return VariantResult(variant, "below gate", parity=parity)
-    parity = dataclasses.replace(parity, degraded=below)
-    card = card.replace(variant=variant, quantization=notes, parity=parity)
+    parity = dataclasses.replace(parity, degraded=below, **features_parity)
+    card = card.replace(variant=variant, quantization=notes, parity=parity, model_check=summary)
     write_card(path, card)
     status = "degraded" if below else "ok"
     return VariantResult(variant, status, path, path.stat().st_size, parity)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FeatureChecks:
+    """The Keras model's pooled features on the parity images, and how to fit a model check."""
+
+    reference: np.ndarray
+    config: ModelCheckConfig
+
+    def measure(
+        self, classifier: Any, parity_features: np.ndarray | None, calibration: np.ndarray
+    ) -> tuple[dict[str, float], ModelCheckSummary | None]:
+        """Feature parity of a variant on the parity images, and its own model check fitted on
+        its features of the calibration images (per variant: an int8 model's features differ from
+        the float model's, and the device scores the features of the file it runs)."""
+        if parity_features is None:
+            raise ExportError("the variant lost its pooled-features output in conversion")
+        own = classifier.engine.infer(calibration).features
+        return feature_parity(self.reference, parity_features), fit_model_check(own, self.config)
 
 
 def _retuned(job: ConversionInput, calibration_probabilities: np.ndarray) -> ModelCard:
@@ -311,6 +342,7 @@ def export_model(
     seed: int = 0,
     progress: Progress = _quiet,
     trust_model: bool = False,
+    model_check: ModelCheckConfig | None = None,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -333,6 +365,9 @@ def export_model(
     debugger) as NAME.tflite-int8.quantization-debug.json and .txt.
     progress: called with one line per step (the CLI prints them to stderr). trust_model: load a
     model that could run code on load (Lambda or custom layers); off, such a model is refused.
+    model_check: how each variant's model check is fitted on its own pooled features of the
+    calibration images (default ModelCheckConfig()); a model whose head does not read pooled
+    (N, D) features is exported without one.
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -408,6 +443,7 @@ def export_model(
         calibration_truth=calibration_truth,
         debug_quantization=debug_quantization,
     )
+    checks = _feature_checks(loaded, parity_x, model_check or ModelCheckConfig(), progress)
     results = []
     for variant in chosen:
         exporter = VARIANTS[variant]
@@ -424,6 +460,7 @@ def export_model(
             allow_degraded,
             maps,
             retune=retune_threshold,
+            checks=checks,
         )
         results.append(result)
         progress(f"{variant}: {result.status}")
@@ -440,6 +477,16 @@ def export_model(
     report.write_json(out / f"{info.name}.parity.json")
     _raise_unless_passed(report)
     return report
+
+
+def _feature_checks(
+    loaded: LoadedKerasModel, parity_x: np.ndarray, config: ModelCheckConfig, progress: Progress
+) -> _FeatureChecks | None:
+    two_outputs = feature_model(loaded.model)
+    if two_outputs is None:
+        progress("no pooled (N, D) input to the classifier head: exported without a model check")
+        return None
+    return _FeatureChecks(keras_features(two_outputs, parity_x), config)
 
 
 def _raise_unless_passed(report: ExportReport) -> None:

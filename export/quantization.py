@@ -33,6 +33,8 @@ class QuantizationConfig:
         Keras on the calibration images (probabilities, 0..1). When no int8 setting stays within it,
         the exporter keeps the input and the fewest leading layers in float that do (None: off; the
         ONNX variants ignore it).
+    tflite_max_abs_diff: a second budget for tflite-int8, on the largest |dp| over the calibration
+        images; the fallback runs when either budget is missed and stops when both are met.
     tflite_fallback: which layers the TFLite ladder keeps in float when the budget is missed:
         "worst" (the layers whose float computation most reduces the final error, ranked with TF's
         quantization debugger), "prefix" (the input and the leading layers) or "auto" (both,
@@ -54,6 +56,7 @@ class QuantizationConfig:
     op_types_to_exclude: tuple[str, ...] = ()
     max_calibration_images: int | None = None
     tflite_max_mean_abs_diff: float | None = None
+    tflite_max_abs_diff: float | None = None
     tflite_fallback: str = "auto"
     target: str | None = None
     onnx_activation_type: str = "int8"
@@ -73,6 +76,9 @@ class QuantizationConfig:
         budget = self.tflite_max_mean_abs_diff
         if budget is not None and not 0.0 < budget <= 1.0:
             raise ExportError(f"tflite_max_mean_abs_diff must be in (0, 1], got {budget}")
+        peak = self.tflite_max_abs_diff
+        if peak is not None and not 0.0 < peak <= 1.0:
+            raise ExportError(f"tflite_max_abs_diff must be in (0, 1], got {peak}")
         onnx_budget = self.onnx_max_mean_abs_diff
         if onnx_budget is not None and not 0.0 < onnx_budget <= 1.0:
             raise ExportError(f"onnx_max_mean_abs_diff must be in (0, 1], got {onnx_budget}")

@@ -105,3 +105,11 @@ def _input_checks_off_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     processes, which inherit the environment) get `--input-check off` by its environment variable.
     The input checks' own tests ask for their mode explicitly."""
     monkeypatch.setenv("EDGEXRAY_INPUT_CHECK", "off")
+
+
+TINY_CARDS["features_gray"] = dict(
+    labels=("COVID", "NORMAL", "PNEUMONIA"),
+    task="multiclass",
+    input_channels=1,
+    output_kind="probabilities",
+)

@@ -70,6 +70,14 @@ def _integrity(model: ModelFile, card: ModelCard) -> list[str]:
     ]
 
 
+def _model_check(card: ModelCard) -> str:
+    if card.model_check is not None:
+        return card.model_check.describe()
+    if card.schema_version < 2:
+        return f"none (card schema {card.schema_version}; re-export to add it)"
+    return "none (the model has no pooled features before its classifier head)"
+
+
 def _trusted(signer: Signer) -> str:
     return f"signed by trusted key {signer.key_id} ({signer.source}), checked"
 
@@ -101,7 +109,8 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     click.echo(f"{model} ({len(checked.data):,} bytes)")
     click.echo("\n".join(_integrity(checked, card)))
     click.echo(f"signature: {signature}")
+    click.echo(f"model check: {_model_check(card)}")
     fields = card.to_dict()
-    for name in ("card_sha256", "payload_sha256", "payload_size"):
-        fields.pop(name)
+    for name in ("card_sha256", "payload_sha256", "payload_size", "model_check"):
+        fields.pop(name, None)
     click.echo("\n".join(_lines(fields)))

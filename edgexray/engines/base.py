@@ -1,6 +1,7 @@
 """The interface every inference engine implements.
 
-An engine takes float32 NHWC batches and returns float32 (N, units) outputs. Quantized tensors
+An engine takes float32 NHWC batches and returns float32 (N, units) outputs, and, from the same
+call, the pooled features (N, D) of models exported with them (EngineOutputs). Quantized tensors
 (int8/uint8 inputs or outputs) are quantized and dequantized inside the engine with the tensor's own
 scale and zero point, so the code around it stays float.
 """
@@ -15,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from edgexray.cores import usable_cores
+from edgexray.engines.outputs import EngineOutputs
 from edgexray.errors import EdgexrayError, EngineError
 
 
@@ -90,6 +92,8 @@ class Engine(ABC):
         # Set by each subclass once its model is loaded.
         self._input: TensorInfo
         self._output: TensorInfo
+        # The pooled-features output (edgexray.engines.outputs), for models exported with one.
+        self._features: TensorInfo | None = None
         self._version = "unknown"
         # False for models whose output for an image depends on its batch companions (see
         # batch_independence.py): `run` then calls the runtime one image at a time.
@@ -103,6 +107,11 @@ class Engine(ABC):
     @property
     def output(self) -> TensorInfo:
         return self._output
+
+    @property
+    def features(self) -> TensorInfo | None:
+        """The pooled-features output, or None when the model has none (no model check)."""
+        return self._features
 
     @property
     def batch_dynamic(self) -> bool:
@@ -120,21 +129,27 @@ class Engine(ABC):
         return self._version
 
     @abstractmethod
-    def _invoke(self, batch: np.ndarray) -> np.ndarray:
-        """One call of the runtime on a batch the model accepts as it is."""
+    def _invoke(self, batch: np.ndarray) -> EngineOutputs:
+        """One call of the runtime on a batch the model accepts as it is: every output it has."""
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> EngineOutputs:
         """Batches the model's fixed batch dimension does not allow, and every batch of a model
         that is not batch-independent, run image by image: one image, one answer, whatever its
         companions."""
         fits = self.batch_dynamic or len(batch) == self.input.shape[0]
         if fits and (self.batch_independent or len(batch) == 1):
             return self._invoke(batch)
-        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+        return EngineOutputs.concatenate(
+            [self._invoke(batch[i : i + 1]) for i in range(len(batch))]
+        )
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, H, W, C) -> float32 (N, units), dequantized. EngineError when the runtime
         fails on this batch (its exception, whatever its type, in one line)."""
+        return self.infer(batch).prediction
+
+    def infer(self, batch: np.ndarray) -> EngineOutputs:
+        """Like `run`, with the pooled features too (None without them), from the same call."""
         try:
             return self._run(batch)
         except EdgexrayError:

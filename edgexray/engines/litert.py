@@ -17,6 +17,7 @@ from edgexray.engines.base import (
     quantize,
 )
 from edgexray.engines.native_stderr import native_stderr_silenced
+from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
 
 # (module, attribute) pairs, most preferred first. tflite-runtime is unmaintained (numpy 1 only);
@@ -48,6 +49,19 @@ def _info(detail: dict[str, Any]) -> TensorInfo:
     return TensorInfo(shape, np.dtype(detail["dtype"]), float(scale), int(zero_point))
 
 
+def named_outputs(interpreter: Any) -> dict[str, dict[str, Any]]:
+    """The model's output details by name: the names of its (first) signature when it has one,
+    which is how exported graphs name their prediction and features outputs; else the tensors'
+    own names, in LiteRT's order."""
+    signatures = interpreter.get_signature_list()
+    if signatures:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        named = dict(runner.get_output_details())
+        if named:
+            return named
+    return {d["name"]: d for d in interpreter.get_output_details()}
+
+
 class LiteRTEngine(Engine):
     name = "litert"
     suffixes = (".tflite",)
@@ -69,8 +83,13 @@ class LiteRTEngine(Engine):
         input_detail = self._interpreter.get_input_details()[0]
         self._input_index = input_detail["index"]
         self._input = _info(input_detail)
-        self._output_index = self._interpreter.get_output_details()[0]["index"]
-        self._output = _info(self._interpreter.get_output_details()[0])
+        outputs = named_outputs(self._interpreter)
+        prediction, features = output_positions(list(outputs))
+        details = list(outputs.values())
+        self._output_index = details[prediction]["index"]
+        self._output = _info(details[prediction])
+        self._features_index = None if features is None else details[features]["index"]
+        self._features = None if features is None else _info(details[features])
         self._allocated = int(input_detail["shape"][0])
         # Most conv nets exported with batch 1 still run larger batches after a resize.
         self._resizable = True
@@ -100,18 +119,27 @@ class LiteRTEngine(Engine):
         self._allocated = n
         return True
 
-    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+    def _tensor(self, index: int, info: TensorInfo, n: int) -> np.ndarray:
+        y = self._interpreter.get_tensor(index)
+        y = dequantize(y, info) if info.quantized else y.astype(np.float32)
+        return y.reshape(n, -1)
+
+    def _invoke(self, batch: np.ndarray) -> EngineOutputs:
         x = quantize(batch, self._input) if self._input.quantized else batch
         self._interpreter.set_tensor(self._input_index, x.astype(self._input.dtype, copy=False))
         self._interpreter.invoke()
-        y = self._interpreter.get_tensor(self._output_index)
-        y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
-        return y.reshape(len(batch), -1)
+        n = len(batch)
+        features = None
+        if self._features is not None and self._features_index is not None:
+            features = self._tensor(self._features_index, self._features, n)
+        return EngineOutputs(self._tensor(self._output_index, self._output, n), features)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> EngineOutputs:
         if self._ensure_batch(len(batch)):
             return self._invoke(batch)
-        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(batch))])
+        return EngineOutputs.concatenate(
+            [self._invoke(batch[i : i + 1]) for i in range(len(batch))]
+        )
 
     def close(self) -> None:
         self._interpreter = None

@@ -16,6 +16,7 @@ from edgexray.engines.base import (
     quantize,
 )
 from edgexray.engines.batch_independence import onnx_quantizes_per_call
+from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
 
 _DTYPES = {
@@ -73,28 +74,37 @@ class ONNXRuntimeEngine(Engine):
             # fallback, which a CPU-only session never does: one model size less on the device.
             self._session._model_bytes = None
         model_input = self._session.get_inputs()[0]
-        model_output = self._session.get_outputs()[0]
+        outputs = self._session.get_outputs()
+        prediction, features = output_positions([o.name for o in outputs])
+        model_output = outputs[prediction]
         shape = tuple(_dim(d) for d in model_input.shape)
         # Models exported from PyTorch are channels-first; the runtime feeds NHWC everywhere.
         self._nchw = _is_nchw(shape)
         if self._nchw:
             shape = (shape[0], shape[2], shape[3], shape[1])
         self._input_name = model_input.name
-        self._output_name = model_output.name
         self._input = TensorInfo(shape, np.dtype(_DTYPES.get(model_input.type, np.float32)))
         self._output = TensorInfo(
             tuple(_dim(d) for d in model_output.shape),
             np.dtype(_DTYPES.get(model_output.type, np.float32)),
         )
+        self._output_names = [model_output.name]
+        if features is not None:
+            self._output_names.append(outputs[features].name)
+            self._features = TensorInfo(
+                tuple(_dim(d) for d in outputs[features].shape), np.dtype(np.float32)
+            )
 
-    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+    def _invoke(self, batch: np.ndarray) -> EngineOutputs:
         x = batch.transpose(0, 3, 1, 2) if self._nchw else batch
         if self._input.quantized:
             x = quantize(x, self._input)
         x = np.ascontiguousarray(x, dtype=self._input.dtype)
-        (y,) = self._session.run([self._output_name], {self._input_name: x})
+        y, *features = self._session.run(self._output_names, {self._input_name: x})
         y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
-        return y.reshape(len(batch), -1)
+        n = len(batch)
+        pooled = features[0].astype(np.float32).reshape(n, -1) if features else None
+        return EngineOutputs(y.reshape(n, -1), pooled)
 
     def close(self) -> None:
         self._session = None

@@ -9,6 +9,7 @@ import numpy as np
 
 from edgexray.engines.base import Engine, EngineOptions, TensorInfo, first_line
 from edgexray.engines.batch_independence import onnx_quantizes_per_call
+from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
 
 
@@ -57,14 +58,29 @@ class OpenVINOEngine(Engine):
         self._input = TensorInfo(
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
         )
-        self._output = TensorInfo(
-            _shape(self._compiled.output(0).get_partial_shape()), np.dtype(np.float32)
+        outputs = self._compiled.outputs
+        self._prediction_at, self._features_at = output_positions(
+            [output.get_any_name() if output.get_names() else "" for output in outputs]
         )
+        self._output = TensorInfo(
+            _shape(outputs[self._prediction_at].get_partial_shape()), np.dtype(np.float32)
+        )
+        if self._features_at is not None:
+            self._features = TensorInfo(
+                _shape(outputs[self._features_at].get_partial_shape()), np.dtype(np.float32)
+            )
 
-    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+    def _output_array(self, position: int, n: int) -> np.ndarray:
+        y = self._request.get_output_tensor(position).data
+        return np.array(y, dtype=np.float32).reshape(n, -1)
+
+    def _invoke(self, batch: np.ndarray) -> EngineOutputs:
         self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
-        y = self._request.get_output_tensor(0).data
-        return np.array(y, dtype=np.float32).reshape(len(batch), -1)
+        n = len(batch)
+        features = None
+        if self._features_at is not None:
+            features = self._output_array(self._features_at, n)
+        return EngineOutputs(self._output_array(self._prediction_at, n), features)
 
     def close(self) -> None:
         self._request = None

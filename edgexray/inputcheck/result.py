@@ -45,10 +45,15 @@ class InputCheck:
     status: `passed`; `rejected` (strict mode, a check failed: no label); `warned` (warn mode, a
     check failed: the label is kept and flagged); `off` (not checked).
     findings: the checks that failed, in the order they ran.
+    model_score / model_threshold: the model check's score of this image's pooled features and
+    the threshold it was held to (edgexray.modelcheck); None when the model has no model check or
+    the image was not run (rejected by an image check, or checks off).
     """
 
     status: Status
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    model_score: float | None = None
+    model_threshold: float | None = None
 
     @classmethod
     def from_findings(cls, findings: tuple[Finding, ...], mode: InputCheckMode) -> InputCheck:
@@ -57,6 +62,14 @@ class InputCheck:
         if not findings:
             return cls("passed")
         return cls("rejected" if mode == "strict" else "warned", findings)
+
+    def with_model_check(
+        self, score: float, threshold: float, finding: Finding | None, mode: InputCheckMode
+    ) -> InputCheck:
+        """This check after the model check: its score recorded, its finding (if it failed) added."""
+        findings = self.findings + ((finding,) if finding is not None else ())
+        decided = InputCheck.from_findings(findings, mode)
+        return InputCheck(decided.status, decided.findings, round(score, 4), threshold)
 
     @property
     def rejected(self) -> bool:
@@ -73,6 +86,9 @@ class InputCheck:
         data: dict[str, Any] = {"status": self.status}
         if self.findings:
             data["findings"] = [f.to_dict() for f in self.findings]
+        if self.model_score is not None:
+            data["model_score"] = self.model_score
+            data["model_threshold"] = self.model_threshold
         return data
 
 

@@ -50,7 +50,14 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
             ("error", pa.string()),
             (
                 "input_check",
-                pa.struct([("status", pa.string()), ("findings", pa.list_(_FINDING))]),
+                pa.struct(
+                    [
+                        ("status", pa.string()),
+                        ("findings", pa.list_(_FINDING)),
+                        ("model_score", pa.float64()),
+                        ("model_threshold", pa.float64()),
+                    ]
+                ),
             ),
             ("source", pa.string()),
         ]
@@ -72,8 +79,8 @@ def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     """An Arrow/Parquet row back to classify's JSON record: null fields dropped."""
     record = {name: row[name] for name in FIELDS if row.get(name) is not None}
     check = record.get("input_check")
-    if check is not None and check.get("findings") is None:
-        record["input_check"] = {"status": check["status"]}
+    if check is not None:
+        record["input_check"] = {key: value for key, value in check.items() if value is not None}
     if "source" in record:
         record["source"] = json.loads(record["source"])
     return record

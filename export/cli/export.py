@@ -17,7 +17,7 @@ from edgexray_export.cli.toolchain import (
     trust_model_option,
 )
 from edgexray_export.metric_gate import DROP_MODES
-from edgexray_export.quantization import CALIBRATION_METHODS
+from edgexray_export.quantization import CALIBRATION_METHODS, TFLITE_FALLBACKS
 from edgexray_export.targets import TARGETS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
@@ -135,6 +135,27 @@ def _progress(line: str) -> None:
     "accelerators (tflite-int8 has float32 input and output).",
 )
 @click.option(
+    "--int8-max-mean-dp",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="tflite-int8 error budget: mean |probability difference| to Keras on the calibration "
+    "images; layers are kept in float until it is met (see --int8-fallback).",
+)
+@click.option(
+    "--int8-max-dp",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="tflite-int8 error budget on the largest |probability difference| (calibration images).",
+)
+@click.option(
+    "--int8-fallback",
+    type=click.Choice(TFLITE_FALLBACKS),
+    default="auto",
+    show_default=True,
+    help="Layers kept float to meet the budget: the worst by contribution to the final error, "
+    "the input and leading layers (prefix), or both tried and the one with fewer float layers kept.",
+)
+@click.option(
     "--target",
     type=click.Choice(TARGETS),
     default=None,
@@ -154,6 +175,9 @@ def export(
     metric: str,
     drop_mode: str,
     target: str | None,
+    int8_max_mean_dp: float | None,
+    int8_max_dp: float | None,
+    int8_fallback: str,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -170,7 +194,12 @@ def export(
     from edgexray_export.report import format_table
     from edgexray_export.targets import apply_target
 
-    quantization = QuantizationConfig(calibration_method=calibration_method)
+    quantization = QuantizationConfig(
+        calibration_method=calibration_method,
+        tflite_max_mean_abs_diff=int8_max_mean_dp,
+        tflite_max_abs_diff=int8_max_dp,
+        tflite_fallback=int8_fallback,
+    )
     if target is not None:
         quantization = apply_target(quantization, target)
     gate = None if max_drop is None else MetricGate(metric, max_drop, drop_mode)

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from edgexray_export.feature_tap import feature_model
 from edgexray_export.keras_loading import LoadedKerasModel
 from edgexray_export.metric_gate import MetricGate
 from edgexray_export.quantization import QuantizationConfig
 
 from edgexray.card import ModelCard
+from edgexray.engines.outputs import FEATURES_OUTPUT, PREDICTION_OUTPUT
 
 INPUT_NAME = "input"
 SAVED_MODEL_ENDPOINT = "serve"
@@ -64,6 +66,9 @@ def serving_function(job: ConversionInput) -> tuple[Any, Any]:
 
     Both converters start from this: `tf2onnx.convert.from_keras` fails on Keras 3 models, and a
     concrete function pins the input shape (batch left open) and keeps Dropout/BatchNorm in inference.
+    For a model whose classifier head reads pooled (N, D) features, the function returns two named
+    outputs, the prediction (PREDICTION_OUTPUT) and those features (FEATURES_OUTPUT, for the model
+    check); the runtime finds them by name. Otherwise it returns the prediction alone.
     """
     import tensorflow as tf
 
@@ -73,9 +78,14 @@ def serving_function(job: ConversionInput) -> tuple[Any, Any]:
         (None, info.input_height, info.input_width, info.input_channels), tf.float32, INPUT_NAME
     )
 
+    two_outputs = feature_model(model)
+
     @tf.function(input_signature=[spec])
     def serve(x: Any) -> Any:
-        return model(x, training=False)
+        if two_outputs is None:
+            return model(x, training=False)
+        prediction, features = two_outputs(x, training=False)
+        return {PREDICTION_OUTPUT: prediction, FEATURES_OUTPUT: features}
 
     return serve, spec
 

@@ -40,6 +40,7 @@ class Attempt:
     mean_abs_diff: float
     metric_value: float | None = None
     metric_passed: bool | None = None
+    max_abs_diff: float | None = None
 
     def as_note(self) -> dict[str, Any]:
         note: dict[str, Any] = {
@@ -47,6 +48,8 @@ class Attempt:
             "calibration_set_agreement": round(self.agreement, 5),
             "calibration_set_mean_abs_diff": round(self.mean_abs_diff, 6),
         }
+        if self.max_abs_diff is not None:
+            note["calibration_set_max_abs_diff"] = round(self.max_abs_diff, 6)
         if self.metric_value is not None:
             note["calibration_set_metric"] = round(self.metric_value, 5)
             note["calibration_set_metric_passed"] = self.metric_passed
@@ -87,7 +90,10 @@ def measure(path: Path, job: ConversionInput, description: str) -> Attempt:
     got = to_probabilities(raw.reshape(len(job.calibration), -1), job.card)
     want = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
     agreement = float(np.mean(decide(got, job.card) == decide(want, job.card)))
-    attempt = Attempt(description, agreement, float(np.mean(np.abs(got - want))))
+    diff = np.abs(got - want)
+    attempt = Attempt(
+        description, agreement, float(np.mean(diff)), max_abs_diff=float(np.max(diff, initial=0.0))
+    )
     if job.metric_gate is None or job.calibration_truth is None:
         return attempt
     check = job.metric_gate.check(want, got, job.calibration_truth, job.card)

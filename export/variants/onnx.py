@@ -237,7 +237,7 @@ class ONNXInt8Static(VariantExporter):
             if job.debug_quantization:
                 if report is None:
                     report = self._report(prepared, job, job.quantization, work / "report")
-                write_layer_report(report[0], out_path)
+                write_layer_report(report[0], out_path, _report_facts(job))
             out_path.write_bytes(result.path.read_bytes())
         config = result.chosen.setting
         return {
@@ -316,6 +316,18 @@ def _prefix_rungs(base: QuantizationConfig, prepared: Path) -> list[Quantization
     names = [n.name for n in onnx.load(str(prepared)).graph.node]
     counts = sorted({int(len(names) * f) for f in PREFIX_FRACTIONS} - {0})
     return [base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(names[:n])) for n in counts]
+
+
+def _report_facts(job: ConversionInput) -> dict[str, object]:
+    """The ONNX report's top-level JSON fields: images behind each measure."""
+    from edgexray_export.onnx_layer_errors import DEBUG_IMAGES, PROBE_IMAGES, PROBED_NODES
+
+    return {
+        "source": "onnxruntime.quantization.qdq_loss_debug",
+        "activation_images": min(len(job.calibration), DEBUG_IMAGES),
+        "contribution_images": min(len(job.calibration), PROBE_IMAGES),
+        "contribution_nodes": PROBED_NODES,
+    }
 
 
 def _close_enough(attempt: Attempt, job: ConversionInput, budget: float | None) -> bool:

@@ -8,7 +8,6 @@ import io
 import math
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,8 +19,11 @@ from edgexray_export.variants.base import (
     VariantExporter,
     write_saved_model,
 )
-from edgexray_export.variants.ladder import Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.float_fallback import ErrorBudget, FallbackInputs, float_fallback
+from edgexray_export.variants.ladder import Candidate, climb
+from edgexray_export.variants.layer_ranking import LayerRanking, rank_layers
 from edgexray_export.variants.tflite_contents import read_tflite_contents
+from edgexray_export.variants.tflite_settings import HEAD_OPS, OUTPUT_OPS, Int8Setting
 
 
 class TFLiteExporter(VariantExporter):
@@ -72,48 +74,6 @@ class TFLiteDynamicRange(TFLiteExporter):
         }
 
 
-# Ops of the classifier head: few weights, but an int8 error there flips decisions directly.
-HEAD_OPS = ("FULLY_CONNECTED", "LOGISTIC", "SOFTMAX")
-# The output activation: in int8, its output has 256 levels, so every probability would come in
-# steps of 1/256 (0.99609375 for any sure case) even behind a float output. Kept in float, it turns
-# the int8 logits into float probabilities; it has no weights and costs one op.
-OUTPUT_OPS = ("LOGISTIC", "SOFTMAX")
-# Float-prefix candidates keep the first 1/8, 2/8, ... 7/8 of the quantized layers in float: never
-# all of them, or a file named and carded int8 would hold no int8 activation.
-PREFIX_STEPS = 8
-
-
-def short_layer_name(tensor_name: str) -> str:
-    """A fused op's output tensor is named after every op folded into it; the first says which."""
-    return tensor_name.split(";")[0]
-
-
-@dataclass(frozen=True)
-class Int8Setting:
-    """What one full-integer candidate keeps in float.
-
-    float_ops: op types kept float (the head); float_layers: output tensor names of the leading
-    quantized layers kept float, in execution order; with them the input and output stay float32.
-    """
-
-    float_ops: tuple[str, ...] = ()
-    float_layers: tuple[str, ...] = ()
-
-    def describe(self, total_layers: int = 0) -> str:
-        if self.float_layers:
-            last = short_layer_name(self.float_layers[-1])
-            head = f", {', '.join(self.float_ops)} in float" if self.float_ops else ""
-            return (
-                f"float input and first {len(self.float_layers)} of {total_layers} layers "
-                f"(through {last}), int8 after{head}"
-            )
-        if not self.float_ops:
-            return "full int8"
-        if set(self.float_ops) <= set(OUTPUT_OPS):
-            return f"int8 up to the output activation ({', '.join(self.float_ops)} in float)"
-        return f"int8, float ops: {', '.join(self.float_ops)}"
-
-
 class _SelectiveQuantizer:
     """TF's Quantization Debugger over one calibration: writes models with chosen op types or layers
     kept float (no recalibration per candidate) and lists the quantized layers in execution order
@@ -130,12 +90,17 @@ class _SelectiveQuantizer:
                 debug_dataset=converter.representative_dataset,
                 debug_options=tf.lite.experimental.QuantizationDebugOptions(fully_quantize=True),
             )
+        self._statistics: list[dict[str, str]] | None = None
 
     def statistics(self) -> list[dict[str, str]]:
         """The debugger's per-layer statistics of the plain full-int8 model on the calibration
         images (its layer_statistics_dump rows: tensor_name, op_name, mean_squared_error, scale...).
+        Measured once per calibration.
         """
         import tensorflow as tf
+
+        if self._statistics is not None:
+            return self._statistics
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -146,7 +111,8 @@ class _SelectiveQuantizer:
             self._debugger.run()
         dump = io.StringIO()
         self._debugger.layer_statistics_dump(dump)
-        return list(csv.DictReader(io.StringIO(dump.getvalue())))
+        self._statistics = list(csv.DictReader(io.StringIO(dump.getvalue())))
+        return self._statistics
 
     def layers(self) -> list[tuple[str, float]]:
         """(output tensor name, rmse/scale) per quantized layer, over the calibration images.
@@ -158,6 +124,10 @@ class _SelectiveQuantizer:
             (row["tensor_name"], math.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
             for row in self.statistics()
         ]
+
+    def layer_ops(self) -> list[tuple[str, str]]:
+        """(output tensor name, TFLite op type) per quantized layer, in execution order."""
+        return [(row["tensor_name"], row["op_name"]) for row in self.statistics()]
 
     def write(self, setting: Int8Setting, path: Path) -> None:
         import tensorflow as tf
@@ -184,8 +154,9 @@ class TFLiteInt8(TFLiteExporter):
     Activation ranges come from the calibration images. When top-1 agreement with Keras on those
     images falls short of the quality target, the classifier head is kept in float inside the int8
     model (selective quantization), and that is recorded. With an error budget
-    (QuantizationConfig.tflite_max_mean_abs_diff) that no such setting meets, the input and the
-    fewest leading layers that bring the error within it are kept in float. The card records what
+    (QuantizationConfig.tflite_max_mean_abs_diff / tflite_max_abs_diff) that no such setting meets,
+    layers are kept in float until it is met (`float_fallback`: the worst layers by contribution to
+    the final error, or the input and the leading layers, or both tried). The card records what
     the written file holds (input and output types, int8 and float layer counts), read back from it.
     """
 
@@ -260,19 +231,33 @@ class TFLiteInt8(TFLiteExporter):
                 Candidate(s, s.describe(), functools.partial(write, s)) for s in self.settings
             ]
             result = climb(candidates, job, Path(folder), self.suffix)
-            budget = job.quantization.tflite_max_mean_abs_diff
+
+            @functools.cache
+            def ranking() -> LayerRanking:
+                layers = selective().layer_ops()
+                return rank_layers(layers, selective().write, job, Path(folder, "ranking"))
+
+            config = job.quantization
+            budget = ErrorBudget(config.tflite_max_mean_abs_diff, config.tflite_max_abs_diff)
             extra: dict[str, Any] = {}
-            over = budget is not None and result.chosen_attempt.mean_abs_diff > budget
-            if over and budget is not None and not self.integer_io:
-                result, extra = self._float_prefix(selective(), job, Path(folder), result, budget)
+            if budget.active and not budget.met(result.chosen_attempt) and not self.integer_io:
+                inputs = FallbackInputs(
+                    selective().layers(), selective().write, ranking, Path(folder), self.suffix
+                )
+                result, extra = float_fallback(config.tflite_fallback, inputs, job, result, budget)
             out_path.write_bytes(result.path.read_bytes())
             if job.debug_quantization:
-                write_layer_report(layer_errors(selective().statistics()), out_path)
+                self._write_debug_report(selective(), ranking(), out_path)
         notes = self._notes(
             len(job.calibration[: job.quantization.max_calibration_images]), job.quantization
         )
         setting = result.chosen.setting
-        if setting.float_layers:
+        if setting.float_layers and setting.strategy == "worst":
+            notes["activations"] = (
+                f"float32 in the {len(setting.float_layers)} layers contributing most to the "
+                "final error, int8 per-tensor elsewhere"
+            )
+        elif setting.float_layers:
             notes["activations"] = (
                 f"float32 in the first {len(setting.float_layers)} layers, int8 per-tensor after"
             )
@@ -288,50 +273,18 @@ class TFLiteInt8(TFLiteExporter):
             **result.notes(),
         }
 
-    def _float_prefix(
-        self,
-        quantizer: _SelectiveQuantizer,
-        job: ConversionInput,
-        folder: Path,
-        int8: LadderResult[Int8Setting],
-        budget: float,
-    ) -> tuple[LadderResult[Int8Setting], dict[str, Any]]:
-        """Keep the input and the first 1/8, 2/8, ... of the layers in float until the mean |dp|
-        on the calibration images is within `budget`; the int8 result stays if nothing does better.
-
-        Returns the kept result (with every attempt) and notes for the card. Why a prefix: a layer
-        kept float on its own still has its output quantized for the next int8 layer, and with a
-        model whose decisions move under 8-bit noise everywhere (rmse/scale near 0.29 in every
-        layer), the error piles up from the input on.
-        """
-        layers = quantizer.layers()
-        names = tuple(name for name, _ in layers)
-        candidates = [
-            Candidate(s, s.describe(len(names)), functools.partial(quantizer.write, s))
-            for s in _prefix_settings(names)
-        ]
-        if not candidates:  # a one-layer model: nothing can stay float and still be int8
-            return int8, {"calibration_mean_abs_diff_budget": budget}
-        subfolder = folder / "float-prefix"
-        subfolder.mkdir()
-        prefix = climb(
-            candidates, job, subfolder, self.suffix, reached=lambda a: a.mean_abs_diff <= budget
-        )
-        within = prefix.chosen_attempt.mean_abs_diff <= budget
-        kept = (
-            prefix
-            if within or closeness(prefix.chosen_attempt) > closeness(int8.chosen_attempt)
-            else int8
-        )
-        notes = _prefix_notes(kept.chosen.setting, budget, layers)
-        merged = LadderResult(
-            kept.chosen,
-            kept.path,
-            kept.chosen_attempt,
-            int8.attempts + prefix.attempts,
-            int8.failures + prefix.failures,
-        )
-        return merged, notes
+    @staticmethod
+    def _write_debug_report(
+        quantizer: _SelectiveQuantizer, ranking: LayerRanking, out_path: Path
+    ) -> None:
+        """The per-layer table and JSON, with each layer's contribution to the final error."""
+        details = {
+            "contribution_measure": "fall of the final mean |dp| when only this layer is float",
+            "contribution_images": ranking.images,
+            "int8_mean_abs_diff": round(ranking.baseline_mean_abs_diff, 6),
+        }
+        errors = layer_errors(quantizer.statistics(), ranking.contributions)
+        write_layer_report(errors, out_path, details)
 
 
 class TFLiteInt8IO(TFLiteInt8):
@@ -343,29 +296,3 @@ class TFLiteInt8IO(TFLiteInt8):
     name = "tflite-int8-io"
     integer_io = True
     settings = (Int8Setting(),)
-
-
-def _prefix_settings(names: tuple[str, ...]) -> list[Int8Setting]:
-    """Candidates keeping the first 1/8 ... 7/8 of the layers `names` in float (at least one)."""
-    sizes = sorted({max(1, len(names) * k // PREFIX_STEPS) for k in range(1, PREFIX_STEPS)})
-    # The output activation stays float too, as in the plain int8 setting: an int8 sigmoid or
-    # softmax would put every probability on a 1/256 step.
-    return [
-        Int8Setting(float_ops=OUTPUT_OPS, float_layers=names[:n]) for n in sizes if n < len(names)
-    ]
-
-
-def _prefix_notes(
-    setting: Int8Setting, budget: float, layers: list[tuple[str, float]]
-) -> dict[str, Any]:
-    """What the card says of the float-prefix stage: the kept layers, the budget, and the layer
-    TF's debugger found worst (to show no single layer stood out)."""
-    worst = max(layers, key=lambda layer: layer[1])
-    return {
-        "layers_kept_float": [short_layer_name(n) for n in setting.float_layers],
-        "calibration_mean_abs_diff_budget": budget,
-        "debugger_worst_rmse_over_scale": {
-            "layer": short_layer_name(worst[0]),
-            "value": round(worst[1], 3),
-        },
-    }

@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from edgexray.engines.litert import named_outputs
+from edgexray.engines.outputs import output_positions
+
 # Ops that only convert between float and integer: not layers of the network.
 _CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
 
@@ -69,9 +72,11 @@ def read_tflite_contents(path: Path) -> TFLiteContents:
         outputs = [dtypes[i] for i in op["outputs"] if i >= 0]
         integer = outputs and all(np.issubdtype(d, np.integer) for d in outputs)
         (int8 if integer else floating).append(op["op_name"])
+    named = named_outputs(interpreter)
+    prediction, _ = output_positions(list(named))
     return TFLiteContents(
         np.dtype(interpreter.get_input_details()[0]["dtype"]).name,
-        np.dtype(interpreter.get_output_details()[0]["dtype"]).name,
+        np.dtype(list(named.values())[prediction]["dtype"]).name,
         tuple(int8),
         tuple(floating),
     )

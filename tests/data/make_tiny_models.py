@@ -1,6 +1,7 @@
 """Rebuild the tiny committed test models (needs the [export] extra):
 
     python tests/data/make_tiny_models.py
+    python tests/data/make_tiny_models.py --features   # only the two-output features_gray models
 
 They let the runtime tests run without TensorFlow. Weights are seeded, so the models are
 deterministic; `tiny_reference.npz` holds Keras outputs on fixed inputs for parity checks.
@@ -53,12 +54,19 @@ def to_tflite(model, path: Path, int8: bool, samples: np.ndarray) -> None:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([s[None]] for s in samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        full_integer(converter, samples)
     path.write_bytes(converter.convert())
+
+
+def full_integer(converter, samples: np.ndarray) -> None:
+    """Configure a TFLite converter for int8 everywhere, int8 input and output included."""
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([s[None]] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
 
 
 def to_onnx(model, path: Path) -> None:
@@ -135,5 +143,58 @@ def main() -> None:
     to_onnx(quadrant, HERE / "quadrant.onnx")
 
 
+def features_models() -> None:
+    """features_gray: a 3-class grey model exported as edgexray exports, with its pooled features
+    (the head's 8-d input) as a second, named output, in .tflite (float and int8 with int8 I/O)
+    and .onnx; features_reference.npz holds Keras predictions and features on fixed inputs."""
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+    from edgexray_export.feature_tap import feature_model
+
+    from edgexray.engines.outputs import FEATURES_OUTPUT, PREDICTION_OUTPUT
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(8, activation="relu")(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    two = feature_model(model)
+    spec = tf.TensorSpec((None, 16, 16, 1), tf.float32, "input")
+
+    @tf.function(input_signature=[spec])
+    def serve(x):
+        prediction, features = two(x, training=False)
+        return {PREDICTION_OUTPUT: prediction, FEATURES_OUTPUT: features}
+
+    samples = np.random.default_rng(3).random((32, 16, 16, 1), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", serve, input_signature=[spec])
+        archive.write_out(folder, verbose=False)
+        for int8 in (False, True):
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serve"])
+            if int8:
+                full_integer(converter, samples)
+            name = "features_gray.int8.tflite" if int8 else "features_gray.tflite"
+            (HERE / name).write_bytes(converter.convert())
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=[spec], opset=17)
+    (HERE / "features_gray.onnx").write_bytes(proto.SerializeToString())
+    prediction, features = two(samples[:8], training=False)
+    np.savez(
+        HERE / "features_reference.npz",
+        x=samples[:8],
+        prediction=np.asarray(prediction),
+        features=np.asarray(features),
+    )
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    features_models() if "--features" in sys.argv else main()

@@ -411,7 +411,7 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
         calibration_dir=folders["binary"],
         calibration_size=48,
         variants=["tflite-int8"],
-        quantization=QuantizationConfig(tflite_max_mean_abs_diff=0.5),
+        quantization=QuantizationConfig(tflite_max_mean_abs_diff=0.5, tflite_fallback="prefix"),
     )
     result = report.result("tflite-int8")
     assert result.status == "ok" and result.parity.agreement >= 0.99
@@ -439,7 +439,7 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
 
 @pytest.mark.parametrize("layers", [1, 2, 5, 8, 65])
 def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> None:
-    from edgexray_export.variants.tflite import _prefix_settings
+    from edgexray_export.variants.tflite_settings import prefix_settings as _prefix_settings
 
     names = tuple(f"layer{i}" for i in range(layers))
     settings = _prefix_settings(names)

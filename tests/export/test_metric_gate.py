@@ -182,7 +182,14 @@ def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: P
     ops = [row["op_type"] for row in data["layers"]]
     assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
     assert all(row["rmse_over_scale"] >= 0 for row in data["layers"])
-    assert "rmse/scale" in (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
+    table = (tmp_path / "tiny.tflite-int8.quantization-debug.txt").read_text()
+    assert "rmse/scale" in table and "contribution" in table.splitlines()[0]
+    # Each layer's contribution to the final error: measured for every layer but the output
+    # activation (kept float in every setting), on the calibration images.
+    contributions = {row["op_type"]: row["contribution"] for row in data["layers"]}
+    assert contributions["LOGISTIC"] is None
+    assert all(isinstance(contributions[op], float) for op in ("CONV_2D", "FULLY_CONNECTED"))
+    assert data["contribution_images"] > 0 and data["int8_mean_abs_diff"] >= 0
 
 
 def test_debug_quantization_writes_the_onnx_layer_report(tiny: dict, tmp_path: Path) -> None:
@@ -198,6 +205,7 @@ def test_debug_quantization_writes_the_onnx_layer_report(tiny: dict, tmp_path: P
     ops = [row["op_type"] for row in data["layers"]]
     assert "Conv" in ops and "Sigmoid" not in ops  # the float tail has no quantized output
     assert all(row["rmse_over_scale"] >= 0 and "sqnr_db" in row for row in data["layers"])
-    assert any("contribution" in row for row in data["layers"])
+    assert any(row["contribution"] is not None for row in data["layers"])
+    assert data["contribution_images"] > 0
     header = (tmp_path / "tiny.onnx-int8.quantization-debug.txt").read_text().splitlines()[0]
-    assert "SQNR dB" in header and "final gain" in header
+    assert "SQNR dB" in header and "contribution" in header

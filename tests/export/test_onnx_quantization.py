@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from edgexray_export.onnx_layer_errors import (  # noqa: E402
     activation_errors,
-    first_outputs,
+    predictions,
     sqnr_drops,
     with_contributions,
     worst_nodes,
@@ -120,7 +120,7 @@ def _producers(path: Path) -> dict[str, str]:
 def test_plain_qdq_rounds_the_probabilities_to_steps(models: dict[str, Path]) -> None:
     """What float_tail fixes: ORT's QDQ puts the Softmax output on a 1/256 grid."""
     assert _producers(models["plain"])["probabilities"] == "DequantizeLinear"
-    assert _on_8_bit_steps(first_outputs(models["plain"], IMAGES))
+    assert _on_8_bit_steps(predictions(models["plain"], IMAGES))
 
 
 def test_the_tail_runs_in_float_and_every_output_is_continuous(models: dict[str, Path]) -> None:
@@ -134,13 +134,13 @@ def test_the_tail_runs_in_float_and_every_output_is_continuous(models: dict[str,
     assert producers[pool.input[0]] == "Clip"
     model = onnx.load(str(models["tail"]))
     assert [o.name for o in model.graph.output] == ["probabilities", "features"]
-    got = first_outputs(models["tail"], IMAGES)
-    want = first_outputs(models["float"], IMAGES)
+    got = predictions(models["tail"], IMAGES)
+    want = predictions(models["float"], IMAGES)
     assert not _on_8_bit_steps(got)
     # The int8 convolutions are untouched: their weights stay quantized.
     conv_inputs = [n for n in model.graph.node if n.op_type == "Conv"]
     assert all(_producers(models["tail"])[n.input[1]] == "DequantizeLinear" for n in conv_inputs)
-    assert np.abs(got - want).max() < np.abs(first_outputs(models["plain"], IMAGES) - want).max()
+    assert np.abs(got - want).max() < np.abs(predictions(models["plain"], IMAGES) - want).max()
     onnx.checker.check_model(model)
 
 
@@ -174,13 +174,15 @@ def test_contribution_is_measured_by_keeping_each_node_float(models: dict[str, P
     json_path, text_path = write_layer_report(probed, folder / "tiny.onnx-int8.onnx")
     rows = json.loads(json_path.read_text())["layers"]
     assert {"layer", "op_type", "rmse_over_scale", "sqnr_db"} <= set(rows[0])
-    assert any("contribution" in row for row in rows)
+    assert [row["contribution"] is not None for row in rows] == [
+        e.layer in ("conv1", "conv2") for e in probed
+    ]
     header = text_path.read_text().splitlines()[0]
-    assert "SQNR dB" in header and "final gain" in header
+    assert "SQNR dB" in header and "contribution" in header
 
 
 def _error(name: str, contribution: float | None) -> LayerError:
-    return LayerError(name, "Conv", 0.1, 0.29, 0.2, 0.3, 20.0, contribution)
+    return LayerError(name, "Conv", 0.1, 0.29, 0.2, 0.3, contribution=contribution, sqnr_db=20.0)
 
 
 def test_worst_nodes_put_measured_gains_first_then_sqnr_loss() -> None:

@@ -33,3 +33,19 @@ def test_report_is_written_as_json_and_a_table(tmp_path: Path) -> None:
     assert table[0].split() == ["#", "layer", "op", "rmse", "rmse/scale", "max", "|err|"]
     assert table[2].split()[:2] == ["1", "dense"] and table[2].endswith("*")
     assert text_path.read_text() == format_layer_table(layer_errors(ROWS))
+
+
+def test_contribution_column_appears_when_layers_were_ranked(tmp_path: Path) -> None:
+    errors = layer_errors(ROWS, {"conv;relu;bias": 0.0123, "dense": -0.0004})
+    assert [e.contribution for e in errors] == [0.0123, -0.0004]
+    json_path, text_path = write_layer_report(
+        errors, tmp_path / "m.tflite", {"contribution_images": 8}
+    )
+    data = json.loads(json_path.read_text())
+    assert data["contribution_images"] == 8
+    assert [row["contribution"] for row in data["layers"]] == [0.0123, -0.0004]
+    lines = text_path.read_text().splitlines()
+    assert lines[0].split()[-1] == "contribution"
+    assert lines[1].split()[-1] == "+0.01230" and lines[2].split()[-2] == "-0.00040"
+    # Without a ranking the column is left out.
+    assert "contribution" not in format_layer_table(layer_errors(ROWS))

@@ -7,8 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import DATA, run_edgexray, tiny_card
+from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
 
 from edgexray import Classifier
 from edgexray.card import ModelCard
@@ -103,6 +105,10 @@ EDITS = {
     "payload_sha256": "1" * 64,
     "payload_size": 5,
     "views": ["PA"],  # left out of the card when None: adding it is an edit too
+    # Schema 2, left out when None like `views`: adding a model check is an edit too.
+    "model_check": fit_model_check(
+        np.random.default_rng(0).normal(size=(40, 6)), ModelCheckConfig(components=3)
+    ).to_dict(),  # type: ignore[union-attr]
 }
 
 

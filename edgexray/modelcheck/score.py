@@ -1,0 +1,73 @@
+"""Scoring pooled features against the card's summary (numpy only; runs on the device)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgexray.inputcheck.result import Finding
+from edgexray.modelcheck.summary import ModelCheckSummary, decode_array
+
+MODEL_CHECK_REASON = "unlike the images this model was calibrated on"
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    mean: np.ndarray
+    projection: np.ndarray
+    scales: np.ndarray
+    neighbours: np.ndarray
+
+
+def _decoded(summary: ModelCheckSummary) -> _Decoded:
+    return _Decoded(
+        decode_array(summary.mean),
+        decode_array(summary.projection),
+        decode_array(summary.scales),
+        decode_array(summary.neighbours),
+    )
+
+
+def whiten(summary: ModelCheckSummary, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(z, r): features (N, D) -> whitened PCA coordinates (N, k), and the residual outside the k
+    components as one coordinate (N,): its length over the residual standard deviation, so that
+    |z|^2 + r^2 is the squared Mahalanobis distance under the shrunk (probabilistic PCA) model."""
+    d = _decoded(summary)
+    centred = np.asarray(features, dtype=np.float64).reshape(len(features), -1) - d.mean
+    coordinates = centred @ d.projection
+    z = coordinates / d.scales
+    if summary.components == summary.feature_dim or summary.residual_scale == 0:
+        return z, np.zeros(len(z))
+    residual = centred - coordinates @ d.projection.T
+    return z, np.linalg.norm(residual, axis=1) / summary.residual_scale
+
+
+def score_features(
+    summary: ModelCheckSummary, features: np.ndarray, method: str | None = None
+) -> np.ndarray:
+    """Scores (N,) of features (N, D) by `method` (default the summary's); larger is stranger.
+
+    mahalanobis: sqrt((|z|^2 + r^2) / D), the Mahalanobis distance per dimension, about 1 for a
+    typical calibration image. knn: the distance in the same (z, r) space to the k-th nearest
+    stored calibration image, divided by sqrt(D).
+    """
+    method = method or summary.method
+    z, r = whiten(summary, features)
+    scale = np.sqrt(summary.feature_dim)
+    if method == "mahalanobis":
+        return np.sqrt(np.sum(z**2, axis=1) + r**2) / scale
+    if method == "knn":
+        anchors = _decoded(summary).neighbours.astype(np.float64)
+        points = np.concatenate([z, r[:, None]], axis=1)
+        distances = np.sqrt(((points[:, None, :] - anchors[None, :, :]) ** 2).sum(axis=2))
+        nearest = np.sort(distances, axis=1)[:, summary.k_neighbours - 1]
+        return nearest / scale
+    raise ValueError(f"unknown model check method {method!r}")
+
+
+def model_check_finding(summary: ModelCheckSummary, score: float) -> Finding | None:
+    """The model check's finding for one image's score, or None when it passes."""
+    if not np.isfinite(score) or score > summary.threshold:
+        return Finding("model", MODEL_CHECK_REASON, float(score), round(summary.threshold, 4))
+    return None

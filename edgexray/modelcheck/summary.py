@@ -1,0 +1,140 @@
+"""The model check's summary of the calibration features, as the card carries it (schema 2).
+
+The features (D values per image, 64 to 1280 for the shipped models) are reduced by PCA to
+`components` dimensions; arrays travel as base64 of little-endian float32 or float16, so a
+1280-d model's summary is tens of KB instead of a 6.5 MB covariance.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from edgexray.errors import CardError
+
+Method = Literal["mahalanobis", "knn"]
+METHODS: tuple[str, ...] = get_args(Method)
+_DTYPES = ("float32", "float16")
+
+
+def encode_array(values: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
+    """{dtype, shape, data}: `values` as base64 of little-endian `dtype` (float32 or float16)."""
+    array = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {
+        "dtype": dtype,
+        "shape": list(array.shape),
+        "data": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(encoded: dict[str, Any]) -> np.ndarray:
+    """The float32 array of an `encode_array` dict; CardError when it is malformed."""
+    try:
+        dtype = encoded["dtype"]
+        shape = tuple(int(n) for n in encoded["shape"])
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype {dtype!r}")
+        raw = base64.b64decode(encoded["data"], validate=True)
+        array = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CardError(f"invalid model card: model_check array ({exc})") from None
+    return array.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ModelCheckSummary:
+    """How the variant's pooled features are distributed over the calibration images.
+
+    method: the score the device applies (`mahalanobis` or `knn`); thresholds: the threshold of
+    each method, from held-out calibration images (scores above it are rejected); quantile: the
+    share of those images kept below it. feature_dim: D; components: k, the PCA dimensions kept.
+    mean (D,), projection (D, k): the PCA; scales (k,): standard deviation along each component
+    after shrinkage (OAS); residual_scale: the per-dimension standard deviation left outside the
+    k components (0 when k = D). neighbours (n, k + 1): whitened calibration features and their
+    residual (see score.whiten), for the k-NN score; k_neighbours: which neighbour's distance is the score. fit_images / threshold_images:
+    calibration images the summary was fitted on and the threshold set on (disjoint halves).
+    shrinkage: the OAS coefficient (0..1).
+    """
+
+    method: Method
+    thresholds: dict[str, float]
+    quantile: float
+    feature_dim: int
+    components: int
+    mean: dict[str, Any]
+    projection: dict[str, Any]
+    scales: dict[str, Any]
+    residual_scale: float
+    neighbours: dict[str, Any]
+    k_neighbours: int
+    fit_images: int
+    threshold_images: int
+    shrinkage: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def require(ok: bool, message: str) -> None:
+            if not ok:
+                raise CardError(f"invalid model card: model_check {message}")
+
+        require(self.method in METHODS, f"method is {self.method!r}; expected {METHODS}")
+        require(
+            isinstance(self.thresholds, dict) and self.method in self.thresholds,
+            f"thresholds must include {self.method}",
+        )
+        require(
+            all(isinstance(t, (int, float)) and math.isfinite(t) for t in self.thresholds.values()),
+            "thresholds must be finite numbers",
+        )
+        require(0.0 < self.quantile <= 1.0, "quantile must be in (0, 1]")
+        require(0 < self.components <= self.feature_dim, "components must be in 1..feature_dim")
+        require(self.k_neighbours >= 1, "k_neighbours must be at least 1")
+        require(self.residual_scale >= 0, "residual_scale must not be negative")
+        shapes = {
+            "mean": (self.feature_dim,),
+            "projection": (self.feature_dim, self.components),
+            "scales": (self.components,),
+        }
+        for name, shape in shapes.items():
+            require(
+                tuple(getattr(self, name).get("shape", ())) == shape,
+                f"{name} must have shape {shape}",
+            )
+        neighbours = tuple(self.neighbours.get("shape", ()))
+        require(
+            len(neighbours) == 2
+            and neighbours[1] == self.components + 1
+            and neighbours[0] >= self.k_neighbours,
+            f"neighbours must be (n >= {self.k_neighbours}, {self.components + 1})",
+        )
+
+    @property
+    def threshold(self) -> float:
+        """The threshold of the method the device applies."""
+        return float(self.thresholds[self.method])
+
+    def describe(self) -> str:
+        """One line for `info`: method, dimensions and threshold."""
+        return (
+            f"{self.method}, {self.feature_dim}-d pooled features reduced to {self.components} "
+            f"(PCA), threshold {self.threshold:.4g} (quantile {self.quantile:g} of "
+            f"{self.threshold_images} held-out calibration images)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelCheckSummary:
+        if not isinstance(data, dict):
+            raise CardError("invalid model card: model_check must be an object")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise CardError(f"invalid model card: model_check ({exc})") from None

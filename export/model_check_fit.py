@@ -1,0 +1,124 @@
+"""Fit the model check's summary on a variant's pooled features over the calibration images.
+
+Half of the images fit the summary (mean, PCA, OAS-shrunk variances, a k-NN sample); the other
+half, held out, sets each method's threshold at a high quantile of its scores. numpy only, as the
+scores must be the ones edgexray.modelcheck computes on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgexray.modelcheck import ModelCheckSummary, encode_array, score_features
+from edgexray.modelcheck.score import whiten
+
+# k-NN found more of the benchmark's non-chest inputs than Mahalanobis with both shipped models at
+# the same held-out rejection (docs/input-checks.md, "Model check").
+DEFAULT_METHOD = "knn"
+
+
+@dataclass(frozen=True)
+class ModelCheckConfig:
+    """components: PCA dimensions kept (at most; fewer with few images or features).
+    k_neighbours: the k of the k-NN score. quantile: share of held-out calibration images below
+    each threshold. margin: the threshold is the quantile's score times this (>= 1), so an
+    in-distribution image just past the held-out images' extremes is not refused.
+    min_images: fewer calibration images give no model check. seed: which images fit."""
+
+    method: str = DEFAULT_METHOD
+    components: int = 16
+    k_neighbours: int = 5
+    quantile: float = 0.99
+    margin: float = 1.1
+    min_images: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("mahalanobis", "knn"):
+            raise ValueError(f"model check method must be mahalanobis or knn, got {self.method!r}")
+        if self.components < 1 or self.k_neighbours < 1 or self.min_images < 4:
+            raise ValueError("components and k_neighbours must be >= 1, min_images >= 4")
+        if not 0.5 <= self.quantile <= 1.0 or self.margin < 1.0:
+            raise ValueError("quantile must be in [0.5, 1] and margin >= 1")
+
+
+def oas_shrinkage(eigenvalues: np.ndarray, dims: int, samples: int) -> tuple[float, float]:
+    """(rho, mu): the Oracle Approximating Shrinkage coefficient (Chen et al. 2010, as in
+    scikit-learn's `oas`) of a covariance with these eigenvalues (the rest zero) in `dims`
+    dimensions from `samples` images, and the target's variance mu = trace / dims."""
+    mu = float(np.sum(eigenvalues) / dims)
+    alpha = float(np.sum(eigenvalues**2) / dims**2)
+    numerator = alpha + mu**2
+    denominator = (samples + 1.0) * (alpha - mu**2 / dims)
+    rho = 1.0 if denominator <= 0 else min(numerator / denominator, 1.0)
+    return rho, mu
+
+
+def _summary(fit: np.ndarray, config: ModelCheckConfig) -> ModelCheckSummary:
+    n, dims = fit.shape
+    mean = fit.mean(axis=0)
+    _, singular, axes = np.linalg.svd(fit - mean, full_matrices=False)
+    eigenvalues = singular**2 / max(n - 1, 1)
+    rho, mu = oas_shrinkage(eigenvalues, dims, n)
+    k = max(1, min(config.components, n - 1, dims))
+    shrunk = (1.0 - rho) * eigenvalues + rho * mu
+    left = dims - k
+    # Variance left outside the k components, per dimension, shrunk like the rest.
+    residual = (
+        float(((1.0 - rho) * np.sum(eigenvalues[k:]) + rho * mu * left) / left) if left else 0.0
+    )
+    placeholder = encode_array(np.zeros((config.k_neighbours, k + 1)))
+    summary = ModelCheckSummary(
+        method=config.method,  # type: ignore[arg-type]
+        thresholds={config.method: 0.0},
+        quantile=config.quantile,
+        feature_dim=dims,
+        components=k,
+        mean=encode_array(mean),
+        projection=encode_array(axes[:k].T, "float16" if dims * k > 4096 else "float32"),
+        scales=encode_array(np.sqrt(shrunk[:k])),
+        residual_scale=float(np.sqrt(residual)),
+        neighbours=placeholder,
+        k_neighbours=min(config.k_neighbours, n),
+        fit_images=n,
+        threshold_images=0,
+        shrinkage=round(rho, 6),
+    )
+    z, r = whiten(summary, fit)
+    return _replace(summary, neighbours=encode_array(np.column_stack([z, r]), "float16"))
+
+
+def _replace(summary: ModelCheckSummary, **changes: object) -> ModelCheckSummary:
+    import dataclasses
+
+    return dataclasses.replace(summary, **changes)  # type: ignore[arg-type]
+
+
+def fit_model_check(
+    features: np.ndarray, config: ModelCheckConfig | None = None
+) -> ModelCheckSummary | None:
+    """The summary of `features` (N, D): fitted on one half, thresholds for both methods from the
+    other. None with fewer than config.min_images images or non-finite features."""
+    config = config or ModelCheckConfig()
+    features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    if len(features) < config.min_images or not np.all(np.isfinite(features)):
+        return None
+    order = np.random.default_rng(config.seed).permutation(len(features))
+    half = len(features) // 2
+    fit, held_out = features[order[:half]], features[order[half:]]
+    summary = _summary(fit, config)
+    thresholds = {}
+    rejected = {}
+    for method in ("mahalanobis", "knn"):
+        scores = score_features(summary, held_out, method)
+        threshold = float(np.quantile(scores, config.quantile, method="higher") * config.margin)
+        thresholds[method] = round(threshold, 6)
+        rejected[method] = round(float(np.mean(scores > threshold)), 4)
+    return _replace(
+        summary,
+        thresholds=thresholds,
+        threshold_images=len(held_out),
+        notes={"margin": config.margin, "held_out_rejected": rejected},
+    )

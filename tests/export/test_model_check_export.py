@@ -1,0 +1,116 @@
+"""Export keeps the pooled features as a second output in every variant and fits each variant's
+own model check on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+import keras
+from edgexray_export.pipeline import export_model
+from synthetic import CLASSES, training_arrays, write_folder
+
+from edgexray import Classifier
+from edgexray.engines import EngineOptions, open_engine
+from edgexray.modelfile import read_card
+
+pytestmark = pytest.mark.tensorflow
+
+VARIANTS = ("tflite-fp32", "tflite-int8", "tflite-int8-io", "onnx-fp32", "onnx-int8")
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_folder(tmp_path_factory.mktemp("calibration"), CLASSES, 16, seed=4)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, calibration: Path) -> dict:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(12, activation="relu")(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    x_train, y_train = training_arrays(CLASSES, 32, 1)
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=8, batch_size=16, verbose=0)
+    folder = tmp_path_factory.mktemp("features")
+    model.save(folder / "tap.keras")
+    report = export_model(
+        folder / "tap.keras",
+        folder / "out",
+        calibration_dir=calibration,
+        calibration_size=48,
+        variants=VARIANTS,
+        allow_degraded=True,
+    )
+    return {"model": model, "report": report}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_keeps_both_outputs_and_its_own_model_check(
+    exported: dict, variant: str
+) -> None:
+    path = exported["report"].result(variant).path
+    card = read_card(path)
+    assert card is not None and card.schema_version == 2
+    summary = card.model_check
+    assert summary is not None and summary.feature_dim == 12
+    assert summary.fit_images + summary.threshold_images == 24
+    assert set(summary.thresholds) == {"mahalanobis", "knn"}
+    parity = card.parity
+    assert parity is not None and parity.feature_cosine_mean is not None
+    assert parity.feature_cosine_mean > 0.99 and parity.feature_relative_error < 0.1
+    engine = open_engine(path, EngineOptions(threads=1))
+    x = training_arrays(CLASSES, 2, 1, seed=9)[0]  # pictures like the calibration images
+    outputs = engine.infer(x)
+    engine.close()
+    assert outputs.prediction.shape == (6, 3) and outputs.features is not None
+    model = exported["model"]
+    two = keras.Model(model.inputs, [model.outputs[0], model.layers[-1].input])
+    want = np.asarray(two(x, training=False)[1])
+    cosine = np.sum(outputs.features * want, axis=1) / (
+        np.linalg.norm(outputs.features, axis=1) * np.linalg.norm(want, axis=1)
+    )
+    assert outputs.features.shape == (6, 12) and np.all(cosine > 0.98), cosine
+
+
+def test_the_int8_model_checks_are_fitted_on_their_own_features(exported: dict) -> None:
+    float32 = read_card(exported["report"].result("tflite-fp32").path)
+    int8 = read_card(exported["report"].result("tflite-int8-io").path)
+    assert float32 is not None and int8 is not None
+    assert float32.model_check is not None and int8.model_check is not None
+    assert float32.model_check.mean != int8.model_check.mean
+
+
+def test_a_model_without_pooled_features_before_its_head_exports_without_a_check(
+    tmp_path: Path, calibration: Path
+) -> None:
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(3, 3, padding="same")(inputs)
+    outputs = keras.layers.GlobalAveragePooling2D()(x)  # the head reads a feature map
+    keras.Model(inputs, outputs).save(tmp_path / "map.keras")
+    lines: list[str] = []
+    report = export_model(
+        tmp_path / "map.keras",
+        tmp_path / "out",
+        calibration_dir=calibration,
+        calibration_size=48,
+        variants=["tflite-fp32", "onnx-fp32"],
+        allow_degraded=True,
+        progress=lines.append,
+    )
+    assert any("without a model check" in line for line in lines)
+    for result in report.results:
+        card = read_card(result.path)
+        assert card is not None and card.model_check is None and card.schema_version == 2
+        with Classifier(result.path) as classifier:
+            assert classifier.engine.features is None and classifier.model_check is None
