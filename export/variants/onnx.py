@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ class ONNXInt8Static(VariantExporter):
     Q/DQ on the graph outputs (onnx_tail.float_tail), so probabilities are continuous. When the
     given settings leave top-1 agreement with Keras below the quality target on the calibration
     images, better calibration methods are tried (percentile, entropy); when that is not enough
-    either (or the mean |dp| budget `onnx_max_mean_abs_diff` is missed), the 1, 2, 4, ... 32 worst
+    either (or the |dp| budget, onnx_max_mean_abs_diff / onnx_max_abs_diff, is missed), the 1 ... 32 worst
     nodes of the layer report (edgexray_export.onnx_layer_errors) are kept float, and then, if still
     short, the first 1/8 ... 1/2 of the nodes from the input. The first setting
     that reaches the target (else the closest) is kept. Each attempt is recorded in the card. The
@@ -213,7 +214,7 @@ class ONNXInt8Static(VariantExporter):
         return errors, worst_nodes(errors, drops)
 
     def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
-        budget = job.quantization.onnx_max_mean_abs_diff
+        budget = _Budget.of(job.quantization)
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             work = Path(folder)
             prepared = preprocessed_float(job, work)
@@ -256,7 +257,7 @@ class ONNXInt8Static(VariantExporter):
             "op_types_kept_float": list(config.op_types_to_exclude),
             "pre_processing": "onnxruntime quant_pre_process",
             "settings": config.to_dict(),
-            **({} if budget is None else {"calibration_mean_abs_diff_budget": budget}),
+            **budget.notes(),
             **({} if report is None else {"worst_nodes": report[1][: max(WORST_COUNTS)]}),
             **result.notes(),
             "opset": OPSET,
@@ -269,7 +270,7 @@ class ONNXInt8Static(VariantExporter):
         folder: Path,
         before: LadderResult[QuantizationConfig],
         configs: list[QuantizationConfig],
-        budget: float | None,
+        budget: _Budget,
     ) -> LadderResult[QuantizationConfig]:
         """Climb `configs` (in `folder`) until one is good enough; the result before stays if
         nothing does better. Every attempt, before's first, is kept for the card."""
@@ -330,14 +331,44 @@ def _report_facts(job: ConversionInput) -> dict[str, object]:
     }
 
 
-def _close_enough(attempt: Attempt, job: ConversionInput, budget: float | None) -> bool:
-    """Within the mean |dp| budget when there is one, else top-1 agreement at the quality target."""
-    if budget is not None:
-        return attempt.mean_abs_diff <= budget
+@dataclass(frozen=True)
+class _Budget:
+    """onnx-int8's error budget on the calibration images (mean and largest |dp|; None: unset)."""
+
+    mean: float | None = None
+    peak: float | None = None
+
+    @classmethod
+    def of(cls, config: QuantizationConfig) -> _Budget:
+        return cls(config.onnx_max_mean_abs_diff, config.onnx_max_abs_diff)
+
+    @property
+    def set(self) -> bool:
+        return self.mean is not None or self.peak is not None
+
+    def met(self, attempt: Attempt) -> bool:
+        mean_ok = self.mean is None or attempt.mean_abs_diff <= self.mean
+        peak = attempt.max_abs_diff
+        peak_ok = self.peak is None or (peak is not None and peak <= self.peak)
+        return mean_ok and peak_ok
+
+    def notes(self) -> dict[str, float]:
+        notes = {}
+        if self.mean is not None:
+            notes["calibration_mean_abs_diff_budget"] = self.mean
+        if self.peak is not None:
+            notes["calibration_max_abs_diff_budget"] = self.peak
+        return notes
+
+
+def _close_enough(attempt: Attempt, job: ConversionInput, budget: _Budget) -> bool:
+    """Within the |dp| budget when there is one, else top-1 agreement at the quality target."""
+    if budget.set:
+        return budget.met(attempt)
     return attempt.agreement >= job.quality_target
 
 
-def _good_enough(attempt: Attempt, job: ConversionInput, budget: float | None) -> bool:
+def _good_enough(attempt: Attempt, job: ConversionInput, budget: _Budget) -> bool:
     """What climb() stops at, plus the budget: close enough and the metric gate not missed."""
     return _close_enough(attempt, job, budget) and attempt.metric_passed is not False
 

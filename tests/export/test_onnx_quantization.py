@@ -213,3 +213,19 @@ def test_rungs_keep_the_ranked_worst_nodes_then_a_prefix_float(models: dict[str,
         ("to_nchw", "conv1", "relu1"),
         ("to_nchw", "conv1", "relu1", "conv2"),
     ]
+
+
+def test_the_onnx_budget_needs_both_the_mean_and_the_largest_difference() -> None:
+    from edgexray_export.quantization import QuantizationConfig
+    from edgexray_export.variants.ladder import Attempt
+    from edgexray_export.variants.onnx import _Budget, _close_enough
+
+    job = type("Job", (), {"quality_target": 0.99})()
+    close = Attempt("a", agreement=0.9, mean_abs_diff=0.001, max_abs_diff=0.03)
+    spiky = Attempt("b", agreement=1.0, mean_abs_diff=0.001, max_abs_diff=0.2)
+    both = _Budget.of(QuantizationConfig(onnx_max_mean_abs_diff=0.002, onnx_max_abs_diff=0.05))
+    assert _close_enough(close, job, both)  # type: ignore[arg-type]
+    assert not _close_enough(spiky, job, both)  # type: ignore[arg-type]
+    # Without a budget, top-1 agreement at the quality target decides.
+    assert _close_enough(spiky, job, _Budget())  # type: ignore[arg-type]
+    assert not _close_enough(close, job, _Budget())  # type: ignore[arg-type]
