@@ -256,6 +256,13 @@ class Classifier:
 
     # Public API -----------------------------------------------------------------------------------
 
+    def prepare(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck, _Source]:
+        """What this classifier feeds its engine for `source`: the preprocessed (H, W, C) input,
+        or None when the input checks reject it; the input check; the file's source facts (DICOM
+        identifiers, or None). Raises ImageError when it cannot be decoded. Several variants of
+        one model (same preprocessing) can run on one prepared input (predict_tensor)."""
+        return self._inspect(source)
+
     def predict(self, source: ImageInput) -> Prediction:
         """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
         an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,

@@ -113,3 +113,13 @@ TINY_CARDS["features_gray"] = dict(
     input_channels=1,
     output_kind="probabilities",
 )
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A real local Ray with 2 CPUs for one test module (tests/scale), shut down after it."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()

@@ -9,6 +9,7 @@ When neither covers the data (a device benching its own images), the most exact 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,3 +102,10 @@ def stand_in_rank(variant: str) -> int | None:
         if variant.endswith(precision):
             return rank
     return None
+
+
+def most_exact(variants: Sequence[str]) -> int | None:
+    """The index, among card variant names, of the one that stands in for the full model: the
+    first fp32, else the first fp16; None when there is neither."""
+    ranked = [(rank, i) for i, v in enumerate(variants) if (rank := stand_in_rank(v)) is not None]
+    return min(ranked)[1] if ranked else None

@@ -17,7 +17,7 @@ from edgexray.bench.comparison import (
     comparison_from_probabilities,
     comparison_from_reference,
     find_reference,
-    stand_in_rank,
+    most_exact,
 )
 from edgexray.bench.dataset import BenchData, load_bench_data
 from edgexray.bench.machine import describe_machine
@@ -206,16 +206,11 @@ def variant_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
     fp16, the first given among equals) stands in for it, so the others still get an agreement.
     None when there is no such variant, or nothing else to compare with it."""
     measured = [(o, o.measurement) for o in outcomes if o.measurement is not None]
-    ranked = [
-        (rank, i, outcome, measurement)
-        for i, (outcome, measurement) in enumerate(measured)
-        if outcome.spec.role == "variant"
-        for rank in [stand_in_rank(measurement.card.variant)]
-        if rank is not None
-    ]
-    if not ranked or len(measured) < 2:
+    variants = [(o, m) for o, m in measured if o.spec.role == "variant"]
+    chosen = most_exact([m.card.variant for _, m in variants])
+    if chosen is None or len(measured) < 2:
         return None
-    _, _, best, measurement = min(ranked, key=lambda item: item[:2])
+    best, measurement = variants[chosen]
     return comparison_from_probabilities(
         measurement.probabilities,
         str(best.spec.path),

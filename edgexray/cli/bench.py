@@ -20,6 +20,7 @@ from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
 from edgexray.cli.options import (
     card_override_options,
     overrides_from,
+    ray_options,
     threads_option,
     trusted_key_option,
 )
@@ -34,6 +35,32 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     if not sizes or min(sizes) < 1:
         raise click.BadParameter("batch sizes must be at least 1")
     return sizes
+
+
+def _bench_on_ray(
+    request: BenchRequest,
+    address: str,
+    actors: int | None,
+    json_path: Path | None,
+    markdown: Path | None,
+) -> None:
+    from edgexray.cli.bench_ray import bench_on_ray
+
+    report = bench_on_ray(request, address, actors)
+    if json_path:
+        write_text_atomically(json_path, report.to_json())
+    if markdown:
+        write_text_atomically(markdown, report.format_markdown())
+    click.echo(report.format_table(), nl=False)
+    comparison = report.comparison
+    engine_errors = sum(t.engine_errors for t, _ in comparison.rows())
+    if comparison.unreadable or engine_errors:
+        click.echo(
+            f"edgexray: {comparison.unreadable} images could not be read, {engine_errors} "
+            f"variant runs failed; first: {'; '.join(comparison.examples[:3])}",
+            err=True,
+        )
+        sys.exit(exit_codes.PARTIAL)
 
 
 @click.command()
@@ -128,6 +155,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "(model, engine, threads), read by classify, serve and watch.",
 )
 @trusted_key_option
+@ray_options
 @card_override_options
 def bench(
     models: tuple[Path, ...],
@@ -148,6 +176,8 @@ def bench(
     sweep: bool,
     write_config: Path | None,
     trusted_keys: tuple[Path, ...],
+    ray_address: str | None,
+    actors: int | None,
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -157,7 +187,13 @@ def bench(
     --labels/--normalize/... apply to every model, as in classify: they let bench measure a model
     that has no card.
 
-    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured.
+    With --ray, no timing: every model runs on every image of --data (an archive of any size) on
+    Ray actors, each image decoded once for all of them; it reports agreement with the most exact
+    variant (top-1, decisions changed at its threshold, max/mean |dp|) and accuracy, precision,
+    recall, F1 and confusion when --data has class folders (docs/scale.md).
+
+    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured
+    (with --ray: some images could not be read or run).
     """
     if reference is not None and keras is not None:
         raise click.UsageError("give --reference or --keras, not both")
@@ -170,6 +206,13 @@ def bench(
         policy = TrustPolicy(trusted_keys)
         for model in models:
             verify_model(model, policy)
+    if ray_address is not None and (
+        keras or reference or sweep or write_config or plot or min_agreement is not None
+    ):
+        raise click.UsageError(
+            "--ray compares variants over an archive, not speed: it takes no --keras, "
+            "--reference, --sweep, --write-config, --plot or --recommend"
+        )
     request = BenchRequest(
         models=models,
         data=data,
@@ -181,6 +224,9 @@ def bench(
         overrides=overrides_from(card_flags),
         timeout_s=timeout_s,
     )
+    if ray_address is not None:
+        _bench_on_ray(request, ray_address, actors, json_path, markdown)
+        return
     if sweep or write_config:
         from edgexray.cli.bench_sweep import sweep_command
 

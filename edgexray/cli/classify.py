@@ -17,6 +17,7 @@ import click
 
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
+from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
@@ -29,6 +30,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    ray_options,
     run_settings,
     threads_option,
     trusted_key_option,
@@ -98,14 +100,22 @@ def ray_address_given(value: str) -> bool:
     return bool(_RAY_ADDRESS.match(value))
 
 
+@dataclasses.dataclass(frozen=True)
+class _RayRun:
+    """The flags that only `--ray` reads: where, into which file, how many actors, audit log."""
+
+    address: str
+    output: Path | None
+    actors: int | None
+    audit: Path | None
+
+
 def _classify_on_ray(
     paths: tuple[Path, ...],
     model: Path,
-    address: str,
-    output: Path | None,
-    actors: int | None,
-    batch_size: int,
-    card_flags: dict[str, Any],
+    run: _RayRun,
+    options: ClassifierOptions,
+    overrides: CardOverrides,
 ) -> None:
     from edgexray.cli import ray_classify
 
@@ -115,11 +125,13 @@ def _classify_on_ray(
     tally = ray_classify.classify_on_ray(
         paths,
         model,
-        address,
-        ray_classify.check_output(output),
-        actors=actors,
-        batch_size=batch_size,
-        overrides=overrides_from(card_flags),
+        run.address,
+        ray_classify.check_output(run.output),
+        actors=run.actors,
+        batch_size=options.batch_size,
+        overrides=overrides,
+        options=options,
+        audit=run.audit,
     )
     elapsed = time.perf_counter() - started
     click.echo(
@@ -180,7 +192,8 @@ def _classify_on_ray(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Write results to FILE instead of stdout.",
+    help="Write results to FILE instead of stdout (with --ray: FILE.parquet or FILE.jsonl, "
+    "required).",
 )
 @click.option(
     "--explain",
@@ -196,23 +209,7 @@ def _classify_on_ray(
     help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
 )
 @audit_option
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Classify on Ray actors, one model each, and write -o results.parquet or .jsonl "
-    "(needs edgexray[ray]). Without ADDRESS (host:port, ray://host:port, auto) starts a local "
-    "Ray with this process's cores, or joins RAY_ADDRESS. See docs/scale.md.",
-)
-@click.option(
-    "--actors",
-    type=click.IntRange(min=1),
-    default=None,
-    help="With --ray: actors (model copies) in the pool. Default: one per CPU of the cluster.",
-)
+@ray_options
 @card_override_options
 @dicom_options
 def classify(
@@ -246,9 +243,11 @@ def classify(
     if ray_address is not None and not ray_address_given(ray_address):
         # `--ray images/`: click took the first PATH for the optional address
         paths, ray_address = (Path(ray_address), *paths), "local"
-    if ray_address is not None and (explain_dir is not None or audit is not None):
+    if ray_address is not None and explain_dir is not None:
         raise click.BadParameter(
-            "--explain and --audit do not work with --ray yet", param_hint="--ray"
+            "--explain does not work with --ray: the workers would write the overlays on their "
+            "own disks; run `edgexray explain` on the images to explain (docs/scale.md)",
+            param_hint="--ray",
         )
     model = model_or_demo(model)
     if not paths:
@@ -256,9 +255,7 @@ def classify(
         click.echo(
             f"edgexray: no PATH given, classifying the sample images in {paths[0]}", err=True
         )
-    if ray_address is not None:
-        _classify_on_ray(paths, model, ray_address, output, actors, batch_size, flags)
-        return
+    overrides = overrides_from(flags)
     options = ClassifierOptions(
         threads=threads,
         engine=engine,
@@ -270,7 +267,11 @@ def classify(
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
     )
-    classifier = Classifier(model, options, overrides_from(flags))
+    if ray_address is not None:
+        ray_run = _RayRun(ray_address, output, actors, audit)
+        _classify_on_ray(paths, model, ray_run, options, overrides)
+        return
+    classifier = Classifier(model, options, overrides)
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",

@@ -221,3 +221,31 @@ def classifier_options(
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
     )
+
+
+def ray_options(function: F) -> F:
+    """--ray [ADDRESS] and --actors (docs/scale.md); the address is "local" when none is given."""
+    for option in reversed(
+        (
+            click.option(
+                "--ray",
+                "ray_address",
+                is_flag=False,
+                flag_value="local",
+                default=None,
+                metavar="[ADDRESS]",
+                help="Run on Ray actors (needs edgexray[ray]; docs/scale.md). Without ADDRESS "
+                "(host:port, ray://host:port, auto) starts a local Ray with this process's "
+                "cores, or joins RAY_ADDRESS.",
+            ),
+            click.option(
+                "--actors",
+                type=click.IntRange(min=1),
+                default=None,
+                help="With --ray: actors (model copies) in the pool. Default: one per CPU of "
+                "the cluster.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function

@@ -9,15 +9,17 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from edgexray.audit import AuditLog, ModelFacts, RunAudit
 from edgexray.card_resolution import CardOverrides
+from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cores import usable_cores
 from edgexray.errors import EdgexrayError
 from edgexray.prediction import Prediction
@@ -29,6 +31,17 @@ if TYPE_CHECKING:
 
 LOCAL = "local"  # `--ray` without an address
 OUTPUT_SUFFIXES = (".parquet", ".jsonl")
+
+
+def require_ray() -> None:
+    """EdgexrayError naming the extra when Ray Data (or pyarrow) is not installed here."""
+    try:
+        import pyarrow  # noqa: F401
+        import ray  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise EdgexrayError(
+            f"--ray needs Ray Data ({exc.name} is not installed here): pip install 'edgexray[ray]'"
+        ) from None
 
 
 def check_output(output: Path | None) -> Path:
@@ -43,8 +56,14 @@ def check_output(output: Path | None) -> Path:
 @contextmanager
 def ray_session(address: str) -> Iterator[int]:
     """Connect to the cluster at `address` (or RAY_ADDRESS), else start a local Ray with the cores
-    this process may use; yields the cluster's CPU count; disconnects (and stops a local Ray)."""
+    this process may use; yields the cluster's CPU count; disconnects (and stops a local Ray).
+    When this process is already connected to a Ray (a caller's ray.init), that one is used as
+    is, and left connected."""
     import ray
+
+    if ray.is_initialized():
+        yield int(ray.cluster_resources().get("CPU", 1))
+        return
 
     join = address if address != LOCAL else os.environ.get("RAY_ADDRESS")
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
@@ -132,9 +151,21 @@ def _problems(found_problems: list[tuple[Path, str]], files: list[Path]) -> list
     return problems
 
 
-def _stream(records: Any, destination: RecordFile, tally: Tally, total: int, show: bool) -> None:
-    """Write the records as Ray yields them, with a progress bar showing images per second."""
+def _audit(auditor: RunAudit, table: Any) -> None:
+    """One audit line per record of `table`, written on the driver as the records arrive."""
+    from edgexray.scale.records import row_to_prediction
+
+    for row in table.to_pylist():
+        auditor.record(row_to_prediction(row))
+
+
+def with_progress(
+    batches: Iterable[Any], total: int, show: bool, rows: Callable[[Any], int]
+) -> Iterator[Any]:
+    """`batches` as Ray yields them, with a progress bar on stderr (when `show`) showing images
+    per second; `rows(batch)` counts a batch's images."""
     started = time.perf_counter()
+    done = 0
     with click.progressbar(
         length=total,
         label="classifying",
@@ -142,12 +173,29 @@ def _stream(records: Any, destination: RecordFile, tally: Tally, total: int, sho
         show_pos=True,
         item_show_func=lambda rate: rate,
     ) as bar:
-        for table in records.iter_batches(batch_size=None, batch_format="pyarrow"):
-            destination.write(table)
-            tally.add(table)
-            done = tally.classified + tally.failed
+        for batch in batches:
+            yield batch
+            count = rows(batch)
+            done += count
             rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(table.num_rows, f"{rate:.1f} images/s")
+            bar.update(count, f"{rate:.1f} images/s")
+
+
+def _stream(
+    records: Any,
+    destination: RecordFile,
+    tally: Tally,
+    total: int,
+    show: bool,
+    auditor: RunAudit | None = None,
+) -> None:
+    """Write the records as Ray yields them (and their audit lines), with a progress bar."""
+    tables = records.iter_batches(batch_size=None, batch_format="pyarrow")
+    for table in with_progress(tables, total, show, lambda t: int(t.num_rows)):
+        destination.write(table)
+        if auditor is not None:
+            _audit(auditor, table)
+        tally.add(table)
 
 
 def classify_on_ray(
@@ -159,26 +207,37 @@ def classify_on_ray(
     actors: int | None,
     batch_size: int,
     overrides: CardOverrides,
+    options: ClassifierOptions | None = None,
+    audit: Path | None = None,
 ) -> Tally:
     """Classify the images under `paths` on Ray and write their records to `output`: the errors
-    found on the driver first, then the workers' records as they come (in Ray's order)."""
-    try:
-        import pyarrow  # noqa: F401
-        import ray
-    except ModuleNotFoundError as exc:
-        raise EdgexrayError(
-            f"--ray needs Ray Data ({exc.name} is not installed here): pip install 'edgexray[ray]'"
-        ) from None
-    from edgexray.scale import FolderConfusion, classify_dataset, model_labels, record_schema
+    found on the driver first, then the workers' records as they come (in Ray's order).
+
+    options: what `classify` was given (input check mode, DICOM reading, engine, trusted keys...);
+    the workers run them with one engine thread each (edgexray.scale.actor_options). audit: an
+    audit log the driver appends one line to per worker record, as the records stream in."""
+    require_ray()
+    from edgexray.scale import FolderConfusion, actor_options, classify_dataset, record_schema
     from edgexray.scale.records import records_table
 
-    labels = model_labels(model, overrides=overrides)  # a bad model fails before Ray starts
+    options = options or ClassifierOptions()
+    # A bad or untrusted model fails here, before Ray starts; the workers load the bytes checked
+    # here (their SHA-256 is checked on each worker), so the signature is verified once, here.
+    with Classifier(model, actor_options(options, keep_trust=True), overrides) as classifier:
+        labels = classifier.labels
+        facts = ModelFacts.of(classifier) if audit is not None else None
     found = discover_images(list(paths))
     problems = _problems(found.problems, found.files)
     files = [str(p) for p in found.files if _encodable(p)]
     tally = Tally(FolderConfusion(labels))
     show = sys.stderr.isatty()
-    with ray_session(address) as cpus:
+    with ExitStack() as stack:
+        auditor = (  # opened first: a bad --audit path fails before Ray starts
+            stack.enter_context(RunAudit(AuditLog(audit, facts), "classify"))
+            if audit is not None and facts is not None
+            else None
+        )
+        cpus = stack.enter_context(ray_session(address))
         import ray.data
 
         destination = RecordFile(output, record_schema(labels))
@@ -193,9 +252,10 @@ def classify_on_ray(
                     model,
                     actors=actors or cpus,
                     batch_size=batch_size,
+                    options=actor_options(options),
                     overrides=overrides,
                 )
-                _stream(records, destination, tally, len(files), show)
+                _stream(records, destination, tally, len(files), show, auditor)
         finally:
             destination.close()
     return tally

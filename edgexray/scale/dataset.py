@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
@@ -16,6 +17,19 @@ if TYPE_CHECKING:
 # One engine thread and decoding in turn: Ray gives each actor one CPU; more actors, not more
 # threads, use more cores (and more machines).
 ACTOR_OPTIONS = ClassifierOptions(threads=1, decode_workers=0)
+
+
+def actor_options(options: ClassifierOptions, *, keep_trust: bool = False) -> ClassifierOptions:
+    """`options` as an actor runs them: one engine thread, decoding in turn (see ACTOR_OPTIONS);
+    the input check mode, DICOM reading, engine, resize and limits are kept. Trusted keys are
+    files on the driver: dropped unless `keep_trust` (the driver verifies the signature once;
+    each worker checks that its bytes are those the driver verified, by SHA-256)."""
+    return dataclasses.replace(
+        options,
+        threads=ACTOR_OPTIONS.threads,
+        decode_workers=ACTOR_OPTIONS.decode_workers,
+        trusted_keys=options.trusted_keys if keep_trust else (),
+    )
 
 
 def model_labels(
@@ -52,17 +66,42 @@ def classify_dataset(
     dies is restarted and its batches retried, so every row still gives exactly one record.
     Needs a connected Ray (ray.init).
     """
-    import ray.data
-
     if actors < 1:
         raise ValueError(f"actors must be at least 1, got {actors}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     model_labels(model, options, overrides)
     shipped = ShippedModel.put(model)
-    return ds.map_batches(
+    return map_on_actors(
+        ds,
         ClassifyBatch,
-        fn_constructor_kwargs={"model": shipped, "options": options, "overrides": overrides},
+        {"model": shipped, "options": options, "overrides": overrides},
+        actors=actors,
+        batch_size=batch_size,
+        cpus_per_actor=cpus_per_actor,
+    )
+
+
+def map_on_actors(
+    ds: Dataset,
+    callable_class: type,
+    constructor_kwargs: dict[str, Any],
+    *,
+    actors: int,
+    batch_size: int,
+    cpus_per_actor: float,
+) -> Dataset:
+    """`ds` mapped, batch by batch (numpy format), through `callable_class` on a pool of `actors`
+    Ray actors, each built once with `constructor_kwargs`."""
+    import ray.data
+
+    if actors < 1:
+        raise ValueError(f"actors must be at least 1, got {actors}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return ds.map_batches(
+        callable_class,
+        fn_constructor_kwargs=constructor_kwargs,
         compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=batch_size,
         batch_format="numpy",

@@ -20,14 +20,36 @@ from edgexray.scale.shipped_model import ShippedModel
 _UNNAMED = "image data: "
 
 
+def named_error(error: str, name: str | None) -> str:
+    """An error about an image's bytes, worded as if its file `name` had been read (as classify
+    words it); unchanged when the image was read from its path (`name` None)."""
+    if name is None:
+        return error
+    return f"{display_name(name)}: {error.removeprefix(_UNNAMED)}"
+
+
 def _named(prediction: Prediction, name: str | None) -> Prediction:
     """A prediction on an image's bytes, named after its file as if classified from the path."""
     if name is None:
         return prediction
     error = prediction.error
     if error is not None:
-        error = f"{display_name(name)}: {error.removeprefix(_UNNAMED)}"
+        error = named_error(error, name)
     return dataclasses.replace(prediction, path=name, error=error)
+
+
+def batch_sources(batch: dict[str, np.ndarray]) -> tuple[list[Any], list[str | None]]:
+    """The images of a Ray batch: (sources, names). Sources are the `bytes` column (named by
+    `path` when present) or else the `path` column (read by the worker, already named: None)."""
+    if "bytes" in batch:
+        sources: list[Any] = [bytes(b) for b in batch["bytes"]]
+        names: list[str | None] = [None] * len(sources)
+        if "path" in batch:
+            names = [str(p) for p in batch["path"]]
+        return sources, names
+    if "path" in batch:
+        return [str(p) for p in batch["path"]], [None] * len(batch["path"])
+    raise ValueError(f"edgexray.scale needs a 'path' or a 'bytes' column, got {sorted(batch)}")
 
 
 class ClassifyBatch:
@@ -44,17 +66,7 @@ class ClassifyBatch:
         self.classifier = Classifier(model.name, options, overrides, checked=model.load())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
-        names: list[str | None]
-        if "bytes" in batch:
-            sources: list[Any] = [bytes(b) for b in batch["bytes"]]
-            names = [str(p) for p in batch["path"]] if "path" in batch else [None] * len(sources)
-        elif "path" in batch:
-            sources = [str(p) for p in batch["path"]]
-            names = [None] * len(sources)  # classified from the path: already named
-        else:
-            raise ValueError(
-                f"classify_dataset needs a 'path' or a 'bytes' column, got {sorted(batch)}"
-            )
+        sources, names = batch_sources(batch)
         with warnings.catch_warnings():
             # As in `classify`: Pillow's warnings name no file; each record says what matters.
             warnings.filterwarnings("ignore", module=r"PIL\.")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from edgexray.inputcheck.result import Finding, InputCheck
 from edgexray.prediction import Prediction
 from edgexray.records import prediction_record
 
@@ -84,3 +85,21 @@ def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     if "source" in record:
         record["source"] = json.loads(record["source"])
     return record
+
+
+def row_to_prediction(row: dict[str, Any]) -> Prediction:
+    """An Arrow/Parquet row back to the Prediction it was made from (for the driver's audit log)."""
+    record = row_to_record(row)
+    check = record.get("input_check") or {"status": "off"}
+    return Prediction(
+        path=record.get("path"),
+        label=record.get("label"),
+        confidence=record.get("confidence"),
+        probabilities=dict(record.get("probabilities") or {}),
+        error=record.get("error"),
+        source=record.get("source"),
+        input_check=InputCheck(
+            check["status"],
+            tuple(Finding(**finding) for finding in check.get("findings") or ()),
+        ),
+    )
