@@ -229,3 +229,24 @@ def test_the_onnx_budget_needs_both_the_mean_and_the_largest_difference() -> Non
     # Without a budget, top-1 agreement at the quality target decides.
     assert _close_enough(spiky, job, _Budget())  # type: ignore[arg-type]
     assert not _close_enough(close, job, _Budget())  # type: ignore[arg-type]
+
+
+def test_histogram_calibration_is_capped_by_the_memory_its_activations_take(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgexray_export.quantization import QuantizationConfig
+    from edgexray_export.variants import onnx as onnx_variant
+
+    # Shapes inferred, as after ORT's pre-processing: every activation has a known size.
+    prepared = models["folder"] / "inferred.onnx"
+    onnx.save(onnx.shape_inference.infer_shapes(onnx.load(str(models["float"]))), str(prepared))
+    job = type("Job", (), {"calibration": IMAGES})()
+    percentile = QuantizationConfig(calibration_method="percentile")
+    count = onnx_variant._calibration_images
+    assert count(prepared, job, percentile) == len(IMAGES)  # type: ignore[arg-type]
+    # Per image: the NCHW input copy, 2 convs and 2 relus (4 x 8 x 8 each), pooled, features,
+    # logits and probabilities, in float32. Room for 3 images: 3 images.
+    per_image = 4 * (SIDE * SIDE + 4 * 4 * SIDE * SIDE + 4 + 4 + 3 + 3)
+    monkeypatch.setattr(onnx_variant, "HISTOGRAM_MEMORY_BYTES", 3 * per_image + 1)
+    assert count(prepared, job, percentile) == 3  # type: ignore[arg-type]
+    assert count(prepared, job, QuantizationConfig()) == len(IMAGES)  # type: ignore[arg-type]
