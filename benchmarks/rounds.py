@@ -13,10 +13,12 @@ import numpy as np
 
 
 def median_ms(
-    function: Callable[[int], object], calls: int, clock: Callable[[], float] = time.perf_counter
+    function: Callable[[int], object],
+    calls: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
-    """Median time in ms of `calls` calls of function(call_index): wall time by default, or
-    `clock` (e.g. time.thread_time for the calling thread's CPU time)."""
+    """Median time in ms of `calls` calls of function(call_index), wall time by default
+    (clock=time.thread_time: CPU time of the calling thread)."""
     times = []
     for i in range(calls):
         start = clock()
