@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.engines.litert import named_outputs
+from edgexray.engines.outputs import output_positions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import interleaved, median_ms
@@ -36,7 +38,11 @@ def main() -> None:
     classifier = Classifier(args.model, ClassifierOptions(threads=args.threads))
     interpreter = Interpreter(model_path=str(args.model), num_threads=args.threads)
     interpreter.allocate_tensors()
-    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    named = named_outputs(interpreter)  # by name: a features output may be listed first
+    given, taken = (
+        interpreter.get_input_details()[0],
+        list(named.values())[output_positions(list(named))[0]],
+    )
     card = classifier.card
     x = np.random.default_rng(0).random(
         (1, card.input_height, card.input_width, card.input_channels), dtype=np.float32

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from edgexray.bench.subjects import Subject
+from edgexray.engines.litert import named_outputs
+from edgexray.engines.outputs import output_positions
 from edgexray.postprocess import to_probabilities
 
 
@@ -28,7 +30,9 @@ class LiteRTByHand(Subject):
         self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
+        # By name: LiteRT lists a model exported with pooled features with those first.
+        named = named_outputs(self.interpreter)
+        self.output = list(named.values())[output_positions(list(named))[0]]
         self.batch = 1
 
     def _resize(self, n: int) -> None:
@@ -71,9 +75,11 @@ class ONNXRuntimeByHand(Subject):
             str(self.path), options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        self.output_name = names[output_positions(names)[0]]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        (y,) = self.session.run(None, {self.input_name: batch})
+        (y,) = self.session.run([self.output_name], {self.input_name: batch})
         return to_probabilities(np.asarray(y).reshape(len(batch), -1), self.card)
 
 
@@ -91,10 +97,12 @@ class OpenVINOByHand(Subject):
             config["INFERENCE_NUM_THREADS"] = self.threads
         self.compiled = ov.Core().compile_model(str(self.path), "CPU", config)
         self.request = self.compiled.create_infer_request()
+        names = [o.get_any_name() if o.get_names() else "" for o in self.compiled.outputs]
+        self.output_at = output_positions(names)[0]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self.request.infer({0: batch})
-        y = np.array(self.request.get_output_tensor(0).data, dtype=np.float32)
+        y = np.array(self.request.get_output_tensor(self.output_at).data, dtype=np.float32)
         return to_probabilities(y.reshape(len(batch), -1), self.card)
 
 

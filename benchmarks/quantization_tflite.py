@@ -12,8 +12,9 @@ parity is measured one image per call, as `classify` runs it):
   output activation in float);
 - per-tensor: one weight scale per tensor (the converter's `_experimental_disable_per_channel`);
 - cal-32 / cal-100: min/max calibration on the first 32 / 100 calibration images only;
-- worst / prefix: the float fallback with the budget (--max-mean-dp, --max-dp on the calibration
-  images) keeping the worst layers by contribution / the input and leading layers in float;
+- worst / blocks / prefix: the float fallback with the budget (--max-mean-dp, --max-dp on the
+  calibration images) keeping in float the worst layers by contribution / the worst blocks of
+  consecutive layers by contribution / the input and leading layers;
 - int16x8: 16-bit activations, 8-bit weights everywhere (the converter's
   EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8);
 - fp32: the float model, for scale.
@@ -22,16 +23,19 @@ The TFLite converter has no bias correction (NNCF's fast bias correction is for 
 models: see benchmarks/quantization_onnx.py) and no percentile or entropy range setting for int8.
 
 Latency: one preprocessed image through `Classifier.predict_tensor`, rows interleaved per round,
-median of round medians; the ratio is against the int8 row measured in the same rounds. Quote it
-with the load average printed at the end.
+median of round medians, as wall time and as the calling thread's CPU time (steadier on a busy
+machine); ratios are against the int8 row measured in the same rounds. Quote them with the load
+average printed at the end. `--timing-only` re-times the files of an earlier run.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,7 @@ from edgexray_export.variants import VARIANTS, ConversionInput, VariantExporter
 from edgexray_export.variants.tflite import TFLiteExporter, TFLiteFloat32, TFLiteInt8
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.atomic import write_text_atomically
 from edgexray.modelfile import read_card
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -108,6 +113,7 @@ def _rows(mean_budget: float, max_budget: float) -> dict[str, type[VariantExport
         "cal-100": _int8_row("cal-100", lambda c: c.replace(max_calibration_images=100)),
         # The worst-layer row ranks the layers anyway: its report costs nothing more.
         "worst": _int8_row("worst", budget("worst"), debug=True),
+        "blocks": _int8_row("blocks", budget("blocks")),
         "prefix": _int8_row("prefix", budget("prefix")),
         "int16x8": Int16x8,
         "fp32": Float32,
@@ -143,17 +149,86 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026, help="calibration/parity split")
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help="re-time the files already in -o (parity figures from their cards)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     rows = _rows(args.max_mean_dp, args.max_dp)
     chosen = [r for r in args.only.split(",") if r] or [r for r in rows if r != "int16x8"]
+    if not args.timing_only:
+        _export(args, rows, chosen)
+    stem = args.model.with_suffix("").name
+    paths = {r: args.output_dir / f"{stem}.{rows[r].name}.tflite" for r in chosen}
+    paths = {r: path for r, path in paths.items() if path.is_file()}
+    classifiers = {
+        r: Classifier(path, ClassifierOptions(threads=args.threads)) for r, path in paths.items()
+    }
+    card = next(iter(classifiers.values())).card
+    x = np.random.default_rng(0).random(
+        (1, card.input_height, card.input_width, card.input_channels), dtype=np.float32
+    )
+
+    def timer(classifier: Classifier, clock: Callable[[], float]) -> Callable[[], float]:
+        return lambda: median_ms(lambda _: classifier.predict_tensor(x), args.calls, clock)
+
+    # Wall time, and the calling thread's CPU time: with one engine thread LiteRT computes in the
+    # calling thread, and its CPU time is far less disturbed by other processes than wall time.
+    wall = interleaved(
+        {r: timer(c, time.perf_counter) for r, c in classifiers.items()}, args.rounds
+    )
+    cpu = interleaved({r: timer(c, time.thread_time) for r, c in classifiers.items()}, args.rounds)
+    parity = args.output_dir / f"{stem}.parity.json"
+    figures = json.loads(parity.read_text()) if parity.is_file() else {}
+    lines = [
+        f"Model `{args.model.name}`: {figures.get('calibration_images')} calibration, "
+        f"{figures.get('parity_images')} parity images; budget for worst/blocks/prefix on the "
+        f"calibration images: mean |dp| <= {args.max_mean_dp}, max |dp| <= {args.max_dp}; "
+        f"{args.threads} thread(s), {args.rounds} rounds x {args.calls} calls.",
+        "",
+        "| setting | size kB | agreement | max \\|dp\\| | mean \\|dp\\| | decisions changed "
+        "| float layers | wall ms | x int8 | CPU ms | x int8 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in chosen:
+        found = read_card(paths[r]) if r in paths else None
+        if found is None or found.parity is None:
+            lines.append(f"| {r} | not exported |" + " |" * 10)
+            continue
+        p = found.parity
+        changed = "" if p.decisions_changed is None else str(p.decisions_changed)
+        lines.append(
+            f"| {r} | {paths[r].stat().st_size / 1000:.0f} | {p.agreement:.2%} | "
+            f"{p.max_abs_diff:.4f} | {p.mean_abs_diff:.4f} | {changed} | "
+            f"{_float_layers(paths[r])} | {wall[r]:.3f} | {_ratio(wall, r)} | "
+            f"{cpu[r]:.3f} | {_ratio(cpu, r)} |"
+        )
+    load = os.getloadavg()
+    lines += ["", f"Load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        write_text_atomically(args.markdown, text)
+    for classifier in classifiers.values():
+        classifier.close()
+
+
+def _ratio(medians: dict[str, float], row: str) -> str:
+    return f"{medians[row] / medians['int8']:.3f}" if "int8" in medians else ""
+
+
+def _export(
+    args: argparse.Namespace, rows: dict[str, type[VariantExporter]], chosen: list[str]
+) -> None:
     # A benchmark script: the rows become variants for this one process only.
     VARIANTS.update({rows[r].name: rows[r] for r in chosen})
     # As edgexray_export.rebuild exports the shipped models: preprocessing, labels and threshold
     # from the training sidecar, the same split seed, the whole int8 ladder.
     info = read_training_info(args.model) or {}
-    report = export_model(
+    export_model(
         args.model,
         args.output_dir,
         calibration_dir=args.calibration,
@@ -168,52 +243,6 @@ def main() -> None:
         seed=args.seed,
         progress=lambda line: print(f"export: {line}", file=sys.stderr, flush=True),
     )
-    results = {r: report.result(rows[r].name) for r in chosen}
-    paths = {r: res.path for r, res in results.items() if res.path is not None}
-    classifiers = {
-        r: Classifier(path, ClassifierOptions(threads=args.threads)) for r, path in paths.items()
-    }
-    card = next(iter(classifiers.values())).card
-    x = np.random.default_rng(0).random(
-        (1, card.input_height, card.input_width, card.input_channels), dtype=np.float32
-    )
-
-    def timer(classifier: Classifier) -> Callable[[], float]:
-        return lambda: median_ms(lambda _: classifier.predict_tensor(x), args.calls)
-
-    timing = {r: timer(c) for r, c in classifiers.items()}
-    medians = interleaved(timing, args.rounds)
-    base = medians.get("int8")
-    lines = [
-        f"Model `{args.model.name}`: {report.calibration_images} calibration, "
-        f"{report.parity_images} parity images; budget for worst/prefix on the calibration "
-        f"images: mean |dp| <= {args.max_mean_dp}, max |dp| <= {args.max_dp}; "
-        f"{args.threads} thread(s), {args.rounds} rounds x {args.calls} calls.",
-        "",
-        "| setting | size kB | agreement | max \\|dp\\| | mean \\|dp\\| | decisions changed "
-        "| float layers | median ms | x int8 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r, res in results.items():
-        if res.path is None or res.parity is None:
-            lines.append(f"| {r} | failed: {res.error} | | | | | | | |")
-            continue
-        p = res.parity
-        changed = "" if p.decisions_changed is None else str(p.decisions_changed)
-        ratio = f"{medians[r] / base:.3f}" if base else ""
-        lines.append(
-            f"| {r} | {res.path.stat().st_size / 1000:.0f} | {p.agreement:.2%} | "
-            f"{p.max_abs_diff:.4f} | {p.mean_abs_diff:.4f} | {changed} | "
-            f"{_float_layers(res.path)} | {medians[r]:.3f} | {ratio} |"
-        )
-    load = os.getloadavg()
-    lines += ["", f"Load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text)
-    for classifier in classifiers.values():
-        classifier.close()
 
 
 if __name__ == "__main__":

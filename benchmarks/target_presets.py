@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgexray.atomic import write_text_atomically
 from edgexray.modelfile import read_card
 from edgexray.postprocess import to_probabilities
 from edgexray.preprocessing import Preprocessor
@@ -146,7 +147,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
-        args.markdown.write_text(text)
+        write_text_atomically(args.markdown, text)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
 from edgexray import exit_codes
 from edgexray.card import ModelCard, Parity
+from edgexray.engines.outputs import EngineOutputs
 from edgexray.errors import EdgexrayError
 from edgexray.modelcheck import ModelCheckSummary
 from edgexray.modelfile import sidecar_path, write_card
@@ -234,7 +235,7 @@ def _export_one(
         notes = _convert(variant, job, path)
         write_card(path, job.card.replace(variant=variant, quantization=notes))
         with Classifier(path) as classifier:
-            outputs = classifier.engine.infer(parity_x)
+            outputs = _infer_in_batches(classifier, parity_x)
             probabilities = to_probabilities(outputs.prediction, classifier.card)
             if checks is not None:
                 features_parity, summary = checks.measure(
@@ -277,6 +278,14 @@ def _export_one(
     return VariantResult(variant, status, path, path.stat().st_size, parity)
 
 
+def _infer_in_batches(classifier: Any, x: np.ndarray, size: int = 32) -> EngineOutputs:
+    """Both outputs of the variant for `x`, `size` images per engine call: one call for a few
+    hundred full-size images would make LiteRT allocate activations for all of them at once."""
+    return EngineOutputs.concatenate(
+        [classifier.engine.infer(x[i : i + size]) for i in range(0, len(x), size)]
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _FeatureChecks:
     """The Keras model's pooled features on the parity images, and how to fit a model check."""
@@ -290,9 +299,9 @@ class _FeatureChecks:
         """Feature parity of a variant on the parity images, and its own model check fitted on
         its features of the calibration images (per variant: an int8 model's features differ from
         the float model's, and the device scores the features of the file it runs)."""
-        if parity_features is None:
+        own = _infer_in_batches(classifier, calibration).features
+        if parity_features is None or own is None:
             raise ExportError("the variant lost its pooled-features output in conversion")
-        own = classifier.engine.infer(calibration).features
         return feature_parity(self.reference, parity_features), fit_model_check(own, self.config)
 
 

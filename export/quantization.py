@@ -15,7 +15,7 @@ from typing import Any
 from edgexray_export.errors import ExportError
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
-TFLITE_FALLBACKS = ("auto", "worst", "prefix")
+TFLITE_FALLBACKS = ("auto", "worst", "blocks", "prefix")
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,18 @@ class QuantizationConfig:
         images; the fallback runs when either budget is missed and stops when both are met.
     tflite_fallback: which layers the TFLite ladder keeps in float when the budget is missed:
         "worst" (the layers whose float computation most reduces the final error, ranked with TF's
-        quantization debugger), "prefix" (the input and the leading layers) or "auto" (both,
-        keeping the better file).
+        quantization debugger), "blocks" (the same for 8 blocks of consecutive layers), "prefix"
+        (the input and the leading layers) or "auto" (all three, keeping the file within budget
+        with the fewest float layers).
     target: the --target preset applied (edgexray_export.targets), None when none was.
     onnx_activation_type: "int8" (S8S8) or "uint8" (U8S8) activations for onnx-int8.
     onnx_reduce_range: 7-bit weights for onnx-int8 (x86 without VNNI can saturate otherwise).
+    onnx_max_mean_abs_diff: error budget for onnx-int8, as mean |dp| against Keras on the
+        calibration images (0..1). When set, the ONNX ladder stops at the first setting within it
+        (instead of at the quality target), keeping the worst nodes of the layer report float
+        when no calibration method is within it (None: off).
+    onnx_max_abs_diff: a second onnx-int8 budget, on the largest |dp| over the calibration images;
+        with both set, a setting must meet both.
     """
 
     calibration_method: str = "minmax"
@@ -57,6 +64,8 @@ class QuantizationConfig:
     target: str | None = None
     onnx_activation_type: str = "int8"
     onnx_reduce_range: bool = False
+    onnx_max_mean_abs_diff: float | None = None
+    onnx_max_abs_diff: float | None = None
 
     def __post_init__(self) -> None:
         if self.calibration_method not in CALIBRATION_METHODS:
@@ -74,6 +83,10 @@ class QuantizationConfig:
         peak = self.tflite_max_abs_diff
         if peak is not None and not 0.0 < peak <= 1.0:
             raise ExportError(f"tflite_max_abs_diff must be in (0, 1], got {peak}")
+        for name in ("onnx_max_mean_abs_diff", "onnx_max_abs_diff"):
+            onnx_budget = getattr(self, name)
+            if onnx_budget is not None and not 0.0 < onnx_budget <= 1.0:
+                raise ExportError(f"{name} must be in (0, 1], got {onnx_budget}")
         if self.tflite_fallback not in TFLITE_FALLBACKS:
             raise ExportError(
                 f"unknown tflite_fallback {self.tflite_fallback!r}; "

@@ -1,9 +1,12 @@
 """`export --debug-quantization`: which layers of an int8 model hurt, as a table and JSON.
 
-Rows come from TF's quantization debugger: per-layer statistics of the full-int8 model on the
-calibration images, one per quantized layer in execution order (each layer's int8 output against
-its dequantized float computation on the same inputs). rmse/scale is the layer's error in units of its quantization
-step: about 0.29 is plain rounding noise; the TF guide suggests keeping layers above ~0.7 in float.
+One writer for both int8 variants. For tflite-int8 the rows come from TF's quantization debugger:
+per-layer statistics of the full-int8 model on the calibration images, one per quantized layer in
+execution order (each layer's int8 output against its dequantized float computation on the same
+inputs). For onnx-int8 they come from ONNX Runtime's qdq_loss_debug
+(`edgexray_export.onnx_layer_errors`), which adds each node's SQNR against the float model.
+rmse/scale is the layer's error in units of its quantization step: about 0.29 is plain rounding
+noise; the TF guide suggests keeping layers above ~0.7 in float.
 
 The `contribution` column is each layer's contribution to the final error: how much the mean |dp|
 of the probabilities against Keras falls when only that layer is kept in float
@@ -35,6 +38,8 @@ class LayerError:
     max_abs_error: float
     scale: float
     contribution: float | None = None
+    #: The quantized model's value of this output against the float model's, in dB (ONNX only).
+    sqnr_db: float | None = None
 
     @property
     def suspect(self) -> bool:
@@ -69,8 +74,9 @@ def format_layer_table(errors: list[LayerError]) -> str:
     """A plain-text table, worst marked with '*' (rmse/scale over the guide's 0.7); with a
     contribution column (to the final mean |dp|) when any layer has one."""
     ranked = any(e.contribution is not None for e in errors)
+    sqnr = any(e.sqnr_db is not None for e in errors)
     rows: list[tuple[str, ...]] = [
-        ("#", "layer", "op", "rmse", "rmse/scale", "max |err|", "contribution", "")
+        ("#", "layer", "op", "rmse", "rmse/scale", "max |err|", "SQNR dB", "contribution", "")
     ]
     for i, e in enumerate(errors):
         contribution = "" if e.contribution is None else f"{e.contribution:+.5f}"
@@ -82,12 +88,14 @@ def format_layer_table(errors: list[LayerError]) -> str:
                 f"{e.rmse:.3e}",
                 f"{e.rmse_over_scale:.3f}",
                 f"{e.max_abs_error:.3e}",
+                "" if e.sqnr_db is None else f"{e.sqnr_db:.1f}",
                 contribution,
                 "*" if e.suspect else "",
             )
         )
-    if not ranked:
-        rows = [(*r[:6], r[7]) for r in rows]
+    # Columns no row has are left out (the TFLite report has no SQNR).
+    keep = [i for i in range(len(rows[0])) if (i != 6 or sqnr) and (i != 7 or ranked)]
+    rows = [tuple(r[i] for i in keep) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append(
@@ -96,8 +104,8 @@ def format_layer_table(errors: list[LayerError]) -> str:
     )
     if ranked:
         lines.append(
-            "contribution: fall of the final mean |dp| (probabilities, vs Keras) when only this "
-            "layer is kept in float"
+            "contribution: fall of the final mean |dp| (probabilities, vs Keras; ONNX: vs the float "
+            "model) when only this layer is kept in float"
         )
     return "\n".join(lines) + "\n"
 

@@ -43,8 +43,19 @@ BINARY_DIFFICULTY = 0.3
 # The fine-tuned MobileNetV2 (trained from scratch) moves decisions under 8-bit noise anywhere:
 # rounding only its input to int8 flipped 0.4% of the calibration images, mean |dp| 0.004. Its
 # tflite-int8 keeps the input and first layers in float until the mean |dp| on the calibration
-# images is within 0.0025, where input noise flipped about 0.15%, well inside the 0.5% allowed.
-EXPORT_QUANTIZATION = {"finetune": QuantizationConfig(tflite_max_mean_abs_diff=0.0025)}
+# images is within 0.0025, where input noise flipped about 0.15%, well inside the 0.5% allowed,
+# and the largest |dp| within 0.04 (issue 17's goal is 0.05 on the parity images). Prefix, not the
+# worst layers or blocks: measured in docs/quantization.md, only the prefix met the max-|dp| budget.
+# Its onnx-int8 gets the same mean budget: past the calibration methods, the worst nodes of the
+# layer report stay float until it is met.
+EXPORT_QUANTIZATION = {
+    "finetune": QuantizationConfig(
+        tflite_max_mean_abs_diff=0.0025,
+        tflite_max_abs_diff=0.04,
+        tflite_fallback="prefix",
+        onnx_max_mean_abs_diff=0.0025,
+    )
+}
 
 
 @dataclass(frozen=True)

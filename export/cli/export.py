@@ -138,22 +138,24 @@ def _progress(line: str) -> None:
     "--int8-max-mean-dp",
     type=click.FloatRange(0, 1, min_open=True),
     default=None,
-    help="tflite-int8 error budget: mean |probability difference| to Keras on the calibration "
-    "images; layers are kept in float until it is met (see --int8-fallback).",
+    help="tflite-int8 and onnx-int8 error budget: mean |probability difference| to Keras on the "
+    "calibration images; layers are kept in float until it is met (see --int8-fallback).",
 )
 @click.option(
     "--int8-max-dp",
     type=click.FloatRange(0, 1, min_open=True),
     default=None,
-    help="tflite-int8 error budget on the largest |probability difference| (calibration images).",
+    help="tflite-int8 and onnx-int8 error budget on the largest |probability difference| "
+    "(calibration images).",
 )
 @click.option(
     "--int8-fallback",
     type=click.Choice(TFLITE_FALLBACKS),
     default="auto",
     show_default=True,
-    help="Layers kept float to meet the budget: the worst by contribution to the final error, "
-    "the input and leading layers (prefix), or both tried and the one with fewer float layers kept.",
+    help="Layers kept float to meet the budget: the worst layers or blocks of layers by "
+    "contribution to the final error, the input and leading layers (prefix), or all tried and "
+    "the file with the fewest float layers kept (auto).",
 )
 @click.option(
     "--target",
@@ -198,6 +200,8 @@ def export(
         calibration_method=calibration_method,
         tflite_max_mean_abs_diff=int8_max_mean_dp,
         tflite_max_abs_diff=int8_max_dp,
+        onnx_max_mean_abs_diff=int8_max_mean_dp,
+        onnx_max_abs_diff=int8_max_dp,
         tflite_fallback=int8_fallback,
     )
     if target is not None:

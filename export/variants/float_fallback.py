@@ -1,12 +1,15 @@
 """tflite-int8's float fallback: keep some layers in float until an error budget is met.
 
-Two ways to choose the layers (QuantizationConfig.tflite_fallback):
+Ways to choose the layers (QuantizationConfig.tflite_fallback):
 
 - "worst": the layers ranked by their contribution to the final error
   (`edgexray_export.variants.layer_ranking`), the 1, 2, 4, 8, ... worst kept in float;
+- "blocks": the same for 8 blocks of consecutive layers, the 1, 2, ... 7 worst kept in float (a
+  layer kept float alone still has its output rounded for the next int8 layer; inside a float
+  block the activations stay float);
 - "prefix": the input and the first 1/8, 2/8, ... of the layers, in execution order (for models
   whose decisions move under 8-bit noise everywhere, where the error piles up from the input on);
-- "auto": both; the kept file is the one within budget with the fewest float layers (smaller and
+- "auto": all three; the kept file is the one within budget with the fewest float layers (smaller and
   faster), else the one closest to Keras.
 
 Every candidate is measured on the calibration images (never the parity images) by the engine that
@@ -25,6 +28,7 @@ from edgexray_export.variants.base import ConversionInput
 from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
 from edgexray_export.variants.layer_ranking import LayerRanking
 from edgexray_export.variants.tflite_settings import (
+    FALLBACK_STRATEGIES,
     Int8Setting,
     prefix_settings,
     short_layer_name,
@@ -67,6 +71,7 @@ class FallbackInputs:
     layers: list[tuple[str, float]]
     write: Callable[[Int8Setting, Path], None]
     ranking: Callable[[], LayerRanking]
+    block_ranking: Callable[[], LayerRanking]
     folder: Path
     suffix: str
 
@@ -76,7 +81,10 @@ def _ladder(
 ) -> LadderResult[Int8Setting] | None:
     names = tuple(name for name, _ in inputs.layers)
     if strategy == "worst":
-        settings = worst_settings(inputs.ranking().worst_first(), len(names))
+        settings = worst_settings(inputs.ranking().worst_groups(), len(names))
+    elif strategy == "blocks":
+        blocks = inputs.block_ranking().worst_groups()
+        settings = worst_settings(blocks, len(names), strategy="blocks", every=True)
     else:
         settings = prefix_settings(names)
     if not settings:  # a one-layer model, or no layer whose float computation helps
@@ -110,7 +118,7 @@ def float_fallback(
     layer, and each ladder's outcome."""
     tried = {
         name: result
-        for name in (("worst", "prefix") if strategy == "auto" else (strategy,))
+        for name in (FALLBACK_STRATEGIES if strategy == "auto" else (strategy,))
         if (result := _ladder(name, inputs, job, budget)) is not None
     }
     kept_name, kept = "int8", int8

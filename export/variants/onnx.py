@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from edgexray_export.quantization import QuantizationConfig
+from edgexray_export.quantization_debug import LayerError, write_layer_report
 from edgexray_export.variants.base import ConversionInput, VariantExporter, serving_function
-from edgexray_export.variants.ladder import Candidate, climb
+from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.onnx_tail import float_tail, folded_activations
 
 OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime still in use
 # One image per calibration batch: ORT's entropy and percentile calibrators stack per-batch
 # outputs and fail on a smaller last batch.
 _CALIBRATION_BATCH = 1
-# Op types after which the network only reduces and classifies: keeping these in float is the
-# cheapest fix when the int8 head flips decisions (it holds few of the weights).
-_HEAD_OPS = ("MatMul", "Gemm")
+# Activations ORT's percentile/entropy calibrators may hold at once (they keep every image's).
+HISTOGRAM_MEMORY_BYTES = 2 * 1024**3
+# How many of the worst nodes (by the layer report) the ladder keeps float, in turn.
+WORST_COUNTS = (1, 2, 4, 8, 16, 32)
+# Then the first 1/8, 1/4, 3/8, 1/2 of the nodes (from the input), when the worst nodes were not enough.
+PREFIX_FRACTIONS = (1 / 8, 1 / 4, 3 / 8, 1 / 2)
 
 
 def write_float_onnx(job: ConversionInput, out_path: Path) -> None:
@@ -31,7 +37,7 @@ def write_float_onnx(job: ConversionInput, out_path: Path) -> None:
     )
 
 
-def _preprocessed_float(job: ConversionInput, folder: Path) -> Path:
+def preprocessed_float(job: ConversionInput, folder: Path) -> Path:
     """Float ONNX after ONNX Runtime's quantization pre-processing (shape inference, fusions)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -60,7 +66,7 @@ class ONNXInt8Dynamic(VariantExporter):
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
-            prepared = _preprocessed_float(job, Path(folder))
+            prepared = preprocessed_float(job, Path(folder))
             quantize_dynamic(
                 str(prepared), str(out_path), weight_type=QuantType.QInt8, per_channel=True
             )
@@ -87,30 +93,34 @@ class _ImageReader:
         return next(self._batches, None)
 
 
-def _head_nodes(model_path: Path) -> tuple[str, ...]:
-    """Names of the nodes from the last MatMul/Gemm on (the classifier head), in graph order."""
-    import onnx
-
-    nodes = onnx.load(str(model_path)).graph.node
-    last = max((i for i, n in enumerate(nodes) if n.op_type in _HEAD_OPS), default=None)
-    return () if last is None else tuple(n.name for n in nodes[last:])
-
-
 class ONNXInt8Static(VariantExporter):
     """Static int8, QDQ format, per-channel weights, activation ranges from the calibration images.
 
-    When the given settings leave top-1 agreement with Keras below the quality target on the
-    calibration images, better settings are tried in order — percentile and entropy calibration,
-    then the classifier head kept in float — and the first that reaches the target (else the best)
-    is kept. Each attempt is recorded in the card. The held-out parity images are not used here.
+    The tail after the last weighted op (the head's output, Softmax/Sigmoid) runs in float, with no
+    Q/DQ on the graph outputs (onnx_tail.float_tail), so probabilities are continuous. When the
+    given settings leave top-1 agreement with Keras below the quality target on the calibration
+    images, better calibration methods are tried (percentile, entropy); when that is not enough
+    either (or the |dp| budget, onnx_max_mean_abs_diff / onnx_max_abs_diff, is missed), the 1 ... 32 worst
+    nodes of the layer report (edgexray_export.onnx_layer_errors) are kept float, and then, if still
+    short, the first 1/8 ... 1/2 of the nodes from the input. The first setting
+    that reaches the target (else the closest) is kept. Each attempt is recorded in the card. The
+    held-out parity images are not used here.
     """
 
     name = "onnx-int8"
     suffix = ".onnx"
 
-    def _quantize(
-        self, prepared: Path, job: ConversionInput, config: QuantizationConfig, out_path: Path
+    def quantize(
+        self,
+        prepared: Path,
+        job: ConversionInput,
+        config: QuantizationConfig,
+        out_path: Path,
+        float_output: bool = True,
     ) -> None:
+        """Write `prepared` (the float model after preprocessed_float) quantized with `config` to
+        `out_path`, calibrated on job.calibration; float_output=False keeps ORT's Q/DQ on the tail
+        and outputs (the plain int8 model, for comparisons)."""
         from onnxruntime.quantization import (
             CalibrationMethod,
             QuantFormat,
@@ -123,14 +133,16 @@ class ONNXInt8Static(VariantExporter):
             "entropy": CalibrationMethod.Entropy,
             "percentile": CalibrationMethod.Percentile,
         }
-        images = job.calibration[: config.max_calibration_images]
+        activation_types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+        images = job.calibration[: _calibration_images(prepared, job, config)]
         quantize_static(
             str(prepared),
             str(out_path),
             _ImageReader(_input_name(prepared), images),
             quant_format=QuantFormat.QDQ,
             per_channel=config.per_channel,
-            activation_type=QuantType.QInt8,
+            reduce_range=config.onnx_reduce_range,
+            activation_type=activation_types[config.onnx_activation_type],
             weight_type=QuantType.QInt8,
             calibrate_method=methods[config.calibration_method],
             nodes_to_exclude=[*config.nodes_to_exclude, *_nodes_of_types(prepared, config)],
@@ -141,46 +153,253 @@ class ONNXInt8Static(VariantExporter):
                 "CalibPercentile": config.percentile,
             },
         )
+        if float_output:
+            _keep_tail_float(prepared, out_path)
 
-    def _candidates(self, job: ConversionInput, prepared: Path) -> list[QuantizationConfig]:
+    def _calibration_rungs(self, job: ConversionInput) -> list[QuantizationConfig]:
         given = job.quantization
         ladder = [given]
         for method in ("percentile", "entropy"):
             if method != given.calibration_method:
                 ladder.append(given.replace(calibration_method=method))
-        head = _head_nodes(prepared)
-        if head:
-            ladder.append(given.replace(nodes_to_exclude=given.nodes_to_exclude + head))
         return ladder
 
+    def _candidates(
+        self, prepared: Path, job: ConversionInput, configs: list[QuantizationConfig]
+    ) -> list[Candidate[QuantizationConfig]]:
+        return [
+            Candidate(
+                config, config.describe(), functools.partial(self.quantize, prepared, job, config)
+            )
+            for config in configs
+        ]
+
+    def _report(
+        self, prepared: Path, job: ConversionInput, config: QuantizationConfig, folder: Path
+    ) -> tuple[list[LayerError], list[str]]:
+        """The layer report of `config`'s model (every node quantized but the ones `config` keeps
+        float) and the nodes ranked worst first."""
+        from edgexray_export.onnx_layer_errors import (
+            DEBUG_IMAGES,
+            PROBE_IMAGES,
+            activation_errors,
+            sqnr_drops,
+            with_contributions,
+            worst_nodes,
+        )
+
+        folder.mkdir(exist_ok=True)
+        plain = folder / "plain.onnx"
+        self.quantize(prepared, job, config, plain)
+        errors = activation_errors(prepared, plain, job.calibration[:DEBUG_IMAGES], folder)
+        drops = sqnr_drops(errors, plain)
+        order = sorted(drops, key=lambda node: -drops[node])
+        # Probes calibrate on fewer images: they rank nodes, the ladder then calibrates on all.
+        probe = config.replace(
+            max_calibration_images=min(
+                len(job.calibration), config.max_calibration_images or PROBE_IMAGES, PROBE_IMAGES
+            )
+        )
+        errors = with_contributions(
+            errors,
+            lambda nodes, path: self.quantize(
+                prepared,
+                job,
+                probe.replace(nodes_to_exclude=probe.nodes_to_exclude + nodes),
+                path,
+            ),
+            prepared,
+            order,
+            job.calibration[:PROBE_IMAGES],
+            folder,
+        )
+        return errors, worst_nodes(errors, drops)
+
     def convert(self, job: ConversionInput, out_path: Path) -> dict[str, Any]:
+        budget = _Budget.of(job.quantization)
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
-            prepared = _preprocessed_float(job, Path(folder))
-            candidates = [
-                Candidate(
-                    config,
-                    config.describe(),
-                    functools.partial(self._quantize, prepared, job, config),
-                )
-                for config in self._candidates(job, prepared)
-            ]
-            result = climb(candidates, job, Path(folder), self.suffix)
+            work = Path(folder)
+            prepared = preprocessed_float(job, work)
+            (work / "calibration").mkdir()
+            result = climb(
+                self._candidates(prepared, job, self._calibration_rungs(job)),
+                job,
+                work / "calibration",
+                self.suffix,
+                reached=lambda attempt: _close_enough(attempt, job, budget),
+            )
+            report: tuple[list[LayerError], list[str]] | None = None
+            base = result.chosen.setting
+            if not _good_enough(result.chosen_attempt, job, budget):
+                report = self._report(prepared, job, base, work / "report")
+                worst = _worst_rungs(base, report[1])
+                result = self._climb_on(prepared, job, work / "worst", result, worst, budget)
+            if not _good_enough(result.chosen_attempt, job, budget):
+                prefix = _prefix_rungs(base, prepared)
+                result = self._climb_on(prepared, job, work / "prefix", result, prefix, budget)
+            if job.debug_quantization:
+                if report is None:
+                    report = self._report(prepared, job, job.quantization, work / "report")
+                write_layer_report(report[0], out_path, _report_facts(job))
             out_path.write_bytes(result.path.read_bytes())
         config = result.chosen.setting
         return {
+            **({} if config.target is None else {"target": config.target}),
             "format": "QDQ",
-            "weights": "int8, " + ("per-channel" if config.per_channel else "per-tensor"),
-            "activations": "int8, per-tensor"
+            "weights": "int8, "
+            + ("per-channel" if config.per_channel else "per-tensor")
+            + (", 7-bit (reduce_range)" if config.onnx_reduce_range else ""),
+            "activations": f"{config.onnx_activation_type}, per-tensor"
             + (", symmetric" if config.symmetric_activations else ""),
+            "input_output": "float32; the nodes after the last weighted op run in float "
+            "(no quantization on the outputs)",
             "calibration_method": config.calibration_method,
-            "calibration_images": len(job.calibration[: config.max_calibration_images]),
+            "calibration_images": _calibration_images(prepared, job, config),
             "layers_kept_float": list(config.nodes_to_exclude),
             "op_types_kept_float": list(config.op_types_to_exclude),
             "pre_processing": "onnxruntime quant_pre_process",
             "settings": config.to_dict(),
+            **budget.notes(),
+            **({} if report is None else {"worst_nodes": report[1][: max(WORST_COUNTS)]}),
             **result.notes(),
             "opset": OPSET,
         }
+
+    def _climb_on(
+        self,
+        prepared: Path,
+        job: ConversionInput,
+        folder: Path,
+        before: LadderResult[QuantizationConfig],
+        configs: list[QuantizationConfig],
+        budget: _Budget,
+    ) -> LadderResult[QuantizationConfig]:
+        """Climb `configs` (in `folder`) until one is good enough; the result before stays if
+        nothing does better. Every attempt, before's first, is kept for the card."""
+        if not configs:
+            return before
+        folder.mkdir()
+        after = climb(
+            self._candidates(prepared, job, configs),
+            job,
+            folder,
+            self.suffix,
+            reached=lambda attempt: _close_enough(attempt, job, budget),
+        )
+        better = _good_enough(after.chosen_attempt, job, budget) or closeness(
+            after.chosen_attempt
+        ) > closeness(before.chosen_attempt)
+        kept = after if better else before
+        return LadderResult(
+            kept.chosen,
+            kept.path,
+            kept.chosen_attempt,
+            before.attempts + after.attempts,
+            before.failures + after.failures,
+        )
+
+
+def _worst_rungs(base: QuantizationConfig, ranking: list[str]) -> list[QuantizationConfig]:
+    """`base` with its WORST_COUNTS worst nodes (of `ranking`) kept float, fewest first."""
+    return [
+        base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(ranking[:k]))
+        for k in WORST_COUNTS
+        if k <= len(ranking)
+    ]
+
+
+def _prefix_rungs(base: QuantizationConfig, prepared: Path) -> list[QuantizationConfig]:
+    """`base` with the first PREFIX_FRACTIONS of the nodes (graph order, from the input) float.
+
+    Why a prefix after the worst nodes: a node kept float alone still has its output quantized for
+    the next int8 node, and in a model whose error piles up from the input (its input rounded to
+    8 bits alone moves its probabilities) only a float run from the input removes it."""
+    import onnx
+
+    names = [n.name for n in onnx.load(str(prepared)).graph.node]
+    counts = sorted({int(len(names) * f) for f in PREFIX_FRACTIONS} - {0})
+    return [base.replace(nodes_to_exclude=base.nodes_to_exclude + tuple(names[:n])) for n in counts]
+
+
+def _calibration_images(prepared: Path, job: ConversionInput, config: QuantizationConfig) -> int:
+    """How many calibration images `config` uses: all given (up to max_calibration_images), but
+    for percentile and entropy no more than HISTOGRAM_MEMORY_BYTES of activations hold. ONNX
+    Runtime's histogram calibrators keep every activation of every image until the end (MinMax
+    reduces as it goes): 240 images of a 160 px MobileNetV2 (alpha 1.0) took 8.5 GB and were killed."""
+    wanted = len(job.calibration[: config.max_calibration_images])
+    if config.calibration_method == "minmax":
+        return wanted
+    import onnx
+
+    graph = onnx.load(str(prepared)).graph
+    floats = 0
+    for info in [*graph.value_info, *graph.output]:
+        shape = info.type.tensor_type.shape.dim
+        if info.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and shape:
+            floats += int(np.prod([d.dim_value if d.dim_value > 0 else 1 for d in shape]))
+    return max(1, min(wanted, HISTOGRAM_MEMORY_BYTES // max(1, 4 * floats)))
+
+
+def _report_facts(job: ConversionInput) -> dict[str, object]:
+    """The ONNX report's top-level JSON fields: images behind each measure."""
+    from edgexray_export.onnx_layer_errors import DEBUG_IMAGES, PROBE_IMAGES, PROBED_NODES
+
+    return {
+        "source": "onnxruntime.quantization.qdq_loss_debug",
+        "activation_images": min(len(job.calibration), DEBUG_IMAGES),
+        "contribution_images": min(len(job.calibration), PROBE_IMAGES),
+        "contribution_nodes": PROBED_NODES,
+    }
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """onnx-int8's error budget on the calibration images (mean and largest |dp|; None: unset)."""
+
+    mean: float | None = None
+    peak: float | None = None
+
+    @classmethod
+    def of(cls, config: QuantizationConfig) -> _Budget:
+        return cls(config.onnx_max_mean_abs_diff, config.onnx_max_abs_diff)
+
+    @property
+    def set(self) -> bool:
+        return self.mean is not None or self.peak is not None
+
+    def met(self, attempt: Attempt) -> bool:
+        mean_ok = self.mean is None or attempt.mean_abs_diff <= self.mean
+        peak = attempt.max_abs_diff
+        peak_ok = self.peak is None or (peak is not None and peak <= self.peak)
+        return mean_ok and peak_ok
+
+    def notes(self) -> dict[str, float]:
+        notes = {}
+        if self.mean is not None:
+            notes["calibration_mean_abs_diff_budget"] = self.mean
+        if self.peak is not None:
+            notes["calibration_max_abs_diff_budget"] = self.peak
+        return notes
+
+
+def _close_enough(attempt: Attempt, job: ConversionInput, budget: _Budget) -> bool:
+    """Within the |dp| budget when there is one, else top-1 agreement at the quality target."""
+    if budget.set:
+        return budget.met(attempt)
+    return attempt.agreement >= job.quality_target
+
+
+def _good_enough(attempt: Attempt, job: ConversionInput, budget: _Budget) -> bool:
+    """What climb() stops at, plus the budget: close enough and the metric gate not missed."""
+    return _close_enough(attempt, job, budget) and attempt.metric_passed is not False
+
+
+def _keep_tail_float(float_path: Path, model_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(model_path))
+    float_tail(model, folded_activations(onnx.load(str(float_path)), model))
+    onnx.save(model, str(model_path))
 
 
 def _input_name(model_path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import math
@@ -21,7 +22,7 @@ from edgexray_export.variants.base import (
 )
 from edgexray_export.variants.float_fallback import ErrorBudget, FallbackInputs, float_fallback
 from edgexray_export.variants.ladder import Candidate, climb
-from edgexray_export.variants.layer_ranking import LayerRanking, rank_layers
+from edgexray_export.variants.layer_ranking import LayerRanking, rank_blocks, rank_layers
 from edgexray_export.variants.tflite_contents import read_tflite_contents
 from edgexray_export.variants.tflite_settings import HEAD_OPS, OUTPUT_OPS, Int8Setting
 
@@ -237,12 +238,22 @@ class TFLiteInt8(TFLiteExporter):
                 layers = selective().layer_ops()
                 return rank_layers(layers, selective().write, job, Path(folder, "ranking"))
 
+            @functools.cache
+            def block_ranking() -> LayerRanking:
+                layers = selective().layer_ops()
+                return rank_blocks(layers, selective().write, job, Path(folder, "blocks"))
+
             config = job.quantization
             budget = ErrorBudget(config.tflite_max_mean_abs_diff, config.tflite_max_abs_diff)
             extra: dict[str, Any] = {}
             if budget.active and not budget.met(result.chosen_attempt) and not self.integer_io:
                 inputs = FallbackInputs(
-                    selective().layers(), selective().write, ranking, Path(folder), self.suffix
+                    selective().layers(),
+                    selective().write,
+                    ranking,
+                    block_ranking,
+                    Path(folder),
+                    self.suffix,
                 )
                 result, extra = float_fallback(config.tflite_fallback, inputs, job, result, budget)
             out_path.write_bytes(result.path.read_bytes())
@@ -252,7 +263,7 @@ class TFLiteInt8(TFLiteExporter):
             len(job.calibration[: job.quantization.max_calibration_images]), job.quantization
         )
         setting = result.chosen.setting
-        if setting.float_layers and setting.strategy == "worst":
+        if setting.float_layers and setting.strategy in ("worst", "blocks"):
             notes["activations"] = (
                 f"float32 in the {len(setting.float_layers)} layers contributing most to the "
                 "final error, int8 per-tensor elsewhere"
@@ -284,6 +295,12 @@ class TFLiteInt8(TFLiteExporter):
             "int8_mean_abs_diff": round(ranking.baseline_mean_abs_diff, 6),
         }
         errors = layer_errors(quantizer.statistics(), ranking.contributions)
+        # The output activation is float in every candidate, so it has no contribution; its tensor
+        # may share the debugger's name with another graph output (the pooled features).
+        errors = [
+            dataclasses.replace(e, contribution=None) if e.op_type in OUTPUT_OPS else e
+            for e in errors
+        ]
         write_layer_report(errors, out_path, details)
 
 

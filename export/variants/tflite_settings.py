@@ -2,7 +2,9 @@
 
 - prefix: the input and the first 1/8, 2/8, ... 7/8 of the quantized layers in float;
 - worst: the k layers whose float computation most lowers the final error (ranked by
-  `edgexray_export.variants.layer_ranking`), k = 1, 2, 4, 8, ...
+  `edgexray_export.variants.layer_ranking`), k = 1, 2, 4, 8, ...;
+- blocks: the k blocks of consecutive layers (1/8 of the layers each) whose float computation most
+  lowers the final error, k = 1, 2, ... 7.
 
 Both keep the output activation (sigmoid/softmax) in float and never keep every layer float: a file
 named and carded int8 must hold int8 activations.
@@ -20,7 +22,7 @@ HEAD_OPS = ("FULLY_CONNECTED", "LOGISTIC", "SOFTMAX")
 OUTPUT_OPS = ("LOGISTIC", "SOFTMAX")
 # Float-prefix candidates keep the first 1/8, 2/8, ... 7/8 of the quantized layers in float.
 PREFIX_STEPS = 8
-FALLBACK_STRATEGIES = ("prefix", "worst")
+FALLBACK_STRATEGIES = ("worst", "blocks", "prefix")
 
 
 def short_layer_name(tensor_name: str) -> str:
@@ -34,15 +36,23 @@ class Int8Setting:
 
     float_ops: op types kept float (the head or the output activation); float_layers: output tensor
     names of the quantized layers kept float; strategy: how they were chosen, "prefix" (the leading
-    layers, in execution order) or "worst" (the worst by contribution, worst first).
+    layers, in execution order), "worst" (the worst layers by contribution, worst first) or
+    "blocks" (the layers of the worst `groups` blocks by contribution).
     """
 
     float_ops: tuple[str, ...] = ()
     float_layers: tuple[str, ...] = ()
     strategy: str = "prefix"
+    groups: int = 0
 
     def describe(self, total_layers: int = 0) -> str:
         head = f", {', '.join(self.float_ops)} in float" if self.float_ops else ""
+        if self.float_layers and self.strategy == "blocks":
+            return (
+                f"{len(self.float_layers)} of {total_layers} layers in float: the {self.groups} "
+                f"block(s) of consecutive layers contributing most to the final error, int8 "
+                f"elsewhere{head}"
+            )
         if self.float_layers and self.strategy == "worst":
             names = ", ".join(short_layer_name(n) for n in self.float_layers[:3])
             more = ", ..." if len(self.float_layers) > 3 else ""
@@ -73,16 +83,27 @@ def prefix_settings(names: tuple[str, ...]) -> list[Int8Setting]:
     ]
 
 
-def worst_settings(ranking: tuple[str, ...], total_layers: int) -> list[Int8Setting]:
-    """Candidates keeping the 1, 2, 4, 8, ... first layers of `ranking` (worst first) in float,
-    fewer than `total_layers` and never more than the ranking names."""
+def worst_settings(
+    groups: tuple[tuple[str, ...], ...],
+    total_layers: int,
+    strategy: str = "worst",
+    every: bool = False,
+) -> list[Int8Setting]:
+    """Candidates keeping the layers of the first k `groups` (worst first) in float, k = 1, 2, 4,
+    8, ... (every k with `every`) up to all groups, while fewer than `total_layers` layers."""
     sizes: list[int] = []
     k = 1
-    while k <= len(ranking) and k < total_layers:
+    while k <= len(groups):
         sizes.append(k)
-        k *= 2
-    if ranking and len(ranking) < total_layers and (not sizes or sizes[-1] < len(ranking)):
-        sizes.append(len(ranking))
-    return [
-        Int8Setting(float_ops=OUTPUT_OPS, float_layers=ranking[:n], strategy="worst") for n in sizes
-    ]
+        k = k + 1 if every else k * 2
+    if groups and sizes[-1] < len(groups):
+        sizes.append(len(groups))
+    settings = []
+    for n in sizes:
+        layers = tuple(name for group in groups[:n] for name in group)
+        if len(layers) >= total_layers:
+            break
+        settings.append(
+            Int8Setting(float_ops=OUTPUT_OPS, float_layers=layers, strategy=strategy, groups=n)
+        )
+    return settings

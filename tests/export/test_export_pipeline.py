@@ -372,12 +372,21 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
     agreements = [a["calibration_set_agreement"] for a in tflite.quantization["attempts"]]
     assert agreements == [0.9, pytest.approx(1.0, abs=0.05)]
     onnx = read_card(report.result("onnx-int8").path)
-    assert onnx.quantization["layers_kept_float"]  # the head, by node name
-    assert [a["settings"] for a in onnx.quantization["attempts"]] == [
+    # After the calibration methods, the ladder keeps the worst node of the layer report float.
+    worst = onnx.quantization["worst_nodes"]
+    assert onnx.quantization["layers_kept_float"] == worst[:1]
+    settings = [a["settings"] for a in onnx.quantization["attempts"]]
+    assert settings[:3] == [
         "per-channel, minmax",
         "per-channel, percentile 99.999",
         "per-channel, entropy",
-        f"per-channel, minmax, {len(onnx.quantization['layers_kept_float'])} node(s) kept float",
+    ]
+    # ... on top of the closest calibration method
+    assert settings[3:] == [
+        f"per-channel, {onnx.quantization['calibration_method']}".replace(
+            "percentile", "percentile 99.999"
+        )
+        + ", 1 node(s) kept float"
     ]
     for variant in INT8_VARIANTS:
         assert report.result(variant).status == "ok"

@@ -190,3 +190,22 @@ def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: P
     assert contributions["LOGISTIC"] is None
     assert all(isinstance(contributions[op], float) for op in ("CONV_2D", "FULLY_CONNECTED"))
     assert data["contribution_images"] > 0 and data["int8_mean_abs_diff"] >= 0
+
+
+def test_debug_quantization_writes_the_onnx_layer_report(tiny: dict, tmp_path: Path) -> None:
+    export_model(
+        tiny["path"],
+        tmp_path,
+        calibration_dir=tiny["folder"],
+        variants=["onnx-int8"],
+        min_agreement=0.0,
+        debug_quantization=True,
+    )
+    data = json.loads((tmp_path / "tiny.onnx-int8.quantization-debug.json").read_text())
+    ops = [row["op_type"] for row in data["layers"]]
+    assert "Conv" in ops and "Sigmoid" not in ops  # the float tail has no quantized output
+    assert all(row["rmse_over_scale"] >= 0 and "sqnr_db" in row for row in data["layers"])
+    assert any(row["contribution"] is not None for row in data["layers"])
+    assert data["contribution_images"] > 0
+    header = (tmp_path / "tiny.onnx-int8.quantization-debug.txt").read_text().splitlines()[0]
+    assert "SQNR dB" in header and "contribution" in header
