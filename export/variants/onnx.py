@@ -242,7 +242,9 @@ class ONNXInt8Static(VariantExporter):
                     report = self._report(prepared, job, job.quantization, work / "report")
                 write_layer_report(report[0], out_path, _report_facts(job))
             out_path.write_bytes(result.path.read_bytes())
-        config = result.chosen.setting
+            config = result.chosen.setting
+            # Counted while `prepared` exists: the temporary folder goes with this block.
+            calibration_images = _calibration_images(prepared, job, config)
         return {
             **({} if config.target is None else {"target": config.target}),
             "format": "QDQ",
@@ -254,7 +256,7 @@ class ONNXInt8Static(VariantExporter):
             "input_output": "float32; the nodes after the last weighted op run in float "
             "(no quantization on the outputs)",
             "calibration_method": config.calibration_method,
-            "calibration_images": _calibration_images(prepared, job, config),
+            "calibration_images": calibration_images,
             "layers_kept_float": list(config.nodes_to_exclude),
             "op_types_kept_float": list(config.op_types_to_exclude),
             "pre_processing": "onnxruntime quant_pre_process",

@@ -437,6 +437,28 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     assert np.int8 in set(dtypes.values())  # the layers after the first stay quantized
 
 
+def test_onnx_int8_with_histogram_calibration_records_its_image_count(
+    binary: dict, folders: dict[str, Path], tmp_path: Path
+) -> None:
+    """Percentile calibration counts its images from the prepared float model: the count is read
+    before the converter's temporary folder goes (the fine-tuned model's re-export failed there)."""
+    from edgexray_export.quantization import QuantizationConfig
+
+    report = export_model(
+        binary["path"],
+        tmp_path,
+        calibration_dir=folders["binary"],
+        calibration_size=48,
+        variants=["onnx-int8"],
+        quantization=QuantizationConfig(calibration_method="percentile"),
+    )
+    result = report.result("onnx-int8")
+    assert result.status == "ok", result
+    notes = read_card(result.path).quantization
+    assert notes["calibration_method"] == "percentile"
+    assert 1 <= notes["calibration_images"] <= 24
+
+
 @pytest.mark.parametrize("layers", [1, 2, 5, 8, 65])
 def test_float_prefix_candidates_never_keep_every_layer_float(layers: int) -> None:
     from edgexray_export.variants.tflite_settings import prefix_settings as _prefix_settings
