@@ -99,8 +99,17 @@ class _Clips:
 
     def __init__(self, graph: Any, folded: dict[str, tuple[float, float]]) -> None:
         self._graph = graph
-        self._folded = folded
+        self._folded = dict(folded)
         self._made: dict[str, str] = {}
+
+    @property
+    def folded(self) -> dict[str, tuple[float, float]]:
+        return self._folded
+
+    def restore_as(self, unclipped: str, output: str) -> None:
+        """Clip `unclipped` (a folded activation's input, renamed) back into `output`."""
+        self._folded[unclipped] = self._folded[output]
+        self.restore(unclipped, output)
 
     def restore(self, tensor: str, output: str | None = None) -> str:
         """`tensor` itself when no activation was folded into it, else the name of a Clip of it
@@ -150,6 +159,16 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
             clips.restore(source, output.name)
         else:
             _rename(graph, source, output.name)
+    # An output whose activation was folded into the Q/DQ pair that its readers see: its producer
+    # writes it unclipped, so the output itself gets the activation back.
+    producers = _producers(graph)
+    for output in graph.output:
+        node = producers.get(output.name)
+        if output.name not in clips.folded or node is None or node.op_type in ("Relu", "Clip"):
+            continue
+        unclipped = f"{output.name}_unclipped"
+        _rename(graph, output.name, unclipped)
+        clips.restore_as(unclipped, output.name)
     # Walk back from every output; each visited non-weighted node reads float inputs.
     producers = _producers(graph)
     pending = [o.name for o in graph.output]
