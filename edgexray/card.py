@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from edgexray.errors import CardError, DamagedCardError
+from edgexray.modelcheck.appearance import GRID, has_room_for_grid
 from edgexray.modelcheck.summary import ModelCheckSummary
 
 # 2: the optional `model_check` (pooled-feature summary and threshold). Version-1 cards still load,
 # without a model check (SUPPORTED_SCHEMA_VERSIONS); their digest is unchanged.
-SCHEMA_VERSION = 2
-SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+# 3: the optional `appearance_check` (summary of the calibration images' coarse layout). Version-2
+# cards still load, without it, and keep their digest.
+SCHEMA_VERSION = 3
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
 
 Task = Literal["binary", "multiclass"]
 ColorMode = Literal["grayscale", "rgb"]
@@ -189,6 +192,9 @@ class ModelCard:
     model_check: schema 2; how the variant's pooled features lie over the calibration images and
     the threshold beyond which an input is refused (edgexray.modelcheck); None: no model check
     (a schema-1 card, or a model without pooled features before its head).
+    appearance_check: schema 3; how the calibration images' coarse layouts (edgexray.modelcheck.
+    appearance) lie, and the threshold beyond which an input is refused before inference; None:
+    no appearance check (a card older than schema 3, or a model input smaller than its grid).
     """
 
     labels: tuple[str, ...]
@@ -215,6 +221,7 @@ class ModelCard:
     schema_version: int = SCHEMA_VERSION
     card_sha256: str | None = None
     model_check: ModelCheckSummary | None = None
+    appearance_check: ModelCheckSummary | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -224,6 +231,10 @@ class ModelCard:
         _require(
             self.model_check is None or self.schema_version >= 2,
             "a model_check needs schema_version 2",
+        )
+        _require(
+            self.appearance_check is None or self.schema_version >= 3,
+            "an appearance_check needs schema_version 3",
         )
         object.__setattr__(self, "labels", tuple(self.labels))
         problem = labels_problem(self.labels)
@@ -239,6 +250,14 @@ class ModelCard:
                 isinstance(value, int) and value > 0,
                 f"{name} must be a positive integer, got {value}",
             )
+        _require(
+            self.appearance_check is None
+            or (
+                self.appearance_check.feature_dim == GRID * GRID
+                and has_room_for_grid(self.input_height, self.input_width)
+            ),
+            f"an appearance_check reads {GRID}x{GRID} layouts of an input at least that size",
+        )
         _require(
             self.input_channels in (1, 3),
             f"input_channels must be 1 or 3, got {self.input_channels}",
@@ -326,8 +345,9 @@ class ModelCard:
             del data["views"]
         else:
             data["views"] = list(self.views)
-        if self.model_check is None:
-            del data["model_check"]
+        for name in ("model_check", "appearance_check"):
+            if getattr(self, name) is None:
+                del data[name]
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
 
@@ -369,8 +389,9 @@ class ModelCard:
         try:
             if parity is not None:
                 data["parity"] = Parity(**parity)
-            if data.get("model_check") is not None:
-                data["model_check"] = ModelCheckSummary.from_dict(data["model_check"])
+            for name in ("model_check", "appearance_check"):
+                if data.get(name) is not None:
+                    data[name] = ModelCheckSummary.from_dict(data[name])
             card = cls(**data)
         except TypeError as exc:
             raise CardError(f"invalid model card: {exc}") from None

@@ -37,7 +37,12 @@ from edgexray.inputcheck import (
     check_image,
     check_mode,
 )
-from edgexray.modelcheck import ModelCheckSummary, model_check_finding, score_features
+from edgexray.modelcheck import (
+    ModelCheckSummary,
+    appearance_finding,
+    model_check_finding,
+    score_features,
+)
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
@@ -252,7 +257,15 @@ class Classifier:
         check = InputCheck.from_findings(check_image(inspected, self.options.image_checks), mode)
         if check.rejected:
             return None, check, inspected.source
-        return self.preprocessor.normalize_pixels(inspected.pixels), check, inspected.source
+        x = self.preprocessor.normalize_pixels(inspected.pixels)
+        summary = self.card.appearance_check
+        if summary is not None:
+            # Before inference: an input laid out unlike the calibration images is not run.
+            score, finding = appearance_finding(summary, x)
+            check = check.with_appearance_check(score, summary.threshold, finding, mode)
+            if check.rejected:
+                return None, check, inspected.source
+        return x, check, inspected.source
 
     # Public API -----------------------------------------------------------------------------------
 

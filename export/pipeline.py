@@ -36,7 +36,12 @@ from edgexray_export.explain.parity import (
 from edgexray_export.feature_tap import feature_model, keras_features
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.metric_gate import MetricGate
-from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
+from edgexray_export.model_check_fit import (
+    APPEARANCE_CONFIG,
+    ModelCheckConfig,
+    fit_appearance_check,
+    fit_model_check,
+)
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
 from edgexray_export.threshold_retune import matching_threshold
@@ -352,6 +357,7 @@ def export_model(
     progress: Progress = _quiet,
     trust_model: bool = False,
     model_check: ModelCheckConfig | None = None,
+    appearance_check: ModelCheckConfig | None = None,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -376,7 +382,9 @@ def export_model(
     model that could run code on load (Lambda or custom layers); off, such a model is refused.
     model_check: how each variant's model check is fitted on its own pooled features of the
     calibration images (default ModelCheckConfig()); a model whose head does not read pooled
-    (N, D) features is exported without one.
+    (N, D) features is exported without one. appearance_check: how the appearance check is fitted
+    on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
+    variant's card.
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -426,6 +434,11 @@ def export_model(
     )
     calibration_x = load_tensors(split.calibration, pre)
     parity_x = load_tensors(split.parity, pre)
+    # The same for every variant: it reads the model input, not the variant's outputs.
+    appearance = fit_appearance_check(calibration_x, appearance_check or APPEARANCE_CONFIG)
+    if appearance is None:
+        progress("model input smaller than the appearance check's grid: exported without one")
+    card = card.replace(appearance_check=appearance)
     progress("running the Keras model (float, inference mode) on them")
     calibration_raw = loaded.predict_raw(calibration_x)
     reference = to_probabilities(loaded.predict_raw(parity_x).astype(np.float32), card)

@@ -78,6 +78,14 @@ def _model_check(card: ModelCard) -> str:
     return "none (the model has no pooled features before its classifier head)"
 
 
+def _appearance_check(card: ModelCard) -> str:
+    if card.appearance_check is not None:
+        return card.appearance_check.describe("coarse layouts of the input")
+    if card.schema_version < 3:
+        return f"none (card schema {card.schema_version}; re-export to add it)"
+    return "none (the model input is smaller than the check's grid)"
+
+
 def _trusted(signer: Signer) -> str:
     return f"signed by trusted key {signer.key_id} ({signer.source}), checked"
 
@@ -110,7 +118,14 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     click.echo("\n".join(_integrity(checked, card)))
     click.echo(f"signature: {signature}")
     click.echo(f"model check: {_model_check(card)}")
+    click.echo(f"appearance check: {_appearance_check(card)}")
     fields = card.to_dict()
-    for name in ("card_sha256", "payload_sha256", "payload_size", "model_check"):
+    for name in (
+        "card_sha256",
+        "payload_sha256",
+        "payload_size",
+        "model_check",
+        "appearance_check",
+    ):
         fields.pop(name, None)
     click.echo("\n".join(_lines(fields)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 InputCheckMode = Literal["strict", "warn", "off"]
@@ -48,12 +48,16 @@ class InputCheck:
     model_score / model_threshold: the model check's score of this image's pooled features and
     the threshold it was held to (edgexray.modelcheck); None when the model has no model check or
     the image was not run (rejected by an image check, or checks off).
+    appearance_score / appearance_threshold: the same for the appearance check of the model input's
+    coarse layout (edgexray.modelcheck.appearance), which runs before inference.
     """
 
     status: Status
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     model_score: float | None = None
     model_threshold: float | None = None
+    appearance_score: float | None = None
+    appearance_threshold: float | None = None
 
     @classmethod
     def from_findings(cls, findings: tuple[Finding, ...], mode: InputCheckMode) -> InputCheck:
@@ -67,9 +71,20 @@ class InputCheck:
         self, score: float, threshold: float, finding: Finding | None, mode: InputCheckMode
     ) -> InputCheck:
         """This check after the model check: its score recorded, its finding (if it failed) added."""
+        decided = self._with(finding, mode)
+        return replace(decided, model_score=round(score, 4), model_threshold=threshold)
+
+    def with_appearance_check(
+        self, score: float, threshold: float, finding: Finding | None, mode: InputCheckMode
+    ) -> InputCheck:
+        """This check after the appearance check: its score recorded, its finding added."""
+        decided = self._with(finding, mode)
+        return replace(decided, appearance_score=round(score, 4), appearance_threshold=threshold)
+
+    def _with(self, finding: Finding | None, mode: InputCheckMode) -> InputCheck:
         findings = self.findings + ((finding,) if finding is not None else ())
         decided = InputCheck.from_findings(findings, mode)
-        return InputCheck(decided.status, decided.findings, round(score, 4), threshold)
+        return replace(self, status=decided.status, findings=decided.findings)
 
     @property
     def rejected(self) -> bool:
@@ -89,6 +104,9 @@ class InputCheck:
         if self.model_score is not None:
             data["model_score"] = self.model_score
             data["model_threshold"] = self.model_threshold
+        if self.appearance_score is not None:
+            data["appearance_score"] = self.appearance_score
+            data["appearance_threshold"] = self.appearance_threshold
         return data
 
 

@@ -1,4 +1,5 @@
-"""The model check's summary of the calibration features, as the card carries it (schema 2).
+"""The model check's summary of the calibration features, as the card carries it (schema 2; the
+appearance check's summary of the calibration images' coarse layouts has the same form, schema 3).
 
 The features (D values per image, 64 to 1280 for the shipped models) are reduced by PCA to
 `components` dimensions; arrays travel as base64 of little-endian float32 or float16, so a
@@ -117,10 +118,10 @@ class ModelCheckSummary:
         """The threshold of the method the device applies."""
         return float(self.thresholds[self.method])
 
-    def describe(self) -> str:
-        """One line for `info`: method, dimensions and threshold."""
+    def describe(self, what: str = "pooled features") -> str:
+        """One line for `info`: method, dimensions (of `what`) and threshold."""
         return (
-            f"{self.method}, {self.feature_dim}-d pooled features reduced to {self.components} "
+            f"{self.method}, {self.feature_dim}-d {what} reduced to {self.components} "
             f"(PCA), threshold {self.threshold:.4g} (quantile {self.quantile:g} of "
             f"{self.threshold_images} held-out calibration images)"
         )

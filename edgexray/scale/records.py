@@ -57,6 +57,8 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
                         ("findings", pa.list_(_FINDING)),
                         ("model_score", pa.float64()),
                         ("model_threshold", pa.float64()),
+                        ("appearance_score", pa.float64()),
+                        ("appearance_threshold", pa.float64()),
                     ]
                 ),
             ),

@@ -13,7 +13,7 @@ import keras
 from edgexray_export.pipeline import export_model
 from synthetic import CLASSES, training_arrays, write_folder
 
-from edgexray import Classifier
+from edgexray import Classifier, ClassifierOptions
 from edgexray.engines import EngineOptions, open_engine
 from edgexray.modelfile import read_card
 
@@ -60,7 +60,7 @@ def test_every_variant_keeps_both_outputs_and_its_own_model_check(
 ) -> None:
     path = exported["report"].result(variant).path
     card = read_card(path)
-    assert card is not None and card.schema_version == 2
+    assert card is not None and card.schema_version == 3
     summary = card.model_check
     assert summary is not None and summary.feature_dim == 12
     assert summary.fit_images + summary.threshold_images == 24
@@ -90,6 +90,26 @@ def test_the_int8_model_checks_are_fitted_on_their_own_features(exported: dict) 
     assert float32.model_check.mean != int8.model_check.mean
 
 
+def test_every_variant_carries_the_same_appearance_check_of_the_calibration_images(
+    exported: dict,
+) -> None:
+    cards = [read_card(exported["report"].result(v).path) for v in VARIANTS]
+    checks = [card.appearance_check for card in cards if card is not None]
+    assert len(checks) == len(VARIANTS) and checks[0] is not None
+    assert all(check == checks[0] for check in checks)  # fitted once, on the model input
+    assert checks[0].feature_dim == 256 and checks[0].fit_images + checks[0].threshold_images == 24
+    # warn: the tiny test pictures are smoother than radiographs; the image checks only flag them.
+    options = ClassifierOptions(input_check="warn")
+    with Classifier(exported["report"].result("onnx-fp32").path, options) as classifier:
+        x = training_arrays(CLASSES, 2, 1, seed=9)[0]  # pictures like the calibration images
+        upright = [classifier.predict((255 * image[..., 0]).astype(np.uint8)) for image in x]
+        inverted = [classifier.predict((255 * (1 - image[..., 0])).astype(np.uint8)) for image in x]
+    upright_scores = [r.input_check.appearance_score for r in upright]
+    inverted_scores = [r.input_check.appearance_score for r in inverted]
+    assert None not in upright_scores + inverted_scores
+    assert np.mean(inverted_scores) > np.mean(upright_scores) + 0.15  # type: ignore[arg-type]
+
+
 def test_a_model_without_pooled_features_before_its_head_exports_without_a_check(
     tmp_path: Path, calibration: Path
 ) -> None:
@@ -111,6 +131,7 @@ def test_a_model_without_pooled_features_before_its_head_exports_without_a_check
     assert any("without a model check" in line for line in lines)
     for result in report.results:
         card = read_card(result.path)
-        assert card is not None and card.model_check is None and card.schema_version == 2
+        assert card is not None and card.model_check is None and card.schema_version == 3
+        assert card.appearance_check is not None  # it needs no features
         with Classifier(result.path) as classifier:
             assert classifier.engine.features is None and classifier.model_check is None

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATA, run_edgexray, tiny_card
-from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
+from edgexray_export.model_check_fit import (
+    ModelCheckConfig,
+    fit_appearance_check,
+    fit_model_check,
+)
 
 from edgexray import Classifier
 from edgexray.card import ModelCard
@@ -108,6 +112,10 @@ EDITS = {
     # Schema 2, left out when None like `views`: adding a model check is an edit too.
     "model_check": fit_model_check(
         np.random.default_rng(0).normal(size=(40, 6)), ModelCheckConfig(components=3)
+    ).to_dict(),  # type: ignore[union-attr]
+    # Schema 3, likewise: adding an appearance check is an edit.
+    "appearance_check": fit_appearance_check(
+        np.random.default_rng(0).uniform(size=(40, 16, 16, 1)), ModelCheckConfig(components=3)
     ).to_dict(),  # type: ignore[union-attr]
 }
 

@@ -209,7 +209,7 @@ def test_info_shows_the_method_dimension_and_threshold(checked_model) -> None:
 
 def test_the_card_digest_covers_the_model_check_and_v1_refuses_one(checked_model) -> None:
     card = read_card(checked_model())
-    assert card is not None and card.model_check is not None and card.schema_version == 2
+    assert card is not None and card.model_check is not None and card.schema_version >= 2
     data = card.sealed().to_dict()
     again = ModelCard.from_dict(json.loads(json.dumps(data)))
     assert again.model_check == card.model_check
