@@ -132,9 +132,12 @@ def fit_model_check(
 
 
 # The coarse layouts are 256 values with few strong directions; 32 components caught more of the
-# benchmark's skulls and upside-down chests than 16 at the same held-out rejection (the
-# comparison is in docs/input-checks.md, "Appearance check").
-APPEARANCE_CONFIG = ModelCheckConfig(components=32)
+# benchmark's skulls and upside-down chests than 16 at the same held-out rejection. The margin is
+# wider than the model check's: at 1.1 the seed CNN refused one of its own bundled samples (a
+# PNEUMONIA film whose large bright opacity changes its layout) and 0.8-1.5% of its held-out
+# chests; at 1.25 none, and both models keep what the check is for (inverted films, hands, other
+# anatomy). The figures are in docs/input-checks.md, "The appearance check".
+APPEARANCE_CONFIG = ModelCheckConfig(components=32, margin=1.25)
 
 
 def fit_appearance_check(
