@@ -6,7 +6,7 @@ appearance check looks at the model input itself, coarsely: the mean over channe
 a GRID x GRID grid of blocks and standardised per image (so exposure and contrast do not matter,
 but polarity and layout do). Its summary is fitted at export on the calibration images, like the
 model check's, and an input beyond its threshold is refused before inference (numpy only; about
-0.1 ms per image).
+0.1-0.3 ms per image).
 """
 
 from __future__ import annotations
@@ -27,21 +27,22 @@ def has_room_for_grid(height: int, width: int) -> bool:
     return height >= GRID and width >= GRID
 
 
-def _block_means(values: np.ndarray, axis: int) -> np.ndarray:
-    size = values.shape[axis]
-    edges = np.linspace(0, size, GRID + 1).astype(int)
-    sums = np.add.reduceat(values, edges[:-1], axis=axis)
-    counts = np.diff(edges).reshape([-1 if a == axis else 1 for a in range(values.ndim)])
-    return sums / counts
+def _edges(size: int) -> np.ndarray:
+    return np.linspace(0, size, GRID + 1).astype(int)
 
 
 def appearance_features(batch: np.ndarray) -> np.ndarray:
     """(N, H, W, C) model inputs -> (N, GRID * GRID) coarse layouts, each with mean 0 and
     standard deviation 1 (a uniform image gives zeros). H and W must be at least GRID."""
-    x = np.asarray(batch, dtype=np.float64)
+    x = np.asarray(batch, dtype=np.float32)
     if x.ndim != 4 or not has_room_for_grid(x.shape[1], x.shape[2]):
         raise ValueError(f"expected (N, H, W, C) with H and W >= {GRID}, got {x.shape}")
-    blocks = _block_means(_block_means(x.mean(axis=3), 1), 2).reshape(len(x), -1)
+    rows, columns = _edges(x.shape[1]), _edges(x.shape[2])
+    # Block sums along rows, then columns, then over channels: summing the channels of the whole
+    # image first is five times slower (a reduction over the last, 3-long axis).
+    sums = np.add.reduceat(np.add.reduceat(x, rows[:-1], axis=1), columns[:-1], axis=2)
+    pixels = np.outer(np.diff(rows), np.diff(columns)) * x.shape[3]
+    blocks = (sums.sum(axis=3, dtype=np.float64) / pixels).reshape(len(x), -1)
     centred = blocks - blocks.mean(axis=1, keepdims=True)
     spread = centred.std(axis=1, keepdims=True)
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 1e-12)

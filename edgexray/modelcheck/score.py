@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from edgexray.inputcheck.result import Finding
-from edgexray.modelcheck.summary import ModelCheckSummary, decode_array
+from edgexray.modelcheck.summary import ModelCheckSummary
 
 MODEL_CHECK_REASON = "unlike the images this model was calibrated on"
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    mean: np.ndarray
-    projection: np.ndarray
-    scales: np.ndarray
-    neighbours: np.ndarray
-
-
-def _decoded(summary: ModelCheckSummary) -> _Decoded:
-    return _Decoded(
-        decode_array(summary.mean),
-        decode_array(summary.projection),
-        decode_array(summary.scales),
-        decode_array(summary.neighbours),
-    )
 
 
 def whiten(summary: ModelCheckSummary, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(z, r): features (N, D) -> whitened PCA coordinates (N, k), and the residual outside the k
     components as one coordinate (N,): its length over the residual standard deviation, so that
     |z|^2 + r^2 is the squared Mahalanobis distance under the shrunk (probabilistic PCA) model."""
-    d = _decoded(summary)
+    d = summary.decoded
     centred = np.asarray(features, dtype=np.float64).reshape(len(features), -1) - d.mean
     coordinates = centred @ d.projection
     z = coordinates / d.scales
@@ -58,7 +39,7 @@ def score_features(
     if method == "mahalanobis":
         return np.sqrt(np.sum(z**2, axis=1) + r**2) / scale
     if method == "knn":
-        anchors = _decoded(summary).neighbours.astype(np.float64)
+        anchors = summary.decoded.neighbours
         points = np.concatenate([z, r[:, None]], axis=1)
         distances = np.sqrt(((points[:, None, :] - anchors[None, :, :]) ** 2).sum(axis=2))
         nearest = np.sort(distances, axis=1)[:, summary.k_neighbours - 1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -44,6 +45,16 @@ def decode_array(encoded: dict[str, Any]) -> np.ndarray:
     except (KeyError, TypeError, ValueError) as exc:
         raise CardError(f"invalid model card: model_check array ({exc})") from None
     return array.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DecodedArrays:
+    """A summary's arrays as float64 numpy arrays, decoded once per summary."""
+
+    mean: np.ndarray
+    projection: np.ndarray
+    scales: np.ndarray
+    neighbours: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,12 @@ class ModelCheckSummary:
             and neighbours[0] >= self.k_neighbours,
             f"neighbours must be (n >= {self.k_neighbours}, {self.components + 1})",
         )
+
+    @cached_property
+    def decoded(self) -> DecodedArrays:
+        """The arrays, decoded on first use and kept (a device scores every image against them)."""
+        arrays = (self.mean, self.projection, self.scales, self.neighbours)
+        return DecodedArrays(*(decode_array(a).astype(np.float64) for a in arrays))
 
     @property
     def threshold(self) -> float:
