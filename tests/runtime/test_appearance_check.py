@@ -19,7 +19,6 @@ from edgexray.errors import CardError, DamagedCardError
 from edgexray.modelcheck import APPEARANCE_REASON, appearance_features
 from edgexray.modelfile import read_card, write_card
 from edgexray.records import prediction_record
-from edgexray.scale.records import records_table, row_to_record
 
 
 def _chest_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
@@ -132,6 +131,9 @@ def test_records_and_arrow_rows_carry_the_appearance_score(appearance_model) -> 
     records = [prediction_record(r) for r in results]
     assert records[0]["input_check"]["appearance_score"] == results[0].input_check.appearance_score
     assert records[1]["rejected"] == APPEARANCE_REASON
+    pytest.importorskip("pyarrow")  # the [ray] extra; a device install has no Arrow
+    from edgexray.scale.records import records_table, row_to_record
+
     rows = records_table(results, clf.labels).to_pylist()
     assert [row_to_record(row)["input_check"] for row in rows] == [
         r["input_check"] for r in records
