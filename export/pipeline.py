@@ -33,7 +33,7 @@ from edgexray_export.explain.parity import (
     explanation_parity,
     reference_maps,
 )
-from edgexray_export.feature_tap import feature_model, keras_features
+from edgexray_export.feature_tap import MAP_STATISTICS, feature_model, keras_features
 from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
 from edgexray_export.metric_gate import MetricGate
 from edgexray_export.model_check_fit import (
@@ -297,6 +297,7 @@ class _FeatureChecks:
 
     reference: np.ndarray
     config: ModelCheckConfig
+    described: str = "pooled features"
 
     def measure(
         self, classifier: Any, parity_features: np.ndarray | None, calibration: np.ndarray
@@ -307,7 +308,12 @@ class _FeatureChecks:
         own = _infer_in_batches(classifier, calibration).features
         if parity_features is None or own is None:
             raise ExportError("the variant lost its pooled-features output in conversion")
-        return feature_parity(self.reference, parity_features), fit_model_check(own, self.config)
+        summary = fit_model_check(own, self.config)
+        if summary is not None:
+            summary = dataclasses.replace(
+                summary, notes={**summary.notes, "features": self.described}
+            )
+        return feature_parity(self.reference, parity_features), summary
 
 
 def _retuned(job: ConversionInput, calibration_probabilities: np.ndarray) -> ModelCard:
@@ -358,6 +364,7 @@ def export_model(
     trust_model: bool = False,
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
+    model_check_layer: str | None = None,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -384,7 +391,8 @@ def export_model(
     calibration images (default ModelCheckConfig()); a model whose head does not read pooled
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
-    variant's card.
+    variant's card. model_check_layer: the model check reads the statistics of this layer's
+    feature map (edgexray_export.feature_tap) instead of the head's input.
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -464,8 +472,11 @@ def export_model(
         metric_gate=metric_gate,
         calibration_truth=calibration_truth,
         debug_quantization=debug_quantization,
+        model_check_layer=model_check_layer,
     )
-    checks = _feature_checks(loaded, parity_x, model_check or ModelCheckConfig(), progress)
+    checks = _feature_checks(
+        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+    )
     results = []
     for variant in chosen:
         exporter = VARIANTS[variant]
@@ -502,13 +513,24 @@ def export_model(
 
 
 def _feature_checks(
-    loaded: LoadedKerasModel, parity_x: np.ndarray, config: ModelCheckConfig, progress: Progress
+    loaded: LoadedKerasModel,
+    parity_x: np.ndarray,
+    config: ModelCheckConfig,
+    progress: Progress,
+    map_layer: str | None = None,
 ) -> _FeatureChecks | None:
-    two_outputs = feature_model(loaded.model)
+    two_outputs = feature_model(loaded.model, map_layer)
     if two_outputs is None:
         progress("no pooled (N, D) input to the classifier head: exported without a model check")
         return None
-    return _FeatureChecks(keras_features(two_outputs, parity_x), config)
+    source = "the head's input" if map_layer is None else f"{map_layer}'s feature map statistics"
+    progress(f"model check features: {source}")
+    described = (
+        "pooled features"
+        if map_layer is None
+        else f"statistics of {map_layer}'s feature map ({', '.join(MAP_STATISTICS)})"
+    )
+    return _FeatureChecks(keras_features(two_outputs, parity_x), config, described)
 
 
 def _raise_unless_passed(report: ExportReport) -> None:

@@ -72,7 +72,7 @@ def _integrity(model: ModelFile, card: ModelCard) -> list[str]:
 
 def _model_check(card: ModelCard) -> str:
     if card.model_check is not None:
-        return card.model_check.describe()
+        return card.model_check.describe(card.model_check.notes.get("features", "pooled features"))
     if card.schema_version < 2:
         return f"none (card schema {card.schema_version}; re-export to add it)"
     return "none (the model has no pooled features before its classifier head)"

@@ -164,6 +164,22 @@ def _progress(line: str) -> None:
     help="CPU family the int8 variants are for: its preset picks activation types, weight range "
     "and per-channel weights (see docs/quantization.md).",
 )
+@click.option(
+    "--model-check-layer",
+    default=None,
+    metavar="LAYER",
+    help="The model check reads the statistics of this layer's feature map (per channel: mean, "
+    "mean absolute deviation, top-half and bottom-half means) instead of the classifier head's "
+    "input; see docs/input-checks.md and benchmarks/feature_taps.py to choose one.",
+)
+@click.option(
+    "--model-check-margin",
+    type=click.FloatRange(1.0, 3.0),
+    default=1.1,
+    show_default=True,
+    help="The model check's threshold: the 99th percentile of held-out calibration scores times "
+    "this. Feature-map statistics have a longer tail than a head's input (1.4 for the seed CNN).",
+)
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
 @trust_model_option
 def export(
@@ -180,6 +196,7 @@ def export(
     int8_max_mean_dp: float | None,
     int8_max_dp: float | None,
     int8_fallback: str,
+    model_check_margin: float,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -191,6 +208,7 @@ def export(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs drown the progress
     require_export_extra(EXPORT_MODULES)
     from edgexray_export.metric_gate import MetricGate
+    from edgexray_export.model_check_fit import ModelCheckConfig
     from edgexray_export.pipeline import ParityGateError, export_model
     from edgexray_export.quantization import QuantizationConfig
     from edgexray_export.report import format_table
@@ -222,6 +240,7 @@ def export(
             outputs=options.pop("output_kind"),
             quantization=quantization,
             metric_gate=gate,
+            model_check=ModelCheckConfig(margin=model_check_margin),
             progress=_progress,
             **options,
         )

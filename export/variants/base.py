@@ -34,6 +34,8 @@ class ConversionInput:
     image; with both, a quantization ladder stops only at a setting that also meets the gate.
     debug_quantization: int8 converters that can write a per-layer error report next to the model
     file (tflite-int8: MODEL.quantization-debug.json and .txt) do so.
+    model_check_layer: the layer whose feature-map statistics are the features output (see
+    feature_tap); None: the head's input.
     """
 
     source: LoadedKerasModel
@@ -45,6 +47,7 @@ class ConversionInput:
     metric_gate: MetricGate | None = None
     calibration_truth: np.ndarray | None = None
     debug_quantization: bool = False
+    model_check_layer: str | None = None
 
 
 class VariantExporter(ABC):
@@ -78,7 +81,7 @@ def serving_function(job: ConversionInput) -> tuple[Any, Any]:
         (None, info.input_height, info.input_width, info.input_channels), tf.float32, INPUT_NAME
     )
 
-    two_outputs = feature_model(model)
+    two_outputs = feature_model(model, job.model_check_layer)
 
     @tf.function(input_signature=[spec])
     def serve(x: Any) -> Any:
