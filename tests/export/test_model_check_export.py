@@ -135,3 +135,77 @@ def test_a_model_without_pooled_features_before_its_head_exports_without_a_check
         assert card.appearance_check is not None  # it needs no features
         with Classifier(result.path) as classifier:
             assert classifier.engine.features is None and classifier.model_check is None
+
+
+def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
+    exported: dict, tmp_path: Path, calibration: Path
+) -> None:
+    model = exported["model"]
+    model.save(tmp_path / "tap.keras")
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D))
+    lines: list[str] = []
+    report = export_model(
+        tmp_path / "tap.keras",
+        tmp_path / "out",
+        calibration_dir=calibration,
+        calibration_size=48,
+        variants=["tflite-fp32", "tflite-int8", "onnx-int8"],
+        allow_degraded=True,
+        model_check_layer=conv.name,
+        progress=lines.append,
+    )
+    assert any(f"{conv.name}'s feature map statistics" in line for line in lines)
+    x = training_arrays(CLASSES, 2, 1, seed=9)[0]
+    feature_map = np.asarray(keras.Model(model.inputs, conv.output)(x, training=False), np.float64)
+    half = feature_map.shape[1] // 2
+    mean = feature_map.mean(axis=(1, 2))
+    want = np.concatenate(
+        [
+            mean,
+            np.abs(feature_map - mean[:, None, None]).mean(axis=(1, 2)),
+            feature_map[:, :half].mean(axis=(1, 2)),
+            feature_map[:, half:].mean(axis=(1, 2)),
+        ],
+        axis=1,
+    )
+    for result in report.results:
+        card = read_card(result.path)
+        assert card is not None and card.model_check is not None
+        assert card.model_check.feature_dim == 4 * 8
+        assert conv.name in card.model_check.notes["features"]
+        engine = open_engine(result.path, EngineOptions(threads=1))
+        outputs = engine.infer(x)
+        engine.close()
+        got = outputs.features
+        assert got is not None and got.shape == want.shape, result.variant
+        if result.variant == "tflite-fp32":  # the same statistics, in the same order
+            np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+        cosine = np.sum(got * want, axis=1) / (
+            np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
+        )
+        assert np.all(cosine > 0.98), (result.variant, cosine)
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [("nowhere", "has no layer 'nowhere'"), ("dense", "not a feature map")],
+)
+def test_a_model_check_layer_that_is_not_a_feature_map_is_one_clear_error(
+    exported: dict, tmp_path: Path, calibration: Path, layer: str, message: str
+) -> None:
+    from edgexray_export.errors import ExportError
+
+    model = exported["model"]
+    model.save(tmp_path / "tap.keras")
+    name = layer
+    if layer == "dense":
+        name = next(lay.name for lay in model.layers if isinstance(lay, keras.layers.Dense))
+    with pytest.raises(ExportError, match=message):
+        export_model(
+            tmp_path / "tap.keras",
+            tmp_path / "out",
+            calibration_dir=calibration,
+            calibration_size=48,
+            variants=["tflite-fp32"],
+            model_check_layer=name,
+        )
