@@ -9,10 +9,14 @@ check on: `split_images` of rebuild's held-out folder, as rebuild calls export) 
 exactly as export does (`fit_model_check`: k-NN on 16 PCA components, threshold at the 99th
 percentile of a held-out half times 1.1), once per candidate feature set:
 
-- `head input`: the classifier head's (N, D) input, the shipped model check's features;
-- for every top-level layer with a (N, H, W, C) output: `mean` (global average pooling), `mean+std`
-  (and the per-channel standard deviation over the map), `halves` (the mean of the top and of the
-  bottom half of the map: pooling that keeps which way up the image is).
+- `head input`: the classifier head's (N, D) input, export's default;
+- for every layer with a (N, H, W, C) output: `mean` (global average pooling), `mean+std` (and
+  the per-channel standard deviation over the map), `halves` (the mean of the top and of the
+  bottom half of the map: pooling that keeps which way up the image is), `statistics` (mean, mean
+  absolute deviation and both halves' means: what `export --model-check-layer` exports).
+
+The row in bold is what the shipped model check reads (export/rebuild.py's MODEL_CHECKS). Every
+row uses the default margin (1.1), whatever the shipped card's.
 
 Each is scored on the other half of the held-out chests (the parity images, not fitted on) and on
 the labelled non-chest set of benchmarks/input_check.py. A cell is the share above the threshold:
@@ -51,7 +55,24 @@ REDUCTIONS: dict[str, Reduce] = {
         [m[:, : m.shape[1] // 2].mean(axis=(1, 2)), m[:, m.shape[1] // 2 :].mean(axis=(1, 2))],
         axis=1,
     ),
+    # What `export --model-check-layer` exports (edgexray_export.feature_tap.MAP_STATISTICS).
+    "statistics": lambda m: np.concatenate(
+        [
+            m.mean(axis=(1, 2)),
+            np.abs(m - m.mean(axis=(1, 2), keepdims=True)).mean(axis=(1, 2)),
+            m[:, : m.shape[1] // 2].mean(axis=(1, 2)),
+            m[:, m.shape[1] // 2 :].mean(axis=(1, 2)),
+        ],
+        axis=1,
+    ),
 }
+
+
+def _shipped(family: str) -> str:
+    """The candidate the shipped model check reads (export/rebuild.py's MODEL_CHECKS)."""
+    from edgexray_export.rebuild import MODEL_CHECKS
+
+    return f"{MODEL_CHECKS[family][0]}: statistics" if family in MODEL_CHECKS else "head input"
 
 
 def _card_preprocessor(folder: Path) -> Preprocessor:
@@ -134,8 +155,7 @@ def measure_family(family: str, data: Path | None, work: Path) -> str:
         cells = [
             f"{shares[c]:.1%}" if c.startswith("held-out") else f"{shares[c]:.0%}" for c in columns
         ]
-        bold = key == "head input"
-        label = f"**{key}** (shipped)" if bold else key
+        label = f"**{key}** (shipped)" if key == _shipped(family) else key
         lines.append(f"| {label} | {features.shape[1]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
