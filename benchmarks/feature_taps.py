@@ -12,8 +12,9 @@ percentile of a held-out half times 1.1), once per candidate feature set:
 - `head input`: the classifier head's (N, D) input, export's default;
 - for every layer with a (N, H, W, C) output: `mean` (global average pooling), `mean+std` (and
   the per-channel standard deviation over the map), `halves` (the mean of the top and of the
-  bottom half of the map: pooling that keeps which way up the image is), `statistics` (mean, mean
-  absolute deviation and both halves' means: what `export --model-check-layer` exports).
+  bottom half of the map: pooling that keeps which way up the image is), `statistics` (the map
+  averaged into 8 x 8 cells, then the cells' mean, mean absolute deviation and both halves'
+  means: what `export --model-check-layer` exports).
 
 The row in bold is what the shipped model check reads (export/rebuild.py's MODEL_CHECKS). Every
 row uses the default margin (1.1), whatever the shipped card's.
@@ -55,17 +56,35 @@ REDUCTIONS: dict[str, Reduce] = {
         [m[:, : m.shape[1] // 2].mean(axis=(1, 2)), m[:, m.shape[1] // 2 :].mean(axis=(1, 2))],
         axis=1,
     ),
-    # What `export --model-check-layer` exports (edgexray_export.feature_tap.MAP_STATISTICS).
-    "statistics": lambda m: np.concatenate(
+}
+
+
+def _cells(m: np.ndarray, cells: int = 8) -> np.ndarray:
+    """The map averaged into about `cells` x `cells` cells (remainder rows and columns dropped)."""
+    n, h, w, c = m.shape
+    k, j = max(1, h // cells), max(1, w // cells)
+    m = m[:, : (h // k) * k, : (w // j) * j]
+    return m.reshape(n, h // k, k, w // j, j, c).mean(axis=(2, 4))
+
+
+def _coarse(m: np.ndarray) -> np.ndarray:
+    """Per channel: the cells' mean, their mean absolute deviation, the top and bottom halves'
+    means."""
+    g = _cells(m)
+    mean = g.mean(axis=(1, 2))
+    return np.concatenate(
         [
-            m.mean(axis=(1, 2)),
-            np.abs(m - m.mean(axis=(1, 2), keepdims=True)).mean(axis=(1, 2)),
-            m[:, : m.shape[1] // 2].mean(axis=(1, 2)),
-            m[:, m.shape[1] // 2 :].mean(axis=(1, 2)),
+            mean,
+            np.abs(g - mean[:, None, None]).mean(axis=(1, 2)),
+            g[:, : g.shape[1] // 2].mean(axis=(1, 2)),
+            g[:, g.shape[1] // 2 :].mean(axis=(1, 2)),
         ],
         axis=1,
-    ),
-}
+    )
+
+
+# What `export --model-check-layer` exports (edgexray_export.feature_tap.map_statistics).
+REDUCTIONS["statistics"] = _coarse
 
 
 def _shipped(family: str) -> str:

@@ -7,9 +7,10 @@ next to the prediction named PREDICTION_OUTPUT), so the device gets them from th
 A head trained on one narrow task can carry little besides that task: the seed CNN's 64 head
 inputs do not tell a knee from a chest film. An earlier feature map still describes texture and
 structure, and pooling its top and bottom halves apart keeps which way up the image is
-(benchmarks/feature_taps.py). The map statistics are, per channel: the mean, the mean absolute
-deviation from it (a spread in the same units, from ops that quantize to int8, unlike a square
-root), and the means of the top and of the bottom half: 4 C values.
+(benchmarks/feature_taps.py). The map is first averaged into CELLS x CELLS cells; the statistics
+are then, per channel: the mean, the mean absolute deviation of the cells from it (a spread in the
+same units, from ops that quantize to int8, unlike a square root), and the means of the top and
+of the bottom half of the cells: 4 C values.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ import numpy as np
 from edgexray_export.errors import ExportError
 from edgexray_export.keras_loading import _head_layer
 
+#: Cells per side the feature map is averaged into before its statistics.
+CELLS = 8
 #: What the map statistics are, in order, for the card.
-MAP_STATISTICS = ("mean", "mean absolute deviation", "top-half mean", "bottom-half mean")
+MAP_STATISTICS = (
+    f"mean over {CELLS}x{CELLS} cells",
+    "mean absolute deviation of the cells",
+    "top-half mean",
+    "bottom-half mean",
+)
 
 
 def _tensor_of(model: Any, name: str) -> Any:
@@ -43,16 +51,21 @@ def _tensor_of(model: Any, name: str) -> Any:
 
 
 def map_statistics(feature_map: Any) -> Any:
-    """(N, H, W, C) -> (N, 4 C): MAP_STATISTICS of each channel, as Keras ops (so they become ops
-    of the exported graph)."""
+    """(N, H, W, C) -> (N, 4 C): MAP_STATISTICS of each channel over a CELLS x CELLS grid of the
+    map's averaged cells, as Keras ops (so they become ops of the exported graph). Averaging into
+    cells first is one cheap pass; the statistics of the full map in int8 made the seed CNN's
+    tflite-int8 37% and its onnx-int8 116% slower, and separated inputs no better
+    (benchmarks/FEATURE_TAPS.md)."""
     import keras
 
     ops = keras.ops
-    mean = ops.mean(feature_map, axis=(1, 2))
-    spread = ops.mean(ops.abs(feature_map - ops.expand_dims(ops.expand_dims(mean, 1), 1)), (1, 2))
-    half = feature_map.shape[1] // 2
-    top = ops.mean(feature_map[:, :half], axis=(1, 2))
-    bottom = ops.mean(feature_map[:, half:], axis=(1, 2))
+    rows, columns = max(1, feature_map.shape[1] // CELLS), max(1, feature_map.shape[2] // CELLS)
+    cells = ops.average_pool(feature_map, (rows, columns), (rows, columns), padding="valid")
+    mean = ops.mean(cells, axis=(1, 2))
+    spread = ops.mean(ops.abs(cells - ops.expand_dims(ops.expand_dims(mean, 1), 1)), (1, 2))
+    half = cells.shape[1] // 2
+    top = ops.mean(cells[:, :half], axis=(1, 2))
+    bottom = ops.mean(cells[:, half:], axis=(1, 2))
     return ops.concatenate([mean, spread, top, bottom], axis=1)
 
 
