@@ -5,8 +5,10 @@ so a Softmax/Sigmoid output comes in 1/256 steps and the logits feeding it are r
 Both cost accuracy where a clinician's threshold sits and save nothing: the tail (activation,
 reshapes, the head's output) is a few hundred numbers per image. This pass removes every Q/DQ pair
 met while walking back from each graph output, stopping at the first weighted op (Conv, Gemm,
-MatMul): that op's weights stay int8, only its output is no longer rounded. Graph outputs keep their
-names and count (a model may have several, e.g. probabilities and pooled features).
+MatMul): that op's weights stay int8, only its output is no longer rounded. The walk also stops at a
+tensor the rest of the network reads on its way to a weighted op (a features output that branches
+off a feature map): the branch reads it dequantized, and the layers before it stay int8. Graph
+outputs keep their names and count (a model may have several, e.g. probabilities and features).
 
 One catch: the quantizer folds a Relu/Clip that follows a node into that node's Q/DQ pair (the
 node writes the activation's output name unclipped; the pair's range does the clipping). Where such
@@ -62,6 +64,21 @@ def _rounded_source(tensor: str, producers: dict[str, Any]) -> str | None:
     if q is None or q.op_type != "QuantizeLinear":
         return None
     return str(q.input[0])
+
+
+def _feeding_weighted_ops(graph: Any, producers: dict[str, Any]) -> set[str]:
+    """The tensors a weighted op reads, directly or through other ops: the network's own path."""
+    found: set[str] = set()
+    pending = [name for node in graph.node if node.op_type in WEIGHTED_OPS for name in node.input]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        node = producers.get(name)
+        if node is not None:
+            pending.extend(node.input)
+    return found
 
 
 def _rename(graph: Any, old: str, new: str) -> None:
@@ -169,8 +186,26 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
         unclipped = f"{output.name}_unclipped"
         _rename(graph, output.name, unclipped)
         clips.restore_as(unclipped, output.name)
-    # Walk back from every output; each visited non-weighted node reads float inputs.
+    # Walk back from every output; each visited non-weighted node reads float inputs, except where
+    # its branch leaves the network's path (another reader of the tensor leads to a weighted op):
+    # a branch such as a feature map's statistics reads it dequantized, and the layers before it
+    # stay int8.
     producers = _producers(graph)
+    feeds = _feeding_weighted_ops(graph, producers)
+    readers: dict[str, list[Any]] = {}
+    for reader in graph.node:
+        for name in reader.input:
+            readers.setdefault(name, []).append(reader)
+
+    def branches_off(name: str, node: Any) -> bool:
+        """Whether another reader of `name` leads to a weighted op: the walk has reached the
+        point where its branch leaves the network's own path."""
+        return any(
+            other is not node
+            and (other.op_type in WEIGHTED_OPS or any(out in feeds for out in other.output))
+            for other in readers.get(name, ())
+        )
+
     pending = [o.name for o in graph.output]
     seen: set[str] = set()
     while pending:
@@ -184,6 +219,8 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
         if node.op_type in WEIGHTED_OPS:
             continue  # its inputs (int8 weights and activations) stay as quantized
         for i, name in enumerate(node.input):
+            if branches_off(name, node):
+                continue
             source = _rounded_source(name, producers)
             if source is not None:
                 node.input[i] = clips.restore(source)

@@ -185,6 +185,15 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
             np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
         )
         assert np.all(cosine > 0.98), (result.variant, cosine)
+    # The features branch off the network: in onnx-int8 every conv still writes a quantized
+    # output (the float tail stops at the branch instead of running the convs before it in float).
+    import onnx
+
+    graph = onnx.load(str(report.result("onnx-int8").path)).graph
+    readers = {name: node.op_type for node in graph.node for name in node.input}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    assert len(convs) == 2
+    assert all(readers.get(node.output[0]) == "QuantizeLinear" for node in convs)
 
 
 @pytest.mark.parametrize(
