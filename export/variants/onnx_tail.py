@@ -81,6 +81,24 @@ def _feeding_weighted_ops(graph: Any, producers: dict[str, Any]) -> set[str]:
     return found
 
 
+def _own_dequantize(graph: Any, tensor: str, reader: Any, producers: dict[str, Any]) -> str:
+    """A DequantizeLinear of its own for `reader` where `tensor` is a shared DequantizeLinear's
+    output (else `tensor`): ONNX Runtime fuses DQ -> Conv -> Q into an int8 QLinearConv only when
+    the DQ feeds nothing else, so a branch sharing the network's DQ would turn that conv float."""
+    from onnx import helper
+
+    shared = producers.get(tensor)
+    if shared is None or shared.op_type != "DequantizeLinear":
+        return tensor
+    name = f"{tensor}_for_{reader.name}"
+    own = helper.make_node(
+        "DequantizeLinear", list(shared.input), [name], f"{shared.name}_for_{reader.name}"
+    )
+    own.attribute.extend(shared.attribute)
+    graph.node.insert(list(graph.node).index(shared) + 1, own)
+    return name
+
+
 def _rename(graph: Any, old: str, new: str) -> None:
     for node in graph.node:
         for i, name in enumerate(node.output):
@@ -220,6 +238,7 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
             continue  # its inputs (int8 weights and activations) stay as quantized
         for i, name in enumerate(node.input):
             if branches_off(name, node):
+                node.input[i] = _own_dequantize(graph, name, node, producers)
                 continue
             source = _rounded_source(name, producers)
             if source is not None:

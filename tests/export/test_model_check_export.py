@@ -194,6 +194,13 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
     convs = [node for node in graph.node if node.op_type == "Conv"]
     assert len(convs) == 2
     assert all(readers.get(node.output[0]) == "QuantizeLinear" for node in convs)
+    # ... and reads a DequantizeLinear of its own (ONNX Runtime fuses only such a DQ into an int8
+    # QLinearConv); the branch has its own.
+    producers = {out: node for node in graph.node for out in node.output}
+    for conv in convs:
+        dq = producers[conv.input[0]]
+        assert dq.op_type == "DequantizeLinear"
+        assert [n.name for n in graph.node if dq.output[0] in n.input] == [conv.name]
 
 
 @pytest.mark.parametrize(
