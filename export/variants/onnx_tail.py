@@ -7,7 +7,8 @@ reshapes, the head's output) is a few hundred numbers per image. This pass remov
 met while walking back from each graph output, stopping at the first weighted op (Conv, Gemm,
 MatMul): that op's weights stay int8, only its output is no longer rounded. The walk also stops at a
 tensor the rest of the network reads on its way to a weighted op (a features output that branches
-off a feature map): the branch reads it dequantized, and the layers before it stay int8. Graph
+off a feature map): the branch reads it before its Q/DQ pair, which stays the network's alone, so
+the layers before and after the branch point keep their int8 form. Graph
 outputs keep their names and count (a model may have several, e.g. probabilities and features).
 
 One catch: the quantizer folds a Relu/Clip that follows a node into that node's Q/DQ pair (the
@@ -79,24 +80,6 @@ def _feeding_weighted_ops(graph: Any, producers: dict[str, Any]) -> set[str]:
         if node is not None:
             pending.extend(node.input)
     return found
-
-
-def _own_dequantize(graph: Any, tensor: str, reader: Any, producers: dict[str, Any]) -> str:
-    """A DequantizeLinear of its own for `reader` where `tensor` is a shared DequantizeLinear's
-    output (else `tensor`): ONNX Runtime fuses DQ -> Conv -> Q into an int8 QLinearConv only when
-    the DQ feeds nothing else, so a branch sharing the network's DQ would turn that conv float."""
-    from onnx import helper
-
-    shared = producers.get(tensor)
-    if shared is None or shared.op_type != "DequantizeLinear":
-        return tensor
-    name = f"{tensor}_for_{reader.name}"
-    own = helper.make_node(
-        "DequantizeLinear", list(shared.input), [name], f"{shared.name}_for_{reader.name}"
-    )
-    own.attribute.extend(shared.attribute)
-    graph.node.insert(list(graph.node).index(shared) + 1, own)
-    return name
 
 
 def _rename(graph: Any, old: str, new: str) -> None:
@@ -205,9 +188,7 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
         _rename(graph, output.name, unclipped)
         clips.restore_as(unclipped, output.name)
     # Walk back from every output; each visited non-weighted node reads float inputs, except where
-    # its branch leaves the network's path (another reader of the tensor leads to a weighted op):
-    # a branch such as a feature map's statistics reads it dequantized, and the layers before it
-    # stay int8.
+    # its branch leaves the network's path (another reader of the tensor leads to a weighted op).
     producers = _producers(graph)
     feeds = _feeding_weighted_ops(graph, producers)
     readers: dict[str, list[Any]] = {}
@@ -238,7 +219,10 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
             continue  # its inputs (int8 weights and activations) stay as quantized
         for i, name in enumerate(node.input):
             if branches_off(name, node):
-                node.input[i] = _own_dequantize(graph, name, node, producers)
+                # Read the tensor before its Q/DQ pair and stop: the pair stays the network's
+                # alone (ONNX Runtime fuses DQ -> Conv -> Q into an int8 QLinearConv only when
+                # nothing else reads them), and the layers before keep their int8 form.
+                node.input[i] = _rounded_source(name, producers) or name
                 continue
             source = _rounded_source(name, producers)
             if source is not None:

@@ -195,7 +195,7 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
     assert len(convs) == 2
     assert all(readers.get(node.output[0]) == "QuantizeLinear" for node in convs)
     # ... and reads a DequantizeLinear of its own (ONNX Runtime fuses only such a DQ into an int8
-    # QLinearConv); the branch has its own.
+    # QLinearConv): the branch reads the tensor before the Q/DQ pair.
     producers = {out: node for node in graph.node for out in node.output}
     for conv in convs:
         dq = producers[conv.input[0]]
