@@ -6,7 +6,7 @@ appearance check looks at the model input itself, coarsely: the mean over channe
 a GRID x GRID grid of blocks and standardised per image (so exposure and contrast do not matter,
 but polarity and layout do). Its summary is fitted at export on the calibration images, like the
 model check's, and an input beyond its threshold is refused before inference (numpy only; about
-0.1-0.3 ms per image).
+0.1-0.35 ms per image).
 """
 
 from __future__ import annotations
