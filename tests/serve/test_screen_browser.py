@@ -55,6 +55,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 def _connect(browser: object, server: ServerProcess, token: str) -> object:
     page = browser.new_page()  # type: ignore[attr-defined]
+    # Playwright turns on file-chooser interception without waiting for the browser's answer when
+    # the first "filechooser" listener is added; added only by expect_file_chooser just before a
+    # key press, the chooser could open before interception and never be reported (a CI failure).
+    page.on("filechooser", lambda _chooser: None)
     page.goto(server.url + "/")
     page.wait_for_selector("#token-input", state="visible")
     page.fill("#token-input", token)
