@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgexray.inputcheck.result import Finding
-from edgexray.modelcheck.score import score_features
+from edgexray.modelcheck.score import model_check_finding, score_features
 from edgexray.modelcheck.summary import ModelCheckSummary
 
 #: Blocks per side of the coarse layout (256 values per image).
@@ -52,6 +52,4 @@ def appearance_finding(summary: ModelCheckSummary, x: np.ndarray) -> tuple[float
     """The appearance score of one model input (H, W, C) and the finding when it is past the
     summary's threshold (None when it passes)."""
     score = float(score_features(summary, appearance_features(x[None]))[0])
-    if not np.isfinite(score) or score > summary.threshold:
-        return score, Finding("appearance", APPEARANCE_REASON, score, round(summary.threshold, 4))
-    return score, None
+    return score, model_check_finding(summary, score, "appearance", APPEARANCE_REASON)

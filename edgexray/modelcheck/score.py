@@ -47,8 +47,14 @@ def score_features(
     raise ValueError(f"unknown model check method {method!r}")
 
 
-def model_check_finding(summary: ModelCheckSummary, score: float) -> Finding | None:
-    """The model check's finding for one image's score, or None when it passes."""
+def model_check_finding(
+    summary: ModelCheckSummary,
+    score: float,
+    check: str = "model",
+    reason: str = MODEL_CHECK_REASON,
+) -> Finding | None:
+    """The finding (`check`, `reason`) for one image's score against `summary`'s threshold, or
+    None when it passes. The model check's by default; the appearance check passes its own."""
     if not np.isfinite(score) or score > summary.threshold:
-        return Finding("model", MODEL_CHECK_REASON, float(score), round(summary.threshold, 4))
+        return Finding(check, reason, float(score), round(summary.threshold, 4))
     return None
