@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from edgexray.modelfile.container import DamagedContainer, Split
+from edgexray.modelfile.container import DamagedContainer, Split, check_entry_sizes
 
 KEY_PREFIX = "edgexray."
 CARD_KEY = "edgexray.card"
@@ -106,7 +106,7 @@ class ONNXCardFormat:
 
     def _split(self, data: bytes) -> Split:
         payload: list[tuple[int, int]] = []
-        entries: dict[str, str] = {}
+        values: dict[str, memoryview] = {}
         view = memoryview(data)
         fields = _fields(view)
         if not any(number == _GRAPH and wire_type == 2 for number, wire_type, *_ in fields):
@@ -114,14 +114,17 @@ class ONNXCardFormat:
         for number, wire_type, start, value_start, end in fields:
             if number == _METADATA_PROPS and wire_type == 2:
                 entry = _entry(view[value_start:end])
-                key = bytes(entry.get(_KEY, b"")).decode("utf-8")
-                if key.startswith(KEY_PREFIX):
-                    entries[key[len(KEY_PREFIX) :]] = bytes(entry.get(_VALUE, b"")).decode("utf-8")
+                key = bytes(entry.get(_KEY, b""))
+                if key.startswith(KEY_PREFIX.encode()):
+                    values[key[len(KEY_PREFIX) :].decode("utf-8")] = entry.get(_VALUE, view[:0])
                     continue
             if payload and payload[-1][1] == start:
                 payload[-1] = (payload[-1][0], end)
             else:
                 payload.append((start, end))
+        # Sizes first: nothing is copied or decoded out of a file whose entries pass the limits.
+        check_entry_sizes({name: len(value) for name, value in values.items()}, "the metadata")
+        entries = {name: bytes(value).decode("utf-8") for name, value in values.items()}
         return Split(tuple(payload), entries)
 
     def join(self, payload: bytes, entries: Mapping[str, str]) -> bytes:

@@ -10,7 +10,13 @@ from pathlib import Path
 from edgexray.atomic import write_bytes_atomically
 from edgexray.card import ModelCard
 from edgexray.errors import CardError, DamagedCardError, ModelError
-from edgexray.modelfile.container import CARD_ENTRY, CardFormat, DamagedContainer, Split
+from edgexray.modelfile.container import (
+    CARD_ENTRY,
+    CardFormat,
+    DamagedContainer,
+    Split,
+    read_small_file,
+)
 from edgexray.modelfile.onnx_format import ONNXCardFormat
 from edgexray.modelfile.tflite_format import TFLiteCardFormat
 
@@ -127,7 +133,10 @@ def check_model_bytes(path: Path, data: bytes, sidecar: bytes | None = None) -> 
 
 
 def _read_sidecar(sidecar: Path) -> bytes | None:
-    return sidecar.read_bytes() if sidecar.is_file() else None
+    try:
+        return read_small_file(sidecar)
+    except OSError as exc:
+        raise CardError(f"{sidecar}: cannot read the card sidecar ({exc})") from None
 
 
 def _check_model(path: Path, data: bytes, load_sidecar: Callable[[], bytes | None]) -> ModelFile:

@@ -19,7 +19,12 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 
-from edgexray.modelfile.container import DamagedContainer, Split
+from edgexray.modelfile.container import (
+    MAX_COMPRESSION_RATIO,
+    DamagedContainer,
+    Split,
+    check_entry_sizes,
+)
 
 MEMBER_PREFIX, MEMBER_SUFFIX = "edgexray_", ".json"
 CARD_MEMBER = "edgexray_card.json"
@@ -38,6 +43,25 @@ def _had_container(data: bytes) -> bool:
 
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Below this, repetitive honest text may shrink far (a card of repeated values); the size limits bound
+# the memory anyway. Above it, a ratio only a decompression bomb has is refused before inflating.
+RATIO_CHECKED_FROM = 256 * 1024
+
+
+def _check_declared(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse, before inflating anything, members whose declared sizes pass the container limits
+    or whose compression ratio only a decompression bomb has. zipfile never inflates a member past
+    its declared size, so the declared sizes bound the memory reading costs."""
+    ours = [info for info in infos if _entry_name(info.filename) is not None]
+    check_entry_sizes({info.filename: info.file_size for info in ours}, "the card archive")
+    for info in ours:
+        if info.file_size > RATIO_CHECKED_FROM and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise DamagedContainer(
+                f"the card archive member {info.filename!r} inflates {info.compress_size} bytes "
+                f"to {info.file_size} (over {MAX_COMPRESSION_RATIO}x); refused unread"
+            )
 
 
 class TFLiteCardFormat:
@@ -53,6 +77,7 @@ class TFLiteCardFormat:
                 infos = archive.infolist()
                 names = {info.filename: _entry_name(info.filename) for info in infos}
                 if CARD_MEMBER in names:
+                    _check_declared(infos)
                     entries = {
                         name: archive.read(member).decode("utf-8")
                         for member, name in names.items()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from edgexray.errors import UntrustedModelError
 from edgexray.modelfile import ModelFile, read_model_file
+from edgexray.modelfile.container import read_small_file
 from edgexray.modelfile.store import is_canonical
 from edgexray.signing.keys import key_id, load_public_key, raw_public
 from edgexray.signing.statement import (
@@ -40,14 +41,19 @@ def stored_signatures(model: ModelFile) -> list[tuple[str, str]]:
     if SIGNATURE_ENTRY in model.entries:
         return [("embedded", model.entries[SIGNATURE_ENTRY])]
     sidecar = signature_sidecar(model.path)
-    if sidecar.is_file():
-        return [("sidecar", sidecar.read_text(encoding="utf-8", errors="replace"))]
-    return []
+    try:
+        data = read_small_file(sidecar)
+    except OSError as exc:
+        raise UntrustedModelError(f"{sidecar}: cannot read the signature ({exc})") from None
+    return [] if data is None else [("sidecar", data.decode("utf-8", errors="replace"))]
 
 
 def describe_signature(model: ModelFile) -> str:
     """For `info` without a trust policy: who signed the file, unchecked, or that it is unsigned."""
-    found = stored_signatures(model)
+    try:
+        found = stored_signatures(model)
+    except UntrustedModelError as exc:
+        return f"unreadable signature ({exc})"
     if not found:
         return "not signed"
     source, text = found[0]
