@@ -1,8 +1,9 @@
 """The audit log: one JSON line per automated decision, appended and fsync'd.
 
 Each line says when (UTC), which request or run, which input (SHA-256, and what the prediction
-carries about it, e.g. DICOM identifiers, never patient data), which model (file SHA-256, variant,
-signer, engine and version, threshold), the input check, the label and probabilities, and the
+carries about it, e.g. DICOM identifiers, never patient data), which model (the decision's model
+identity: SHA-256 of the bytes the engine loaded, card state and digest, variant, signer, engine and
+version, threshold, overrides), the input check, the label and probabilities, and the
 latency. Each line is appended whole under an exclusive lock and fsync'd (edgexray.durable): lines
 never interleave, and after a crash or `kill -9` every line in the file is complete.
 """
@@ -12,48 +13,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edgexray.classifier import Classifier
 from edgexray.durable import DurableAppender
 from edgexray.prediction import Prediction
 from edgexray.reference import file_sha256
 
 # Record fields the audit line already holds in its own shape.
 _DECISION_FIELDS = ("path", "label", "confidence", "probabilities", "error")
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What every audit line says about the model that decided."""
-
-    file: str
-    sha256: str
-    name: str
-    variant: str
-    engine: str
-    engine_version: str
-    threshold: float | None
-    signer: str | None = None
-
-    @classmethod
-    def of(cls, classifier: Classifier, sha256: str | None = None) -> ModelFacts:
-        """The facts of `classifier` (its file is hashed unless `sha256` is given)."""
-        card = classifier.card
-        signer = getattr(classifier, "signer", None)
-        return cls(
-            file=classifier.path.name,
-            sha256=sha256 or file_sha256(classifier.path),
-            name=card.name,
-            variant=card.variant,
-            engine=classifier.engine.name,
-            engine_version=classifier.engine.library_version,
-            threshold=card.decision_threshold if card.task == "binary" else None,
-            signer=None if signer is None else str(signer),
-        )
 
 
 def new_id() -> str:
@@ -70,9 +39,8 @@ class AuditLog:
     """An audit file opened for appending (created with mode 0640). Thread-safe; safe with other
     processes appending to the same file."""
 
-    def __init__(self, path: Path, model: ModelFacts) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.model = model
         self._file = DurableAppender(self.path, "audit log")
 
     def record(
@@ -93,7 +61,8 @@ class AuditLog:
             "mode": mode,
             "request_id": request_id,
             "input": {"name": prediction.path, "sha256": input_sha256},
-            "model": asdict(self.model),
+            # Which model decided, as the decision carries it (made once where the model loaded).
+            "model": None,
             "input_check": None,  # replaced by the prediction's own when this build checks inputs
         }
         entry.update({k: v for k, v in record.items() if k not in _DECISION_FIELDS})
@@ -139,8 +108,8 @@ class RunAudit:
         self._stopwatch = Stopwatch()
 
     @classmethod
-    def open(cls, path: Path, classifier: Classifier, mode: str = "classify") -> RunAudit:
-        return cls(AuditLog(path, ModelFacts.of(classifier)), mode)
+    def open(cls, path: Path, mode: str = "classify") -> RunAudit:
+        return cls(AuditLog(path), mode)
 
     def record(self, prediction: Prediction, input_sha256: str | None = None) -> None:
         if input_sha256 is None and prediction.path is not None:

@@ -27,7 +27,7 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
-from edgexray.errors import EdgexrayError, ImageError, ModelError
+from edgexray.errors import CardError, EdgexrayError, ImageError, ModelError
 from edgexray.inputcheck import (
     DEFAULT_MODE,
     NOT_CHECKED,
@@ -37,6 +37,7 @@ from edgexray.inputcheck import (
     check_image,
     check_mode,
 )
+from edgexray.model_identity import ModelIdentity, bytes_sha256, overrides_applied
 from edgexray.modelcheck import (
     ModelCheckSummary,
     appearance_finding,
@@ -71,7 +72,10 @@ class ClassifierOptions:
     flags it; `off` skips the checks. image_checks: the image checks' thresholds.
     trusted_keys: public key files (Ed25519 PEM, `edgexray keygen`); when given, only a model file
     signed by one of them loads (UntrustedModelError otherwise; needs the `[sign]` extra).
-    dicom: how DICOM files are read (window, header gate; docs/dicom.md)."""
+    dicom: how DICOM files are read (window, header gate; docs/dicom.md).
+    allow_unsealed_card: load a model whose card has no digest (`card_sha256`): an edit to such a
+    card (threshold, labels, checks removed) cannot be detected, so it is refused unless the user
+    accepts that; every decision then says `"card": "legacy"`."""
 
     threads: int | None = None
     engine: str | None = None
@@ -84,6 +88,7 @@ class ClassifierOptions:
     image_checks: ImageCheckThresholds = field(default_factory=ImageCheckThresholds)
     trusted_keys: tuple[str | os.PathLike[str], ...] = ()
     dicom: DicomOptions = field(default_factory=DicomOptions)
+    allow_unsealed_card: bool = False
 
     def __post_init__(self) -> None:
         check_mode(self.input_check)
@@ -157,6 +162,13 @@ class Classifier:
             policy = TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
             self.signer = policy.check(checked)
         embedded = checked.card
+        if embedded is not None and embedded.legacy and not self.options.allow_unsealed_card:
+            raise CardError(
+                f"{self.path}: the model card has no digest (card_sha256), so an edit to it "
+                "(threshold, labels, checks) cannot be detected; re-export the model, or accept "
+                "that risk with --allow-unsealed-card"
+            )
+        loaded_sha256 = bytes_sha256(checked.data)
         self.engine: Engine = open_engine(
             self.path,
             EngineOptions(self.options.threads, self.options.verbose),
@@ -165,6 +177,21 @@ class Classifier:
         )
         del checked  # the engine keeps the bytes if it needs them (LiteRT), or has copied them
         self.card: ModelCard = resolve_card(self.path, embedded, self.engine, overrides)
+        #: Which model decides: the SHA-256 of the bytes the engine loaded, the card's state and
+        #: digest, the signer, each override; every Prediction carries it.
+        self.identity = ModelIdentity(
+            file=self.path.name,
+            sha256=loaded_sha256,
+            card="none" if embedded is None else "legacy" if embedded.legacy else "sealed",
+            card_sha256=None if embedded is None else embedded.card_sha256,
+            name=self.card.name,
+            variant=self.card.variant,
+            engine=self.engine.name,
+            engine_version=self.engine.library_version,
+            threshold=self.card.decision_threshold if self.card.task == "binary" else None,
+            signer=None if self.signer is None else self.signer.key_id,
+            overrides=overrides_applied(embedded, self.card),
+        )
         self.preprocessor = Preprocessor.from_card(
             self.card,
             DecodeLimits(self.options.max_pixels),
@@ -229,9 +256,10 @@ class Classifier:
         chosen = decide(probabilities, self.card)
         checks = self._model_checked(checks, features)
         return [
-            Prediction(path=name, input_check=check, source=source)
+            Prediction(model=self.identity, path=name, input_check=check, source=source)
             if check.rejected
             else Prediction(
+                model=self.identity,
                 path=name,
                 label=self.card.labels[index],
                 confidence=float(row[index]),
@@ -283,7 +311,9 @@ class Classifier:
         a Prediction with `rejected` set and no label."""
         x, check, facts = self._inspect(source)
         if x is None:
-            return Prediction(path=_name(source), input_check=check, source=facts)
+            return Prediction(
+                model=self.identity, path=_name(source), input_check=check, source=facts
+            )
         probabilities, features = self._infer(x[None])
         return self._predictions([_name(source)], probabilities, [check], [facts], features)[0]
 
@@ -344,7 +374,9 @@ class Classifier:
         except EdgexrayError as exc:
             if len(batch) == 1:
                 error = self._engine_error(names[0], exc)
-                return [Prediction(path=names[0], error=error, source=sources[0])]
+                return [
+                    Prediction(model=self.identity, path=names[0], error=error, source=sources[0])
+                ]
             return [
                 prediction
                 for i in range(len(batch))
@@ -380,7 +412,9 @@ class Classifier:
         return [
             results[i]
             if i in results
-            else Prediction(path=name, error=error, input_check=check, source=facts)
+            else Prediction(
+                model=self.identity, path=name, error=error, input_check=check, source=facts
+            )
             for i, (name, _, error, check, facts) in enumerate(pending)
         ]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgexray.inputcheck.result import NOT_CHECKED, InputCheck
+from edgexray.model_identity import ModelIdentity
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,8 @@ class Prediction:
     the image could not be classified. `source`: facts about the input file that a result should
     carry, by format (a DICOM file's UIDs, view and the window applied; see docs/dicom.md); None
     for plain images. input_check: what the input checks found; when it is `rejected` the image
-    was not judged (no label, `rejected` says why).
+    was not judged (no label, `rejected` says why). model: which model decided (its loaded bytes'
+    SHA-256, card state, signer, overrides); None for a result made without a Classifier.
     """
 
     path: str | None = None
@@ -28,6 +30,7 @@ class Prediction:
     error: str | None = None
     source: Mapping[str, Any] | None = None
     input_check: InputCheck = NOT_CHECKED
+    model: ModelIdentity | None = None
 
     @property
     def rejected(self) -> str | None:
@@ -45,6 +48,8 @@ class Prediction:
             record["source"] = dict(self.source)
         if self.error is not None:
             record["error"] = self.error
+            if self.model is not None:
+                record["model"] = self.model.to_record()
             return record
         if self.input_check.rejected:
             record["rejected"] = self.rejected
@@ -55,4 +60,6 @@ class Prediction:
                 probabilities=dict(self.probabilities),
             )
         record["input_check"] = self.input_check.to_dict()
+        if self.model is not None:
+            record["model"] = self.model.to_record()
         return record

@@ -33,7 +33,7 @@ from edgexray.cli.options import (
     ray_options,
     run_settings,
     threads_option,
-    trusted_key_option,
+    trust_options,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
@@ -179,7 +179,7 @@ def _classify_on_ray(
 @threads_option
 @engine_option
 @input_check_option
-@trusted_key_option
+@trust_options
 @click.option(
     "--format",
     "output_format",
@@ -222,6 +222,7 @@ def classify(
     engine: str | None,
     input_check: str,
     trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool,
     output_format: str,
     output: Path | None,
     explain_dir: Path | None,
@@ -266,6 +267,7 @@ def classify(
         dicom=dicom_options_from(flags),
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
+        allow_unsealed_card=allow_unsealed_card,
     )
     if ray_address is not None:
         ray_run = _RayRun(ray_address, output, actors, audit)
@@ -287,7 +289,7 @@ def classify(
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(classifier.close)
-        auditor = stack.enter_context(RunAudit.open(audit, classifier)) if audit else None
+        auditor = stack.enter_context(RunAudit.open(audit)) if audit else None
         # Pillow warns about odd files it still decodes (corrupt EXIF, large images our own limit then
         # refuses) with multi-line messages that name no file; each file's record says what matters.
         stack.enter_context(warnings.catch_warnings())

@@ -97,6 +97,22 @@ trusted_key_option = click.option(
     "Env: EDGEXRAY_TRUSTED_KEYS, files separated by ':'.",
 )
 
+allow_unsealed_card_option = click.option(
+    "--allow-unsealed-card",
+    is_flag=True,
+    envvar="EDGEXRAY_ALLOW_UNSEALED_CARD",
+    help="Run a model whose card has no digest: an edit to its threshold, labels or checks "
+    'cannot be detected. Every record then says "card": "legacy". '
+    "Env: EDGEXRAY_ALLOW_UNSEALED_CARD.",
+)
+
+
+def trust_options(function: F) -> F:
+    """The options that decide which model files run: --trusted-key, --allow-unsealed-card."""
+    for option in reversed((trusted_key_option, allow_unsealed_card_option)):
+        function = option(function)
+    return function
+
 
 def card_override_options(function: F) -> F:
     """--labels/--normalize/--interpolation/--outputs/--threshold: the facts a card-less model needs,
@@ -211,7 +227,11 @@ def model_or_demo(model: Path | None) -> Path:
 
 
 def classifier_options(
-    threads: int | None, engine: str | None, input_check: str, trusted_keys: tuple[Path, ...]
+    threads: int | None,
+    engine: str | None,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool = False,
 ) -> ClassifierOptions:
     """The ClassifierOptions of a long-running command (`serve`, `watch`) from its shared flags."""
     return ClassifierOptions(
@@ -220,6 +240,7 @@ def classifier_options(
         verbose=run_settings().verbose,
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
+        allow_unsealed_card=allow_unsealed_card,
     )
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from edgexray.audit import AuditLog, ModelFacts, RunAudit
+from edgexray.audit import AuditLog, RunAudit
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cores import usable_cores
@@ -225,7 +225,6 @@ def classify_on_ray(
     # here (their SHA-256 is checked on each worker), so the signature is verified once, here.
     with Classifier(model, actor_options(options, keep_trust=True), overrides) as classifier:
         labels = classifier.labels
-        facts = ModelFacts.of(classifier) if audit is not None else None
     found = discover_images(list(paths))
     problems = _problems(found.problems, found.files)
     files = [str(p) for p in found.files if _encodable(p)]
@@ -233,8 +232,8 @@ def classify_on_ray(
     show = sys.stderr.isatty()
     with ExitStack() as stack:
         auditor = (  # opened first: a bad --audit path fails before Ray starts
-            stack.enter_context(RunAudit(AuditLog(audit, facts), "classify"))
-            if audit is not None and facts is not None
+            stack.enter_context(RunAudit(AuditLog(audit), "classify"))
+            if audit is not None
             else None
         )
         cpus = stack.enter_context(ray_session(address))

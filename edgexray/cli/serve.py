@@ -19,7 +19,7 @@ from edgexray.cli.options import (
     model_or_demo,
     overrides_from,
     threads_option,
-    trusted_key_option,
+    trust_options,
 )
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
@@ -92,7 +92,7 @@ def _require_extra() -> None:
 @audit_option
 @threads_option
 @input_check_option
-@trusted_key_option
+@trust_options
 @engine_option
 @card_override_options
 def serve(
@@ -111,6 +111,7 @@ def serve(
     engine: str | None,
     input_check: str,
     trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool,
     **card_flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
@@ -141,7 +142,7 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        classifier_options(threads, engine, input_check, trusted_keys),
+        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
         overrides_from(card_flags),
     )
     if settings.token is None:

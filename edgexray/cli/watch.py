@@ -24,7 +24,7 @@ from edgexray.cli.options import (
     model_or_demo,
     overrides_from,
     threads_option,
-    trusted_key_option,
+    trust_options,
 )
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
@@ -65,7 +65,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 @threads_option
 @engine_option
 @input_check_option
-@trusted_key_option
+@trust_options
 @card_override_options
 def watch(
     inbox: Path,
@@ -84,6 +84,7 @@ def watch(
     engine: str | None,
     input_check: str,
     trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool,
     **card_flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
@@ -110,10 +111,10 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        classifier_options(threads, engine, input_check, trusted_keys),
+        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
         overrides_from(card_flags),
     )
-    auditor = RunAudit.open(audit, classifier, mode="watch") if audit else None
+    auditor = RunAudit.open(audit, mode="watch") if audit else None
     processor = InboxProcessor(settings, classifier, auditor)
     stop = threading.Event()
 

@@ -1,10 +1,10 @@
 """Records as Arrow rows: one fixed schema per model, so every batch (and every Parquet file) agrees.
 
 Field names are those of `classify --format json`: path, label, confidence, probabilities (one
-field per label), rejected, error, input_check and source. A result has no error; an error record
+field per label), rejected, error, input_check, source and model. A result has no error; an error record
 has only path and error (the others are null in Arrow, and absent in row_to_record's dict, as in
-classify's JSON). `source` (a DICOM file's identifiers, whose keys vary by file) is stored as JSON
-text, so that one schema holds every file's.
+classify's JSON). `source` (a DICOM file's identifiers, whose keys vary by file) and `model` (the
+identity of the model that decided) are stored as JSON text, so that one schema holds every file's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from edgexray.inputcheck.result import Finding, InputCheck
+from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.records import prediction_record
 
@@ -28,7 +29,10 @@ FIELDS = (
     "error",
     "input_check",
     "source",
+    "model",
 )
+# Fields whose keys vary (a DICOM file's identifiers; a model identity's overrides): JSON text.
+_JSON_FIELDS = ("source", "model")
 _FINDING = pa.struct(
     [
         ("check", pa.string()),
@@ -63,6 +67,7 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
                 ),
             ),
             ("source", pa.string()),
+            ("model", pa.string()),
         ]
     )
 
@@ -71,8 +76,9 @@ def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) ->
     """The records of `predictions` as one Arrow table of record_schema(labels)."""
     rows = [prediction_record(p) for p in predictions]
     for row in rows:
-        if row.get("source") is not None:
-            row["source"] = json.dumps(row["source"], ensure_ascii=False, sort_keys=True)
+        for name in _JSON_FIELDS:
+            if row.get(name) is not None:
+                row[name] = json.dumps(row[name], ensure_ascii=False, sort_keys=True)
     return pa.Table.from_pylist(
         [{name: row.get(name) for name in FIELDS} for row in rows], schema=record_schema(labels)
     )
@@ -84,8 +90,9 @@ def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     check = record.get("input_check")
     if check is not None:
         record["input_check"] = {key: value for key, value in check.items() if value is not None}
-    if "source" in record:
-        record["source"] = json.loads(record["source"])
+    for name in _JSON_FIELDS:
+        if name in record:
+            record[name] = json.loads(record[name])
     return record
 
 
@@ -104,4 +111,5 @@ def row_to_prediction(row: dict[str, Any]) -> Prediction:
             check["status"],
             tuple(Finding(**finding) for finding in check.get("findings") or ()),
         ),
+        model=ModelIdentity.from_record(record["model"]) if "model" in record else None,
     )

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from edgexray import __version__
-from edgexray.audit import AuditLog, ModelFacts
+from edgexray.audit import AuditLog
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
 from edgexray.serve.routers import classify, health, metrics, model, screen
@@ -32,11 +32,7 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
         service_metrics = ServiceMetrics(served.model_id, card.name, card.variant, served.sha256)
         queue = InferenceQueue(settings.workers, settings.queue_size, settings.request_timeout)
         queue.on_change = service_metrics.queue_depth.set
-        audit = (
-            AuditLog(settings.audit, ModelFacts.of(served.classifier, served.sha256))
-            if settings.audit
-            else None
-        )
+        audit = AuditLog(settings.audit) if settings.audit else None
         service = Service(settings, served, queue, service_metrics, audit)
         await run_in_threadpool(served.warm_up)
         service.ready = True

@@ -51,7 +51,7 @@ class ServedModel:
 
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
-        self.sha256 = file_sha256(classifier.path)
+        self.sha256 = classifier.identity.sha256  # of the bytes the engine loaded
         self.upload_dir = Path(tempfile.mkdtemp(prefix="edgexray-serve-"))
 
     @property

@@ -65,7 +65,7 @@ def test_every_failed_input_is_one_record_naming_the_file_and_the_rest_completes
     for record in failed:
         assert record["error"].startswith(record["path"] + ": ")  # names the file...
         assert len(record["error"]) > len(record["path"]) + 10  # ...and says why
-        assert "\n" not in record["error"] and set(record) == {"path", "error"}
+        assert "\n" not in record["error"] and set(record) == {"path", "error", "model"}
     assert all(r["label"] in ("NORMAL", "PNEUMONIA") for r in records if "error" not in r)
     stderr = run.stderr.decode()
     assert "Traceback" not in stderr

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from edgexray.audit import AuditLog, ModelFacts
+from edgexray.audit import AuditLog
 from edgexray.classifier import Classifier
+from edgexray.modelfile import read_card
 from edgexray.prediction import Prediction
 
 
@@ -58,6 +59,9 @@ def test_classify_writes_one_line_per_decision_with_the_facts(carded, tmp_path: 
     assert facts["variant"] == "binary_gray.tflite"  # type: ignore[index]
     assert facts["engine"] == "litert"  # type: ignore[index]
     assert facts["threshold"] == 0.3  # type: ignore[index]
+    # The card's own digest and state: this run's card is sealed, nothing overridden.
+    assert facts["card"] == "sealed" and "overrides" not in facts  # type: ignore[operator,index]
+    assert facts["card_sha256"] == read_card(model).card_sha256  # type: ignore[index, union-attr]
     assert "input_check" in good
     assert good["label"] in ("NORMAL", "PNEUMONIA")
     assert set(good["probabilities"]) == {"NORMAL", "PNEUMONIA"}  # type: ignore[arg-type]
@@ -65,6 +69,7 @@ def test_classify_writes_one_line_per_decision_with_the_facts(carded, tmp_path: 
     assert float(good["latency_ms"]) >= 0  # type: ignore[arg-type]
     broken = next(line for line in lines if str(line["input"]["name"]).endswith("broken.png"))  # type: ignore[index]
     assert broken["label"] is None and "broken.png" in str(broken["error"])
+    assert broken["model"] == good["model"]  # an error is a decision of the same model
 
 
 def test_concurrent_processes_never_interleave_lines(carded, tmp_path: Path) -> None:
@@ -90,8 +95,9 @@ def test_concurrent_processes_never_interleave_lines(carded, tmp_path: Path) -> 
 
 def test_threads_sharing_one_log_never_interleave_lines(carded, tmp_path: Path) -> None:
     classifier = Classifier(carded("binary_gray.tflite"))
-    audit = AuditLog(tmp_path / "audit.jsonl", ModelFacts.of(classifier))
+    audit = AuditLog(tmp_path / "audit.jsonl")
     prediction = Prediction(
+        model=classifier.identity,
         path="x" * 5000,
         label="NORMAL",
         confidence=0.9,

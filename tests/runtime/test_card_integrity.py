@@ -1,4 +1,5 @@
-"""A damaged or edited card is refused, never taken for "no card"; a card without a digest is legacy."""
+"""A damaged or edited card is refused, never taken for "no card"; a card without a digest (legacy)
+is refused unless the user accepts the risk, and then every record says so."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from edgexray_export.model_check_fit import (
     fit_appearance_check,
     fit_model_check,
 )
+from PIL import Image
 
-from edgexray import Classifier
+from edgexray import Classifier, ClassifierOptions
 from edgexray.card import ModelCard
-from edgexray.errors import DamagedCardError
+from edgexray.errors import CardError, DamagedCardError
 from edgexray.modelfile import (
     read_card,
     read_model_file,
@@ -143,21 +145,77 @@ def test_a_changed_copy_drops_the_digest_and_a_sealed_card_round_trips():
     assert card.replace(threshold=0.4).legacy
 
 
-def test_a_card_without_digest_loads_as_legacy_and_info_says_so(tmp_path):
+def downgraded(tmp_path: Path) -> Path:
+    """A shipped-style model whose card was edited by hand into an unsealed version-1 card: digest
+    deleted, schema_version 1, threshold 0.999, checks removed (issue 24's downgrade)."""
     path = tmp_path / "old.tflite"
     shutil.copy(DATA / "binary_gray.tflite", path)
-    legacy = tiny_card("binary_gray")  # never sealed: what edgexray 0.1 wrote
-    write_entries(path, {"card": legacy.to_json(indent=None)})
+    sealed = write_card(path, tiny_card("binary_gray", threshold=0.3))
+    data = json.loads(sealed.to_json())
+    del data["card_sha256"]
+    data.update(schema_version=1, threshold=0.999, model_check=None, appearance_check=None)
+    write_entries(path, {"card": json.dumps(data)})
+    sidecar_path(path).unlink()
+    return path
+
+
+def test_a_card_without_digest_is_refused_unless_the_risk_is_accepted(tmp_path):
+    path = downgraded(tmp_path)
     card = read_card(path)
-    assert card is not None and card.legacy
-    with Classifier(path) as clf:
-        assert clf.card.labels == ("NORMAL", "PNEUMONIA")
+    assert card is not None and card.legacy and card.threshold == 0.999
+    with pytest.raises(CardError, match="--allow-unsealed-card"):
+        Classifier(path)
+    image = str(DATA.parent / "data" / "tiny_reference.npz")  # any path: refused before reading
+    refused = run_edgexray("classify", "-m", str(path), image)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1 and "no digest" in refused.stderr
+    # Accepted: every record of the run says the card is legacy and carries no digest.
+    with Classifier(path, ClassifierOptions(allow_unsealed_card=True)) as clf:
+        assert clf.identity.card == "legacy" and clf.identity.card_sha256 is None
+        assert clf.card.threshold == 0.999
+
+
+def test_the_unsealed_card_run_says_legacy_in_every_record_and_audit_line(tmp_path):
+    path = downgraded(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((16, 16), 60 * i + 40, np.uint8)).save(folder / f"{i}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    audit = tmp_path / "audit.jsonl"
+    done = run_edgexray(
+        "classify", "-m", str(path), "--allow-unsealed-card", "--input-check", "off",
+        "--format", "jsonl", "--audit", str(audit), str(folder),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # the broken file
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert len(records) == len(lines) == 3
+    for entry in (*records, *lines):
+        assert entry["model"]["card"] == "legacy" and entry["model"]["card_sha256"] is None
+    assert all(line["model"]["threshold"] == 0.999 for line in lines)
+
+
+def test_info_says_no_digest_and_reseal_seals(tmp_path):
+    path = downgraded(tmp_path)
     result = run_edgexray("info", str(path))
     assert result.returncode == 0, result.stderr
     assert "no digest" in result.stdout
     reseal_card(path)
     assert not read_card(path).legacy
     assert read_model_file(path).payload == (DATA / "binary_gray.tflite").read_bytes()
+
+
+def test_every_override_is_recorded_as_card_value_then_value_used(carded):
+    model = carded("binary_gray.tflite", threshold=0.3)
+    done = run_edgexray(
+        "classify", "-m", str(model), "--threshold", "0.8", "--input-check", "off",
+        "--format", "json", str(DATA.parent / "data" / "quadrant.tflite"),
+    )  # fmt: skip
+    # The input is not an image (an error record), which still names the model that would decide.
+    (record,) = json.loads(done.stdout)
+    assert record["model"]["overrides"] == {"threshold": {"card": 0.3, "used": 0.8}}
+    assert record["model"]["threshold"] == 0.8 and record["model"]["card"] == "sealed"
 
 
 def test_entries_travel_beside_the_card(carded):
