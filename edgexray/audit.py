@@ -19,10 +19,9 @@ from typing import Any
 
 from edgexray.durable import DurableAppender
 from edgexray.prediction import Prediction
-from edgexray.reference import file_sha256
 
 # Record fields the audit line already holds in its own shape.
-_DECISION_FIELDS = ("path", "label", "confidence", "probabilities", "error")
+_DECISION_FIELDS = ("path", "sha256", "label", "confidence", "probabilities", "error")
 
 
 def new_id() -> str:
@@ -48,19 +47,21 @@ class AuditLog:
         prediction: Prediction,
         *,
         request_id: str,
-        input_sha256: str | None,
         latency_s: float,
         mode: str,
+        input_sha256: str | None = None,
     ) -> None:
         """Write the audit line of one decision. `mode` says which command decided (classify,
         serve, watch); fields the prediction's record carries beyond the decision itself (input
         check, DICOM identifiers...) are kept as they are."""
-        record = prediction.to_record()
+        record = (
+            prediction.to_record()
+        )  # names already printable: a non-UTF-8 name cannot fail here
         entry: dict[str, Any] = {
             "time": utc_now(),
             "mode": mode,
             "request_id": request_id,
-            "input": {"name": prediction.path, "sha256": input_sha256},
+            "input": {"name": record["path"], "sha256": input_sha256 or prediction.sha256},
             # Which model decided, as the decision carries it (made once where the model loaded).
             "model": None,
             "input_check": None,  # replaced by the prediction's own when this build checks inputs
@@ -69,7 +70,7 @@ class AuditLog:
         entry.update(
             label=prediction.label,
             probabilities=dict(prediction.probabilities),
-            error=prediction.error,
+            error=record.get("error"),
             latency_ms=round(latency_s * 1000, 3),
         )
         self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
@@ -112,11 +113,8 @@ class RunAudit:
         return cls(AuditLog(path), mode)
 
     def record(self, prediction: Prediction, input_sha256: str | None = None) -> None:
-        if input_sha256 is None and prediction.path is not None:
-            try:
-                input_sha256 = file_sha256(Path(prediction.path))
-            except OSError:
-                input_sha256 = None
+        """The audit line of `prediction`. Its input's SHA-256 is the one the decision carries (of
+        the bytes read once to decide it); `input_sha256` is for data read elsewhere (stdin)."""
         self.log.record(
             prediction,
             request_id=self.run_id,

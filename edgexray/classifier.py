@@ -11,6 +11,7 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import deque
@@ -48,8 +49,9 @@ from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
-from edgexray.preprocessing.decode import ImageInput, display_name
+from edgexray.preprocessing.decode import ImageInput
 from edgexray.preprocessing.dicom import DicomOptions
+from edgexray.preprocessing.input_file import InputFile, display_name, read_input
 from edgexray.preprocessing.transform import check_reducing_gap
 from edgexray.signing.verify import Signer, TrustPolicy
 
@@ -81,6 +83,7 @@ class ClassifierOptions:
     engine: str | None = None
     batch_size: int = 8
     max_pixels: int = DecodeLimits().max_pixels
+    max_bytes: int = DecodeLimits().max_bytes
     decode_workers: int | None = None
     reducing_gap: float | None = None
     verbose: bool = False
@@ -98,7 +101,7 @@ class ClassifierOptions:
         if self.decode_workers is not None and self.decode_workers < 0:
             raise ValueError(f"decode_workers must not be negative, got {self.decode_workers}")
         EngineOptions(self.threads)  # validates threads
-        DecodeLimits(self.max_pixels)
+        DecodeLimits(self.max_pixels, self.max_bytes)
         check_reducing_gap(self.reducing_gap)
 
     @property
@@ -111,9 +114,34 @@ class ClassifierOptions:
 
 # What a result records about an input file, by format (a DICOM file's UIDs, view and window).
 _Source = Mapping[str, Any] | None
-# (name, preprocessed input or None, error or None, input check, source facts) for one source; the
-# input is None when the image could not be decoded or the input checks rejected it.
-_Prepared = tuple[str | None, np.ndarray | None, str | None, InputCheck, _Source]
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One source on its way to a decision. name: the path as given (None for data without one);
+    sha256: of the bytes read (a file's, else None); x: the model input, None when the source could
+    not be read or decoded (`error`) or the input checks rejected it (`check`); source: what its
+    record says about the file (DICOM identifiers)."""
+
+    name: str | None
+    sha256: str | None
+    x: np.ndarray | None
+    error: str | None
+    check: InputCheck
+    source: _Source
+
+    def result(self, model: ModelIdentity, check: InputCheck, **decision: Any) -> Prediction:
+        """This source's Prediction by `model`: the decision (label, confidence, probabilities)
+        when given, else the error or the refusal."""
+        return Prediction(
+            model=model,
+            path=self.name,
+            sha256=self.sha256,
+            error=self.error,
+            input_check=check,
+            source=self.source,
+            **decision,
+        )
 
 
 def _model_check(path: Path, card: ModelCard, engine: Engine) -> ModelCheckSummary | None:
@@ -194,7 +222,7 @@ class Classifier:
         )
         self.preprocessor = Preprocessor.from_card(
             self.card,
-            DecodeLimits(self.options.max_pixels),
+            DecodeLimits(self.options.max_pixels, self.options.max_bytes),
             self.options.reducing_gap,
             self.options.dicom,
         )
@@ -246,32 +274,23 @@ class Classifier:
         ]
 
     def _predictions(
-        self,
-        names: list[str | None],
-        probabilities: np.ndarray,
-        checks: list[InputCheck],
-        sources: list[_Source],
-        features: np.ndarray | None = None,
+        self, items: list[_Item], probabilities: np.ndarray, features: np.ndarray | None = None
     ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
-        checks = self._model_checked(checks, features)
+        checks = self._model_checked([item.check for item in items], features)
         return [
-            Prediction(model=self.identity, path=name, input_check=check, source=source)
+            item.result(self.identity, check)
             if check.rejected
-            else Prediction(
-                model=self.identity,
-                path=name,
+            else item.result(
+                self.identity,
+                check,
                 label=self.card.labels[index],
                 confidence=float(row[index]),
                 probabilities={
                     label: float(p) for label, p in zip(self.card.labels, row, strict=True)
                 },
-                input_check=check,
-                source=source,
             )
-            for name, row, index, check, source in zip(
-                names, probabilities, chosen, checks, sources, strict=True
-            )
+            for item, row, index, check in zip(items, probabilities, chosen, checks, strict=True)
         ]
 
     def _inspect(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck, _Source]:
@@ -295,6 +314,21 @@ class Classifier:
                 return None, check, inspected.source
         return x, check, inspected.source
 
+    def _read(self, source: ImageInput) -> tuple[ImageInput, str | None, str | None]:
+        """(what to decode, its name, its SHA-256): a path is read once, here (read_input), and
+        decoded from those bytes; ImageError when it cannot be read."""
+        if isinstance(source, (str, os.PathLike)):
+            source = read_input(source, self.options.max_bytes)
+        if isinstance(source, InputFile):
+            return source, source.path, source.sha256
+        return source, None, None
+
+    def _item(self, source: ImageInput) -> _Item:
+        """`source` read, decoded, checked and preprocessed; ImageError when it cannot be."""
+        source, name, sha256 = self._read(source)
+        x, check, facts = self._inspect(source)
+        return _Item(name, sha256, x, None, check, facts)
+
     # Public API -----------------------------------------------------------------------------------
 
     def prepare(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck, _Source]:
@@ -302,29 +336,28 @@ class Classifier:
         or None when the input checks reject it; the input check; the file's source facts (DICOM
         identifiers, or None). Raises ImageError when it cannot be decoded. Several variants of
         one model (same preprocessing) can run on one prepared input (predict_tensor)."""
-        return self._inspect(source)
+        item = self._item(source)
+        return item.x, item.check, item.source
 
     def predict(self, source: ImageInput) -> Prediction:
-        """Classify one image: a path, the encoded file's bytes, a binary file object (io.BytesIO,
-        an upload), a PIL image or a uint8/uint16 array. Raises ImageError if it cannot be decoded,
-        EngineError if the engine fails on it. An image the input checks reject (strict mode) gives
-        a Prediction with `rejected` set and no label."""
-        x, check, facts = self._inspect(source)
-        if x is None:
-            return Prediction(
-                model=self.identity, path=_name(source), input_check=check, source=facts
-            )
-        probabilities, features = self._infer(x[None])
-        return self._predictions([_name(source)], probabilities, [check], [facts], features)[0]
+        """Classify one image: a path, a file already read (InputFile), the encoded file's bytes, a
+        binary file object (io.BytesIO, an upload), a PIL image or a uint8/uint16 array. Raises
+        ImageError if it cannot be read or decoded, EngineError if the engine fails on it. An image
+        the input checks reject (strict mode) gives a Prediction with `rejected` set and no label."""
+        item = self._item(source)
+        if item.x is None:
+            return item.result(self.identity, item.check)
+        probabilities, features = self._infer(item.x[None])
+        return self._predictions([item], probabilities, features)[0]
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
     ) -> Iterator[Prediction]:
         """Classify images in batches, yielding one Prediction per source, in order, as soon as its
-        batch is done. An image that cannot be decoded yields a Prediction with `error` set; the
-        others are unaffected. Memory holds one batch at a time."""
+        batch is done. An image that cannot be read or decoded yields a Prediction with `error`
+        set; the others are unaffected. Memory holds one batch at a time."""
         size = batch_size or self.options.batch_size
-        pending: list[_Prepared] = []
+        pending: list[_Item] = []
         for item in self._prepared(sources, lookahead=2 * size):
             pending.append(item)
             # Counting failures too keeps a long run of bad files from piling up unreported.
@@ -333,21 +366,20 @@ class Classifier:
                 pending = []
         yield from self._flush(pending)
 
-    def _prepare(self, source: ImageInput) -> _Prepared:
+    def _prepare(self, source: ImageInput) -> _Item:
         try:
-            x, check, facts = self._inspect(source)
-            return _name(source), x, None, check, facts
+            return self._item(source)
         except ImageError as exc:
-            return _name(source), None, str(exc), NOT_CHECKED, exc.source
+            return _Item(_name(source), None, None, str(exc), NOT_CHECKED, exc.source)
 
-    def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Prepared]:
+    def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Item]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
         in background threads, so memory stays bounded whatever the number of sources."""
         workers = self.options.resolved_decode_workers
         if workers == 0:
             yield from map(self._prepare, sources)
             return
-        window: deque[Future[_Prepared]] = deque()
+        window: deque[Future[_Item]] = deque()
         with ThreadPoolExecutor(workers, "edgexray-decode") as pool:
             try:
                 for source in sources:
@@ -360,62 +392,36 @@ class Classifier:
                 for future in window:  # an abandoned run does not decode what nobody will read
                     future.cancel()
 
-    def _run_isolating(
-        self,
-        names: list[str | None],
-        batch: np.ndarray,
-        checks: list[InputCheck],
-        sources: list[_Source],
-    ) -> list[Prediction]:
+    def _run_isolating(self, items: list[_Item], batch: np.ndarray) -> list[Prediction]:
         """Predictions for a batch; when the engine fails on it, each input is retried alone, so
         one input the engine cannot run costs only its own result (an error record)."""
         try:
             probabilities, features = self._infer(batch)
         except EdgexrayError as exc:
             if len(batch) == 1:
-                error = self._engine_error(names[0], exc)
-                return [
-                    Prediction(model=self.identity, path=names[0], error=error, source=sources[0])
-                ]
+                item = dataclasses.replace(items[0], error=self._engine_error(items[0].name, exc))
+                return [item.result(self.identity, NOT_CHECKED)]
             return [
                 prediction
                 for i in range(len(batch))
-                for prediction in self._run_isolating(
-                    names[i : i + 1], batch[i : i + 1], checks[i : i + 1], sources[i : i + 1]
-                )
+                for prediction in self._run_isolating(items[i : i + 1], batch[i : i + 1])
             ]
-        return self._predictions(names, probabilities, checks, sources, features)
+        return self._predictions(items, probabilities, features)
 
     @staticmethod
     def _engine_error(name: str | None, exc: Exception) -> str:
         return f"{display_name(name)}: {exc}" if name is not None else str(exc)
 
-    def _flush(self, pending: list[_Prepared]) -> list[Prediction]:
-        good = [
-            (name, x, check, facts)
-            for name, x, _, check, facts in pending
-            if x is not None  # decoded and not rejected
-        ]
-        results: dict[int, Prediction] = {}
-        if good:
-            done = iter(
-                self._run_isolating(
-                    [name for name, _, _, _ in good],
-                    np.stack([x for _, x, _, _ in good]),
-                    [check for _, _, check, _ in good],
-                    [facts for _, _, _, facts in good],
-                )
-            )
-            for i, (_, x, *_) in enumerate(pending):
-                if x is not None:
-                    results[i] = next(done)
+    def _flush(self, pending: list[_Item]) -> list[Prediction]:
+        good = [item for item in pending if item.x is not None]  # decoded and not rejected
+        done = iter(
+            self._run_isolating(good, np.stack([i.x for i in good if i.x is not None]))
+            if good
+            else []
+        )
         return [
-            results[i]
-            if i in results
-            else Prediction(
-                model=self.identity, path=name, error=error, input_check=check, source=facts
-            )
-            for i, (name, _, error, check, facts) in enumerate(pending)
+            next(done) if item.x is not None else item.result(self.identity, item.check)
+            for item in pending
         ]
 
     def predict_batch(

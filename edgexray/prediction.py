@@ -8,6 +8,7 @@ from typing import Any
 
 from edgexray.inputcheck.result import NOT_CHECKED, InputCheck
 from edgexray.model_identity import ModelIdentity
+from edgexray.preprocessing.input_file import display_name
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Prediction:
     for plain images. input_check: what the input checks found; when it is `rejected` the image
     was not judged (no label, `rejected` says why). model: which model decided (its loaded bytes'
     SHA-256, card state, signer, overrides); None for a result made without a Classifier.
+    sha256: of the input file's bytes as read (once) for this decision; None for data without a
+    file (an array, a PIL image).
     """
 
     path: str | None = None
@@ -31,6 +34,7 @@ class Prediction:
     source: Mapping[str, Any] | None = None
     input_check: InputCheck = NOT_CHECKED
     model: ModelIdentity | None = None
+    sha256: str | None = None
 
     @property
     def rejected(self) -> str | None:
@@ -43,15 +47,17 @@ class Prediction:
         return self.error is None and not self.input_check.rejected
 
     def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"path": self.path}
+        """The record every output writes (JSON, JSONL, Arrow, HTTP, the audit log, watch): path
+        and error as printable UTF-8 (a name that is not valid UTF-8 shows its bytes as \\xNN), so
+        every consumer can write it whatever the file was called."""
+        record: dict[str, Any] = {"path": None if self.path is None else display_name(self.path)}
+        if self.sha256 is not None:
+            record["sha256"] = self.sha256
         if self.source is not None:
             record["source"] = dict(self.source)
         if self.error is not None:
-            record["error"] = self.error
-            if self.model is not None:
-                record["model"] = self.model.to_record()
-            return record
-        if self.input_check.rejected:
+            record["error"] = display_name(self.error)
+        elif self.input_check.rejected:
             record["rejected"] = self.rejected
         else:
             record.update(
@@ -59,7 +65,8 @@ class Prediction:
                 confidence=self.confidence,
                 probabilities=dict(self.probabilities),
             )
-        record["input_check"] = self.input_check.to_dict()
+        if self.error is None:
+            record["input_check"] = self.input_check.to_dict()
         if self.model is not None:
             record["model"] = self.model.to_record()
         return record

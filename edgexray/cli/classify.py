@@ -315,7 +315,11 @@ def classify(
                 )
             for path, problem in found.problems:
                 writer.write(
-                    Prediction(path=str(path), error=f"{display_path(str(path))}: {problem}")
+                    Prediction(
+                        model=classifier.identity,
+                        path=str(path),
+                        error=f"{display_path(str(path))}: {problem}",
+                    )
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())

@@ -20,11 +20,12 @@ import click
 from edgexray.audit import AuditLog, RunAudit
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.writers import display_path
 from edgexray.cores import usable_cores
 from edgexray.errors import EdgexrayError
+from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
-from edgexray.records import display_path
 
 if TYPE_CHECKING:
     from edgexray.scale import FolderConfusion
@@ -139,15 +140,20 @@ def _encodable(path: Path) -> bool:
     return True
 
 
-def _problems(found_problems: list[tuple[Path, str]], files: list[Path]) -> list[Prediction]:
+def _problems(
+    found_problems: list[tuple[Path, str]], files: list[Path], model: ModelIdentity
+) -> list[Prediction]:
     """Error records made on the driver: paths that gave no image, names Arrow cannot carry."""
     problems = [
-        Prediction(path=str(p), error=f"{display_path(str(p))}: {why}") for p, why in found_problems
+        Prediction(model=model, path=str(p), error=f"{display_path(str(p))}: {why}")
+        for p, why in found_problems
     ]
     for path in files:
         if not _encodable(path):  # Arrow strings are UTF-8: this name cannot travel to a worker
             name = display_path(str(path))
-            problems.append(Prediction(path=str(path), error=f"{name}: file name is not UTF-8"))
+            problems.append(
+                Prediction(model=model, path=str(path), error=f"{name}: file name is not UTF-8")
+            )
     return problems
 
 
@@ -224,9 +230,9 @@ def classify_on_ray(
     # A bad or untrusted model fails here, before Ray starts; the workers load the bytes checked
     # here (their SHA-256 is checked on each worker), so the signature is verified once, here.
     with Classifier(model, actor_options(options, keep_trust=True), overrides) as classifier:
-        labels = classifier.labels
+        labels, identity = classifier.labels, classifier.identity
     found = discover_images(list(paths))
-    problems = _problems(found.problems, found.files)
+    problems = _problems(found.problems, found.files, identity)
     files = [str(p) for p in found.files if _encodable(p)]
     tally = Tally(FolderConfusion(labels))
     show = sys.stderr.isatty()

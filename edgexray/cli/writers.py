@@ -15,7 +15,12 @@ from typing import Any, TextIO, cast
 
 from edgexray.atomic import AtomicFile
 from edgexray.prediction import Prediction
-from edgexray.records import display_error, display_path, prediction_record
+from edgexray.preprocessing.input_file import display_name
+
+
+def display_path(path: str | None) -> str:
+    """A printable form of a file name for the CLI's messages and cells ("-" for none)."""
+    return "-" if path is None else display_name(path)
 
 
 class ResultWriter(ABC):
@@ -33,7 +38,7 @@ class ResultWriter(ABC):
 
 class JSONLWriter(ResultWriter):
     def write(self, prediction: Prediction) -> None:
-        self.stream.write(json.dumps(prediction_record(prediction), ensure_ascii=False) + "\n")
+        self.stream.write(json.dumps(prediction.to_record(), ensure_ascii=False) + "\n")
         self.stream.flush()
 
 
@@ -47,7 +52,7 @@ class JSONWriter(ResultWriter):
 
     def write(self, prediction: Prediction) -> None:
         separator = ",\n  " if self.count else "\n  "
-        self.stream.write(separator + json.dumps(prediction_record(prediction), ensure_ascii=False))
+        self.stream.write(separator + json.dumps(prediction.to_record(), ensure_ascii=False))
         self.count += 1
         self.stream.flush()
 
@@ -87,7 +92,7 @@ class CSVWriter(ResultWriter):
     def write(self, prediction: Prediction) -> None:
         row: dict[str, Any] = {
             "path": display_path(prediction.path),
-            "error": display_error(prediction),
+            "error": "" if prediction.error is None else display_name(prediction.error),
             "input_check": check_text(prediction),
             "source": ""
             if prediction.source is None
@@ -124,7 +129,7 @@ class TableWriter(ResultWriter):
         elif prediction.rejected is not None:
             cells.append(f"REJECTED: {prediction.rejected}")
         else:
-            cells.append(f"ERROR: {display_error(prediction)}")
+            cells.append(f"ERROR: {display_name(prediction.error or '')}")
         self.stream.write("  ".join(cells).rstrip() + "\n")
         self.stream.flush()
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from edgexray.atomic import write_text_atomically
 from edgexray.explain.explainer import Explanation
-from edgexray.preprocessing.decode import display_name
+from edgexray.preprocessing.input_file import display_name
 
 INDEX = "explanations.jsonl"
 

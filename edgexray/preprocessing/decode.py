@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import io
 import os
-import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +22,24 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edgexray.errors import ImageError
-from edgexray.preprocessing.dicom.detect import looks_like_dicom
+from edgexray.preprocessing.dicom.detect import has_dicom_name, looks_like_dicom
 from edgexray.preprocessing.dicom.options import DicomOptions
 from edgexray.preprocessing.dicom.reader import read_dicom
+from edgexray.preprocessing.input_file import InputFile, read_input
 
 TargetMode = Literal["L", "RGB"]
-# A path, the encoded file's bytes or a binary file object (e.g. io.BytesIO, an upload), a decoded
-# PIL image, or a uint8/uint16 pixel array.
+# A path, a file already read (InputFile), the encoded file's bytes or a binary file object (e.g.
+# io.BytesIO, an upload), a decoded PIL image, or a uint8/uint16 pixel array.
 ImageInput = (
-    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
+    str
+    | os.PathLike[str]
+    | InputFile
+    | bytes
+    | bytearray
+    | memoryview
+    | BinaryIO
+    | Image.Image
+    | np.ndarray
 )
 
 # 16-bit and 32-bit integer modes Pillow uses for high-bit-depth grayscale (PNG, TIFF).
@@ -43,13 +51,18 @@ _GREY_MODES = {*_WIDE_INT_MODES, "1", "L", "LA", "La", "F"}
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """Refuse images larger than `max_pixels` (width x height). Pillow's own default is ~89 Mpx."""
+    """Refuse images larger than `max_pixels` (width x height; Pillow's own default is ~89 Mpx) and
+    files larger than `max_bytes`, before reading them: an input is read whole, once (a 4300 x 4300
+    16-bit radiograph is 37 MB uncompressed), so this bounds what one hostile file can cost."""
 
     max_pixels: int = 89_478_485
+    max_bytes: int = 128 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.max_pixels <= 0:
             raise ValueError("max_pixels must be positive")
+        if self.max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
 
 
 # What Pillow's parsers raise on corrupt data, besides OSError: their own header checks
@@ -71,48 +84,7 @@ _FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "GIF", "WEBP")
 _NOT_AN_IMAGE = "not an image in a supported format (PNG, JPEG, BMP, TIFF, GIF, WebP)"
 
 
-# Control characters (a newline is legal in a Linux file name) would split a one-line message.
-_ESCAPE_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
-
-
-def display_name(path: str | os.PathLike[str]) -> str:
-    """A file name as printable one-line text: bytes that are not valid UTF-8 and control characters
-    are shown as \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPE_CONTROL)
-
-
-def _describe(source: object) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return display_name(source)
-    return "image data" if hasattr(source, "read") else type(source).__name__
-
-
-def _check_regular_file(path: str | os.PathLike[str], name: str) -> None:
-    """Refuse what is not a plain file before opening it: opening a named pipe blocks until some
-    other process writes to it, and a device may never end."""
-    info = os.stat(path)
-    if stat.S_ISDIR(info.st_mode):
-        raise ImageError(f"{name}: is a folder, not an image")
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageError(f"{name}: not a regular file (a pipe, socket or device)")
-    if info.st_size == 0:
-        raise ImageError(f"{name}: empty file")
-
-
-def _checked_file(path: str | os.PathLike[str], name: str) -> None:
-    """ImageError unless `path` is a readable, non-empty regular file."""
-    try:
-        _check_regular_file(path, name)
-    except FileNotFoundError:
-        raise ImageError(f"{name}: file not found") from None
-    except PermissionError:
-        raise ImageError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
-
-
-def _open(path: str | os.PathLike[str] | BinaryIO, limits: DecodeLimits) -> Image.Image:
-    name = _describe(path)
+def _open(path: str | os.PathLike[str] | BinaryIO, limits: DecodeLimits, name: str) -> Image.Image:
     try:
         image = Image.open(path, formats=_FORMATS)  # reads the header only
     except FileNotFoundError:
@@ -278,23 +250,27 @@ def decode(
             return _finish(transposed, mode, keep_grey, sample_colour)
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
-    if isinstance(source, (bytes, bytearray, memoryview)):
+    if isinstance(source, (str, os.PathLike)):
+        source = read_input(source, limits.max_bytes)
+    stream: BinaryIO
+    if isinstance(source, InputFile):
+        name, stream = source.name, io.BytesIO(source.data)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise ImageError("image data: empty")
-        source = io.BytesIO(source)
-    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        name, stream = "image data", io.BytesIO(source)
+    elif hasattr(source, "read"):
+        name, stream = "image data", source
+    else:
         raise ImageError(
             f"cannot classify a {type(source).__name__}: give a path, the file's bytes, a binary "
             "file object, a PIL image or a numpy array"
         )
-    name = _describe(source)
-    if isinstance(source, (str, os.PathLike)):
-        _checked_file(source, name)
-    if looks_like_dicom(source):
-        dicom_image = read_dicom(source, name, dicom or DicomOptions(), limits.max_pixels)
+    if looks_like_dicom(stream) or (isinstance(source, InputFile) and has_dicom_name(source.path)):
+        dicom_image = read_dicom(stream, name, dicom or DicomOptions(), limits.max_pixels)
         decoded = _finish(dicom_image.image, mode, keep_grey, sample_colour)
         return dataclasses.replace(decoded, source=dicom_image.source)
-    image = _open(source, limits)
+    image = _open(stream, limits, name)
     try:
         with image:
             image.seek(0)  # first frame of animated GIF / multi-page TIFF

@@ -12,7 +12,7 @@ import pyarrow as pa
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.prediction import Prediction
-from edgexray.preprocessing.decode import display_name
+from edgexray.preprocessing.input_file import display_name
 from edgexray.scale.records import records_table
 from edgexray.scale.shipped_model import ShippedModel
 

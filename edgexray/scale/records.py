@@ -18,7 +18,6 @@ import pyarrow as pa
 from edgexray.inputcheck.result import Finding, InputCheck
 from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
-from edgexray.records import prediction_record
 
 FIELDS = (
     "path",
@@ -74,7 +73,7 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
 
 def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) -> pa.Table:
     """The records of `predictions` as one Arrow table of record_schema(labels)."""
-    rows = [prediction_record(p) for p in predictions]
+    rows = [p.to_record() for p in predictions]
     for row in rows:
         for name in _JSON_FIELDS:
             if row.get(name) is not None:

@@ -17,7 +17,7 @@ import numpy as np
 from edgexray.classifier import Classifier
 from edgexray.errors import EdgexrayError, EngineError, ImageError
 from edgexray.prediction import Prediction
-from edgexray.preprocessing.decode import display_name
+from edgexray.preprocessing.input_file import display_name
 from edgexray.reference import file_sha256
 
 

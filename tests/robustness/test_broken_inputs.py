@@ -73,6 +73,7 @@ def test_a_path_that_does_not_exist(model, tmp_path):
     run = run_edgexray("classify", "-m", model, "--format", "jsonl", missing, good)
     assert run.returncode == exit_codes.PARTIAL
     first, second = jsonl_records(run.stdout)
+    assert first.pop("model")["file"] == Path(model).name  # an error is a decision of this model
     assert first == {"path": str(missing), "error": f"{missing}: no such file or folder"}
     assert second["path"] == str(good) and second["label"] in ("NORMAL", "PNEUMONIA")
     assert b"1 classified, 1 failed" in run.stderr
@@ -81,14 +82,22 @@ def test_a_path_that_does_not_exist(model, tmp_path):
 def _refuse_to_open(monkeypatch: pytest.MonkeyPatch, locked: Path) -> None:
     """What a file without read permission does, also when the tests run as root (where chmod 000
     does not stop reading)."""
-    real_open = builtins.open
+    real_open, real_os_open = builtins.open, os.open
 
-    def guarded_open(file, *args, **kwargs):
+    def refuse(file: object) -> None:
         if isinstance(file, (str, os.PathLike)) and os.fspath(file) == os.fspath(locked):
             raise PermissionError(13, "Permission denied", os.fspath(file))
+
+    def guarded_open(file, *args, **kwargs):
+        refuse(file)
         return real_open(file, *args, **kwargs)
 
+    def guarded_os_open(file, *args, **kwargs):  # how edgexray reads an input (read_input)
+        refuse(file)
+        return real_os_open(file, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
 
 
 def test_an_unreadable_file_simulated(model, tmp_path, monkeypatch):

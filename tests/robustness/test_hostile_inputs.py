@@ -85,8 +85,12 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("bomb.png", "refused, too many pixels (decompression bomb limit)"),
         ("bomb.jpg", "refused, too many pixels (decompression bomb limit)"),
         ("over-limit.png", "refused, 10000x10000 pixels exceeds the limit of 89478485"),
-        ("huge.png", "not an image in a supported format"),
-        ("huge-after-header.png", "not an image in a supported format"),
+        # Over the byte limit (DecodeLimits.max_bytes): refused from its size, before a byte is read.
+        ("huge.png", f"refused, {HUGE} bytes exceeds the limit of {128 * 1024 * 1024}"),
+        (
+            "huge-after-header.png",
+            f"refused, {HUGE} bytes exceeds the limit of {128 * 1024 * 1024}",
+        ),
     ],
 )
 def test_hostile_file_is_refused_with_a_clear_error(hostile, name, reason):

@@ -18,7 +18,6 @@ from edgexray.card import ModelCard
 from edgexray.errors import CardError, DamagedCardError
 from edgexray.modelcheck import APPEARANCE_REASON, appearance_features
 from edgexray.modelfile import read_card, write_card
-from edgexray.records import prediction_record
 
 
 def _chest_like(rng: np.random.Generator, size: int = 64) -> np.ndarray:
@@ -128,7 +127,7 @@ def test_warn_keeps_the_label_and_off_skips_the_check(appearance_model) -> None:
 def test_records_and_arrow_rows_carry_the_appearance_score(appearance_model) -> None:
     with Classifier(appearance_model) as clf:
         results = clf.predict_batch([_chest_like(np.random.default_rng(7)), _upside_down()])
-    records = [prediction_record(r) for r in results]
+    records = [r.to_record() for r in results]
     assert records[0]["input_check"]["appearance_score"] == results[0].input_check.appearance_score
     assert records[1]["rejected"] == APPEARANCE_REASON
     pytest.importorskip("pyarrow")  # the [ray] extra; a device install has no Arrow

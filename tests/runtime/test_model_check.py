@@ -21,7 +21,6 @@ from edgexray.engines import EngineOptions, available_engines, open_engine
 from edgexray.errors import CardError, DamagedCardError
 from edgexray.modelcheck import MODEL_CHECK_REASON, score_features
 from edgexray.modelfile import read_card, write_card
-from edgexray.records import prediction_record
 
 FEATURE_MODELS = ("features_gray.tflite", "features_gray.int8.tflite", "features_gray.onnx")
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +134,7 @@ def test_warn_keeps_the_label_and_flags_it_and_off_skips_the_check(checked_model
 def test_the_record_and_the_arrow_row_carry_the_score(checked_model) -> None:
     path = checked_model()
     result = _predict(path, "strict", _far())
-    record = prediction_record(result)
+    record = result.to_record()
     assert record["rejected"] == MODEL_CHECK_REASON
     assert record["input_check"]["model_score"] == result.input_check.model_score
     pytest.importorskip("pyarrow")
