@@ -122,6 +122,41 @@ def test_the_screen_is_keyboard_usable(browser: object, server: ServerProcess) -
     page.close()
 
 
+# Every image on the page that is laid out (not hidden), with whether it loaded and its pixel width:
+# a broken image (the browser could not decode it) is complete with naturalWidth 0.
+SHOWN_IMAGES = """Array.from(document.images)
+  .filter((image) => image.offsetParent !== null)
+  .map((image) => ({id: image.id, complete: image.complete, width: image.naturalWidth}))"""
+IMAGES_SETTLED = "Array.from(document.images).every((i) => i.offsetParent === null || i.complete)"
+
+
+def _shown_images(page: object) -> dict[str, int]:
+    """{id: naturalWidth} of the images shown once they have all loaded (or failed to)."""
+    page.wait_for_function(IMAGES_SETTLED, timeout=30_000)  # type: ignore[attr-defined]
+    return {shown["id"]: shown["width"] for shown in page.evaluate(SHOWN_IMAGES)}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("label", "localized"), [("PNEUMONIA", False), ("NORMAL", True)])
+def test_the_heatmap_is_drawn_only_where_there_is_evidence(
+    browser: object, server: ServerProcess, label: str, localized: bool
+) -> None:
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#explain-input", state="visible")
+    page.check("#explain-input")
+    page.set_input_files("#file-input", str(sample(label, 2)))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=60_000)
+    assert page.text_content("#label") == label
+    shown = _shown_images(page)
+    if localized:
+        assert shown.get("overlay", 0) > 0
+        assert page.is_hidden("#heatmap-note")
+    else:
+        # The demo model's PNEUMONIA maps peak at 4e-06: no colour blocks, a sentence instead.
+        assert "overlay" not in shown
+        assert page.text_content("#heatmap-note").startswith("Heatmap: no localized evidence")
+    page.close()
+
+
 @pytest.mark.parametrize(
     ("environ", "outcome"),
     [({}, pytest.skip.Exception), ({"CI": "true"}, pytest.fail.Exception)],

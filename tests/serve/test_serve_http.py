@@ -168,6 +168,30 @@ def test_explain_lights_up_when_the_classifier_can_explain(server: ServerProcess
         assert response.json() == {"error": "heatmaps are not available in this build"}
 
 
+@pytest.mark.parametrize(("label", "localized"), [("PNEUMONIA", False), ("NORMAL", True)])
+def test_the_heatmap_says_when_there_is_no_localized_evidence(
+    server: ServerProcess, label: str, localized: bool
+) -> None:
+    # The demo model is saturated on its PNEUMONIA samples: no window moves P(PNEUMONIA) by 1e-5,
+    # while a window of a NORMAL film alone brings P(NORMAL) back by 0.38.
+    with server.client() as client:
+        response = client.post(
+            "/v1/classify", params={"explain": 1}, files=upload(sample(label, 2))
+        )
+    assert response.status_code == 200
+    record = response.json()
+    assert record["label"] == label and record["overlay"].startswith("data:image/png;base64,")
+    explanation = record["explanation"]
+    assert explanation["explained"] == label
+    assert explanation["localized"] is localized
+    assert explanation["localization_floor"] == 0.01
+    if localized:
+        assert explanation["peak_value"] >= 0.01 and "not_localized" not in explanation
+    else:
+        assert explanation["peak_value"] < 0.01
+        assert explanation["not_localized"].startswith("no localized evidence: ")
+
+
 def test_the_openapi_document_describes_the_versioned_api(server: ServerProcess) -> None:
     with server.client(token=None) as client:
         paths = client.get("/openapi.json").json()["paths"]

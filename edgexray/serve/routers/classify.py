@@ -38,7 +38,11 @@ async def classify(
     ],
     service: ServiceDep,
     explain: Annotated[
-        bool, Query(description="Add the heatmap overlay as a PNG data URL")
+        bool,
+        Query(
+            description="Add the heatmap: `overlay` (a PNG data URL) and `explanation` (its "
+            "record; `localized: false` with `not_localized` when the map shows no evidence)"
+        ),
     ] = False,
 ) -> JSONResponse:
     started = time.perf_counter()

@@ -95,6 +95,7 @@ function clearResult(status) {
   $("confidence").textContent = "";
   $("error").textContent = "";
   $("input-check").hidden = true;
+  $("heatmap-note").hidden = true;
   $("overlay").hidden = true;
   $("bars").replaceChildren();
 }
@@ -138,9 +139,20 @@ async function classify(file) {
     $("confidence").textContent = "confidence " + (100 * record.confidence).toFixed(1) + "%";
   }
   showBars(record.probabilities, record.label);
-  if (record.overlay) {
+  showHeatmap(record);
+}
+
+// The heatmap when its map shows evidence; otherwise the server's reason in words (a map below the
+// floor drawn in colour would show bright regions where there is only noise; docs/explain.md).
+function showHeatmap(record) {
+  const explanation = record.explanation;
+  if (!record.overlay || !explanation) return;
+  if (explanation.localized) {
     $("overlay").src = record.overlay;
     $("overlay").hidden = false;
+  } else {
+    $("heatmap-note").textContent = "Heatmap: " + explanation.not_localized;
+    $("heatmap-note").hidden = false;
   }
 }
 
