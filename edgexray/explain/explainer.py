@@ -17,13 +17,11 @@ from edgexray.explain.overlay import render_overlay
 from edgexray.postprocess import decide
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import Preprocessor
-from edgexray.preprocessing.decode import ImageInput, decode
+from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.classifier import Classifier
-
-# Overlays are drawn on the original image shrunk to at most this many pixels on its long side.
-DISPLAY_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -74,13 +72,6 @@ class Explanation:
         return {**self.prediction.to_record(), **self.evidence_record()}
 
 
-def display_image(source: ImageInput, preprocessor: Preprocessor, side: int) -> Image.Image:
-    """The image as decoded for the model, shrunk to at most `side` pixels on its long side."""
-    image = decode(source, preprocessor.pil_mode, preprocessor.limits).image.copy()
-    image.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return image
-
-
 def check_target(target: str | None, labels: tuple[str, ...]) -> None:
     """ValueError for a label the model does not have (None: the decided label, always fine)."""
     if target is not None and target not in labels:
@@ -113,9 +104,7 @@ def build_explanation(
         probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
     )
     summary = summarize(heatmap, floor)
-    overlay = render_overlay(
-        display_image(source, preprocessor, display_side), heatmap, summary.localized
-    )
+    overlay = render_overlay(preprocessor.display(source, display_side), heatmap, summary.localized)
     return Explanation(
         prediction=prediction,
         target=target,

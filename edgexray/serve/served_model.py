@@ -52,13 +52,16 @@ class Classified:
     input_sha256: str
     seconds: float
     heatmap: Heatmap | None = None
+    preview: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The record `classify --format json` writes for the file, plus its SHA-256 and, when
-        asked, the heatmap (`overlay` and `explanation`). Fields the prediction carries (input
-        check, DICOM identifiers...) pass through as they are."""
+        asked, the heatmap (`overlay` and `explanation`) and the `preview`. Fields the prediction
+        carries (input check, DICOM identifiers...) pass through as they are."""
         record = self.prediction.to_record()
         record["sha256"] = self.input_sha256
+        if self.preview is not None:
+            record["preview"] = self.preview
         if self.heatmap is not None:
             record["overlay"] = self.heatmap.overlay
             record["explanation"] = self.heatmap.evidence
@@ -112,10 +115,15 @@ class ServedModel:
         blank = np.zeros((1, card.input_height, card.input_width, card.input_channels), np.float32)
         self.classifier.predict_tensor(blank)
 
-    def classify_upload(self, upload: IO[bytes], filename: str, explain: bool) -> Classified:
+    def classify_upload(
+        self, upload: IO[bytes], filename: str, explain: bool, preview: bool = False
+    ) -> Classified:
         """Classify one uploaded file (any format `classify` reads). The bytes are copied to a
         private file first, so the upload goes through exactly the checks a file on disk does. An
-        image that cannot be read comes back as a Prediction with `error`, naming the upload."""
+        image that cannot be read comes back as a Prediction with `error`, naming the upload.
+        explain: add the heatmap (for a classified image). preview: add the image as the model saw
+        it (Preprocessor.display) as a PNG data URL, for any image that was decoded: a browser
+        shows it whatever the upload's format (DICOM included)."""
         started = time.perf_counter()
         name = display_name(filename or "upload")
         suffix = "".join(c for c in Path(name).suffix[:12] if c.isalnum() or c == ".")
@@ -130,8 +138,13 @@ class ServedModel:
                 message = str(exc).replace(display_name(path), name)
                 prediction = Prediction(error=message)
             heatmap = self._heatmap(path) if explain and prediction.ok else None
+            shown = (
+                png_data_url(self.classifier.preprocessor.display(path))
+                if preview and prediction.error is None
+                else None
+            )
         prediction = dataclasses.replace(prediction, path=name)
-        return Classified(prediction, digest, time.perf_counter() - started, heatmap)
+        return Classified(prediction, digest, time.perf_counter() - started, heatmap, shown)
 
     def _heatmap(self, path: Path) -> Heatmap:
         """The heatmap of `path` (Classifier.explain), its overlay as a PNG data URL."""

@@ -197,8 +197,6 @@ def _greys(image: Image.Image) -> np.ndarray:
 def test_a_map_below_the_floor_is_drawn_and_recorded_as_no_localized_evidence(
     tmp_path: Path, model: Path, sample: str
 ) -> None:
-    from edgexray.explain.explainer import display_image
-
     skip_unless_an_engine_reads(model)
     out = tmp_path / "ex"
     code, output = _run(["explain", "-m", str(model), str(SAMPLES / sample), "-o", str(out)])
@@ -217,7 +215,7 @@ def test_a_map_below_the_floor_is_drawn_and_recorded_as_no_localized_evidence(
     overlay = Image.open(out / f"{stem}.overlay.png")
     assert _greys(overlay).all()
     with Classifier(model) as clf:
-        film = display_image(SAMPLES / sample, clf.preprocessor, 512).convert("RGB")
+        film = clf.preprocessor.display(SAMPLES / sample).convert("RGB")
     same = np.all(np.asarray(overlay) == np.asarray(film), axis=-1)
     assert same.mean() > 0.9
 

@@ -14,9 +14,10 @@ import pytest
 # The service needs the [serve] extra and its tests httpx: a runtime-only install skips them.
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-from serve_process import TOKEN, ServerProcess, running_server, sample
+from serve_process import REPO, TOKEN, ServerProcess, running_server, sample
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DICOM_SAMPLES = REPO / "models" / "samples" / "dicom"
 # Nothing but the page under test: no first-run screens, no network calls of its own.
 CHROMIUM_ARGS = [
     "--headless",
@@ -154,6 +155,41 @@ def test_the_heatmap_is_drawn_only_where_there_is_evidence(
         # The demo model's PNEUMONIA maps peak at 4e-06: no colour blocks, a sentence instead.
         assert "overlay" not in shown
         assert page.text_content("#heatmap-note").startswith("Heatmap: no localized evidence")
+    page.close()
+
+
+def test_a_dicom_upload_shows_the_image_the_model_saw(
+    browser: object, server: ServerProcess
+) -> None:
+    pytest.importorskip("pydicom")  # the [dicom] extra: without it the upload is refused
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    # The page invites DICOM files, which no browser can show itself.
+    assert "DICOM" in page.text_content("#drop-hint")
+    page.set_input_files("#file-input", str(DICOM_SAMPLES / "NORMAL" / "NORMAL_00000.dcm"))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    assert page.text_content("#label") == "NORMAL"
+    shown = _shown_images(page)
+    assert shown.get("preview", 0) > 0, shown
+    assert all(width > 0 for width in shown.values()), shown  # no broken image anywhere
+    page.close()
+
+
+def test_a_refused_upload_shows_its_message_and_no_image(
+    browser: object, server: ServerProcess, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are notes, not a radiograph\n")
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    # A good image first: its preview must not stay beside the next upload's refusal.
+    page.set_input_files("#file-input", str(sample("NORMAL")))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    page.set_input_files("#file-input", str(notes))
+    page.wait_for_function("document.getElementById('error').textContent !== ''", timeout=30_000)
+    assert page.text_content("#error").startswith("422: notes.txt: ")
+    assert page.text_content("#label") == ""
+    assert _shown_images(page) == {}
     page.close()
 
 

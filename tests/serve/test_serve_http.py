@@ -3,6 +3,8 @@ code, the token rules, limits, metrics and a clean stop with requests in flight.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import signal
@@ -21,8 +23,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 import httpx
+from PIL import Image
 from serve_process import (
     DEMO_MODEL,
+    REPO,
     TOKEN,
     ServerProcess,
     large_jpeg,
@@ -190,6 +194,28 @@ def test_the_heatmap_says_when_there_is_no_localized_evidence(
     else:
         assert explanation["peak_value"] < 0.01
         assert explanation["not_localized"].startswith("no localized evidence: ")
+
+
+def test_a_preview_is_the_decoded_image_as_png_and_only_for_a_decoded_upload(
+    server: ServerProcess,
+) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    dicom = REPO / "models" / "samples" / "dicom" / "NORMAL" / "NORMAL_00000.dcm"
+    header = pydicom.dcmread(dicom, stop_before_pixels=True)
+    with server.client() as client:
+        shown = client.post("/v1/classify", params={"preview": 1}, files=upload(dicom))
+        refused = client.post(
+            "/v1/classify", params={"preview": 1}, files={"file": ("notes.txt", b"notes")}
+        )
+        plain = client.post("/v1/classify", files=upload(dicom))
+    assert shown.status_code == 200 and shown.json()["label"] == "NORMAL"
+    url = shown.json()["preview"]
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.format == "PNG" and image.mode == "L"  # the demo model's grey input
+    assert image.size == (header.Columns, header.Rows)  # smaller than 512 px: not resized
+    assert refused.status_code == 422 and "preview" not in refused.json()
+    assert "preview" not in plain.json()
 
 
 def test_the_openapi_document_describes_the_versioned_api(server: ServerProcess) -> None:
