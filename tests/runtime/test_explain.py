@@ -239,3 +239,19 @@ def test_the_floor_is_applied_to_the_peak(peak: float, localized: bool) -> None:
     assert summary.localized is localized
     assert summary.peak_value == pytest.approx(peak)
     assert summary.fraction_above_half_peak == (pytest.approx(0.09) if localized else 0.0)
+
+
+def test_without_a_model_explain_uses_the_demo_model_as_classify_does(tmp_path: Path) -> None:
+    image = SAMPLES / "binary" / "NORMAL" / "NORMAL_02.png"
+    out = tmp_path / "ex"
+    explained = CliRunner().invoke(cli, ["explain", str(image), "-o", str(out)])
+    classified = CliRunner().invoke(cli, ["classify", str(image), "--format", "jsonl"])
+    assert explained.exit_code == classified.exit_code == 0, explained.output
+    note = classified.stderr.splitlines()[0]
+    assert note.startswith("edgexray: using the demo model ") and "not for clinical use" in note
+    assert explained.stderr.splitlines()[0] == note
+    record = json.loads((out / "NORMAL_02.json").read_text())
+    assert record["label"] == json.loads(classified.stdout)["label"] == "NORMAL"
+    # --keras explains a Keras model, which has no default: a usage error, not the demo model.
+    keras = CliRunner().invoke(cli, ["explain", "--keras", str(image), "-o", str(out)])
+    assert keras.exit_code == 2 and "--keras needs -m" in keras.output
