@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgexray import Classifier
-from edgexray.explain.explainer import build_explanation
-from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
+from edgexray.explain import OcclusionConfig, explain
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs/explain"
@@ -36,19 +35,7 @@ def main() -> None:
         with Classifier(ROOT / model) as clf:
             for class_name in classes:
                 for path in sorted((ROOT / "models/samples" / set_name / class_name).iterdir()):
-                    x = clf.preprocessor(path)
-                    probabilities, maps = occlusion_map(x, clf.predict_tensor, config)
-                    explanation = build_explanation(
-                        path,
-                        clf.preprocessor,
-                        clf.card,
-                        probabilities,
-                        lambda k, maps=maps: maps[..., k],
-                        None,
-                        config.mode,
-                        {},
-                        SIDE,
-                    )
+                    explanation = explain(clf, path, config=config, display_side=SIDE)
                     target = OUT / f"{set_name}-{path.stem}.png"
                     explanation.overlay.save(target, optimize=True)
                     print(target.relative_to(ROOT), explanation.prediction.label)

@@ -1,4 +1,5 @@
-"""`edgexray explain -m MODEL PATH... -o DIR`: where the model looked, per image, as files in DIR.
+"""`edgexray explain [-m MODEL] PATH... -o DIR`: where the model looked, per image, as files in DIR
+(without -m, the bundled demo model, as for classify).
 
 On the device: occlusion through the model's own engine (any variant, int8 included). With
 `--keras` (or a .keras/.h5 model) on the workstation: Grad-CAM on the Keras model, run by the
@@ -24,6 +25,7 @@ from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.options import (
     card_override_options,
     engine_option,
+    model_or_demo,
     overrides_from,
     threads_option,
 )
@@ -99,9 +101,10 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 @click.option(
     "-m",
     "--model",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Model file (.tflite, .onnx; .keras with --keras).",
+    help="Model file (.tflite, .onnx; .keras with --keras). Default: the bundled demo model, "
+    "as for classify.",
 )
 @click.option(
     "-o",
@@ -145,7 +148,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 @card_override_options
 def explain(
     paths: tuple[Path, ...],
-    model: Path,
+    model: Path | None,
     out_dir: Path,
     target: str | None,
     steps: int,
@@ -162,6 +165,9 @@ def explain(
     3 some images failed (each has an error record; the others are explained).
     """
     overrides = overrides_from(card_flags)
+    if keras and model is None:
+        raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
+    model = model_or_demo(model)
     with ExitStack() as stack:
         explain_one: ExplainOne
         if keras or model.suffix.lower() in KERAS_SUFFIXES:

@@ -11,19 +11,17 @@ import numpy as np
 from PIL import Image
 
 from edgexray.card import ModelCard
-from edgexray.explain.heatmap import HeatmapSummary, summarize
+from edgexray.explain.heatmap import NO_EVIDENCE, PROBABILITY_FLOOR, HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 from edgexray.explain.overlay import render_overlay
 from edgexray.postprocess import decide
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import Preprocessor
-from edgexray.preprocessing.decode import ImageInput, decode
+from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.classifier import Classifier
-
-# Overlays are drawn on the original image shrunk to at most this many pixels on its long side.
-DISPLAY_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,8 @@ class Explanation:
     (the decided one unless another was asked for). heatmap: float32 (H, W) at the model's input
     size, the evidence for the target per pixel (occlusion: probability gained or lost, see
     OcclusionConfig.mode; Grad-CAM: 0..1). overlay: the original image (long side at most
-    DISPLAY_SIDE) with the heatmap drawn on it. method and settings: how, for the record."""
+    DISPLAY_SIDE) with the heatmap drawn on it, or bare when the map has no localized evidence
+    (summary.localized). method and settings: how, for the record."""
 
     prediction: Prediction
     target: str
@@ -42,22 +41,35 @@ class Explanation:
     method: str
     settings: dict[str, Any]
 
-    def to_record(self) -> dict[str, Any]:
-        """JSON-ready: the prediction's record, the target, method and the map's summary."""
-        return {
-            **self.prediction.to_record(),
+    @property
+    def not_localized(self) -> str | None:
+        """Why the map shows no evidence (None when it does), in words for a record or a screen."""
+        summary = self.summary
+        if summary.localized:
+            return None
+        if summary.floor > 0:
+            return (
+                f"{NO_EVIDENCE}: no region changes the probability of {self.target} by "
+                f"{summary.floor:g} or more (the largest change is {summary.peak_value:.2g})"
+            )
+        return f"{NO_EVIDENCE}: nothing in the image supports {self.target}"
+
+    def evidence_record(self) -> dict[str, Any]:
+        """JSON-ready, without the prediction: the target, method, settings, the map's summary
+        and, for a map without localized evidence, `not_localized` saying why."""
+        record = {
             "explained": self.target,
             "method": self.method,
             **self.settings,
             **self.summary.to_record(),
         }
+        if self.not_localized is not None:
+            record["not_localized"] = self.not_localized
+        return record
 
-
-def display_image(source: ImageInput, preprocessor: Preprocessor, side: int) -> Image.Image:
-    """The image as decoded for the model, shrunk to at most `side` pixels on its long side."""
-    image = decode(source, preprocessor.pil_mode, preprocessor.limits).image.copy()
-    image.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return image
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready: the prediction's record, then evidence_record()."""
+        return {**self.prediction.to_record(), **self.evidence_record()}
 
 
 def check_target(target: str | None, labels: tuple[str, ...]) -> None:
@@ -75,10 +87,12 @@ def build_explanation(
     target: str | None,
     method: str,
     settings: dict[str, Any],
+    floor: float,
     display_side: int = DISPLAY_SIDE,
 ) -> Explanation:
     """An Explanation from any method: the image's probabilities (labels,), and `heatmap_for(k)`,
-    the (H, W) map of label k's evidence. Decides as the runtime does (the card's threshold)."""
+    the (H, W) map of label k's evidence. Decides as the runtime does (the card's threshold).
+    floor: the smallest peak that is localized evidence, in the map's units (see summarize)."""
     labels = card.labels
     decided = labels[int(decide(np.asarray(probabilities)[None], card)[0])]
     target = target or decided
@@ -89,12 +103,14 @@ def build_explanation(
         confidence=float(probabilities[labels.index(decided)]),
         probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
     )
+    summary = summarize(heatmap, floor)
+    overlay = render_overlay(preprocessor.display(source, display_side), heatmap, summary.localized)
     return Explanation(
         prediction=prediction,
         target=target,
         heatmap=heatmap,
-        overlay=render_overlay(display_image(source, preprocessor, display_side), heatmap),
-        summary=summarize(heatmap),
+        overlay=overlay,
+        summary=summary,
         method=method,
         settings=settings,
     )
@@ -132,5 +148,6 @@ def explain(
             "stride": [stride_y, stride_x],
             "engine_images": config.engine_images(*x.shape[:2]),
         },
+        PROBABILITY_FLOOR,  # an occlusion map is a change of probability
         display_side,
     )

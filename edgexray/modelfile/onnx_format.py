@@ -73,7 +73,9 @@ def _fields(data: bytes | memoryview) -> list[tuple[int, int, int, int, int]]:
         else:
             raise WireFormatError(f"unsupported wire type {wire_type}")
         if pos > len(data):
-            raise WireFormatError("field runs past the end of the file")
+            raise WireFormatError(
+                "field runs past the end of the file: the file was cut short or damaged"
+            )
         fields.append((number, wire_type, start, value_start, pos))
     return fields
 

@@ -25,6 +25,7 @@ from edgexray.modelfile.container import (
     Split,
     check_entry_sizes,
 )
+from edgexray.modelfile.tflite_extent import check_whole
 
 MEMBER_PREFIX, MEMBER_SUFFIX = "edgexray_", ".json"
 CARD_MEMBER = "edgexray_card.json"
@@ -68,10 +69,18 @@ class TFLiteCardFormat:
     suffix = ".tflite"
 
     def split(self, data: bytes) -> Split:
-        """The payload's byte range and the entries. ValueError if not TFLite, DamagedContainer when
-        the file had a container that cannot be read."""
+        """The payload's byte range and the entries. ValueError if not TFLite, or if a file
+        without a container is not a whole flatbuffer (CutShort: cutting a file drops its
+        container first, and no card's hash then vouches for the bytes), DamagedContainer when the
+        file had a container that cannot be read."""
         if data[4:8] != FILE_IDENTIFIER:
             raise ValueError("no TFL3 flatbuffer identifier")
+        split = self._split(data)
+        if not split.entries:
+            check_whole(data)
+        return split
+
+    def _split(self, data: bytes) -> Split:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 infos = archive.infolist()

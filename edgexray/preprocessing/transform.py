@@ -44,6 +44,10 @@ def check_reducing_gap(value: float | None) -> None:
         raise ValueError(f"reducing_gap must be at least 1.0 or None, got {value}")
 
 
+# What a screen or an overlay shows of an image: at most this many pixels on its long side.
+DISPLAY_SIDE = 512
+
+
 @dataclass(frozen=True)
 class Preprocessor:
     """Turns an image (path, PIL image or uint8 array) into a float32 HxWxC model input.
@@ -136,6 +140,14 @@ class Preprocessor:
             return None
         side = math.ceil(max(self.width, self.height) * self.reducing_gap)
         return side, side
+
+    def display(self, source: ImageInput, side: int = DISPLAY_SIDE) -> Image.Image:
+        """The image as decoded for the model (a DICOM file windowed as for the model, in the
+        model's colour mode), before the resize to the input size, shrunk to at most `side` pixels
+        on its long side: what a screen or an overlay shows. ImageError as for `pixels`."""
+        image = decode(source, self.pil_mode, self.limits, dicom=self.dicom).image.copy()
+        image.thumbnail((side, side), Image.Resampling.BILINEAR)
+        return image
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""

@@ -12,6 +12,7 @@ from edgexray import __version__
 from edgexray.audit import AuditLog
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
+from edgexray.serve.response_counter import ResponseCounter
 from edgexray.serve.routers import classify, health, metrics, model, screen
 from edgexray.serve.served_model import ServedModel
 from edgexray.serve.service import Service
@@ -57,6 +58,8 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    # Added last, so it is outside the upload limit and counts its 413s too.
+    app.add_middleware(ResponseCounter)
     install_error_handlers(app)
     for router in (health.router, model.router, classify.router, metrics.router, screen.router):
         app.include_router(router)

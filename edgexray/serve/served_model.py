@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from PIL import Image
 
 from edgexray.classifier import Classifier
 from edgexray.errors import EdgexrayError, EngineError, ImageError
@@ -21,28 +22,49 @@ from edgexray.preprocessing.input_file import display_name
 from edgexray.reference import file_sha256
 
 
+def png_data_url(image: Image.Image) -> str:
+    """`image` as a PNG `data:` URL, which a page shows without another request."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 class ExplainUnavailable(EdgexrayError):
     """This build of edgexray has no heatmaps (Classifier.explain)."""
 
 
 @dataclass(frozen=True)
+class Heatmap:
+    """A heatmap for the screen: the overlay as a PNG data URL, and the explanation's record
+    without the prediction (Explanation.evidence_record: explained label, method, peak,
+    `localized` and, when the map shows no evidence, `not_localized` saying why)."""
+
+    overlay: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Classified:
     """The outcome of one upload: the prediction (or its error), the upload's SHA-256, seconds
-    spent decoding and running the model, and the heatmap overlay as a PNG data URL when asked."""
+    spent decoding and running the model, and the heatmap when asked."""
 
     prediction: Prediction
     input_sha256: str
     seconds: float
-    overlay: str | None = None
+    heatmap: Heatmap | None = None
+    preview: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The record `classify --format json` writes for the file, plus its SHA-256 and, when
-        asked, the overlay. Fields the prediction carries (input check, DICOM identifiers...) pass
-        through as they are."""
+        asked, the heatmap (`overlay` and `explanation`) and the `preview`. Fields the prediction
+        carries (input check, DICOM identifiers...) pass through as they are."""
         record = self.prediction.to_record()
         record["sha256"] = self.input_sha256
-        if self.overlay is not None:
-            record["overlay"] = self.overlay
+        if self.preview is not None:
+            record["preview"] = self.preview
+        if self.heatmap is not None:
+            record["overlay"] = self.heatmap.overlay
+            record["explanation"] = self.heatmap.evidence
         return record
 
 
@@ -93,10 +115,15 @@ class ServedModel:
         blank = np.zeros((1, card.input_height, card.input_width, card.input_channels), np.float32)
         self.classifier.predict_tensor(blank)
 
-    def classify_upload(self, upload: IO[bytes], filename: str, explain: bool) -> Classified:
+    def classify_upload(
+        self, upload: IO[bytes], filename: str, explain: bool, preview: bool = False
+    ) -> Classified:
         """Classify one uploaded file (any format `classify` reads). The bytes are copied to a
         private file first, so the upload goes through exactly the checks a file on disk does. An
-        image that cannot be read comes back as a Prediction with `error`, naming the upload."""
+        image that cannot be read comes back as a Prediction with `error`, naming the upload.
+        explain: add the heatmap (for a classified image). preview: add the image as the model saw
+        it (Preprocessor.display) as a PNG data URL, for any image that was decoded: a browser
+        shows it whatever the upload's format (DICOM included)."""
         started = time.perf_counter()
         name = display_name(filename or "upload")
         suffix = "".join(c for c in Path(name).suffix[:12] if c.isalnum() or c == ".")
@@ -110,20 +137,22 @@ class ServedModel:
             except (ImageError, EngineError) as exc:
                 message = str(exc).replace(display_name(path), name)
                 prediction = Prediction(error=message)
-            overlay = self._overlay(path) if explain and prediction.ok else None
+            heatmap = self._heatmap(path) if explain and prediction.ok else None
+            shown = (
+                png_data_url(self.classifier.preprocessor.display(path))
+                if preview and prediction.error is None
+                else None
+            )
         prediction = dataclasses.replace(prediction, path=name)
-        return Classified(prediction, digest, time.perf_counter() - started, overlay)
+        return Classified(prediction, digest, time.perf_counter() - started, heatmap, shown)
 
-    def _overlay(self, path: Path) -> str:
-        """The heatmap overlay of `path` as a PNG data URL (Classifier.explain's `overlay`, a
-        PIL image)."""
+    def _heatmap(self, path: Path) -> Heatmap:
+        """The heatmap of `path` (Classifier.explain), its overlay as a PNG data URL."""
         explain = getattr(self.classifier, "explain", None)
         if explain is None:
             raise ExplainUnavailable("heatmaps are not available in this build of edgexray")
-        overlay = explain(path).overlay
-        buffer = io.BytesIO()
-        overlay.save(buffer, format="PNG")
-        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        explanation = explain(path)
+        return Heatmap(png_data_url(explanation.overlay), explanation.evidence_record())
 
     def close(self) -> None:
         self.classifier.close()

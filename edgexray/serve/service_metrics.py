@@ -11,8 +11,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 class ServiceMetrics:
     """Requests by outcome (classify: classified, rejected_input, unreadable, queue_full, timeout,
-    error; any protected endpoint: unauthorized), classify latency, inference time, queue depth
-    and the model's identity. (A 413 is answered before the app sees the request.)"""
+    error; any protected endpoint: unauthorized), every answer by its status code (whatever gave
+    it: the upload limit, validation, the token check...; see ResponseCounter), classify latency,
+    inference time, queue depth and the model's identity."""
 
     def __init__(self, model_id: str, model_name: str, variant: str, sha256: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -20,6 +21,12 @@ class ServiceMetrics:
             "edgexray_requests",
             "Classification requests by outcome",
             ["outcome"],
+            registry=self.registry,
+        )
+        self.responses = Counter(
+            "edgexray_responses",
+            "Every answer of the service by its HTTP status code",
+            ["status"],
             registry=self.registry,
         )
         self.latency = Histogram(

@@ -39,6 +39,14 @@ import click
     help="Largest long side in pixels.",
 )
 @click.option(
+    "--difficulty",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Scales the lesions' strength down (1.0: the fine-tuned model's training set; 0.3, "
+    "lesions 3.3x stronger: the demo seed CNN's).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=1,
@@ -75,6 +83,7 @@ def synth(
     seed: int,
     min_side: int,
     max_side: int,
+    difficulty: float,
     workers: int,
     file_format: str,
     not_chest: bool,
@@ -92,7 +101,13 @@ def synth(
     from edgexray_export.data.synthetic import CLASS_SETS, SynthConfig, write_dataset
 
     config = SynthConfig(
-        CLASS_SETS[classes], count, seed, min_side, max_side, file_format=file_format
+        CLASS_SETS[classes],
+        count,
+        seed,
+        min_side,
+        max_side,
+        difficulty=difficulty,
+        file_format=file_format,
     )
     total = count * len(config.classes)
     with click.progressbar(length=total, label="generating", file=sys.stderr) as bar:

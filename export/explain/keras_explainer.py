@@ -85,6 +85,9 @@ class KerasExplainer:
             target,
             self.cam.method,
             {"layer": self.cam.layer.name},
+            # Grad-CAM maps are scaled to their own peak (no absolute units): only an empty map,
+            # nothing positive anywhere, is without localized evidence.
+            0.0,
         )
 
     def close(self) -> None:

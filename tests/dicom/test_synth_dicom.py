@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +50,62 @@ def test_the_dicom_samples_read_and_pass_the_gate():
     for path in files:
         decoded = decode(path, "L")
         assert decoded.source["modality"] == "CR" and decoded.source["view"] == "PA"
+
+
+# docs/dicom.md's example classifies the samples with the default (demo) model: the samples must be
+# drawn as that model's training images were, and the docs must say how they were made. ----------
+
+REPO = SAMPLES.parents[2]
+DOCS = REPO / "docs" / "dicom.md"
+
+
+def _docs_command(starts: str) -> list[str]:
+    """The first command line in docs/dicom.md that starts with `starts`, as arguments (its
+    comment dropped)."""
+    for line in DOCS.read_text().splitlines():
+        if line.startswith(starts):
+            return shlex.split(line.split("#", 1)[0])
+    raise AssertionError(f"docs/dicom.md has no command line `{starts}...`")
+
+
+def test_the_docs_example_labels_every_sample_as_its_folder_says():
+    command = _docs_command("edgexray classify models/samples/dicom")
+    done = subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", *command[1:]],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    columns = header.split()
+    labels = {
+        Path(row.split()[columns.index("path")]): row.split()[columns.index("label")]
+        for row in rows
+    }
+    assert len(labels) == 4
+    assert {path.name: label for path, label in labels.items()} == {
+        path.name: path.parent.name for path in labels
+    }
+
+
+def test_the_samples_are_what_the_documented_recipe_writes(tmp_path):
+    from click.testing import CliRunner
+
+    from edgexray.cli.main import cli
+
+    recipe = _docs_command("edgexray synth OUT ")
+    args = [str(tmp_path) if arg == "OUT" else arg for arg in recipe[1:]]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    written = sorted(tmp_path.glob("*/*.dcm"))
+    assert [p.relative_to(tmp_path) for p in written] == [
+        p.relative_to(SAMPLES) for p in sorted(SAMPLES.glob("*/*.dcm"))
+    ]
+    for made in written:
+        sample = SAMPLES / made.relative_to(tmp_path)
+        expected = np.asarray(decode(made, "L").image, dtype=int)
+        got = np.asarray(decode(sample, "L").image, dtype=int)
+        # Within one grey level: float rounding in numpy and Pillow may move a pixel across one.
+        assert got.shape == expected.shape and np.abs(got - expected).max() <= 1

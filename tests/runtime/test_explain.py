@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray import Classifier
@@ -169,3 +170,88 @@ def test_map_agreement() -> None:
     assert rank_correlation(a, np.ones_like(a)) == 0.0
     assert top_overlap(a, a) == 1.0
     assert top_overlap(a, -a) == 0.0
+
+
+# The floor: a map whose strongest window moves the probability less than this is no evidence. -------
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_INT8 = REPO / "models" / "demo" / "seed_cnn.tflite-int8.tflite"
+FINETUNE_INT8 = REPO / "models" / "finetune" / "finetune.tflite-int8.tflite"
+SAMPLES = REPO / "models" / "samples"
+
+
+def _greys(image: Image.Image) -> np.ndarray:
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+
+
+@pytest.mark.parametrize(
+    ("model", "sample"),
+    [
+        # The command: the seed CNN is saturated on PNEUMONIA (peak 4e-06).
+        (DEMO_INT8, "binary/PNEUMONIA/PNEUMONIA_02.png"),
+        # Bilateral COVID haze, which no one window carries in the default mode (peak 1e-06).
+        (FINETUNE_INT8, "three-class/COVID/COVID_01.png"),
+    ],
+)
+def test_a_map_below_the_floor_is_drawn_and_recorded_as_no_localized_evidence(
+    tmp_path: Path, model: Path, sample: str
+) -> None:
+    skip_unless_an_engine_reads(model)
+    out = tmp_path / "ex"
+    code, output = _run(["explain", "-m", str(model), str(SAMPLES / sample), "-o", str(out)])
+    assert code == 0, output
+    stem = Path(sample).stem
+    record = json.loads((out / f"{stem}.json").read_text())
+    assert record["label"] == record["explained"] == Path(sample).parent.name
+    assert record["peak_value"] < 0.01
+    assert record["localized"] is False
+    assert record["localization_floor"] == 0.01
+    assert record["not_localized"].startswith("no localized evidence")
+    assert record["fraction_above_half_peak"] == 0.0
+    # The same record goes to stdout and to the run's index.
+    assert json.loads(output.splitlines()[0])["localized"] is False
+    # The overlay is the film itself: no colour, no outline (a caption band at most).
+    overlay = Image.open(out / f"{stem}.overlay.png")
+    assert _greys(overlay).all()
+    with Classifier(model) as clf:
+        film = clf.preprocessor.display(SAMPLES / sample).convert("RGB")
+    same = np.all(np.asarray(overlay) == np.asarray(film), axis=-1)
+    assert same.mean() > 0.9
+
+
+def test_real_evidence_is_localized_and_drawn(tmp_path: Path) -> None:
+    skip_unless_an_engine_reads(FINETUNE_INT8)
+    with Classifier(FINETUNE_INT8) as clf:
+        explanation = clf.explain(SAMPLES / "three-class" / "PNEUMONIA" / "PNEUMONIA_00.jpg")
+    record = explanation.to_record()
+    assert record["label"] == "PNEUMONIA" and record["peak_value"] > 0.5
+    assert record["localized"] is True and "not_localized" not in record
+    assert 0 < record["fraction_above_half_peak"] < 1
+    assert not _greys(explanation.overlay).all()  # the colour map is drawn
+
+
+@pytest.mark.parametrize(("peak", "localized"), [(0.0099, False), (0.01, True), (0.5, True)])
+def test_the_floor_is_applied_to_the_peak(peak: float, localized: bool) -> None:
+    heatmap = np.zeros((10, 10), np.float32)
+    heatmap[2:5, 6:9] = peak
+    summary = summarize(heatmap, floor=0.01)
+    assert summary.localized is localized
+    assert summary.peak_value == pytest.approx(peak)
+    assert summary.fraction_above_half_peak == (pytest.approx(0.09) if localized else 0.0)
+
+
+def test_without_a_model_explain_uses_the_demo_model_as_classify_does(tmp_path: Path) -> None:
+    image = SAMPLES / "binary" / "NORMAL" / "NORMAL_02.png"
+    out = tmp_path / "ex"
+    explained = CliRunner().invoke(cli, ["explain", str(image), "-o", str(out)])
+    classified = CliRunner().invoke(cli, ["classify", str(image), "--format", "jsonl"])
+    assert explained.exit_code == classified.exit_code == 0, explained.output
+    note = classified.stderr.splitlines()[0]
+    assert note.startswith("edgexray: using the demo model ") and "not for clinical use" in note
+    assert explained.stderr.splitlines()[0] == note
+    record = json.loads((out / "NORMAL_02.json").read_text())
+    assert record["label"] == json.loads(classified.stdout)["label"] == "NORMAL"
+    # --keras explains a Keras model, which has no default: a usage error, not the demo model.
+    keras = CliRunner().invoke(cli, ["explain", "--keras", str(image), "-o", str(out)])
+    assert keras.exit_code == 2 and "--keras needs -m" in keras.output

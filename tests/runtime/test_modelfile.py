@@ -12,7 +12,13 @@ from conftest import DATA, tiny_card
 
 from edgexray import Classifier
 from edgexray.errors import CardError, ModelError
-from edgexray.modelfile import read_card, read_embedded_card, sidecar_path, write_card
+from edgexray.modelfile import (
+    check_model_bytes,
+    read_card,
+    read_embedded_card,
+    sidecar_path,
+    write_card,
+)
 
 MODELS = ["binary_gray.tflite", "binary_gray.int8.tflite", "three_rgb.onnx", "logits_gray.onnx"]
 
@@ -121,3 +127,44 @@ def test_written_files_get_normal_permissions(carded):
     os.umask(umask)
     for written in (path, sidecar_path(path)):
         assert written.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# A model file cut short without a card (the card is appended at the end, so cutting the file drops
+# it): `info` must not take it for a plain model without a card. ----------------------------------
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+SAMPLE = MODELS / "samples" / "binary" / "NORMAL" / "NORMAL_02.png"
+
+
+@pytest.mark.parametrize(
+    ("model", "kept"),
+    [
+        ("demo/seed_cnn.tflite-int8.tflite", 0.5),  # the file, cut in half
+        ("demo/seed_cnn.tflite-fp32.tflite", 0.5),  # weights first, graph last
+        ("demo/seed_cnn.tflite-fp32.tflite", 0.85),  # cut in the graph, the card archive gone
+        ("demo/seed_cnn.tflite-fp32.tflite", 0.99),  # cut in the card archive
+        ("demo/seed_cnn.onnx-int8.onnx", 0.5),
+    ],
+)
+def test_info_says_what_classify_says_of_a_model_cut_short(tmp_path, model, kept):
+    from conftest import run_edgexray
+
+    data = (MODELS / model).read_bytes()
+    cut = tmp_path / Path(model).name  # alone: no JSON sidecar beside it
+    cut.write_bytes(data[: int(len(data) * kept)])
+    info = run_edgexray("info", str(cut))
+    classify = run_edgexray("classify", "-m", str(cut), str(SAMPLE))
+    assert info.returncode == classify.returncode == 1
+    assert info.stderr == classify.stderr
+    message = info.stderr.strip()
+    assert message.startswith(f"edgexray: error: {cut}: ")
+    assert "the file was cut short" in message and "--labels" not in message
+    assert len(message.splitlines()) == 1
+
+
+def test_every_cut_of_a_plain_tflite_is_refused_and_the_whole_file_is_not():
+    data = (DATA / "quadrant.int8.tflite").read_bytes()
+    assert check_model_bytes(Path("m.tflite"), data).card is None  # whole: a plain model
+    for cut in range(8, len(data)):
+        with pytest.raises(ModelError, match="the file was cut short"):
+            check_model_bytes(Path("m.tflite"), data[:cut])

@@ -14,9 +14,10 @@ import pytest
 # The service needs the [serve] extra and its tests httpx: a runtime-only install skips them.
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-from serve_process import TOKEN, ServerProcess, running_server, sample
+from serve_process import REPO, TOKEN, ServerProcess, running_server, sample
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DICOM_SAMPLES = REPO / "models" / "samples" / "dicom"
 # Nothing but the page under test: no first-run screens, no network calls of its own.
 CHROMIUM_ARGS = [
     "--headless",
@@ -119,6 +120,76 @@ def test_the_screen_is_keyboard_usable(browser: object, server: ServerProcess) -
     chooser.value.set_files(str(sample("PNEUMONIA", 0)))
     page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
     assert page.text_content("#label") == "PNEUMONIA"
+    page.close()
+
+
+# Every image on the page that is laid out (not hidden), with whether it loaded and its pixel width:
+# a broken image (the browser could not decode it) is complete with naturalWidth 0.
+SHOWN_IMAGES = """Array.from(document.images)
+  .filter((image) => image.offsetParent !== null)
+  .map((image) => ({id: image.id, complete: image.complete, width: image.naturalWidth}))"""
+IMAGES_SETTLED = "Array.from(document.images).every((i) => i.offsetParent === null || i.complete)"
+
+
+def _shown_images(page: object) -> dict[str, int]:
+    """{id: naturalWidth} of the images shown once they have all loaded (or failed to)."""
+    page.wait_for_function(IMAGES_SETTLED, timeout=30_000)  # type: ignore[attr-defined]
+    return {shown["id"]: shown["width"] for shown in page.evaluate(SHOWN_IMAGES)}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("label", "localized"), [("PNEUMONIA", False), ("NORMAL", True)])
+def test_the_heatmap_is_drawn_only_where_there_is_evidence(
+    browser: object, server: ServerProcess, label: str, localized: bool
+) -> None:
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#explain-input", state="visible")
+    page.check("#explain-input")
+    page.set_input_files("#file-input", str(sample(label, 2)))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=60_000)
+    assert page.text_content("#label") == label
+    shown = _shown_images(page)
+    if localized:
+        assert shown.get("overlay", 0) > 0
+        assert page.is_hidden("#heatmap-note")
+    else:
+        # The demo model's PNEUMONIA maps peak at 4e-06: no colour blocks, a sentence instead.
+        assert "overlay" not in shown
+        assert page.text_content("#heatmap-note").startswith("Heatmap: no localized evidence")
+    page.close()
+
+
+def test_a_dicom_upload_shows_the_image_the_model_saw(
+    browser: object, server: ServerProcess
+) -> None:
+    pytest.importorskip("pydicom")  # the [dicom] extra: without it the upload is refused
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    # The page invites DICOM files, which no browser can show itself.
+    assert "DICOM" in page.text_content("#drop-hint")
+    page.set_input_files("#file-input", str(DICOM_SAMPLES / "NORMAL" / "NORMAL_00000.dcm"))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    assert page.text_content("#label") == "NORMAL"
+    shown = _shown_images(page)
+    assert shown.get("preview", 0) > 0, shown
+    assert all(width > 0 for width in shown.values()), shown  # no broken image anywhere
+    page.close()
+
+
+def test_a_refused_upload_shows_its_message_and_no_image(
+    browser: object, server: ServerProcess, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are notes, not a radiograph\n")
+    page = _connect(browser, server, TOKEN)
+    page.wait_for_selector("#classifier", state="visible")
+    # A good image first: its preview must not stay beside the next upload's refusal.
+    page.set_input_files("#file-input", str(sample("NORMAL")))
+    page.wait_for_function("document.getElementById('label').textContent !== ''", timeout=30_000)
+    page.set_input_files("#file-input", str(notes))
+    page.wait_for_function("document.getElementById('error').textContent !== ''", timeout=30_000)
+    assert page.text_content("#error").startswith("422: notes.txt: ")
+    assert page.text_content("#label") == ""
+    assert _shown_images(page) == {}
     page.close()
 
 

@@ -3,6 +3,8 @@ code, the token rules, limits, metrics and a clean stop with requests in flight.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import signal
@@ -11,7 +13,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,8 +23,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 import httpx
+from PIL import Image
 from serve_process import (
     DEMO_MODEL,
+    REPO,
     TOKEN,
     ServerProcess,
     large_jpeg,
@@ -168,6 +172,52 @@ def test_explain_lights_up_when_the_classifier_can_explain(server: ServerProcess
         assert response.json() == {"error": "heatmaps are not available in this build"}
 
 
+@pytest.mark.parametrize(("label", "localized"), [("PNEUMONIA", False), ("NORMAL", True)])
+def test_the_heatmap_says_when_there_is_no_localized_evidence(
+    server: ServerProcess, label: str, localized: bool
+) -> None:
+    # The demo model is saturated on its PNEUMONIA samples: no window moves P(PNEUMONIA) by 1e-5,
+    # while a window of a NORMAL film alone brings P(NORMAL) back by 0.38.
+    with server.client() as client:
+        response = client.post(
+            "/v1/classify", params={"explain": 1}, files=upload(sample(label, 2))
+        )
+    assert response.status_code == 200
+    record = response.json()
+    assert record["label"] == label and record["overlay"].startswith("data:image/png;base64,")
+    explanation = record["explanation"]
+    assert explanation["explained"] == label
+    assert explanation["localized"] is localized
+    assert explanation["localization_floor"] == 0.01
+    if localized:
+        assert explanation["peak_value"] >= 0.01 and "not_localized" not in explanation
+    else:
+        assert explanation["peak_value"] < 0.01
+        assert explanation["not_localized"].startswith("no localized evidence: ")
+
+
+def test_a_preview_is_the_decoded_image_as_png_and_only_for_a_decoded_upload(
+    server: ServerProcess,
+) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    dicom = REPO / "models" / "samples" / "dicom" / "NORMAL" / "NORMAL_00000.dcm"
+    header = pydicom.dcmread(dicom, stop_before_pixels=True)
+    with server.client() as client:
+        shown = client.post("/v1/classify", params={"preview": 1}, files=upload(dicom))
+        refused = client.post(
+            "/v1/classify", params={"preview": 1}, files={"file": ("notes.txt", b"notes")}
+        )
+        plain = client.post("/v1/classify", files=upload(dicom))
+    assert shown.status_code == 200 and shown.json()["label"] == "NORMAL"
+    url = shown.json()["preview"]
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.format == "PNG" and image.mode == "L"  # the demo model's grey input
+    assert image.size == (header.Columns, header.Rows)  # smaller than 512 px: not resized
+    assert refused.status_code == 422 and "preview" not in refused.json()
+    assert "preview" not in plain.json()
+
+
 def test_the_openapi_document_describes_the_versioned_api(server: ServerProcess) -> None:
     with server.client(token=None) as client:
         paths = client.get("/openapi.json").json()["paths"]
@@ -188,6 +238,40 @@ def test_metrics_count_outcomes_and_name_the_model(server: ServerProcess) -> Non
     assert float(lines["edgexray_inference_seconds_count"]) >= 2
     assert lines["edgexray_queue_depth"] == "0.0"
     assert any(k.startswith("edgexray_model_info{") and 'variant="tflite-int8"' in k for k in lines)
+
+
+def test_an_unexpected_error_is_counted_as_500() -> None:
+    # No request makes the real server fail, so the counter runs around ASGI apps that do.
+    import asyncio
+    from types import SimpleNamespace
+
+    from edgexray.serve.response_counter import ResponseCounter
+    from edgexray.serve.service_metrics import ServiceMetrics
+
+    metrics = ServiceMetrics("m:v:0", "m", "v", "0" * 64)
+    scope = {"type": "http", "state": {"service": SimpleNamespace(metrics=metrics)}}
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def fails(scope: object, receive: object, send: object) -> None:
+        raise RuntimeError("a bug")  # Starlette's outermost middleware then answers 500
+
+    async def answers(scope: object, receive: object, send: Callable[..., Awaitable[None]]) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(ResponseCounter(fails)(scope, receive, send))
+    asyncio.run(ResponseCounter(answers)(scope, receive, send))
+    count = metrics.registry.get_sample_value
+    assert count("edgexray_responses_total", {"status": "500"}) == 1
+    assert count("edgexray_responses_total", {"status": "404"}) == 1
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
 
 # Limits -------------------------------------------------------------------------------------------
@@ -214,24 +298,64 @@ def test_uploads_past_the_limit_are_413_without_reading_the_rest(tmp_path: Path)
         assert fits.status_code == 200
         # A client announcing 1 GB and sending 10 bytes is answered at once: the server does not
         # wait for (or keep) the rest.
-        head = (
-            f"POST /v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-            "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n"
-        )
-        assert _raw_request(process.port, head, b"--b\r\n1234").startswith("HTTP/1.1 413 ")
-        # Without a length (chunked), the count of bytes received stops it. The body is a well-formed
-        # file part as far as it goes, so the form parser has no reason of its own to refuse it
-        # (garbage would be a 400 whenever the parser saw the first piece before the limit passed).
-        part_head = (
-            b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
-            b"Content-Type: image/jpeg\r\n\r\n"
-        )
-        chunks = [part_head] + [b"x" * 8192] * 16
-        chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
-        head = head.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
-        assert _raw_request(process.port, head, chunked[:9000], chunked[9000:]).startswith(
-            "HTTP/1.1 413 "
-        )
+        assert _announce_a_gigabyte(process.port).startswith("HTTP/1.1 413 ")
+        # Without a length (chunked), the count of bytes received stops it.
+        assert _send_chunks_past_the_limit(process.port).startswith("HTTP/1.1 413 ")
+
+
+_UPLOAD_HEAD = (
+    f"POST /v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+    "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n"
+)
+
+
+def _announce_a_gigabyte(port: int) -> str:
+    """An upload announcing 1 GB that sends 10 bytes; the answer's status line."""
+    return _raw_request(port, _UPLOAD_HEAD, b"--b\r\n1234")
+
+
+def _send_chunks_past_the_limit(port: int) -> str:
+    """A chunked upload of 128 KiB, sent in two pieces; the answer's status line. The body is a
+    well-formed file part as far as it goes, so the form parser has no reason of its own to refuse
+    it (garbage would be a 400 whenever the parser saw the first piece before the limit passed)."""
+    part_head = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+    )
+    chunks = [part_head] + [b"x" * 8192] * 16
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
+    head = _UPLOAD_HEAD.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
+    return _raw_request(port, head, chunked[:9000], chunked[9000:])
+
+
+def _responses_by_status(client: httpx.Client) -> dict[str, float]:
+    counts = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("edgexray_responses_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('status="', 1)[1].split('"', 1)[0]] = float(value)
+    return counts
+
+
+def test_metrics_count_every_answer_with_its_status(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--max-upload-mb", "0.1") as process:
+        with process.client() as client:
+            before = _responses_by_status(client)
+            assert client.post("/v1/classify", files=upload(sample("NORMAL", 0))).status_code == 200
+            big = {"file": ("big.jpg", large_jpeg(1, 400))}
+            assert client.post("/v1/classify", files=big).status_code == 413  # announced length
+            assert _send_chunks_past_the_limit(process.port).startswith("HTTP/1.1 413 ")
+            assert client.post("/v1/classify", data={"other": "x"}).status_code == 422
+            unreadable = {"file": ("x.png", b"not an image")}
+            assert client.post("/v1/classify", files=unreadable).status_code == 422
+            assert client.get("/v1/nothing").status_code == 404
+        with process.client(token="wrong-token") as stranger:
+            assert stranger.get("/v1/model").status_code == 401
+        with process.client() as client:
+            after = _responses_by_status(client)
+    counted = {status: after[status] - before.get(status, 0.0) for status in after}
+    # The first /metrics answer (200) is counted once it has gone out: the second one sees it.
+    assert counted == {"200": 2, "401": 1, "404": 1, "413": 2, "422": 2}
 
 
 def test_a_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from edgexray.audit import new_id
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 from edgexray.serve.auth import require_token
 from edgexray.serve.error_responses import error_response
 from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
@@ -38,24 +40,44 @@ async def classify(
     ],
     service: ServiceDep,
     explain: Annotated[
-        bool, Query(description="Add the heatmap overlay as a PNG data URL")
+        bool,
+        Query(
+            description="Add the heatmap: `overlay` (a PNG data URL) and `explanation` (its "
+            "record; `localized: false` with `not_localized` when the map shows no evidence)"
+        ),
+    ] = False,
+    preview: Annotated[
+        bool,
+        Query(
+            description="Add `preview`: the image as the model saw it (decoded, a DICOM file "
+            f"windowed), at most {DISPLAY_SIDE} px on its long side, as a PNG data URL that any "
+            "browser shows"
+        ),
     ] = False,
 ) -> JSONResponse:
     started = time.perf_counter()
     request_id = new_id()
-    outcome, response = await _classify(service, file, explain, request_id)
+    outcome, response = await _classify(service, file, Asked(explain, preview), request_id)
     service.metrics.requests.labels(outcome).inc()
     service.metrics.latency.observe(time.perf_counter() - started)
     response.headers["X-Request-ID"] = request_id
     return response
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a request asked for besides the record: the heatmap, the preview."""
+
+    explain: bool
+    preview: bool
+
+
 def _classify_and_audit(
-    service: Service, upload: IO[bytes], filename: str, explain: bool, request_id: str
+    service: Service, upload: IO[bytes], filename: str, asked: Asked, request_id: str
 ) -> Classified:
     """The worker thread's job: classify, then write the audit line (fsync included) before the
     answer goes out, so no answer is given that the audit log does not hold."""
-    classified = service.model.classify_upload(upload, filename, explain)
+    classified = service.model.classify_upload(upload, filename, asked.explain, asked.preview)
     if service.audit is not None:
         service.audit.record(
             classified.prediction,
@@ -68,15 +90,15 @@ def _classify_and_audit(
 
 
 async def _classify(
-    service: Service, file: UploadFile, explain: bool, request_id: str
+    service: Service, file: UploadFile, asked: Asked, request_id: str
 ) -> tuple[str, JSONResponse]:
     """(outcome for the metrics, response)."""
-    if explain and not service.model.can_explain:
+    if asked.explain and not service.model.can_explain:
         return "error", error_response(501, "heatmaps are not available in this build")
     filename = file.filename or "upload"
     try:
         classified = await service.queue.run(
-            lambda: _classify_and_audit(service, file.file, filename, explain, request_id)
+            lambda: _classify_and_audit(service, file.file, filename, asked, request_id)
         )
     except QueueFull:
         return "queue_full", error_response(

@@ -95,24 +95,35 @@ function clearResult(status) {
   $("confidence").textContent = "";
   $("error").textContent = "";
   $("input-check").hidden = true;
+  $("heatmap-note").hidden = true;
   $("overlay").hidden = true;
   $("bars").replaceChildren();
+  showPreview(null, "");
+}
+
+// The image as the model saw it, rendered by the server as PNG (a browser cannot show DICOM, and a
+// file it cannot decode would be a broken-image icon); null: no image, the drop hint instead.
+function showPreview(url, name) {
+  const preview = $("preview");
+  if (url) {
+    preview.src = url;
+    preview.alt = name;
+  } else {
+    preview.removeAttribute("src");
+    preview.alt = "";
+  }
+  preview.hidden = !url;
+  $("drop-hint").hidden = Boolean(url);
 }
 
 async function classify(file) {
   clearResult("Classifying " + file.name + "…");
-  const preview = $("preview");
-  if (preview.src) URL.revokeObjectURL(preview.src);
-  preview.src = URL.createObjectURL(file);
-  preview.hidden = false;
-  preview.alt = file.name;
-  $("drop-hint").hidden = true;
   const form = new FormData();
   form.append("file", file, file.name);
-  const explain = canExplain && $("explain-input").checked ? "?explain=1" : "";
+  const asked = canExplain && $("explain-input").checked ? "?preview=1&explain=1" : "?preview=1";
   let response;
   try {
-    response = await fetch("v1/classify" + explain, {
+    response = await fetch("v1/classify" + asked, {
       method: "POST", headers: authHeaders(), body: form,
     });
   } catch (failure) {
@@ -132,15 +143,27 @@ async function classify(file) {
   }
   const record = await response.json();
   clearResult(record.path);
+  showPreview(record.preview, record.path);
   showInputCheck(record);
   if (record.label) {
     $("label").textContent = record.label;
     $("confidence").textContent = "confidence " + (100 * record.confidence).toFixed(1) + "%";
   }
   showBars(record.probabilities, record.label);
-  if (record.overlay) {
+  showHeatmap(record);
+}
+
+// The heatmap when its map shows evidence; otherwise the server's reason in words (a map below the
+// floor drawn in colour would show bright regions where there is only noise; docs/explain.md).
+function showHeatmap(record) {
+  const explanation = record.explanation;
+  if (!record.overlay || !explanation) return;
+  if (explanation.localized) {
     $("overlay").src = record.overlay;
     $("overlay").hidden = false;
+  } else {
+    $("heatmap-note").textContent = "Heatmap: " + explanation.not_localized;
+    $("heatmap-note").hidden = false;
   }
 }
 
