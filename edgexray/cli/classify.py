@@ -280,9 +280,6 @@ def classify(
     if list(paths).count(STDIN) > 1:
         raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
     found = discover_images([p for p in paths if p != STDIN])
-    width = max(
-        [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
-    )
     failures = successes = rejections = 0
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -300,7 +297,7 @@ def classify(
             stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None
         )
         stream: TextIO = destination.stream if destination else sys.stdout
-        writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
+        writer: ResultWriter = WRITERS[output_format](stream, classifier.labels)
         output_closed = False
         try:
             if STDIN in paths:
