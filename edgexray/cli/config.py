@@ -41,25 +41,48 @@ def _value(config: ConfigFile, option: click.Option, value: Any) -> Any:
     return value
 
 
+def _setting(
+    config: ConfigFile,
+    where: str,
+    key: str,
+    value: Any,
+    option: click.Option,
+    context: click.Context,
+) -> Any:
+    """The value of `key` (found at `where`: `[serve]` or `(top level)`) for the default_map,
+    checked as the command line would check it, so that a mistake names the file, the section
+    and the key rather than a flag the user never typed. ConfigError for a value the option
+    refuses."""
+    value = _value(config, option, value)
+    try:
+        option.process_value(context, value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{config.path} {where} {key}: {exc.message}") from None
+    return value
+
+
 def command_defaults(
     config: ConfigFile, name: str, command: click.Command
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(default_map for `command`, where each value came from). Shared keys the command does not
     have are skipped (another command uses them); a key in its own section it does not have is an
-    error."""
+    error, and so is a value the option refuses."""
     options = _options(command)
+    context = click.Context(command, info_name=name)
     defaults: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for key, value in config.shared.items():
         if key in options:
             option = options[key]
-            defaults[str(option.name)] = _value(config, option, value)
+            defaults[str(option.name)] = _setting(
+                config, "(top level)", key, value, option, context
+            )
             origins[str(option.name)] = f"{config.path} (top level)"
     for key, value in config.sections.get(name, {}).items():
         if key not in options:
             raise ConfigError(f"{config.path}: [{name}] has no option {key!r}")
         option = options[key]
-        defaults[str(option.name)] = _value(config, option, value)
+        defaults[str(option.name)] = _setting(config, f"[{name}]", key, value, option, context)
         origins[str(option.name)] = f"{config.path} [{name}]"
     return defaults, origins
 
