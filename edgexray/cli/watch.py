@@ -14,6 +14,7 @@ import click
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier
+from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
@@ -60,7 +61,9 @@ _file = click.Path(path_type=Path, dir_okay=False)
     help="Seconds between full scans of the inbox.",
 )
 @click.option("--poll", is_flag=True, help="Poll instead of inotify (network shares).")
-@click.option("--once", is_flag=True, help="Process what is in the inbox, then exit.")
+@click.option(
+    "--once", cls=ActionOption, is_flag=True, help="Process what is in the inbox, then exit."
+)
 @audit_option
 @threads_option
 @engine_option
