@@ -16,7 +16,7 @@ from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
-from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
+from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, require_comparison, run_bench
 from edgexray.cli.options import (
     card_override_options,
     overrides_from,
@@ -192,8 +192,9 @@ def bench(
     variant (top-1, decisions changed at its threshold, max/mean |dp|) and accuracy, precision,
     recall, F1 and confusion when --data has class folders (docs/scale.md).
 
-    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured
-    (with --ray: some images could not be read or run).
+    Exit codes: 0 all measured, 1 fatal error (also: --recommend with nothing to compare the
+    variants with, --write-config with no row to recommend), 2 usage error, 3 some models could
+    not be measured (with --ray: some images could not be read or run).
     """
     if reference is not None and keras is not None:
         raise click.UsageError("give --reference or --keras, not both")
@@ -236,7 +237,11 @@ def bench(
             )
         sweep_command(request, min_agreement, json_path, markdown, write_config)
         return
-    report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
+    report = run_bench(
+        request,
+        progress=lambda line: click.echo(f"edgexray: {line}", err=True),
+        require_reference=min_agreement is not None,
+    )
     recommendation = None if min_agreement is None else recommend(report.results, min_agreement)
     # Files first: a reader of stdout that leaves early (`| head`) must not cost the JSON report.
     if json_path:
@@ -250,6 +255,7 @@ def bench(
         plot_latency_vs_agreement(report.results, plot)
     click.echo(format_table(report), nl=False)
     if recommendation is not None:
+        require_comparison(report)
         click.echo(recommendation.describe())
     failed = [row for row in report.results if not row.ok]
     if failed:

@@ -127,3 +127,76 @@ def test_write_config_needs_sweep_and_recommend(models: list[Path], tmp_path: Pa
     args = ["bench", "-m", str(models[0]), "--data", str(tmp_path), "--write-config", "x.txt"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "--write-config needs --sweep and --recommend" in result.output
+
+
+def test_sweep_without_a_reference_compares_with_the_fp32_variant_as_plain_bench_does(
+    models: list[Path], tmp_path: Path
+) -> None:
+    # The device's own images, which no saved reference covers: the fp32 file stands in.
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    out, config = tmp_path / "sweep.json", tmp_path / "s.toml"
+    args = ["bench", "--sweep", "--data", str(data), "--runs", "2", "--warmup", "0"]
+    args += ["--batch-sizes", "1", "--threads", "1", "--json", str(out)]
+    args += ["--recommend", "0.5", "--write-config", str(config)]
+    args += ["-m", str(models[0]), "-m", str(models[2])]  # tflite-fp32, tflite-int8
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["comparison"]["against"] == "tflite-fp32 litert 1t"
+    assert report["comparison"]["stand_in"] and report["comparison"]["source"] == str(models[0])
+    rows = {row["name"]: row for row in report["results"]}
+    assert rows["tflite-fp32 litert 1t"]["agreement"] == 1.0
+    assert rows["tflite-int8 litert 1t"]["agreement"] is not None
+    assert report["recommendation"]["name"] in rows
+    assert "recommended for >= 50% agreement vs tflite-fp32 litert 1t" in result.output
+    assert config.exists()
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_recommend_with_nothing_to_compare_with_fails_in_one_line_and_writes_nothing(
+    sweep: bool, models: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgexray import exit_codes
+    from edgexray.cli.main import main
+
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    config = tmp_path / "s.toml"
+    argv = ["bench", "-m", str(models[2]), "--data", str(data), "--recommend", "0.995"]
+    argv += ["--sweep", "--write-config", str(config)] if sweep else []
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    captured = capsys.readouterr()
+    assert stop.value.code == exit_codes.FATAL, captured
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("edgexray: error: --recommend has nothing to measure agreement against")
+    assert "fp32" in line and not config.exists()
+    assert "measuring" not in captured.err  # refused before anything was measured
+
+
+def test_write_config_with_no_row_at_the_floor_fails_and_writes_nothing(
+    models: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgexray import exit_codes
+    from edgexray.cli.main import main
+    from edgexray.reference import read_reference, write_reference
+
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    saved = read_reference(save_reference_from(models[0], data))
+    # A full model that disagrees with every variant on every image.
+    write_reference(
+        models[0].parent / "tiny.reference.json",
+        saved.__class__(saved.labels, saved.images, saved.probabilities[:, ::-1].copy()),
+    )
+    config = tmp_path / "s.toml"
+    argv = ["bench", "--sweep", "-m", str(models[2]), "--data", str(data), "--threads", "1"]
+    argv += ["--runs", "1", "--warmup", "0", "--batch-sizes", "1"]
+    argv += ["--recommend", "0.5", "--write-config", str(config)]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    captured = capsys.readouterr()
+    assert stop.value.code == exit_codes.FATAL, captured
+    assert "no recommendation for >= 50% agreement" in captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        f"edgexray: error: --write-config: nothing written to {config}, no row is recommended"
+    )
+    assert not config.exists()
