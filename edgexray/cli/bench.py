@@ -231,10 +231,10 @@ def bench(
     if sweep or write_config:
         from edgexray.cli.bench_sweep import sweep_command
 
-        if not sweep or min_agreement is None or keras is not None or plot is not None:
-            raise click.UsageError(
-                "--write-config needs --sweep and --recommend; --sweep takes no --keras or --plot"
-            )
+        if write_config and (not sweep or min_agreement is None):
+            raise click.UsageError("--write-config needs --sweep and --recommend")
+        if keras is not None or plot is not None:
+            raise click.UsageError("--sweep takes no --keras or --plot")
         sweep_command(request, min_agreement, json_path, markdown, write_config)
         return
     report = run_bench(

@@ -200,3 +200,18 @@ def test_write_config_with_no_row_at_the_floor_fails_and_writes_nothing(
         f"edgexray: error: --write-config: nothing written to {config}, no row is recommended"
     )
     assert not config.exists()
+
+
+def test_sweep_without_recommend_measures_and_write_config_alone_is_refused(
+    models: list[Path], tmp_path: Path
+) -> None:
+    data = labelled_noise_images(tmp_path / "data", LABELS, 1, (24, 20), seed=7)
+    args = ["bench", "--sweep", "-m", str(models[2]), "--data", str(data), "--threads", "1"]
+    args += ["--runs", "1", "--warmup", "0", "--batch-sizes", "1"]
+    measured = CliRunner().invoke(cli, args)
+    assert measured.exit_code == 0, measured.output
+    assert "tflite-int8 litert 1t" in measured.output
+    refused = CliRunner().invoke(cli, [*args, "--write-config", str(tmp_path / "s.toml")])
+    assert refused.exit_code == 2 and "--write-config needs --sweep and --recommend" in (
+        refused.output
+    )
