@@ -318,11 +318,13 @@ def assemble_report(
     comparison: Comparison | None,
     plan: TimingPlan,
     threads: int | None,
+    swept: bool = False,
 ) -> BenchReport:
-    """Score every outcome and put the rows together with the machine description."""
+    """Score every outcome and put the rows together with the machine description (`swept`:
+    the rows ran at 1 to `threads` threads, see describe_machine)."""
     rows = tuple(build_result(outcome, comparison, data.truth) for outcome in outcomes)
     return BenchReport(
-        machine=describe_machine(threads),
+        machine=describe_machine(threads, swept),
         plan=plan,
         data={
             "folder": str(data.folder),

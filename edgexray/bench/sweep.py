@@ -100,9 +100,8 @@ def run_sweep(
     cards = read_cards(request.models, request.overrides)
     data = load_bench_data(request.data, cards[0].labels, request.limit)
     installed = available_engines()
-    points = plan_sweep(
-        request.models, cards, installed, max_threads or usable_cores(), request.overrides
-    )
+    max_threads = max_threads or usable_cores()
+    points = plan_sweep(request.models, cards, installed, max_threads, request.overrides)
     if not points:
         raise EngineUnavailableError(
             f"no installed engine reads these files (installed: {', '.join(installed) or 'none'})"
@@ -128,5 +127,7 @@ def run_sweep(
                     )
                 )
     outcomes = [_median_run(o) for o in runs]
-    report = assemble_report(outcomes, data, plan.choose(outcomes), request.plan, None)
+    report = assemble_report(
+        outcomes, data, plan.choose(outcomes), request.plan, max_threads, swept=True
+    )
     return SweepReport(report, {p.spec.name: p.deployment for p in points})

@@ -215,3 +215,23 @@ def test_sweep_without_recommend_measures_and_write_config_alone_is_refused(
     assert refused.exit_code == 2 and "--write-config needs --sweep and --recommend" in (
         refused.output
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_sweep_report_says_which_thread_counts_it_used(
+    threads: int, models: list[Path], tmp_path: Path
+) -> None:
+    data = labelled_noise_images(tmp_path / "data", LABELS, 1, (24, 20), seed=7)
+    out = tmp_path / "sweep.json"
+    args = ["bench", "--sweep", "--data", str(data), "--runs", "1", "--warmup", "0"]
+    args += ["--batch-sizes", "1", "--threads", str(threads), "--json", str(out)]
+    args += ["-m", str(models[2])]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    machine = json.loads(out.read_text())["machine"]
+    assert machine["threads"] == threads
+    (line,) = [x for x in result.output.splitlines() if x.startswith("machine:")]
+    if threads == 1:
+        assert "1 threads used" in line, line
+    else:
+        assert "1 to 2 threads, one count per row" in line, line
