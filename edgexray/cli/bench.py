@@ -41,12 +41,13 @@ def _bench_on_ray(
     request: BenchRequest,
     address: str,
     actors: int | None,
+    timeout: float,
     json_path: Path | None,
     markdown: Path | None,
 ) -> None:
     from edgexray.cli.bench_ray import bench_on_ray
 
-    report = bench_on_ray(request, address, actors)
+    report = bench_on_ray(request, address, actors, timeout)
     if json_path:
         write_text_atomically(json_path, report.to_json())
     if markdown:
@@ -178,6 +179,7 @@ def bench(
     trusted_keys: tuple[Path, ...],
     ray_address: str | None,
     actors: int | None,
+    ray_timeout: float,
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -226,7 +228,7 @@ def bench(
         timeout_s=timeout_s,
     )
     if ray_address is not None:
-        _bench_on_ray(request, ray_address, actors, json_path, markdown)
+        _bench_on_ray(request, ray_address, actors, ray_timeout, json_path, markdown)
         return
     if sweep or write_config:
         from edgexray.cli.bench_sweep import sweep_command

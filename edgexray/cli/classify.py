@@ -102,12 +102,14 @@ def ray_address_given(value: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class _RayRun:
-    """The flags that only `--ray` reads: where, into which file, how many actors, audit log."""
+    """The flags that only `--ray` reads: where, into which file, how many actors, audit log, and
+    the seconds to reach the cluster."""
 
     address: str
     output: Path | None
     actors: int | None
     audit: Path | None
+    timeout: float
 
 
 def _classify_on_ray(
@@ -132,6 +134,7 @@ def _classify_on_ray(
         overrides=overrides,
         options=options,
         audit=run.audit,
+        connect_timeout=run.timeout,
     )
     elapsed = time.perf_counter() - started
     click.echo(
@@ -229,6 +232,7 @@ def classify(
     audit: Path | None,
     ray_address: str | None,
     actors: int | None,
+    ray_timeout: float,
     **flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files, DICOM included).
@@ -268,7 +272,7 @@ def classify(
         trusted_keys=trusted_keys,
     )
     if ray_address is not None:
-        ray_run = _RayRun(ray_address, output, actors, audit)
+        ray_run = _RayRun(ray_address, output, actors, audit, ray_timeout)
         _classify_on_ray(paths, model, ray_run, options, overrides)
         return
     classifier = Classifier(model, options, overrides)
