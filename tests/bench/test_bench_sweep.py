@@ -149,7 +149,13 @@ def test_sweep_without_a_reference_compares_with_the_fp32_variant_as_plain_bench
     assert rows["tflite-int8 litert 1t"]["agreement"] is not None
     assert report["recommendation"]["name"] in rows
     assert "recommended for >= 50% agreement vs tflite-fp32 litert 1t" in result.output
-    assert config.exists()
+    chosen = report["deployments"][report["recommendation"]["name"]]
+    with config.open("rb") as stream:
+        assert tomllib.load(stream) == {
+            "model": str(Path(chosen["path"]).resolve()),
+            "engine": "litert",
+            "threads": 1,
+        }
 
 
 @pytest.mark.parametrize("sweep", [True, False])
