@@ -31,3 +31,14 @@ def test_the_device_install_is_the_wheel_path_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip wheel --quiet --no-deps . -w" in ci and '"$wheel[tflite,onnx]"' in ci
     assert '-m "not tensorflow"' in ci
+
+
+def test_the_kiosk_guide_installs_the_wheel_not_a_name_from_an_index():
+    # edgexray is on no public index: `pip install 'edgexray[...]'` would fail (or, worse, install
+    # whatever someone else published under that name).
+    readme = (ROOT / "README.md").read_text()
+    readme_kiosk = readme.split("## Run on a kiosk", 1)[1].split("\n## ", 1)[0]
+    kiosk = (ROOT / "docs" / "kiosk.md").read_text()
+    for text in (kiosk, readme_kiosk):
+        assert "pip install 'edgexray[" not in text
+    assert ".whl[tflite,serve]'" in kiosk and "device-install.md" in kiosk

@@ -37,7 +37,8 @@ class MachineInfo:
     """cpu_model: as /proc/cpuinfo names it; cpu_features: the SIMD flags that matter for inference;
     logical_cores: os.cpu_count(); threads: engine threads the benchmark ran with, as the engines
     resolve them (None only in reports written before that was recorded: then all cores);
-    tool_versions: installed distribution -> version."""
+    threads_swept: True for `bench --sweep`, whose rows ran at 1 to `threads` threads, each row
+    naming its own; tool_versions: installed distribution -> version."""
 
     cpu_model: str
     cpu_features: tuple[str, ...]
@@ -47,6 +48,7 @@ class MachineInfo:
     machine: str
     python: str
     tool_versions: dict[str, str] = field(default_factory=dict)
+    threads_swept: bool = False
 
     @property
     def threads_used(self) -> int:
@@ -55,9 +57,14 @@ class MachineInfo:
     def describe(self) -> str:
         """One line for people: `AMD EPYC (avx2, avx512_vnni), 2 cores, 2 threads, Linux x86_64`."""
         features = f" ({', '.join(self.cpu_features)})" if self.cpu_features else ""
+        threads = (
+            f"1 to {self.threads_used} threads, one count per row"
+            if self.threads_swept and self.threads_used > 1
+            else f"{self.threads_used} threads used"
+        )
         return (
             f"{self.cpu_model}{features}, {self.logical_cores} logical cores, "
-            f"{self.threads_used} threads used, {self.system} {self.machine}, Python {self.python}"
+            f"{threads}, {self.system} {self.machine}, Python {self.python}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,9 +90,10 @@ def tool_versions(names: tuple[str, ...] = TOOLS) -> dict[str, str]:
     return versions
 
 
-def describe_machine(threads: int | None) -> MachineInfo:
+def describe_machine(threads: int | None, swept: bool = False) -> MachineInfo:
     """This machine, with the engine threads the benchmark uses for `threads` (None: what the
-    engines take then, one per core this process may use)."""
+    engines take then, one per core this process may use); `swept`: the rows ran at 1 to that
+    many threads (bench --sweep)."""
     model, features = _cpuinfo()
     return MachineInfo(
         cpu_model=model,
@@ -96,4 +104,5 @@ def describe_machine(threads: int | None) -> MachineInfo:
         machine=platform.machine(),
         python=platform.python_version(),
         tool_versions=tool_versions(),
+        threads_swept=swept,
     )

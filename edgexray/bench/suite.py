@@ -28,7 +28,7 @@ from edgexray.bench.runner import RunOutcome, SubjectSpec, run_isolated
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.errors import CardError, EngineUnavailableError, ModelError
+from edgexray.errors import CardError, EdgexrayError, EngineUnavailableError, ModelError
 from edgexray.modelfile import read_card
 from edgexray.preprocessing import Preprocessor
 
@@ -231,17 +231,100 @@ def keras_comparison(outcomes: list[RunOutcome]) -> Comparison | None:
     return None
 
 
+class NoReferenceError(EdgexrayError):
+    """A recommendation was asked for, but nothing can be measured to compare the variants with:
+    no saved reference covers the images, no Keras model, no fp32/fp16 variant to stand in."""
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """What bench and bench --sweep compare the variants with, chosen the same way for both:
+    the full model's probabilities saved by export when they cover the data images (`saved`),
+    else the Keras row measured now (`keras`), else the most exact variant measured (fp32, then
+    fp16: `stand_in`, its card variant), when there is another row to compare with it."""
+
+    saved: Comparison | None
+    keras: bool
+    stand_in: str | None
+    rows: int
+
+    @property
+    def possible(self) -> bool:
+        """Whether the plan can give a comparison, if the rows it needs are measured."""
+        return self.saved is not None or self.keras or (self.stand_in is not None and self.rows > 1)
+
+    def require(self, data: BenchData) -> None:
+        """NoReferenceError (before anything is measured) when no comparison is possible."""
+        if self.possible:
+            return
+        why = (
+            "no fp32 or fp16 variant is given to stand in for the full model"
+            if self.stand_in is None
+            else f"the {self.stand_in} variant, which would stand in for it, is the only row"
+        )
+        raise NoReferenceError(
+            "--recommend has nothing to measure agreement against: no saved reference covers "
+            f"the images of {data.folder} and {why} (add -m NAME.tflite-fp32.tflite, or give "
+            "--reference NAME.reference.json or --keras MODEL)"
+        )
+
+    def choose(self, outcomes: list[RunOutcome]) -> Comparison | None:
+        """The comparison, once `outcomes` are measured (a failed Keras row gives way to the
+        stand-in variant); None when no row it could use was measured."""
+        if self.saved is not None:
+            return self.saved
+        measured = keras_comparison(outcomes) if self.keras else None
+        return measured if measured is not None else variant_comparison(outcomes)
+
+
+def require_comparison(report: BenchReport) -> None:
+    """NoReferenceError after measuring when the report has no comparison although one was
+    planned (the row that was to be the reference failed): a recommendation needs one."""
+    if report.comparison is None:
+        raise NoReferenceError(
+            "--recommend has nothing to measure agreement against: the row that was to be the "
+            "reference could not be measured (its error is in the table)"
+        )
+
+
+def plan_comparison(
+    request: BenchRequest,
+    cards: list[ModelCard],
+    data: BenchData,
+    rows: int,
+    progress: Progress = lambda _: None,
+) -> ComparisonPlan:
+    """The ComparisonPlan of `request` over `rows` measured rows: the saved reference is read
+    now (ModelError when its labels differ from the models'), before any row is measured."""
+    reference = request.reference or (
+        None if request.keras else find_reference(list(request.models), cards)
+    )
+    saved = None
+    if reference is not None:
+        saved = comparison_from_reference(reference, data.files, cards[0].labels)
+        if saved is None:
+            progress(
+                f"none of the {len(data.files)} images is in {reference}: agreement is measured "
+                "against the most exact variant instead"
+            )
+    chosen = most_exact([card.variant for card in cards])
+    stand_in = None if chosen is None else cards[chosen].variant
+    return ComparisonPlan(saved, request.keras is not None, stand_in, rows)
+
+
 def assemble_report(
     outcomes: list[RunOutcome],
     data: BenchData,
     comparison: Comparison | None,
     plan: TimingPlan,
     threads: int | None,
+    swept: bool = False,
 ) -> BenchReport:
-    """Score every outcome and put the rows together with the machine description."""
+    """Score every outcome and put the rows together with the machine description (`swept`:
+    the rows ran at 1 to `threads` threads, see describe_machine)."""
     rows = tuple(build_result(outcome, comparison, data.truth) for outcome in outcomes)
     return BenchReport(
-        machine=describe_machine(threads),
+        machine=describe_machine(threads, swept),
         plan=plan,
         data={
             "folder": str(data.folder),
@@ -261,8 +344,12 @@ def assemble_report(
     )
 
 
-def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> BenchReport:
-    """Everything `edgexray bench` does between parsing flags and writing outputs."""
+def run_bench(
+    request: BenchRequest, progress: Progress = lambda _: None, require_reference: bool = False
+) -> BenchReport:
+    """Everything `edgexray bench` does between parsing flags and writing outputs. With
+    require_reference (for --recommend), NoReferenceError before measuring when nothing could
+    be compared with the variants (see ComparisonPlan)."""
     cards = read_cards(request.models, request.overrides)
     card = cards[0] if cards else None
     if card is None:
@@ -270,25 +357,13 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _: None) -> Ben
     data = load_bench_data(request.data, card.labels, request.limit)
     specs = keras_specs(request.keras, card) if request.keras else []
     specs += variant_specs(request.models, cards, request.overrides)
-    comparison: Comparison | None = None
-    reference = request.reference or (
-        None if request.keras else find_reference(list(request.models), cards)
-    )
-    if reference is not None:
-        comparison = comparison_from_reference(reference, data.files, card.labels)
-        if comparison is None:
-            progress(
-                f"none of the {len(data.files)} images is in {reference}: agreement is measured "
-                "against the most exact variant instead"
-            )
+    plan = plan_comparison(request, cards, data, len(specs), progress)
+    if require_reference:
+        plan.require(data)
     with tempfile.TemporaryDirectory(prefix="edgexray-bench-") as folder:
         progress(f"preprocessing {len(data.files)} images")
         tensors = preprocess_once(data, cards, Path(folder))
         outcomes = measure_all(
             specs, data, request.plan, request.threads, progress, tensors, request.timeout_s
         )
-    if request.keras:
-        comparison = keras_comparison(outcomes)
-    if comparison is None:
-        comparison = variant_comparison(outcomes)
-    return assemble_report(outcomes, data, comparison, request.plan, request.threads)
+    return assemble_report(outcomes, data, plan.choose(outcomes), request.plan, request.threads)

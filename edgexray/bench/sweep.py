@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgexray.bench.comparison import comparison_from_reference, find_reference
 from edgexray.bench.dataset import load_bench_data
 from edgexray.bench.deployment import Deployment
 from edgexray.bench.pinned_subjects import PINNED_FACTORIES
@@ -25,6 +24,7 @@ from edgexray.bench.suite import (
     Progress,
     _median_run,
     assemble_report,
+    plan_comparison,
     preprocess_once,
     read_cards,
 )
@@ -87,25 +87,28 @@ class SweepReport:
 
 
 def run_sweep(
-    request: BenchRequest, max_threads: int | None = None, progress: Progress = lambda _: None
+    request: BenchRequest,
+    max_threads: int | None = None,
+    progress: Progress = lambda _: None,
+    require_reference: bool = False,
 ) -> SweepReport:
     """Measure every point of the sweep of `request.models` (see plan_sweep), each in a fresh
-    process, in rounds when request.plan.processes > 1. `request.threads` is not used: the sweep
-    goes over 1..max_threads (default: the usable cores)."""
+    process, in rounds when request.plan.processes > 1, and compare them as bench does (see
+    edgexray.bench.suite.ComparisonPlan; with require_reference, NoReferenceError before
+    measuring when nothing could be compared). `request.threads` is not used: the sweep goes
+    over 1..max_threads (default: the usable cores)."""
     cards = read_cards(request.models, request.overrides)
     data = load_bench_data(request.data, cards[0].labels, request.limit)
     installed = available_engines()
-    points = plan_sweep(
-        request.models, cards, installed, max_threads or usable_cores(), request.overrides
-    )
+    max_threads = max_threads or usable_cores()
+    points = plan_sweep(request.models, cards, installed, max_threads, request.overrides)
     if not points:
         raise EngineUnavailableError(
             f"no installed engine reads these files (installed: {', '.join(installed) or 'none'})"
         )
-    reference = request.reference or find_reference(list(request.models), cards)
-    comparison = (
-        comparison_from_reference(reference, data.files, cards[0].labels) if reference else None
-    )
+    plan = plan_comparison(request, cards, data, len(points), progress)
+    if require_reference:
+        plan.require(data)
     runs: list[list[RunOutcome]] = [[] for _ in points]
     with tempfile.TemporaryDirectory(prefix="edgexray-sweep-") as folder:
         progress(f"preprocessing {len(data.files)} images")
@@ -124,5 +127,7 @@ def run_sweep(
                     )
                 )
     outcomes = [_median_run(o) for o in runs]
-    report = assemble_report(outcomes, data, comparison, request.plan, None)
+    report = assemble_report(
+        outcomes, data, plan.choose(outcomes), request.plan, max_threads, swept=True
+    )
     return SweepReport(report, {p.spec.name: p.deployment for p in points})

@@ -16,7 +16,7 @@ from edgexray.bench.measure import TimingPlan
 from edgexray.bench.plot import plot_latency_vs_agreement, plotting_available
 from edgexray.bench.recommend import recommend
 from edgexray.bench.report import format_markdown, format_table
-from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, run_bench
+from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, require_comparison, run_bench
 from edgexray.cli.options import (
     card_override_options,
     overrides_from,
@@ -41,12 +41,13 @@ def _bench_on_ray(
     request: BenchRequest,
     address: str,
     actors: int | None,
+    timeout: float,
     json_path: Path | None,
     markdown: Path | None,
 ) -> None:
     from edgexray.cli.bench_ray import bench_on_ray
 
-    report = bench_on_ray(request, address, actors)
+    report = bench_on_ray(request, address, actors, timeout)
     if json_path:
         write_text_atomically(json_path, report.to_json())
     if markdown:
@@ -178,6 +179,7 @@ def bench(
     trusted_keys: tuple[Path, ...],
     ray_address: str | None,
     actors: int | None,
+    ray_timeout: float,
     **card_flags: Any,
 ) -> None:
     """Measure each model in its own process: load time, first inference, latency p50/p90/p99
@@ -192,8 +194,9 @@ def bench(
     variant (top-1, decisions changed at its threshold, max/mean |dp|) and accuracy, precision,
     recall, F1 and confusion when --data has class folders (docs/scale.md).
 
-    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be measured
-    (with --ray: some images could not be read or run).
+    Exit codes: 0 all measured, 1 fatal error (also: --recommend with nothing to compare the
+    variants with, --write-config with no row to recommend), 2 usage error, 3 some models could
+    not be measured (with --ray: some images could not be read or run).
     """
     if reference is not None and keras is not None:
         raise click.UsageError("give --reference or --keras, not both")
@@ -225,18 +228,22 @@ def bench(
         timeout_s=timeout_s,
     )
     if ray_address is not None:
-        _bench_on_ray(request, ray_address, actors, json_path, markdown)
+        _bench_on_ray(request, ray_address, actors, ray_timeout, json_path, markdown)
         return
     if sweep or write_config:
         from edgexray.cli.bench_sweep import sweep_command
 
-        if not sweep or min_agreement is None or keras is not None or plot is not None:
-            raise click.UsageError(
-                "--write-config needs --sweep and --recommend; --sweep takes no --keras or --plot"
-            )
+        if write_config and (not sweep or min_agreement is None):
+            raise click.UsageError("--write-config needs --sweep and --recommend")
+        if keras is not None or plot is not None:
+            raise click.UsageError("--sweep takes no --keras or --plot")
         sweep_command(request, min_agreement, json_path, markdown, write_config)
         return
-    report = run_bench(request, progress=lambda line: click.echo(f"edgexray: {line}", err=True))
+    report = run_bench(
+        request,
+        progress=lambda line: click.echo(f"edgexray: {line}", err=True),
+        require_reference=min_agreement is not None,
+    )
     recommendation = None if min_agreement is None else recommend(report.results, min_agreement)
     # Files first: a reader of stdout that leaves early (`| head`) must not cost the JSON report.
     if json_path:
@@ -250,6 +257,7 @@ def bench(
         plot_latency_vs_agreement(report.results, plot)
     click.echo(format_table(report), nl=False)
     if recommendation is not None:
+        require_comparison(report)
         click.echo(recommendation.describe())
     failed = [row for row in report.results if not row.ok]
     if failed:

@@ -15,7 +15,12 @@ from edgexray.bench.comparison import most_exact
 from edgexray.bench.dataset import load_bench_data
 from edgexray.bench.suite import BenchRequest, read_cards, variant_specs
 from edgexray.card import ModelCard
-from edgexray.cli.ray_classify import ray_session, require_ray, with_progress
+from edgexray.cli.ray_classify import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    ray_session,
+    require_ray,
+    with_progress,
+)
 
 # Every image is judged, as bench judges every image of --data: input checks off. Batches of 16
 # images per call, one engine thread per actor (edgexray.scale.ACTOR_OPTIONS).
@@ -33,11 +38,16 @@ def choose_reference(cards: list[ModelCard], names: list[str]) -> tuple[int | No
     return 0, f"the first model given: none is fp32 or fp16 (compare with --ray -m {names[0]})"
 
 
-def bench_on_ray(request: BenchRequest, address: str, actors: int | None) -> Any:
+def bench_on_ray(
+    request: BenchRequest,
+    address: str,
+    actors: int | None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+) -> Any:
     """Compare the request's models over every image of its data folder on Ray; returns an
     edgexray.scale.ArchiveReport. ModelError/CardError for a bad model (before Ray starts),
     ImageError for a data folder without images, EdgexrayError when Ray is missing or the
-    cluster cannot be reached."""
+    cluster cannot be reached within `connect_timeout` seconds (see ray_session)."""
     require_ray()
     from edgexray.classifier import ClassifierOptions
     from edgexray.scale import ACTOR_OPTIONS, ArchiveComparison, ArchiveReport, compare_dataset
@@ -50,7 +60,7 @@ def bench_on_ray(request: BenchRequest, address: str, actors: int | None) -> Any
     comparison = ArchiveComparison(tuple(names), tuple(cards), reference)
     truth = data.truth if data.truth is not None else [-1] * len(data.files)
     options: ClassifierOptions = dataclasses.replace(ACTOR_OPTIONS, input_check="off")
-    with ray_session(address) as cpus:
+    with ray_session(address, connect_timeout) as cpus:
         import ray.data
 
         pool = actors or cpus

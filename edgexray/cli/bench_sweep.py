@@ -11,9 +11,10 @@ import click
 from edgexray.atomic import write_text_atomically
 from edgexray.bench.deployment import config_text
 from edgexray.bench.report import format_markdown, format_table
-from edgexray.bench.suite import BenchRequest
+from edgexray.bench.suite import BenchRequest, require_comparison
 from edgexray.bench.sweep import run_sweep
 from edgexray.cli import exit_codes
+from edgexray.errors import EdgexrayError
 
 
 def sweep_command(
@@ -24,9 +25,14 @@ def sweep_command(
     write_config: Path | None,
 ) -> None:
     """Run the sweep (threads up to request.threads, default the usable cores) and write its
-    outputs; exit 3 when some points failed, 1 when all did."""
+    outputs; exit 3 when some points failed, 1 when all did. With min_agreement, NoReferenceError
+    (exit 1) when nothing can be compared with the rows; with write_config, exit 1 when no row
+    is recommended (nothing is written)."""
     sweep = run_sweep(
-        request, request.threads, progress=lambda line: click.echo(f"edgexray: {line}", err=True)
+        request,
+        request.threads,
+        progress=lambda line: click.echo(f"edgexray: {line}", err=True),
+        require_reference=min_agreement is not None,
     )
     chosen, deployment = (None, None)
     if min_agreement is not None:
@@ -47,6 +53,7 @@ def sweep_command(
         write_text_atomically(markdown, format_markdown(sweep.report))
     click.echo(format_table(sweep.report), nl=False)
     if chosen is not None:
+        require_comparison(sweep.report)
         click.echo(chosen.describe())
     if deployment is not None and chosen is not None and chosen.best is not None:
         click.echo(f"run it with: {deployment.command()} IMAGES...")
@@ -57,6 +64,10 @@ def sweep_command(
             )
             write_text_atomically(write_config, config_text(deployment, why))
             click.echo(f"edgexray: wrote {write_config}", err=True)
+    elif write_config:
+        raise EdgexrayError(
+            f"--write-config: nothing written to {write_config}, no row is recommended"
+        )
     failed = [row for row in sweep.report.results if not row.ok]
     if failed:
         click.echo(

@@ -102,12 +102,14 @@ def ray_address_given(value: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class _RayRun:
-    """The flags that only `--ray` reads: where, into which file, how many actors, audit log."""
+    """The flags that only `--ray` reads: where, into which file, how many actors, audit log, and
+    the seconds to reach the cluster."""
 
     address: str
     output: Path | None
     actors: int | None
     audit: Path | None
+    timeout: float
 
 
 def _classify_on_ray(
@@ -132,6 +134,7 @@ def _classify_on_ray(
         overrides=overrides,
         options=options,
         audit=run.audit,
+        connect_timeout=run.timeout,
     )
     elapsed = time.perf_counter() - started
     click.echo(
@@ -230,6 +233,7 @@ def classify(
     audit: Path | None,
     ray_address: str | None,
     actors: int | None,
+    ray_timeout: float,
     **flags: Any,
 ) -> None:
     """Classify image files and folders (searched recursively for image files, DICOM included).
@@ -270,7 +274,7 @@ def classify(
         allow_unsealed_card=allow_unsealed_card,
     )
     if ray_address is not None:
-        ray_run = _RayRun(ray_address, output, actors, audit)
+        ray_run = _RayRun(ray_address, output, actors, audit, ray_timeout)
         _classify_on_ray(paths, model, ray_run, options, overrides)
         return
     classifier = Classifier(model, options, overrides)
@@ -282,9 +286,6 @@ def classify(
     if list(paths).count(STDIN) > 1:
         raise click.BadParameter("standard input (-) can be given once", param_hint="PATHS")
     found = discover_images([p for p in paths if p != STDIN])
-    width = max(
-        [len(display_path(str(p))) for p in (*found.files, *(p for p, _ in found.problems))] + [4]
-    )
     failures = successes = rejections = 0
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -302,7 +303,7 @@ def classify(
             stack.enter_context(open_folder(explain_dir, "'--explain'")) if explain_dir else None
         )
         stream: TextIO = destination.stream if destination else sys.stdout
-        writer: ResultWriter = WRITERS[output_format](stream, classifier.labels, min(width, 80))
+        writer: ResultWriter = WRITERS[output_format](stream, classifier.labels)
         output_closed = False
         try:
             if STDIN in paths:

@@ -13,6 +13,14 @@ from click.core import ParameterSource
 from edgexray.config import SECTIONS, ConfigError, ConfigFile, find_config, load_config
 
 
+class ActionOption(click.Option):
+    """An option that makes its command do something once instead of its usual work (`serve
+    --new-token FILE` writes a token and exits, `watch --once` stops when the inbox is empty):
+    given only on the command line. A configuration file that sets one is refused, since every
+    start would then run the action (a kiosk service that writes a token and exits, a watcher
+    that stops) instead of the service the file configures."""
+
+
 def _options(command: click.Command) -> dict[str, click.Option]:
     """Key accepted in the file -> the option: long names with dashes or underscores, and the
     parameter's own name."""
@@ -41,25 +49,53 @@ def _value(config: ConfigFile, option: click.Option, value: Any) -> Any:
     return value
 
 
+def _setting(
+    config: ConfigFile,
+    where: str,
+    key: str,
+    value: Any,
+    option: click.Option,
+    context: click.Context,
+) -> Any:
+    """The value of `key` (found at `where`: `[serve]` or `(top level)`) for the default_map,
+    checked as the command line would check it, so that a mistake names the file, the section
+    and the key rather than a flag the user never typed. ConfigError for an action or a value
+    the option refuses."""
+    if isinstance(option, ActionOption):
+        raise ConfigError(
+            f"{config.path} {where} {key}: an action, not a setting (every start would run it "
+            f"instead of the command): give {option.opts[-1]} on the command line"
+        )
+    value = _value(config, option, value)
+    try:
+        option.process_value(context, value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{config.path} {where} {key}: {exc.message}") from None
+    return value
+
+
 def command_defaults(
     config: ConfigFile, name: str, command: click.Command
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(default_map for `command`, where each value came from). Shared keys the command does not
     have are skipped (another command uses them); a key in its own section it does not have is an
-    error."""
+    error, and so is an action (ActionOption) or a value the option refuses."""
     options = _options(command)
+    context = click.Context(command, info_name=name)
     defaults: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for key, value in config.shared.items():
         if key in options:
             option = options[key]
-            defaults[str(option.name)] = _value(config, option, value)
+            defaults[str(option.name)] = _setting(
+                config, "(top level)", key, value, option, context
+            )
             origins[str(option.name)] = f"{config.path} (top level)"
     for key, value in config.sections.get(name, {}).items():
         if key not in options:
             raise ConfigError(f"{config.path}: [{name}] has no option {key!r}")
         option = options[key]
-        defaults[str(option.name)] = _value(config, option, value)
+        defaults[str(option.name)] = _setting(config, f"[{name}]", key, value, option, context)
         origins[str(option.name)] = f"{config.path} [{name}]"
     return defaults, origins
 
@@ -133,6 +169,8 @@ def show(ctx: click.Context, only: str | None) -> None:
         for param in command.params:
             if not isinstance(param, click.Option) or param.name in (None, "help"):
                 continue
+            if isinstance(param, ActionOption):
+                continue  # not a setting: nothing to show
             value = context.params.get(param.name)
             shown = "(none)" if value is None else str(value)
             click.echo(

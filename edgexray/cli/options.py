@@ -12,6 +12,7 @@ import click
 from edgexray.card import INTERPOLATIONS, NORMALIZATIONS, OUTPUT_KINDS
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import ClassifierOptions
+from edgexray.cli.ray_classify import DEFAULT_CONNECT_TIMEOUT_S
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
@@ -245,7 +246,8 @@ def classifier_options(
 
 
 def ray_options(function: F) -> F:
-    """--ray [ADDRESS] and --actors (docs/scale.md); the address is "local" when none is given."""
+    """--ray [ADDRESS], --actors and --ray-timeout (docs/scale.md); the address is "local" when
+    none is given."""
     for option in reversed(
         (
             click.option(
@@ -265,6 +267,15 @@ def ray_options(function: F) -> F:
                 default=None,
                 help="With --ray: actors (model copies) in the pool. Default: one per CPU of "
                 "the cluster.",
+            ),
+            click.option(
+                "--ray-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=DEFAULT_CONNECT_TIMEOUT_S,
+                show_default=True,
+                envvar="EDGEXRAY_RAY_TIMEOUT",
+                help="With --ray ADDRESS: seconds to reach the cluster; past them, one line and "
+                "exit 1. Env: EDGEXRAY_RAY_TIMEOUT.",
             ),
         )
     ):

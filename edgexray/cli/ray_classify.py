@@ -7,16 +7,19 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from edgexray import exit_codes
 from edgexray.audit import AuditLog, RunAudit
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from edgexray.scale import FolderConfusion
 
 LOCAL = "local"  # `--ray` without an address
+# Seconds to reach a cluster given by address (--ray-timeout, EDGEXRAY_RAY_TIMEOUT).
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
 OUTPUT_SUFFIXES = (".parquet", ".jsonl")
 
 
@@ -54,12 +59,65 @@ def check_output(output: Path | None) -> Path:
     return output
 
 
+def _endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) of a `host:port` or `ray://host:port` address; None for the others (`auto`,
+    which Ray resolves from this machine's own files)."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe(address: str, timeout: float) -> None:
+    """EdgexrayError, in one line, unless something accepts a TCP connection at `address` within
+    `timeout` seconds. Ray retries an address where nothing answers for about 12 minutes; this
+    finds a wrong host or port, a stopped head or a firewall at once (or after `timeout`)."""
+    endpoint = _endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            return
+    except ConnectionRefusedError:
+        why = "connection refused (no Ray head listens there)"
+    except socket.gaierror:
+        why = f"unknown host {endpoint[0]}"
+    except TimeoutError:
+        why = f"no answer within {timeout:g} s (--ray-timeout)"
+    except OSError as exc:
+        why = str(exc.strerror or exc)
+    raise EdgexrayError(f"cannot connect to Ray at {address}: {why}")
+
+
 @contextmanager
-def ray_session(address: str) -> Iterator[int]:
-    """Connect to the cluster at `address` (or RAY_ADDRESS), else start a local Ray with the cores
-    this process may use; yields the cluster's CPU count; disconnects (and stops a local Ray).
-    When this process is already connected to a Ray (a caller's ray.init), that one is used as
-    is, and left connected."""
+def exit_after(seconds: float, message: str) -> Iterator[None]:
+    """Within the block, a watch thread ends the process with `message` (one line on stderr) and
+    exit code 1 if the block runs longer than `seconds`. For ray.init: something that accepts
+    connections but is not a Ray GCS keeps it retrying in native code for about 12 minutes, and
+    neither an exception nor a signal handler can cut that short (its retry loop catches every
+    exception). Nothing has been written when it fires: the session is not open yet."""
+    finished = threading.Event()
+
+    def watch() -> None:
+        if not finished.wait(seconds):
+            with suppress(OSError):
+                os.write(2, f"edgexray: error: {message}\n".encode())
+            os._exit(exit_codes.FATAL)
+
+    threading.Thread(target=watch, name="edgexray-ray-connect", daemon=True).start()
+    try:
+        yield
+    finally:
+        finished.set()
+
+
+@contextmanager
+def ray_session(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[int]:
+    """Connect to the cluster at `address` (or RAY_ADDRESS) within `timeout` seconds (else one
+    line and exit 1, see probe and exit_after), else start a local Ray with the cores this
+    process may use; yields the cluster's CPU count; disconnects (and stops a local Ray). When
+    this process is already connected to a Ray (a caller's ray.init), that one is used as is,
+    and left connected."""
     import ray
 
     if ray.is_initialized():
@@ -70,7 +128,16 @@ def ray_session(address: str) -> Iterator[int]:
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if join:
-            ray.init(address=join, **quiet)
+            started = time.monotonic()
+            probe(join, timeout)
+            remaining = max(timeout - (time.monotonic() - started), 0.0)
+            unanswered = (
+                f"cannot connect to Ray at {join}: it did not answer as a Ray cluster within "
+                f"{timeout:g} s (--ray-timeout; the address is the head's GCS port, 6379 by "
+                "default)"
+            )
+            with exit_after(remaining, unanswered):
+                ray.init(address=join, **quiet)
         else:
             # "local": a new instance, never one some other `ray start` left on this machine
             ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
@@ -215,13 +282,15 @@ def classify_on_ray(
     overrides: CardOverrides,
     options: ClassifierOptions | None = None,
     audit: Path | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> Tally:
     """Classify the images under `paths` on Ray and write their records to `output`: the errors
     found on the driver first, then the workers' records as they come (in Ray's order).
 
     options: what `classify` was given (input check mode, DICOM reading, engine, trusted keys...);
     the workers run them with one engine thread each (edgexray.scale.actor_options). audit: an
-    audit log the driver appends one line to per worker record, as the records stream in."""
+    audit log the driver appends one line to per worker record, as the records stream in.
+    connect_timeout: seconds to reach the cluster at `address` (see ray_session)."""
     require_ray()
     from edgexray.scale import FolderConfusion, actor_options, classify_dataset, record_schema
     from edgexray.scale.records import records_table
@@ -242,7 +311,7 @@ def classify_on_ray(
             if audit is not None
             else None
         )
-        cpus = stack.enter_context(ray_session(address))
+        cpus = stack.enter_context(ray_session(address, connect_timeout))
         import ray.data
 
         destination = RecordFile(output, record_schema(labels))

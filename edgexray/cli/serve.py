@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from edgexray.classifier import Classifier
+from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
@@ -51,6 +52,7 @@ def _require_extra() -> None:
 @click.option(
     "--new-token",
     "new_token",
+    cls=ActionOption,
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Write a new random token to FILE (mode 0600, never overwrites) and exit.",

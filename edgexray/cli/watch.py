@@ -14,6 +14,7 @@ import click
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier
+from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
     audit_option,
     card_override_options,
@@ -49,8 +50,8 @@ _file = click.Path(path_type=Path, dir_okay=False)
     type=click.FloatRange(min=0),
     default=2.0,
     show_default=True,
-    help="Seconds a file's size must stay unchanged before it is taken, when no close event "
-    "says it is complete.",
+    help="Seconds a file's size and time must stay unchanged before it is taken, when no "
+    "writer was seen on it (with inotify, a file being written waits for its close).",
 )
 @click.option(
     "--scan-interval",
@@ -59,8 +60,14 @@ _file = click.Path(path_type=Path, dir_okay=False)
     show_default=True,
     help="Seconds between full scans of the inbox.",
 )
-@click.option("--poll", is_flag=True, help="Poll instead of inotify (network shares).")
-@click.option("--once", is_flag=True, help="Process what is in the inbox, then exit.")
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Poll instead of inotify (network shares): files are taken by --settle alone.",
+)
+@click.option(
+    "--once", cls=ActionOption, is_flag=True, help="Process what is in the inbox, then exit."
+)
 @audit_option
 @threads_option
 @engine_option
@@ -88,7 +95,8 @@ def watch(
     **card_flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
-    and crashes: a journal of finished files is kept beside the results.
+    and crashes: a journal of finished files is kept beside the results. A file that failed and
+    then changes (its writer finished it) is tried again, in --failed too.
 
     Stops cleanly on SIGTERM or Ctrl-C after the file in hand (exit 0). With --once: exit 0 when
     all were classified, 3 when some failed.

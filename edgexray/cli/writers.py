@@ -24,10 +24,9 @@ def display_path(path: str | None) -> str:
 
 
 class ResultWriter(ABC):
-    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
+    def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
         self.stream = stream
         self.labels = labels
-        self.path_width = path_width
 
     @abstractmethod
     def write(self, prediction: Prediction) -> None: ...
@@ -45,8 +44,8 @@ class JSONLWriter(ResultWriter):
 class JSONWriter(ResultWriter):
     """A JSON array, streamed element by element."""
 
-    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
-        super().__init__(stream, labels, path_width)
+    def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
+        super().__init__(stream, labels)
         self.count = 0
         self.stream.write("[")
 
@@ -74,8 +73,8 @@ class CSVWriter(ResultWriter):
     """Columns: path, label, confidence, p_<label>..., error, input_check, source (the record's
     `source` facts as compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
 
-    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
-        super().__init__(stream, labels, path_width)
+    def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
+        super().__init__(stream, labels)
         self.columns = [
             "path",
             "label",
@@ -106,30 +105,37 @@ class CSVWriter(ResultWriter):
 
 
 class TableWriter(ResultWriter):
-    """Aligned columns for people: path, label, confidence, one probability per class."""
+    """Aligned columns for people: label, confidence, one probability per class, then the path.
+    The path comes last so that no path, however long, can push the other columns out of line
+    (records are streamed: the longest path is not known when the first row is written)."""
 
-    def __init__(self, stream: TextIO, labels: tuple[str, ...], path_width: int = 40) -> None:
-        super().__init__(stream, labels, path_width)
+    def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
+        super().__init__(stream, labels)
         self.label_width = max(len("label"), *(len(x) for x in labels))
         self.prob_widths = [max(6, len(x)) for x in labels]
-        head = [f"{'path':<{self.path_width}}", f"{'label':<{self.label_width}}", "confidence"]
+        head = [f"{'label':<{self.label_width}}", "confidence"]
         head += [f"{x:>{w}}" for x, w in zip(labels, self.prob_widths, strict=True)]
-        self.stream.write("  ".join(head).rstrip() + "\n")
+        self.stream.write("  ".join([*head, "path"]) + "\n")
 
     def write(self, prediction: Prediction) -> None:
-        cells = [f"{display_path(prediction.path):<{self.path_width}}"]
+        path = display_path(prediction.path)
         if prediction.ok:
-            cells += [f"{prediction.label:<{self.label_width}}", f"{prediction.confidence:>10.4f}"]
+            cells = [f"{prediction.label:<{self.label_width}}", f"{prediction.confidence:>10.4f}"]
             cells += [
                 f"{prediction.probabilities[x]:>{w}.4f}"
                 for x, w in zip(self.labels, self.prob_widths, strict=True)
             ]
+            cells.append(path)
             if prediction.input_check.reason is not None:
                 cells.append(f"WARNING: {prediction.input_check.reason}")
-        elif prediction.rejected is not None:
-            cells.append(f"REJECTED: {prediction.rejected}")
         else:
-            cells.append(f"ERROR: {display_name(prediction.error or '')}")
+            cells = [f"{'-':<{self.label_width}}", f"{'-':>10}"]
+            cells += [f"{'-':>{w}}" for w in self.prob_widths]
+            cells.append(path)
+            if prediction.rejected is not None:
+                cells.append(f"REJECTED: {prediction.rejected}")
+            else:
+                cells.append(f"ERROR: {display_name(prediction.error or '')}")
         self.stream.write("  ".join(cells).rstrip() + "\n")
         self.stream.flush()
 

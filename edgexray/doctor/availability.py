@@ -7,6 +7,7 @@ machine and Python (tests/data/engine_wheels.json, recorded by tools/record_engi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 PY310_313 = ("3.10", "3.11", "3.12", "3.13")
@@ -74,8 +75,16 @@ def table_machine(machine: str, bits: int = 64) -> str | None:
     return name
 
 
-def installable_engines(machine: str, python: str, bits: int = 64) -> list[EngineWheels]:
-    """The engine wheels PyPI has for Linux on `machine` with Python `python` ("3.11.2" or "3.11")."""
+def installable_engines(
+    machine: str, python: str, bits: int = 64, installed: Collection[str] = ()
+) -> list[EngineWheels]:
+    """The engine wheels PyPI has for Linux on `machine` with Python `python` ("3.11.2" or "3.11"),
+    leaving out the engines named in `installed` (an engine already here is not a suggestion, nor
+    is another distribution of it)."""
     name = table_machine(machine, bits)
     minor = ".".join(python.split(".")[:2])
-    return [w for w in WHEELS if name is not None and minor in w.machines.get(name, ())]
+    return [
+        w
+        for w in WHEELS
+        if name is not None and minor in w.machines.get(name, ()) and w.engine not in installed
+    ]

@@ -17,7 +17,8 @@ from edgexray.doctor.traps import find_traps
 
 @dataclass(frozen=True)
 class DoctorReport:
-    """installable: the engine wheels PyPI has for this machine and Python (the package's table);
+    """installable: the engine wheels PyPI has for this machine and Python (the package's table),
+    but for the engines already installed;
     smoke: one result per installed engine (empty when the smoke test was skipped)."""
 
     system: SystemFacts
@@ -60,7 +61,8 @@ class DoctorReport:
         installed = ", ".join(f"{e.distribution} {e.version}" for e in self.installed)
         lines.append(f"installed engines: {installed or 'none'}")
         can = "; ".join(wheels.describe() for wheels in self.installable)
-        lines.append(f"installable here:  {can or 'no engine wheels for this platform'}")
+        none = "none beyond those installed" if self.installed else "no engine wheels here"
+        lines.append(f"installable here:  {can or none}")
         for r in self.smoke:
             if r.ok:
                 lines.append(
@@ -93,7 +95,11 @@ def examine(run_smoke: bool = True) -> DoctorReport:
         memory=collect_memory(),
         thermal=thermal,
         installed=installed,
-        installable=tuple(installable_engines(system.machine, system.python, system.bits)),
+        installable=tuple(
+            installable_engines(
+                system.machine, system.python, system.bits, {e.engine for e in installed}
+            )
+        ),
         smoke=smoke,
         warnings=tuple(warnings),
     )

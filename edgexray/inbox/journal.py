@@ -17,6 +17,11 @@ from typing import Any
 from edgexray.durable import DurableAppender
 
 
+def is_failure(record: dict[str, Any]) -> bool:
+    """Whether a result record is a failure (an error, or refused by the input checks)."""
+    return "error" in record or bool(record.get("rejected"))
+
+
 @dataclass(frozen=True)
 class FileKey:
     """A file's identity for the journal: where it was in the inbox and what it held."""
@@ -42,6 +47,7 @@ class Journal:
         self.path = Path(path)
         self.entries: dict[str, dict[str, Any]] = {}
         self._by_stamp: dict[Stamp, str] = {}
+        self._failed_digests: set[str] = set()
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
@@ -51,9 +57,15 @@ class Journal:
     def _remember(self, entry: dict[str, Any]) -> None:
         self.entries[entry["key"]] = entry
         self._by_stamp[Stamp(entry["relative"], entry["size"], entry["mtime_ns"])] = entry["key"]
+        if is_failure(entry["record"]):
+            self._failed_digests.add(entry["key"].split(":", 1)[0])
 
     def knows(self, key: FileKey) -> bool:
         return key.as_text() in self.entries
+
+    def failed_with(self, sha256: str) -> bool:
+        """Whether a file with this content is in the journal as a failure (under any name)."""
+        return sha256 in self._failed_digests
 
     def record_for(self, stamp: Stamp) -> dict[str, Any] | None:
         """The result of a finished file with this stat(), or None (no need to hash it)."""

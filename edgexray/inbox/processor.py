@@ -4,6 +4,9 @@
 4. publish: append the result to the results file (and write the per-image JSON); 5. move the file
 to --done or --failed.
 
+A file in --failed that changes after it failed (a writer still held it when it was taken) is a
+new file: it is classified again in the same order, and goes to --done if it now succeeds.
+
 A kill before 3 leaves the file unfinished: it is classified again after the restart (its audit
 line, if written, is then followed by a second one: two decisions were made). A kill after 3 never
 classifies it again: `reconcile` publishes the journal's results the results file lacks, and the
@@ -23,15 +26,11 @@ from edgexray.audit import RunAudit, utc_now
 from edgexray.classifier import Classifier
 from edgexray.durable import DurableAppender
 from edgexray.errors import EngineError, ImageError
-from edgexray.inbox.journal import FileKey, Journal, Stamp
+from edgexray.inbox.journal import FileKey, Journal, Stamp, is_failure
 from edgexray.inbox.moves import move_atomically
 from edgexray.inbox.settings import WatchSettings
 from edgexray.prediction import Prediction
 from edgexray.reference import file_sha256
-
-
-def _failed(record: dict[str, Any]) -> bool:
-    return "error" in record or bool(record.get("rejected"))
 
 
 def _key_of(record: dict[str, Any]) -> str:
@@ -48,6 +47,8 @@ class InboxProcessor:
         self.journal = Journal(settings.journal_path)
         self.results = DurableAppender(settings.results, "results file", 0o644)
         self.classified = self.failed = 0
+        # Files in --failed found (by their SHA-256) to hold a failure's content as it was.
+        self._unchanged_failures: set[Stamp] = set()
 
     def reconcile(self) -> int:
         """Publish the journal's results that the results file lacks (a kill between commit and
@@ -68,24 +69,54 @@ class InboxProcessor:
         record = self.journal.record_for(stamp)
         if record is None:
             return False
-        self.move(path, stamp.relative, _failed(record))
+        self.move(path, stamp.relative, is_failure(record))
+        return True
+
+    def finished_in_failed(self, path: Path, stamp: Stamp) -> bool:
+        """If `path`, a file in --failed with this stat(), needs nothing (a failure moved there as
+        it was, a retry since decided, a file found to hold a failure's content), return True,
+        after moving it to --done when its retry succeeded (a kill came before that move)."""
+        if stamp in self._unchanged_failures:
+            return True
+        record = self.journal.record_for(stamp)
+        if record is None:
+            return False
+        if not is_failure(record):
+            self.move(path, stamp.relative, failed=False)
         return True
 
     def process(self, path: Path, stamp: Stamp) -> None:
-        """Classify `path` unless the journal has it, then move it where it belongs."""
+        """Classify `path`, a file in the inbox, unless the journal has it, then move it where
+        it belongs."""
+        record = self._decide(path, stamp, file_sha256(path))
+        self.move(path, stamp.relative, is_failure(record))
+
+    def retry(self, path: Path, stamp: Stamp) -> None:
+        """Try again `path`, a file in --failed whose stat() the journal does not have: it changed
+        after it failed (its writer finished it there). A file holding a failure's content (moved
+        across file systems, or renamed beside a namesake) is only remembered. Otherwise it is
+        classified as a new file: a success goes to --done (or stays, without --done), a new
+        failure stays until the file changes again."""
         digest = file_sha256(path)
+        if self.journal.failed_with(digest):
+            self._unchanged_failures.add(stamp)
+            return
+        if not is_failure(self._decide(path, stamp, digest)):
+            self.move(path, stamp.relative, failed=False)
+
+    def _decide(self, path: Path, stamp: Stamp, digest: str) -> dict[str, Any]:
+        """The record of `path`: the journal's, or a new decision, committed and published."""
         key = FileKey(stamp.relative, digest)
         if self.journal.knows(key):
-            record = self.journal.entries[key.as_text()]["record"]
+            return dict(self.journal.entries[key.as_text()]["record"])
+        record = self._classify(path, stamp.relative, digest)
+        self.journal.commit(key, stamp, record)
+        self._publish(record)
+        if is_failure(record):
+            self.failed += 1
         else:
-            record = self._classify(path, stamp.relative, digest)
-            self.journal.commit(key, stamp, record)
-            self._publish(record)
-            if _failed(record):
-                self.failed += 1
-            else:
-                self.classified += 1
-        self.move(path, stamp.relative, _failed(record))
+            self.classified += 1
+        return record
 
     def move(self, path: Path, relative: str, failed: bool) -> None:
         folder = self.settings.failed if failed else self.settings.done

@@ -11,8 +11,8 @@ class WatchSettings:
     """inbox: the folder watched (recursively). results: the JSONL file results are appended to.
     journal: the journal of finished files (default: RESULTS.journal). json_dir: also write one
     JSON file per image there. done/failed: move processed/failed files there (else they stay).
-    settle: seconds a file's size must stay unchanged before it is taken when no close event says
-    it is complete. scan_interval: seconds between full scans (events can be missed; network shares
+    settle: seconds a file's size and time must stay unchanged before it is taken, when no writer
+    was seen on it (edgexray.inbox.readiness). scan_interval: seconds between full scans (events can be missed; network shares
     have none). polling: use watchdog's polling observer instead of inotify. once: process what is
     in the inbox, then exit. audit: the audit log, if any."""
 

@@ -127,3 +127,117 @@ def test_write_config_needs_sweep_and_recommend(models: list[Path], tmp_path: Pa
     args = ["bench", "-m", str(models[0]), "--data", str(tmp_path), "--write-config", "x.txt"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "--write-config needs --sweep and --recommend" in result.output
+
+
+def test_sweep_without_a_reference_compares_with_the_fp32_variant_as_plain_bench_does(
+    models: list[Path], tmp_path: Path
+) -> None:
+    # The device's own images, which no saved reference covers: the fp32 file stands in.
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    out, config = tmp_path / "sweep.json", tmp_path / "s.toml"
+    args = ["bench", "--sweep", "--data", str(data), "--runs", "2", "--warmup", "0"]
+    args += ["--batch-sizes", "1", "--threads", "1", "--json", str(out)]
+    args += ["--recommend", "0.5", "--write-config", str(config)]
+    args += ["-m", str(models[0]), "-m", str(models[2])]  # tflite-fp32, tflite-int8
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["comparison"]["against"] == "tflite-fp32 litert 1t"
+    assert report["comparison"]["stand_in"] and report["comparison"]["source"] == str(models[0])
+    rows = {row["name"]: row for row in report["results"]}
+    assert rows["tflite-fp32 litert 1t"]["agreement"] == 1.0
+    assert rows["tflite-int8 litert 1t"]["agreement"] is not None
+    assert report["recommendation"]["name"] in rows
+    assert "recommended for >= 50% agreement vs tflite-fp32 litert 1t" in result.output
+    chosen = report["deployments"][report["recommendation"]["name"]]
+    with config.open("rb") as stream:
+        assert tomllib.load(stream) == {
+            "model": str(Path(chosen["path"]).resolve()),
+            "engine": "litert",
+            "threads": 1,
+        }
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_recommend_with_nothing_to_compare_with_fails_in_one_line_and_writes_nothing(
+    sweep: bool, models: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgexray import exit_codes
+    from edgexray.cli.main import main
+
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    config = tmp_path / "s.toml"
+    argv = ["bench", "-m", str(models[2]), "--data", str(data), "--recommend", "0.995"]
+    argv += ["--sweep", "--write-config", str(config)] if sweep else []
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    captured = capsys.readouterr()
+    assert stop.value.code == exit_codes.FATAL, captured
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("edgexray: error: --recommend has nothing to measure agreement against")
+    assert "fp32" in line and not config.exists()
+    assert "measuring" not in captured.err  # refused before anything was measured
+
+
+def test_write_config_with_no_row_at_the_floor_fails_and_writes_nothing(
+    models: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgexray import exit_codes
+    from edgexray.cli.main import main
+    from edgexray.reference import read_reference, write_reference
+
+    data = labelled_noise_images(tmp_path / "data", LABELS, 2, (24, 20), seed=7)
+    saved = read_reference(save_reference_from(models[0], data))
+    # A full model that disagrees with every variant on every image.
+    write_reference(
+        models[0].parent / "tiny.reference.json",
+        saved.__class__(saved.labels, saved.images, saved.probabilities[:, ::-1].copy()),
+    )
+    config = tmp_path / "s.toml"
+    argv = ["bench", "--sweep", "-m", str(models[2]), "--data", str(data), "--threads", "1"]
+    argv += ["--runs", "1", "--warmup", "0", "--batch-sizes", "1"]
+    argv += ["--recommend", "0.5", "--write-config", str(config)]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    captured = capsys.readouterr()
+    assert stop.value.code == exit_codes.FATAL, captured
+    assert "no recommendation for >= 50% agreement" in captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        f"edgexray: error: --write-config: nothing written to {config}, no row is recommended"
+    )
+    assert not config.exists()
+
+
+def test_sweep_without_recommend_measures_and_write_config_alone_is_refused(
+    models: list[Path], tmp_path: Path
+) -> None:
+    data = labelled_noise_images(tmp_path / "data", LABELS, 1, (24, 20), seed=7)
+    args = ["bench", "--sweep", "-m", str(models[2]), "--data", str(data), "--threads", "1"]
+    args += ["--runs", "1", "--warmup", "0", "--batch-sizes", "1"]
+    measured = CliRunner().invoke(cli, args)
+    assert measured.exit_code == 0, measured.output
+    assert "tflite-int8 litert 1t" in measured.output
+    refused = CliRunner().invoke(cli, [*args, "--write-config", str(tmp_path / "s.toml")])
+    assert refused.exit_code == 2 and "--write-config needs --sweep and --recommend" in (
+        refused.output
+    )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_sweep_report_says_which_thread_counts_it_used(
+    threads: int, models: list[Path], tmp_path: Path
+) -> None:
+    data = labelled_noise_images(tmp_path / "data", LABELS, 1, (24, 20), seed=7)
+    out = tmp_path / "sweep.json"
+    args = ["bench", "--sweep", "--data", str(data), "--runs", "1", "--warmup", "0"]
+    args += ["--batch-sizes", "1", "--threads", str(threads), "--json", str(out)]
+    args += ["-m", str(models[2])]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    machine = json.loads(out.read_text())["machine"]
+    assert machine["threads"] == threads
+    (line,) = [x for x in result.output.splitlines() if x.startswith("machine:")]
+    if threads == 1:
+        assert "1 threads used" in line, line
+    else:
+        assert "1 to 2 threads, one count per row" in line, line

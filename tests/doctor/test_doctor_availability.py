@@ -40,3 +40,12 @@ def test_machine_spellings_and_a_32bit_python_on_a_64bit_kernel() -> None:
     assert [w.distribution for w in installable_engines("armv7l", "3.11.2")] == ["tflite-runtime"]
     assert installable_engines("armv7l", "3.12.1") == []
     assert installable_engines("riscv64", "3.11") == []
+
+
+def test_engines_already_installed_are_left_out() -> None:
+    assert [
+        w.distribution for w in installable_engines("x86_64", "3.11", installed=("litert",))
+    ] == [
+        "onnxruntime",
+        "openvino",
+    ]

@@ -70,3 +70,14 @@ def test_exit_1_and_the_reason_when_no_engine_works(broken_engines: dict[str, st
 def test_no_smoke_skips_the_engines_and_exits_0(broken_engines: dict[str, str]) -> None:
     done = doctor("--no-smoke", "--json", env=broken_engines)
     assert done.returncode == 0 and json.loads(done.stdout)["smoke"] == []
+
+
+def test_an_installed_engine_is_not_listed_as_installable() -> None:
+    installed = {e.engine for e in installed_engines()}
+    assert installed, "this test needs an engine installed"
+    done = doctor("--no-smoke", "--json")
+    listed = {line.split(":")[0] for line in json.loads(done.stdout)["installable"]}
+    assert not listed & installed, (listed, installed)
+    text = doctor("--no-smoke").stdout
+    (line,) = [x for x in text.splitlines() if x.startswith("installable here:")]
+    assert not any(f"{engine}:" in line for engine in installed), line

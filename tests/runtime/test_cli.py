@@ -96,8 +96,35 @@ def test_json_to_file_is_one_complete_document(carded, images, tmp_path):
 def test_table_output(carded, images):
     result = run("classify", "-m", carded("binary_gray.tflite"), images / "NORMAL")
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["path", "label", "confidence", "NORMAL", "PNEUMONIA"]
-    assert len(lines) == 3 and lines[1].split()[1] in ("NORMAL", "PNEUMONIA")
+    assert lines[0].split() == ["label", "confidence", "NORMAL", "PNEUMONIA", "path"]
+    assert len(lines) == 3 and lines[1].split()[0] in ("NORMAL", "PNEUMONIA")
+
+
+def test_table_columns_stay_aligned_whatever_the_path_length(carded, images):
+    deep = images / ("a-long-folder-name-" * 6) / ("and-a-longer-one-" * 5)
+    deep.mkdir(parents=True)
+    Image.new("L", (32, 24), 90).save(deep / "scan.png")
+    (images / "broken.png").write_bytes(b"not an image")
+    result = run("classify", "-m", carded("three_rgb.onnx"), "--format", "table", images)
+    header, *rows = result.stdout.splitlines()
+    assert len(rows) == 6 and any(len(row) > 200 for row in rows)
+
+    def cell_ends(line: str, path: str) -> tuple[int, list[int]]:
+        """Where the path cell starts, and where every other cell before any message ends."""
+        start = line.index(path)
+        masked = line[:start] + " " * len(path) + line[start + len(path) :]
+        return start, [m.end() for m in re.finditer(r"\S+", masked)][:5]
+
+    titles = cell_ends(header, "path")
+    for row in rows:
+        path = re.search(re.escape(str(images)) + r"\S*\.png", row)
+        assert path is not None, row
+        if "broken.png" in row:
+            assert "ERROR: " in row and "not an image" in row
+            assert cell_ends(row, path[0])[0] == titles[0], (header, row)
+            continue
+        # label, confidence, one probability per class and the path: where the header has them
+        assert cell_ends(row, path[0]) == titles, (header, row)
 
 
 def test_exit_codes_for_usage_and_fatal_errors(tmp_path, images):

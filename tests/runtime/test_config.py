@@ -137,3 +137,53 @@ def test_a_device_configured_only_by_the_file_refuses_unsigned_and_runs_signed(
     accepted = _run("classify", "-m", model.name, "x.png", cwd=tmp_path, env=_OFF)
     assert accepted.returncode == 0, accepted.stderr
     assert "x.png" in accepted.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[serve]\nnew-token = "token"\n', "[serve] new-token"),
+        ('new_token = "token"\n', "(top level) new_token"),
+    ],
+)
+def test_a_one_shot_action_in_the_file_is_refused_not_run(
+    text: str, where: str, tmp_path: Path
+) -> None:
+    (tmp_path / "edgexray.toml").write_text(text)
+    for args in (["serve"], ["config", "show"], ["classify"]):
+        done = _run(*args, cwd=tmp_path)
+        assert done.returncode == exit_codes.FATAL, (args, done.stderr)
+        (line,) = done.stderr.strip().splitlines()
+        assert f"{tmp_path / 'edgexray.toml'} {where}: an action, not a setting" in line, line
+        assert not (tmp_path / "token").exists()  # no token written, no server started
+
+
+def test_watch_once_in_the_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "edgexray.toml").write_text('[watch]\nonce = true\nresults = "r.jsonl"\n')
+    done = _run("watch", "inbox", cwd=tmp_path)
+    assert done.returncode == exit_codes.FATAL, done.stderr
+    assert "[watch] once: an action, not a setting" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[classify]\nthreads = "abc"\n', "[classify] threads: 'abc' is not a valid integer"),
+        ("threads = 0\n", "(top level) threads: 0 is not in the range x>=1"),
+        ('[serve]\nport = "http"\n', "[serve] port: 'http' is not a valid integer"),
+        ('[classify]\nlabels = "ONE"\n', "[classify] labels: give at least two"),
+        ('[watch]\nsettle = "soon"\n', "[watch] settle: 'soon' is not a valid float"),
+    ],
+)
+def test_a_bad_value_names_the_file_the_section_and_the_key(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "edgexray.toml"
+    config.write_text(text)
+    for args in (["classify"], ["config", "show"]):
+        done = _run(*args, cwd=tmp_path)
+        assert done.returncode == exit_codes.FATAL, (args, done.stderr)
+        (line,) = done.stderr.strip().splitlines()
+        assert f"{config} {message}" in line, line
+        assert "Invalid value for" not in line

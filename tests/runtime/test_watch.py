@@ -42,6 +42,21 @@ def _started(watcher: subprocess.Popen[str]) -> None:
     raise AssertionError("the watcher ended before watching")
 
 
+def _folders(tmp_path: Path) -> tuple[Path, Path]:
+    """The inbox and the results folder, made."""
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    out.mkdir()
+    return inbox, out
+
+
+def _running(args: list[str]) -> subprocess.Popen[str]:
+    """A watcher started with `args`, once it is watching."""
+    watcher = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    _started(watcher)
+    return watcher
+
+
 def _wait_for(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -154,6 +169,92 @@ def test_polling_takes_a_file_once_its_size_is_stable(carded, tmp_path: Path) ->
         _wait_for(lambda: len(_results(out)) == 1)
         time.sleep(0.5)  # and never a second time, though it stays in the inbox
         assert [r["path"] for r in _results(out)] == ["dropped.png"]
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.communicate(timeout=30)
+    assert watcher.returncode == 0
+
+
+def test_with_inotify_an_open_file_waits_for_its_close_however_long_the_writer_pauses(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    (inbox, out), done = _folders(tmp_path), tmp_path / "done"
+    args = _watch(inbox, out, "-m", model, "--settle", "0.3", "--done", str(done))
+    watcher = _running([*args, "--failed", str(tmp_path / "failed")])
+    try:
+        data = _png(7, side=400)
+        with (inbox / "scan.png").open("wb") as stream:
+            time.sleep(2.0)  # created, still empty: a pause many times --settle
+            assert _results(out) == []
+            stream.write(data[: len(data) // 2])
+            stream.flush()
+            time.sleep(2.0)  # half written, still open
+            assert _results(out) == []
+            stream.write(data[len(data) // 2 :])
+        _wait_for(lambda: len(_results(out)) == 1)
+        (record,) = _results(out)
+        assert record["path"] == "scan.png" and "error" not in record
+        assert record["label"] in ("NORMAL", "PNEUMONIA")
+        _wait_for(lambda: (done / "scan.png").exists())
+        assert (done / "scan.png").read_bytes() == data
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, stderr
+    assert "1 classified, 0 failed (stopped)" in stderr
+
+
+def test_a_truncated_file_completed_after_it_failed_is_classified(carded, tmp_path: Path) -> None:
+    # Polling (a network share: no close events): only the settle time tells a file is complete,
+    # so a writer that pauses longer has its file taken half-written, and it fails. The writer
+    # still holds the file, now in --failed, and finishes it there: it is tried again.
+    model = str(carded("binary_gray.tflite"))
+    (inbox, out), done, failed = _folders(tmp_path), tmp_path / "done", tmp_path / "failed"
+    args = _watch(inbox, out, "-m", model, "--poll", "--settle", "0.3", "--scan-interval", "0.2")
+    watcher = _running([*args, "--done", str(done), "--failed", str(failed)])
+    try:
+        data = _png(7, side=400)
+        with (inbox / "scan.png").open("wb") as stream:
+            stream.write(data[: len(data) // 2])
+            stream.flush()
+            _wait_for(lambda: len(_results(out)) == 1 and (failed / "scan.png").exists())
+            assert "error" in _results(out)[0]
+            stream.write(data[len(data) // 2 :])
+        _wait_for(lambda: len(_results(out)) == 2)
+        first, second = _results(out)
+        assert first["path"] == second["path"] == "scan.png"
+        assert "error" not in second and second["label"] in ("NORMAL", "PNEUMONIA")
+        _wait_for(lambda: (done / "scan.png").exists())
+        assert (done / "scan.png").read_bytes() == data and not (failed / "scan.png").exists()
+        time.sleep(1.0)  # and it is not taken a third time
+        assert len(_results(out)) == 2
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, stderr
+    assert "1 classified, 1 failed (stopped)" in stderr
+
+
+def test_with_inotify_a_file_moved_or_linked_in_is_taken_without_a_close(
+    carded, tmp_path: Path
+) -> None:
+    # Renamed in from a folder outside the watch, or hard-linked: inotify reports a creation and
+    # no writer ever closes the file; it goes by the settle time.
+    model = str(carded("binary_gray.tflite"))
+    (inbox, out), staging = _folders(tmp_path), tmp_path / "staging"
+    staging.mkdir()
+    (staging / "moved.png").write_bytes(_png(40))
+    (staging / "linked.png").write_bytes(_png(80))
+    watcher = _running(
+        _watch(inbox, out, "-m", model, "--settle", "0.3", "--scan-interval", "3600")
+    )
+    try:
+        (staging / "moved.png").rename(inbox / "moved.png")
+        (inbox / "linked.png").hardlink_to(staging / "linked.png")
+        _wait_for(lambda: len(_results(out)) == 2, timeout=30)
+        assert sorted(r["path"] for r in _results(out)) == ["linked.png", "moved.png"]
+        assert all("error" not in r for r in _results(out))
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.communicate(timeout=30)

@@ -158,3 +158,50 @@ def test_ray_missing_is_one_line_naming_the_extra(tmp_path):
 def test_ray_needs_a_parquet_or_jsonl_output(tmp_path):
     done = run_edgexray("classify", "--ray", str(tmp_path), "-o", str(tmp_path / "r.csv"))
     assert done.returncode == 2 and "-o results.parquet or -o results.jsonl" in done.stderr
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_a_cluster_address_where_nothing_listens_is_one_line_not_a_hang(tmp_path):
+    # Ray itself retries such an address for about 12 minutes; the test's own timeout is the
+    # bound that fails it, well under that and over edgexray's 30 s default.
+    started = time.monotonic()
+    done = run_edgexray(
+        "classify", "--ray", "127.0.0.1:1", "-m", str(default_model()), str(samples_folder()),
+        "-o", str(tmp_path / "x.jsonl"), timeout=90, env=_ray_env(),
+    )  # fmt: skip
+    assert _one_error_line(done) == (
+        "edgexray: error: cannot connect to Ray at 127.0.0.1:1: connection refused "
+        "(no Ray head listens there)"
+    )
+    assert done.stderr.count("\n") == 1
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_an_address_that_never_answers_as_ray_gives_up_after_ray_timeout(tmp_path):
+    # Something listens (a mistyped port: the dashboard's, say) but is no Ray GCS.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        done = run_edgexray(
+            "bench", "--ray", address, "-m", str(default_model()), "--data",
+            str(samples_folder()), timeout=90, env=_ray_env() | {"EDGEXRAY_RAY_TIMEOUT": "3"},
+        )  # fmt: skip
+    assert _one_error_line(done) == (
+        f"edgexray: error: cannot connect to Ray at {address}: it did not answer as a Ray "
+        "cluster within 3 s (--ray-timeout; the address is the head's GCS port, 6379 by default)"
+    )
+
+
+def test_ray_timeout_must_be_positive(tmp_path):
+    done = run_edgexray(
+        "classify", "--ray", "127.0.0.1:1", "--ray-timeout", "0", str(samples_folder()),
+        "-o", str(tmp_path / "x.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 2 and "--ray-timeout" in done.stderr
