@@ -160,9 +160,10 @@ def _progress(line: str) -> None:
 @click.option(
     "--target",
     type=click.Choice(TARGETS),
-    default=None,
+    default="generic",
+    show_default=True,
     help="CPU family the int8 variants are for: its preset picks activation types, weight range "
-    "and per-channel weights (see docs/quantization.md).",
+    "and per-channel weights; generic runs correctly on every CPU (see docs/quantization.md).",
 )
 @click.option(
     "--model-check-layer",
@@ -192,7 +193,7 @@ def export(
     max_drop: float | None,
     metric: str,
     drop_mode: str,
-    target: str | None,
+    target: str,
     int8_max_mean_dp: float | None,
     int8_max_dp: float | None,
     int8_fallback: str,
@@ -222,8 +223,7 @@ def export(
         onnx_max_abs_diff=int8_max_dp,
         tflite_fallback=int8_fallback,
     )
-    if target is not None:
-        quantization = apply_target(quantization, target)
+    quantization = apply_target(quantization, target)
     gate = None if max_drop is None else MetricGate(metric, max_drop, drop_mode)
     if int8_io:
         variants = (*(variants or DEFAULT_VARIANTS), "tflite-int8-io")

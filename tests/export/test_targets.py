@@ -55,3 +55,14 @@ def test_cli_refuses_a_bad_target_in_one_line_with_exit_2(
     assert len(errors) == 1
     assert "--target" in errors[0] and "arm64" in errors[0] and "x86-vnni" in errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_without_a_target_is_correct_on_every_cpu() -> None:
+    """No --target (and QuantizationConfig() in code) is the generic preset: full-range weights
+    saturated ONNX Runtime's u8 x s8 kernels on an AVX2-only CPU (tests/runtime/test_int8_on_this_cpu.py)."""
+    assert QuantizationConfig() == apply_target(QuantizationConfig(), "generic")
+    assert QuantizationConfig().onnx_reduce_range
+    from edgexray_export.cli.export import export
+
+    target = next(p for p in export.params if p.name == "target")
+    assert target.default == "generic"
