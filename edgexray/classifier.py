@@ -161,6 +161,8 @@ def _model_check(path: Path, card: ModelCard, engine: Engine) -> ModelCheckSumma
 
 
 def _name(source: object) -> str | None:
+    if isinstance(source, InputFile):
+        return source.path
     return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None
 
 

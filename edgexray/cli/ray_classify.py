@@ -193,7 +193,11 @@ class Tally:
     failed: int = 0
 
     def add(self, table: Any) -> None:
-        ok = table.column("error").null_count
+        import pyarrow.compute as pc
+
+        # Classified: neither an error nor a refusal by the input checks (which exit 3 too).
+        decided = pc.and_(pc.is_null(table.column("error")), pc.is_null(table.column("rejected")))
+        ok = pc.sum(decided.cast("int64")).as_py() or 0
         self.classified += ok
         self.failed += table.num_rows - ok
         self.folders.add(table)

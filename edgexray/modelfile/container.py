@@ -63,7 +63,11 @@ def read_small_file(path: Path, limit: int = MAX_ENTRY_BYTES) -> bytes | None:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{path}: not a regular file")
-        data = handle.read(limit + 1)
+        if info.st_size > limit:
+            raise OSError(f"{path}: larger than {limit} bytes; refused unread")
+        data = handle.read(info.st_size + 1)  # sized: read(n) allocates n bytes up front
+        if len(data) > info.st_size:  # grew since fstat
+            data += handle.read(limit + 1 - len(data))
     if len(data) > limit:
         raise OSError(f"{path}: larger than {limit} bytes; refused unread")
     return data

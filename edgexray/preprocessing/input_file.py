@@ -37,6 +37,13 @@ class InputFile:
     sha256: str
 
 
+def input_from_bytes(data: bytes, path: str | os.PathLike[str]) -> InputFile:
+    """The file `path` already read by someone else (a Ray row's `bytes` beside its `path`):
+    named and hashed as read_input would name and hash it."""
+    path = os.fsdecode(path)
+    return InputFile(path, display_name(path), data, hashlib.sha256(data).hexdigest())
+
+
 def read_input(path: str | os.PathLike[str], max_bytes: int) -> InputFile:
     """Read the regular file `path` once. ImageError with a one-line reason for a missing,
     unreadable, empty or oversized file, a folder, and anything that is not a regular file (a
@@ -64,7 +71,11 @@ def read_input(path: str | os.PathLike[str], max_bytes: int) -> InputFile:
                 f"{name}: refused, {info.st_size} bytes exceeds the limit of {max_bytes}"
             )
         try:
-            data = handle.read(max_bytes + 1)
+            # Sized by fstat: read(n) allocates n bytes up front, so asking for the limit would
+            # cost 128 MiB per image. One byte more tells a file that grew since.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:  # grew after fstat

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import Any
 
@@ -11,44 +10,24 @@ import pyarrow as pa
 
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.prediction import Prediction
-from edgexray.preprocessing.input_file import display_name
+from edgexray.preprocessing.input_file import input_from_bytes
 from edgexray.scale.records import records_table
 from edgexray.scale.shipped_model import ShippedModel
 
-# What decode errors call an image given as bytes; a record names the file instead.
-_UNNAMED = "image data: "
 
-
-def named_error(error: str, name: str | None) -> str:
-    """An error about an image's bytes, worded as if its file `name` had been read (as classify
-    words it); unchanged when the image was read from its path (`name` None)."""
-    if name is None:
-        return error
-    return f"{display_name(name)}: {error.removeprefix(_UNNAMED)}"
-
-
-def _named(prediction: Prediction, name: str | None) -> Prediction:
-    """A prediction on an image's bytes, named after its file as if classified from the path."""
-    if name is None:
-        return prediction
-    error = prediction.error
-    if error is not None:
-        error = named_error(error, name)
-    return dataclasses.replace(prediction, path=name, error=error)
-
-
-def batch_sources(batch: dict[str, np.ndarray]) -> tuple[list[Any], list[str | None]]:
-    """The images of a Ray batch: (sources, names). Sources are the `bytes` column (named by
-    `path` when present) or else the `path` column (read by the worker, already named: None)."""
+def batch_sources(batch: dict[str, np.ndarray]) -> list[Any]:
+    """The images of a Ray batch: the `bytes` column (as files read already, named and hashed by
+    `path` when present, so records and errors name the file as classify does), else the `path`
+    column (read by the worker)."""
     if "bytes" in batch:
-        sources: list[Any] = [bytes(b) for b in batch["bytes"]]
-        names: list[str | None] = [None] * len(sources)
         if "path" in batch:
-            names = [str(p) for p in batch["path"]]
-        return sources, names
+            return [
+                input_from_bytes(bytes(b), str(p))
+                for b, p in zip(batch["bytes"], batch["path"], strict=True)
+            ]
+        return [bytes(b) for b in batch["bytes"]]
     if "path" in batch:
-        return [str(p) for p in batch["path"]], [None] * len(batch["path"])
+        return [str(p) for p in batch["path"]]
     raise ValueError(f"edgexray.scale needs a 'path' or a 'bytes' column, got {sorted(batch)}")
 
 
@@ -66,12 +45,8 @@ class ClassifyBatch:
         self.classifier = Classifier(model.name, options, overrides, checked=model.load())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
-        sources, names = batch_sources(batch)
         with warnings.catch_warnings():
             # As in `classify`: Pillow's warnings name no file; each record says what matters.
             warnings.filterwarnings("ignore", module=r"PIL\.")
-            predictions = [
-                _named(p, name)
-                for p, name in zip(self.classifier.iter_predictions(sources), names, strict=True)
-            ]
+            predictions = list(self.classifier.iter_predictions(batch_sources(batch)))
         return records_table(predictions, self.classifier.labels)

@@ -1,6 +1,6 @@
 """Records as Arrow rows: one fixed schema per model, so every batch (and every Parquet file) agrees.
 
-Field names are those of `classify --format json`: path, label, confidence, probabilities (one
+Field names are those of `classify --format json`: path, sha256 (of the input's bytes), label, confidence, probabilities (one
 field per label), rejected, error, input_check, source and model. A result has no error; an error record
 has only path and error (the others are null in Arrow, and absent in row_to_record's dict, as in
 classify's JSON). `source` (a DICOM file's identifiers, whose keys vary by file) and `model` (the
@@ -21,6 +21,7 @@ from edgexray.prediction import Prediction
 
 FIELDS = (
     "path",
+    "sha256",
     "label",
     "confidence",
     "probabilities",
@@ -47,6 +48,7 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
     return pa.schema(
         [
             ("path", pa.string()),
+            ("sha256", pa.string()),
             ("label", pa.string()),
             ("confidence", pa.float64()),
             ("probabilities", pa.struct([(label, pa.float64()) for label in labels])),
@@ -101,6 +103,7 @@ def row_to_prediction(row: dict[str, Any]) -> Prediction:
     check = record.get("input_check") or {"status": "off"}
     return Prediction(
         path=record.get("path"),
+        sha256=record.get("sha256"),
         label=record.get("label"),
         confidence=record.get("confidence"),
         probabilities=dict(record.get("probabilities") or {}),

@@ -14,8 +14,9 @@ import numpy as np
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, EdgexrayError, ImageError
+from edgexray.preprocessing.input_file import InputFile
 from edgexray.scale.dataset import ACTOR_OPTIONS, map_on_actors, model_labels
-from edgexray.scale.predictor import batch_sources, named_error
+from edgexray.scale.predictor import batch_sources
 from edgexray.scale.shipped_model import ShippedModel
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class CompareBatch:
         self.groups = list(groups.values())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        sources, names = batch_sources(batch)
+        sources = batch_sources(batch)
         labels = self.classifiers[0].labels
         probabilities = np.full((len(sources), len(self.classifiers), len(labels)), np.nan)
         status = [OK] * len(sources)
@@ -59,7 +60,7 @@ class CompareBatch:
             warnings.filterwarnings("ignore", module=r"PIL\.")
             warnings.filterwarnings("ignore", module=r"pydicom")
             for members in self.groups:
-                inputs = self._prepare(members[0], sources, names, status, errors)
+                inputs = self._prepare(members[0], sources, status, errors)
                 good = [i for i, x in enumerate(inputs) if x is not None]
                 if not good:
                     continue
@@ -71,8 +72,12 @@ class CompareBatch:
             if status[i] == OK and np.isnan(probabilities[i]).any():
                 status[i] = ENGINE_ERROR
         paths = [
-            name if name is not None else source if isinstance(source, str) else ""
-            for source, name in zip(sources, names, strict=True)
+            source.path
+            if isinstance(source, InputFile)
+            else source
+            if isinstance(source, str)
+            else ""
+            for source in sources
         ]
         out = {
             "path": np.array(paths, dtype=object),
@@ -88,14 +93,13 @@ class CompareBatch:
         self,
         index: int,
         sources: list[object],
-        names: list[str | None],
         status: list[str],
         errors: list[str],
     ) -> list[np.ndarray | None]:
         """Each source as variant `index` feeds its engine; None (and the row's status and error
         set) when it cannot be decoded or the input checks reject it."""
         inputs: list[np.ndarray | None] = []
-        for i, (source, name) in enumerate(zip(sources, names, strict=True)):
+        for i, source in enumerate(sources):
             x = None
             try:
                 x, check, _ = self.classifiers[index].prepare(source)  # type: ignore[arg-type]
@@ -103,7 +107,7 @@ class CompareBatch:
                     status[i], errors[i] = REJECTED, check.reason or "rejected"
             except ImageError as exc:
                 if status[i] == OK:
-                    status[i], errors[i] = UNREADABLE, named_error(str(exc), name)
+                    status[i], errors[i] = UNREADABLE, str(exc)
             inputs.append(x if status[i] == OK else None)
         return inputs
 

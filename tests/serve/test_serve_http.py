@@ -4,6 +4,7 @@ code, the token rules, limits, metrics and a clean stop with requests in flight.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -142,7 +143,8 @@ def test_the_record_is_the_one_classify_writes(server: ServerProcess) -> None:
     expected = Classifier(DEMO_MODEL).predict(path).to_record()
     with server.client() as client:
         record = client.post("/v1/classify", files=upload(path)).json()
-    assert record.pop("sha256") and record == {**expected, "path": path.name}
+    assert record == {**expected, "path": path.name}
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_request_without_a_file_is_422_json(server: ServerProcess) -> None:
