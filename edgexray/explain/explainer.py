@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -20,8 +20,16 @@ from edgexray.preprocessing import Preprocessor
 from edgexray.preprocessing.decode import ImageInput
 from edgexray.preprocessing.transform import DISPLAY_SIDE
 
-if TYPE_CHECKING:  # pragma: no cover
-    from edgexray.classifier import Classifier
+
+class Explainable(Protocol):
+    """What `explain` needs of a classifier (edgexray.Classifier is one): its card, its
+    preprocessing and its engine. Named here so that explain never imports the classifier (which
+    imports explain for Classifier.explain)."""
+
+    card: ModelCard
+    preprocessor: Preprocessor
+
+    def predict_tensor(self, batch: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ def build_explanation(
 
 
 def explain(
-    classifier: Classifier,
+    classifier: Explainable,
     source: ImageInput,
     target: str | None = None,
     config: OcclusionConfig | None = None,
@@ -129,7 +137,7 @@ def explain(
     target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
     the image cannot be decoded, ValueError for a label the model does not have.
     """
-    check_target(target, classifier.labels)
+    check_target(target, classifier.card.labels)
     config = config or OcclusionConfig()
     x = classifier.preprocessor(source)
     probabilities, maps = occlusion_map(x, classifier.predict_tensor, config)
