@@ -12,8 +12,9 @@ import importlib
 import json
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from edgexray.cli.options import (
 )
 from edgexray.cli.writers import display_path
 from edgexray.errors import EdgexrayError
-from edgexray.explain.explainer import Explanation, check_target
+from edgexray.explain.explainer import Explanation, InputRejected, check_target
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
+from edgexray.model_identity import ModelIdentity
+from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
@@ -43,25 +46,55 @@ KERAS_SUFFIXES = (".keras", ".h5")
 ExplainOne = Callable[[Path, "str | None"], Explanation]
 
 
+@dataclass(frozen=True)
+class Explainer:
+    """What the command explains with: the model's labels, its identity (for the records of the
+    images it could not explain; None for a Keras model) and one image's explanation."""
+
+    labels: tuple[str, ...]
+    identity: ModelIdentity | None
+    explain: ExplainOne
+
+
+@dataclass
+class Tally:
+    explained: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
 def explain_files(
-    explain_one: ExplainOne, paths: list[Path], folder: ExplanationFolder, target: str | None
-) -> tuple[int, int]:
-    """Explain every image under `paths` into `folder`, one JSON line per image on stdout.
-    Returns (explained, failed); a bad image is one error record, the others carry on."""
+    explainer: Explainer, paths: list[Path], folder: ExplanationFolder, target: str | None
+) -> Tally:
+    """Explain every image under `paths` into `folder`, one JSON line per image on stdout: the
+    classify record plus the explanation; for an image refused by the input checks or one that
+    failed, the classify record alone (and no map). A bad image costs only its own record."""
     found = discover_images(paths)
-    done = failed = 0
+    tally = Tally()
     for path, problem in found.problems:
-        _echo(folder.write_error(str(path), f"{display_path(str(path))}: {problem}"))
-        failed += 1
+        error = f"{display_path(str(path))}: {problem}"
+        _echo(folder.write_unexplained(_failure(explainer, path, error)))
+        tally.failed += 1
     for path in found.files:
         try:
-            record = folder.write(explain_one(path, target))
-            done += 1
+            record = folder.write(explainer.explain(path, target))
+            tally.explained += 1
+        except InputRejected as exc:
+            record = folder.write_unexplained(exc.prediction)
+            tally.rejected += 1
         except EdgexrayError as exc:  # a bad image (or an engine failure) costs only this one
-            record = folder.write_error(str(path), str(exc))
-            failed += 1
+            failure = _failure(explainer, path, str(exc), getattr(exc, "source", None))
+            record = folder.write_unexplained(failure)
+            tally.failed += 1
         _echo(record)
-    return done, failed
+    return tally
+
+
+def _failure(
+    explainer: Explainer, path: Path, error: str, source: Mapping[str, Any] | None = None
+) -> Prediction:
+    """The record of an image that could not be explained, as classify records it."""
+    return Prediction(model=explainer.identity, path=str(path), error=error, source=source)
 
 
 def _echo(record: dict[str, Any]) -> None:
@@ -161,29 +194,37 @@ def explain(
 ) -> None:
     """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
 
-    Prints one JSON record per image. Exit codes: 0 all explained, 1 fatal error, 2 usage error,
-    3 some images failed (each has an error record; the others are explained).
+    The decision is classify's: same input checks, trust policy, DICOM options and card
+    overrides, and the same record, plus the explanation's fields. Prints one JSON record per
+    image. Exit codes: 0 all explained, 1 fatal error, 2 usage error, 3 some images failed or were
+    refused by the input checks (each has its record and no map; the others are explained).
     """
     overrides = overrides_from(card_flags)
     if keras and model is None:
         raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
     model = model_or_demo(model)
     with ExitStack() as stack:
-        explain_one: ExplainOne
+        explainer: Explainer
         if keras or model.suffix.lower() in KERAS_SUFFIXES:
-            explainer = _keras_explainer(model, method, overrides)
-            labels, explain_one = explainer.labels, explainer.explain
+            keras_explainer = _keras_explainer(model, method, overrides)
+            explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
             options = ClassifierOptions(threads=threads, engine=engine)
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)
-            labels = clf.labels
-            explain_one = lambda path, label: clf.explain(path, label, config)  # noqa: E731
-        _check_class(target, labels)
+            explainer = Explainer(
+                clf.labels, clf.identity, lambda path, label: clf.explain(path, label, config)
+            )
+        _check_class(target, explainer.labels)
         folder = stack.enter_context(open_folder(out_dir, "'-o' / '--output'"))
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
-        done, failed = explain_files(explain_one, list(paths), folder, target)
-    click.echo(f"edgexray: {done} explained, {failed} failed, written to {out_dir}", err=True)
-    if failed:
+        tally = explain_files(explainer, list(paths), folder, target)
+    click.echo(
+        f"edgexray: {tally.explained} explained, "
+        + (f"{tally.rejected} rejected, " if tally.rejected else "")
+        + f"{tally.failed} failed, written to {out_dir}",
+        err=True,
+    )
+    if tally.failed or tally.rejected:
         sys.exit(exit_codes.PARTIAL)

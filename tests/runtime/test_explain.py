@@ -4,7 +4,9 @@ construction, files and records are written, bad images are one error record, ru
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,13 +14,14 @@ from click.testing import CliRunner
 from conftest import skip_unless_an_engine_reads
 from PIL import Image
 
-from edgexray import Classifier
+from edgexray import Classifier, exit_codes
 from edgexray.card_resolution import CardOverrides
 from edgexray.cli.main import cli
 from edgexray.engines import ENGINES, available_engines
 from edgexray.explain import OcclusionConfig, summarize
 from edgexray.explain.agreement import rank_correlation, top_overlap
 from edgexray.explain.occlusion import MODES
+from edgexray.preprocessing import transform
 
 DATA = Path(__file__).parent.parent / "data"
 # Card-less models (tests/data/make_tiny_models.py): they see only the top-right 8x8 quadrant.
@@ -267,3 +270,95 @@ def test_without_a_model_explain_uses_the_demo_model_as_classify_does(tmp_path: 
     # --keras explains a Keras model, which has no default: a usage error, not the demo model.
     keras = CliRunner().invoke(cli, ["explain", "--keras", str(image), "-o", str(out)])
     assert keras.exit_code == 2 and "--keras needs -m" in keras.output
+
+
+# explain is classify plus a map: the same checks, trust policy, options and record; one read -----
+
+EVIDENCE_FIELDS = {
+    "explained",
+    "method",
+    "window",
+    "stride",
+    "engine_images",
+    "peak_x",
+    "peak_y",
+    "peak_x_fraction",
+    "peak_y_fraction",
+    "peak_value",
+    "fraction_above_half_peak",
+    "localized",
+    "localization_floor",
+    "overlay",
+    "heatmap",
+}
+
+
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _blank(path: Path) -> Path:
+    """Issue 23's frame: a flat grey 512x512 PNG, which the demo model calls NORMAL at 0.807."""
+    Image.new("L", (512, 512), 128).save(path)
+    return path
+
+
+def test_a_frame_classify_refuses_gets_the_same_refusal_and_no_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDGEXRAY_INPUT_CHECK")  # the default: strict
+    blank = _blank(tmp_path / "blank.png")
+    out = tmp_path / "ex"
+    classified = CliRunner().invoke(cli, ["classify", str(blank), "--format", "jsonl"])
+    explained = CliRunner().invoke(cli, ["explain", str(blank), "-o", str(out)])
+    assert classified.exit_code == explained.exit_code == exit_codes.PARTIAL, explained.output
+    (refusal,) = _records(classified.stdout)
+    assert refusal["rejected"].startswith("nearly uniform frame") and "label" not in refusal
+    assert _records(explained.stdout) == [refusal]
+    assert _records((out / "explanations.jsonl").read_text()) == [refusal]
+    assert [p.name for p in out.iterdir()] == ["explanations.jsonl"]  # no overlay, map or record
+    assert "0 explained, 1 rejected, 0 failed" in explained.stderr
+
+
+def test_the_record_is_the_classify_record_plus_the_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDGEXRAY_INPUT_CHECK")
+    image = _image(tmp_path / "chest.png")
+    model = ["-m", str(DATA / "quadrant.tflite"), *FLAGS]
+    out = tmp_path / "ex"
+    classified = CliRunner().invoke(cli, ["classify", *model, str(image), "--format", "jsonl"])
+    explained = CliRunner().invoke(cli, ["explain", *model, str(image), "-o", str(out)])
+    assert classified.exit_code == explained.exit_code == 0, explained.output
+    (expected,) = _records(classified.stdout)
+    assert expected["input_check"] == {"status": "passed"} and "sha256" in expected
+    record = json.loads((out / "chest.json").read_text())
+    assert {key: record.get(key) for key in expected} == expected
+    assert set(record) - set(expected) == EVIDENCE_FIELDS
+    assert _records(explained.stdout) == [record]
+
+
+def test_an_image_is_read_and_decoded_once_per_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = _image(tmp_path / "chest.png")
+    opened: list[str] = []
+    decoded: list[object] = []
+    real_open, real_decode = os.open, transform.decode
+
+    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == os.fspath(image):
+            opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    def counting_decode(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(source)
+        return real_decode(source, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setattr(transform, "decode", counting_decode)
+    args = ["explain", "-m", str(DATA / "quadrant.tflite"), *FLAGS, str(image)]
+    code, output = _run([*args, "-o", str(tmp_path / "ex")])
+    assert code == 0, output
+    assert len(opened) == 1, "the image was read more than once"
+    assert len(decoded) == 1, "the image was decoded more than once"
