@@ -22,22 +22,29 @@ import click
 
 from edgexray import exit_codes
 from edgexray.card_resolution import CardOverrides
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     card_override_options,
+    classifier_options,
+    dicom_options,
+    dicom_options_from,
     engine_option,
+    input_check_option,
+    model_option,
     model_or_demo,
     overrides_from,
     threads_option,
+    trust_options,
 )
 from edgexray.cli.writers import display_path
-from edgexray.errors import EdgexrayError
+from edgexray.errors import EdgexrayError, UntrustedModelError
 from edgexray.explain.explainer import Explanation, InputRejected, check_target
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
 from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
+from edgexray.preprocessing.dicom import DicomOptions
 
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
 KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
@@ -111,7 +118,9 @@ def open_folder(out_dir: Path, option: str) -> ExplanationFolder:
         ) from None
 
 
-def _keras_explainer(model: Path, method: str, overrides: CardOverrides) -> Any:
+def _keras_explainer(
+    model: Path, method: str, overrides: CardOverrides, dicom: DicomOptions
+) -> Any:
     module_name, attribute = KERAS_EXPLAINER.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -119,7 +128,7 @@ def _keras_explainer(model: Path, method: str, overrides: CardOverrides) -> Any:
         raise EdgexrayError(
             f"explaining a Keras model needs the export extra (pip install 'edgexray[export]'): {exc}"
         ) from None
-    return getattr(module, attribute)(model, method, overrides)
+    return getattr(module, attribute)(model, method, overrides, dicom)
 
 
 def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
@@ -131,14 +140,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Model file (.tflite, .onnx; .keras with --keras). Default: the bundled demo model, "
-    "as for classify.",
-)
+@model_option
 @click.option(
     "-o",
     "--output",
@@ -167,7 +169,8 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 @click.option(
     "--keras",
     is_flag=True,
-    help="The model is a Keras model: Grad-CAM on the workstation (needs the export extra).",
+    help="-m is a Keras model (.keras, .h5): Grad-CAM on the workstation (needs the export "
+    "extra; no input checks, and no trust policy can accept it: a Keras file cannot be signed).",
 )
 @click.option(
     "--method",
@@ -178,7 +181,10 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 )
 @threads_option
 @engine_option
+@input_check_option
+@trust_options
 @card_override_options
+@dicom_options
 def explain(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -190,7 +196,10 @@ def explain(
     method: str,
     threads: int | None,
     engine: str | None,
-    **card_flags: Any,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool,
+    **flags: Any,
 ) -> None:
     """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
 
@@ -199,17 +208,25 @@ def explain(
     image. Exit codes: 0 all explained, 1 fatal error, 2 usage error, 3 some images failed or were
     refused by the input checks (each has its record and no map; the others are explained).
     """
-    overrides = overrides_from(card_flags)
+    overrides = overrides_from(flags)
+    dicom = dicom_options_from(flags)
     if keras and model is None:
         raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
     model = model_or_demo(model)
     with ExitStack() as stack:
         explainer: Explainer
         if keras or model.suffix.lower() in KERAS_SUFFIXES:
-            keras_explainer = _keras_explainer(model, method, overrides)
+            if trusted_keys:
+                raise UntrustedModelError(
+                    f"{model}: refused: a Keras model cannot be signed, and a trust policy is set "
+                    "(--trusted-key or EDGEXRAY_TRUSTED_KEYS)"
+                )
+            keras_explainer = _keras_explainer(model, method, overrides, dicom)
             explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
-            options = ClassifierOptions(threads=threads, engine=engine)
+            options = classifier_options(
+                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom
+            )
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)
             explainer = Explainer(
