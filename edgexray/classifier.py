@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
@@ -38,6 +39,7 @@ from edgexray.inputcheck import (
     check_image,
     check_mode,
 )
+from edgexray.inputcheck.facts import ImageFacts
 from edgexray.model_identity import ModelIdentity, bytes_sha256, overrides_applied
 from edgexray.modelcheck import (
     ModelCheckSummary,
@@ -47,12 +49,12 @@ from edgexray.modelcheck import (
 )
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
-from edgexray.prediction import Prediction
+from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
 from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.input_file import InputFile, display_name, read_input
-from edgexray.preprocessing.transform import check_reducing_gap
+from edgexray.preprocessing.transform import DISPLAY_SIDE, check_reducing_gap
 from edgexray.signing.verify import Signer, TrustPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,7 +123,8 @@ class _Item:
     """One source on its way to a decision. name: the path as given (None for data without one);
     sha256: of the bytes read (a file's, else None); x: the model input, None when the source could
     not be read or decoded (`error`) or the input checks rejected it (`check`); source: what its
-    record says about the file (DICOM identifiers)."""
+    record says about the file (DICOM identifiers); film: the decoded image for a screen, when
+    asked for (Classifier.judge)."""
 
     name: str | None
     sha256: str | None
@@ -129,6 +132,7 @@ class _Item:
     error: str | None
     check: InputCheck
     source: _Source
+    film: Image.Image | None = None
 
     def result(self, model: ModelIdentity, check: InputCheck, **decision: Any) -> Prediction:
         """This source's Prediction by `model`: the decision (label, confidence, probabilities)
@@ -295,17 +299,19 @@ class Classifier:
             for item, row, index, check in zip(items, probabilities, chosen, checks, strict=True)
         ]
 
-    def _inspect(self, source: ImageInput) -> tuple[np.ndarray | None, InputCheck, _Source]:
-        """The model input for `source` (None when the checks reject it), its input check and what
-        its result records about the file."""
+    def _inspect(
+        self, source: ImageInput, film_side: int | None = None
+    ) -> tuple[np.ndarray | None, InputCheck, ImageFacts]:
+        """The model input for `source` (None when the checks reject it), its input check and the
+        facts of its one decode (what its result records about the file; the film with
+        `film_side`)."""
         mode = self.options.input_check
+        inspected = self.preprocessor.inspect(source, mode != "off", film_side)
         if mode == "off":
-            x, facts = self.preprocessor.prepare(source)
-            return x, NOT_CHECKED, facts
-        inspected = self.preprocessor.inspect(source)
+            return self.preprocessor.normalize_pixels(inspected.pixels), NOT_CHECKED, inspected
         check = InputCheck.from_findings(check_image(inspected, self.options.image_checks), mode)
         if check.rejected:
-            return None, check, inspected.source
+            return None, check, inspected
         x = self.preprocessor.normalize_pixels(inspected.pixels)
         summary = self.card.appearance_check
         if summary is not None:
@@ -313,8 +319,8 @@ class Classifier:
             score, finding = appearance_finding(summary, x)
             check = check.with_appearance_check(score, summary.threshold, finding, mode)
             if check.rejected:
-                return None, check, inspected.source
-        return x, check, inspected.source
+                return None, check, inspected
+        return x, check, inspected
 
     def _read(self, source: ImageInput) -> tuple[ImageInput, str | None, str | None]:
         """(what to decode, its name, its SHA-256): a path is read once, here (read_input), and
@@ -325,11 +331,19 @@ class Classifier:
             return source, source.path, source.sha256
         return source, None, None
 
-    def _item(self, source: ImageInput) -> _Item:
+    def _item(self, source: ImageInput, film_side: int | None = None) -> _Item:
         """`source` read, decoded, checked and preprocessed; ImageError when it cannot be."""
         source, name, sha256 = self._read(source)
-        x, check, facts = self._inspect(source)
-        return _Item(name, sha256, x, None, check, facts)
+        x, check, facts = self._inspect(source, film_side)
+        return _Item(name, sha256, x, None, check, facts.source, facts.film)
+
+    def _decide(self, item: _Item) -> Prediction:
+        """The Prediction for one item: its refusal, or the engine's decision with the model
+        check."""
+        if item.x is None:
+            return item.result(self.identity, item.check)
+        probabilities, features = self._infer(item.x[None])
+        return self._predictions([item], probabilities, features)[0]
 
     # Public API -----------------------------------------------------------------------------------
 
@@ -346,11 +360,17 @@ class Classifier:
         binary file object (io.BytesIO, an upload), a PIL image or a uint8/uint16 array. Raises
         ImageError if it cannot be read or decoded, EngineError if the engine fails on it. An image
         the input checks reject (strict mode) gives a Prediction with `rejected` set and no label."""
-        item = self._item(source)
-        if item.x is None:
-            return item.result(self.identity, item.check)
-        probabilities, features = self._infer(item.x[None])
-        return self._predictions([item], probabilities, features)[0]
+        return self._decide(self._item(source))
+
+    def judge(self, source: ImageInput, film_side: int = DISPLAY_SIDE) -> Judged:
+        """`predict`, with the model input the decision was made on (None when the prediction has
+        no label) and the film (the decoded image, at most `film_side` pixels on its long side),
+        all from one read and one decode of `source`: what an explanation needs. Raises as
+        `predict` does."""
+        item = self._item(source, film_side)
+        prediction = self._decide(item)
+        assert item.film is not None  # film_side was given
+        return Judged(prediction, item.x if prediction.ok else None, item.film)
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -438,10 +458,12 @@ class Classifier:
         target: str | None = None,
         config: OcclusionConfig | None = None,
     ) -> Explanation:
-        """Where the model looked: the decision on `source` and a heatmap of the evidence for
-        `target` (default: the decided label) by occlusion through this model's own engine, with
-        `.heatmap` (float32, model input size) and `.overlay` (a PIL image for a screen). Raises
-        ImageError if the image cannot be decoded. See edgexray.explain."""
+        """Where the model looked: the decision on `source` (`predict`'s, checks included) and a
+        heatmap of the evidence for `target` (default: the decided label) by occlusion through
+        this model's own engine, with `.heatmap` (float32, model input size) and `.overlay` (a PIL
+        image for a screen). Raises ImageError if the image cannot be read or decoded,
+        InputRejected (with the refusal as `.prediction`) when the input checks refuse it. See
+        edgexray.explain."""
         from edgexray.explain import explain
 
         return explain(self, source, target, config)

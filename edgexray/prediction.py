@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from edgexray.inputcheck.result import NOT_CHECKED, InputCheck
 from edgexray.model_identity import ModelIdentity
 from edgexray.preprocessing.input_file import display_name
@@ -70,3 +73,16 @@ class Prediction:
         if self.model is not None:
             record["model"] = self.model.to_record()
         return record
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A decision with what it was made on, from one read and one decode of the input (what an
+    explanation needs: edgexray.explain). prediction: as `Classifier.predict` gives it, checks
+    included. model_input: the float32 (H, W, C) input the engine ran, None when the prediction
+    has no label (the input checks refused the image). film: the decoded image that input was
+    made from (a DICOM file windowed as for the model), shrunk for a screen or an overlay."""
+
+    prediction: Prediction
+    model_input: np.ndarray | None
+    film: Image.Image

@@ -94,3 +94,44 @@ def test_the_export_side_owns_its_errors_and_bench_rows() -> None:
     )
     for name in ("export", "train", "evaluate", "synth"):
         assert COMMANDS[name].startswith("edgexray_export.cli.")
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph` (module -> modules it imports): the groups of modules that
+    each reach all the others, a module that reaches itself included, sorted."""
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(graph.get(start, ()))
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph.get(module, ()))
+        return seen
+
+    reach = {module: reachable(module) for module in graph}
+    cyclic = [module for module in graph if module in reach[module]]
+    groups = {tuple(sorted(m for m in cyclic if m in reach[n] and n in reach[m])) for n in cyclic}
+    return sorted(map(list, groups))
+
+
+def runtime_import_graph() -> dict[str, set[str]]:
+    """Each module of edgexray/ -> the modules of edgexray/ it imports, at any depth (inside
+    functions and `if TYPE_CHECKING:` too: a cycle there is still two modules that need each
+    other). `from a import b` counts as importing `a` and `a.b`."""
+    modules = {_module_name(path): path for path in _sources("edgexray")}
+    return {
+        name: {m for m in _imports(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+
+
+def test_the_runtime_has_no_import_cycles() -> None:
+    assert import_cycles(runtime_import_graph()) == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}, "f": {"d"}}
+    assert import_cycles(graph) == [["a", "b", "c"], ["e"]]
+    assert "edgexray.classifier" in runtime_import_graph()["edgexray"]

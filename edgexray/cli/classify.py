@@ -38,6 +38,7 @@ from edgexray.cli.options import (
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
 from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.explain.explainer import InputRejected
 from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
@@ -75,8 +76,11 @@ def _explain(classifier: Classifier, prediction: Prediction, folder: Explanation
         return
     try:
         folder.write(classifier.explain(prediction.path))
+    except InputRejected as exc:
+        folder.write_unexplained(exc.prediction)
     except EdgexrayError as exc:
-        folder.write_error(prediction.path, str(exc))
+        error = Prediction(model=classifier.identity, path=prediction.path, error=str(exc))
+        folder.write_unexplained(error)
 
 
 STDIN = Path("-")

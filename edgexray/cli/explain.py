@@ -12,8 +12,9 @@ import importlib
 import json
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +22,29 @@ import click
 
 from edgexray import exit_codes
 from edgexray.card_resolution import CardOverrides
-from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     card_override_options,
+    classifier_options,
+    dicom_options,
+    dicom_options_from,
     engine_option,
+    input_check_option,
+    model_option,
     model_or_demo,
     overrides_from,
     threads_option,
+    trust_options,
 )
 from edgexray.cli.writers import display_path
-from edgexray.errors import EdgexrayError
-from edgexray.explain.explainer import Explanation, check_target
+from edgexray.errors import EdgexrayError, UntrustedModelError
+from edgexray.explain.explainer import Explanation, InputRejected, check_target
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
+from edgexray.model_identity import ModelIdentity
+from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
+from edgexray.preprocessing.dicom import DicomOptions
 
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
 KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
@@ -43,25 +53,55 @@ KERAS_SUFFIXES = (".keras", ".h5")
 ExplainOne = Callable[[Path, "str | None"], Explanation]
 
 
+@dataclass(frozen=True)
+class Explainer:
+    """What the command explains with: the model's labels, its identity (for the records of the
+    images it could not explain; None for a Keras model) and one image's explanation."""
+
+    labels: tuple[str, ...]
+    identity: ModelIdentity | None
+    explain: ExplainOne
+
+
+@dataclass
+class Tally:
+    explained: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
 def explain_files(
-    explain_one: ExplainOne, paths: list[Path], folder: ExplanationFolder, target: str | None
-) -> tuple[int, int]:
-    """Explain every image under `paths` into `folder`, one JSON line per image on stdout.
-    Returns (explained, failed); a bad image is one error record, the others carry on."""
+    explainer: Explainer, paths: list[Path], folder: ExplanationFolder, target: str | None
+) -> Tally:
+    """Explain every image under `paths` into `folder`, one JSON line per image on stdout: the
+    classify record plus the explanation; for an image refused by the input checks or one that
+    failed, the classify record alone (and no map). A bad image costs only its own record."""
     found = discover_images(paths)
-    done = failed = 0
+    tally = Tally()
     for path, problem in found.problems:
-        _echo(folder.write_error(str(path), f"{display_path(str(path))}: {problem}"))
-        failed += 1
+        error = f"{display_path(str(path))}: {problem}"
+        _echo(folder.write_unexplained(_failure(explainer, path, error)))
+        tally.failed += 1
     for path in found.files:
         try:
-            record = folder.write(explain_one(path, target))
-            done += 1
+            record = folder.write(explainer.explain(path, target))
+            tally.explained += 1
+        except InputRejected as exc:
+            record = folder.write_unexplained(exc.prediction)
+            tally.rejected += 1
         except EdgexrayError as exc:  # a bad image (or an engine failure) costs only this one
-            record = folder.write_error(str(path), str(exc))
-            failed += 1
+            failure = _failure(explainer, path, str(exc), getattr(exc, "source", None))
+            record = folder.write_unexplained(failure)
+            tally.failed += 1
         _echo(record)
-    return done, failed
+    return tally
+
+
+def _failure(
+    explainer: Explainer, path: Path, error: str, source: Mapping[str, Any] | None = None
+) -> Prediction:
+    """The record of an image that could not be explained, as classify records it."""
+    return Prediction(model=explainer.identity, path=str(path), error=error, source=source)
 
 
 def _echo(record: dict[str, Any]) -> None:
@@ -78,7 +118,9 @@ def open_folder(out_dir: Path, option: str) -> ExplanationFolder:
         ) from None
 
 
-def _keras_explainer(model: Path, method: str, overrides: CardOverrides) -> Any:
+def _keras_explainer(
+    model: Path, method: str, overrides: CardOverrides, dicom: DicomOptions
+) -> Any:
     module_name, attribute = KERAS_EXPLAINER.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -86,7 +128,7 @@ def _keras_explainer(model: Path, method: str, overrides: CardOverrides) -> Any:
         raise EdgexrayError(
             f"explaining a Keras model needs the export extra (pip install 'edgexray[export]'): {exc}"
         ) from None
-    return getattr(module, attribute)(model, method, overrides)
+    return getattr(module, attribute)(model, method, overrides, dicom)
 
 
 def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
@@ -98,14 +140,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Model file (.tflite, .onnx; .keras with --keras). Default: the bundled demo model, "
-    "as for classify.",
-)
+@model_option
 @click.option(
     "-o",
     "--output",
@@ -134,7 +169,8 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 @click.option(
     "--keras",
     is_flag=True,
-    help="The model is a Keras model: Grad-CAM on the workstation (needs the export extra).",
+    help="-m is a Keras model (.keras, .h5): Grad-CAM on the workstation (needs the export "
+    "extra; no input checks, and no trust policy can accept it: a Keras file cannot be signed).",
 )
 @click.option(
     "--method",
@@ -145,7 +181,10 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 )
 @threads_option
 @engine_option
+@input_check_option
+@trust_options
 @card_override_options
+@dicom_options
 def explain(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -157,33 +196,52 @@ def explain(
     method: str,
     threads: int | None,
     engine: str | None,
-    **card_flags: Any,
+    input_check: str,
+    trusted_keys: tuple[Path, ...],
+    allow_unsealed_card: bool,
+    **flags: Any,
 ) -> None:
     """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
 
-    Prints one JSON record per image. Exit codes: 0 all explained, 1 fatal error, 2 usage error,
-    3 some images failed (each has an error record; the others are explained).
+    The decision is classify's: same input checks, trust policy, DICOM options and card
+    overrides, and the same record, plus the explanation's fields. Prints one JSON record per
+    image. Exit codes: 0 all explained, 1 fatal error, 2 usage error, 3 some images failed or were
+    refused by the input checks (each has its record and no map; the others are explained).
     """
-    overrides = overrides_from(card_flags)
+    overrides = overrides_from(flags)
+    dicom = dicom_options_from(flags)
     if keras and model is None:
         raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
     model = model_or_demo(model)
     with ExitStack() as stack:
-        explain_one: ExplainOne
+        explainer: Explainer
         if keras or model.suffix.lower() in KERAS_SUFFIXES:
-            explainer = _keras_explainer(model, method, overrides)
-            labels, explain_one = explainer.labels, explainer.explain
+            if trusted_keys:
+                raise UntrustedModelError(
+                    f"{model}: refused: a Keras model cannot be signed, and a trust policy is set "
+                    "(--trusted-key or EDGEXRAY_TRUSTED_KEYS)"
+                )
+            keras_explainer = _keras_explainer(model, method, overrides, dicom)
+            explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
-            options = ClassifierOptions(threads=threads, engine=engine)
+            options = classifier_options(
+                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom
+            )
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)
-            labels = clf.labels
-            explain_one = lambda path, label: clf.explain(path, label, config)  # noqa: E731
-        _check_class(target, labels)
+            explainer = Explainer(
+                clf.labels, clf.identity, lambda path, label: clf.explain(path, label, config)
+            )
+        _check_class(target, explainer.labels)
         folder = stack.enter_context(open_folder(out_dir, "'-o' / '--output'"))
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", module=r"PIL\.")
-        done, failed = explain_files(explain_one, list(paths), folder, target)
-    click.echo(f"edgexray: {done} explained, {failed} failed, written to {out_dir}", err=True)
-    if failed:
+        tally = explain_files(explainer, list(paths), folder, target)
+    click.echo(
+        f"edgexray: {tally.explained} explained, "
+        + (f"{tally.rejected} rejected, " if tally.rejected else "")
+        + f"{tally.failed} failed, written to {out_dir}",
+        err=True,
+    )
+    if tally.failed or tally.rejected:
         sys.exit(exit_codes.PARTIAL)

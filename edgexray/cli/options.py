@@ -233,8 +233,9 @@ def classifier_options(
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool = False,
+    dicom: DicomOptions | None = None,
 ) -> ClassifierOptions:
-    """The ClassifierOptions of a long-running command (`serve`, `watch`) from its shared flags."""
+    """The ClassifierOptions of a command (`serve`, `watch`, `explain`) from its shared flags."""
     return ClassifierOptions(
         threads=threads,
         engine=engine,
@@ -242,6 +243,7 @@ def classifier_options(
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
         allow_unsealed_card=allow_unsealed_card,
+        dicom=dicom or DicomOptions(),
     )
 
 

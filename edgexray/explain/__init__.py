@@ -4,17 +4,22 @@ Model-agnostic (numpy only, no gradients): the methods need nothing but "run the
 so an int8 TFLite or ONNX file on a device explains itself as well as the float model does.
 
     with edgexray.Classifier("model.tflite") as clf:
-        explanation = clf.explain("chest.png")
+        explanation = clf.explain("chest.png")  # InputRejected if the input checks refuse it
         explanation.overlay.save("chest.overlay.png")
+
+The decision explained is the classifier's own (`predict`'s: input checks, trust policy, DICOM
+options), made from one read and one decode of the image, which also give the film under the map.
 """
 
-from edgexray.explain.explainer import Explanation, explain
+from edgexray.explain.explainer import Explainable, Explanation, InputRejected, explain
 from edgexray.explain.heatmap import HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 
 __all__ = [
+    "Explainable",
     "Explanation",
     "HeatmapSummary",
+    "InputRejected",
     "OcclusionConfig",
     "explain",
     "occlusion_map",

@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from edgexray.card import ModelCard
+from edgexray.errors import EdgexrayError
 from edgexray.explain.heatmap import NO_EVIDENCE, PROBABILITY_FLOOR, HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 from edgexray.explain.overlay import render_overlay
-from edgexray.postprocess import decide
-from edgexray.prediction import Prediction
-from edgexray.preprocessing import Preprocessor
+from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.input_file import display_name
 from edgexray.preprocessing.transform import DISPLAY_SIDE
 
-if TYPE_CHECKING:  # pragma: no cover
-    from edgexray.classifier import Classifier
+
+class Explainable(Protocol):
+    """What `explain` needs of a classifier (edgexray.Classifier is one): its card, its checked
+    decision on one input with the input and film it was made on (judge), and its engine on a
+    batch (predict_tensor). Named here so that explain never imports the classifier (which
+    imports explain for Classifier.explain)."""
+
+    card: ModelCard
+
+    def judge(self, source: ImageInput, film_side: int) -> Judged: ...
+
+    def predict_tensor(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+class InputRejected(EdgexrayError):
+    """The input checks refused the image (strict mode), as `classify` refuses it: no map is made
+    of an image the model is not fit to judge. prediction: that refusal, whose record
+    (to_record) is classify's."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        name = "image" if prediction.path is None else display_name(prediction.path)
+        super().__init__(f"{name}: rejected by the input checks: {prediction.rejected}")
+        self.prediction = prediction
 
 
 @dataclass(frozen=True)
@@ -79,37 +99,29 @@ def check_target(target: str | None, labels: tuple[str, ...]) -> None:
 
 
 def build_explanation(
-    source: ImageInput,
-    preprocessor: Preprocessor,
-    card: ModelCard,
-    probabilities: np.ndarray,
+    prediction: Prediction,
+    film: Image.Image,
     heatmap_for: Callable[[int], np.ndarray],
     target: str | None,
     method: str,
     settings: dict[str, Any],
     floor: float,
-    display_side: int = DISPLAY_SIDE,
 ) -> Explanation:
-    """An Explanation from any method: the image's probabilities (labels,), and `heatmap_for(k)`,
-    the (H, W) map of label k's evidence. Decides as the runtime does (the card's threshold).
-    floor: the smallest peak that is localized evidence, in the map's units (see summarize)."""
-    labels = card.labels
-    decided = labels[int(decide(np.asarray(probabilities)[None], card)[0])]
-    target = target or decided
+    """An Explanation from any method: the decision (a prediction with a label), the film it was
+    made on (drawn under the map) and `heatmap_for(k)`, the (H, W) map of the k-th label's
+    evidence (labels in the order of the prediction's probabilities, the card's). floor: the
+    smallest peak that is localized evidence, in the map's units (see summarize)."""
+    labels = list(prediction.probabilities)
+    target = target or prediction.label
+    if target is None:
+        raise ValueError("an explanation needs a decision: this prediction has no label")
     heatmap = np.asarray(heatmap_for(labels.index(target)), dtype=np.float32)
-    prediction = Prediction(
-        path=os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else None,
-        label=decided,
-        confidence=float(probabilities[labels.index(decided)]),
-        probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
-    )
     summary = summarize(heatmap, floor)
-    overlay = render_overlay(preprocessor.display(source, display_side), heatmap, summary.localized)
     return Explanation(
         prediction=prediction,
         target=target,
         heatmap=heatmap,
-        overlay=overlay,
+        overlay=render_overlay(film, heatmap, summary.localized),
         summary=summary,
         method=method,
         settings=settings,
@@ -117,29 +129,35 @@ def build_explanation(
 
 
 def explain(
-    classifier: Classifier,
+    classifier: Explainable,
     source: ImageInput,
     target: str | None = None,
     config: OcclusionConfig | None = None,
     display_side: int = DISPLAY_SIDE,
 ) -> Explanation:
     """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion
-    through the classifier's own engine: one engine call for all occluded copies.
+    through the classifier's own engine. The decision is `predict`'s, input checks, trust policy
+    and DICOM options included (Classifier.judge: one read, one decode, which also gives the film
+    under the map); then one engine call for all occluded copies.
 
     target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
-    the image cannot be decoded, ValueError for a label the model does not have.
+    the image cannot be read or decoded, InputRejected (its `.prediction` is the refusal) when the
+    input checks refuse it, ValueError for a label the model does not have.
     """
-    check_target(target, classifier.labels)
+    card = classifier.card
+    check_target(target, card.labels)
     config = config or OcclusionConfig()
-    x = classifier.preprocessor(source)
-    probabilities, maps = occlusion_map(x, classifier.predict_tensor, config)
-    window_y, stride_y = config.window(classifier.card.input_height)
-    window_x, stride_x = config.window(classifier.card.input_width)
+    judged = classifier.judge(source, display_side)
+    x = judged.model_input
+    if x is None:
+        raise InputRejected(judged.prediction)
+    decided = np.array([judged.prediction.probabilities[label] for label in card.labels])
+    _, maps = occlusion_map(x, classifier.predict_tensor, config, decided)
+    window_y, stride_y = config.window(card.input_height)
+    window_x, stride_x = config.window(card.input_width)
     return build_explanation(
-        source,
-        classifier.preprocessor,
-        classifier.card,
-        probabilities,
+        judged.prediction,
+        judged.film,
         lambda k: maps[..., k],
         target,
         f"occlusion-{config.mode}",
@@ -149,5 +167,4 @@ def explain(
             "engine_images": config.engine_images(*x.shape[:2]),
         },
         PROBABILITY_FLOOR,  # an occlusion map is a change of probability
-        display_side,
     )

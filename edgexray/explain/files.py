@@ -4,7 +4,8 @@ For an image `chest.png` explained into DIR:
   DIR/chest.overlay.png   the image with the heatmap and the outline of the strongest region
   DIR/chest.heatmap.npy   float32 (H, W) at the model's input size (numpy.load reads it)
   DIR/chest.json          the record: label, probabilities, explained label, method, peak, spread
-  DIR/explanations.jsonl  one line per image of the run, also for images that failed (`error`)
+  DIR/explanations.jsonl  one line per image of the run, also for images that failed (`error`) or
+                          that the input checks refused (`rejected`): classify's record of them
 Two images with the same name get -2, -3... in the order they are written.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from edgexray.atomic import write_text_atomically
 from edgexray.explain.explainer import Explanation
-from edgexray.preprocessing.input_file import display_name
+from edgexray.prediction import Prediction
 
 INDEX = "explanations.jsonl"
 
@@ -52,9 +53,8 @@ class ExplanationFolder:
         stem = self._stem(explanation.prediction.path)
         overlay = self.folder / f"{stem}.overlay.png"
         heatmap = self.folder / f"{stem}.heatmap.npy"
+        # The prediction's record (path escaped by Prediction.to_record), then the explanation's.
         record = {**explanation.to_record(), "overlay": overlay.name, "heatmap": heatmap.name}
-        if record.get("path") is not None:
-            record["path"] = display_name(record["path"])
         explanation.overlay.save(overlay, optimize=True)
         with heatmap.open("wb") as stream:
             np.save(stream, explanation.heatmap)
@@ -62,9 +62,10 @@ class ExplanationFolder:
         write_text_atomically(self.folder / f"{stem}.json", text)
         return self._log(record)
 
-    def write_error(self, path: str | None, error: str) -> dict[str, Any]:
-        """The record of an image that could not be explained (no files besides the index line)."""
-        return self._log({"path": None if path is None else display_name(path), "error": error})
+    def write_unexplained(self, prediction: Prediction) -> dict[str, Any]:
+        """The record of an image that was not explained, an error or a refusal by the input checks
+        (its classify record, `prediction.to_record()`): the index line, no other file."""
+        return self._log(prediction.to_record())
 
     def close(self) -> None:
         self._index.close()

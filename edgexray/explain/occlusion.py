@@ -56,7 +56,8 @@ class OcclusionConfig:
         return window, stride
 
     def engine_images(self, height: int, width: int) -> int:
-        """Images one explanation sends through the engine (occluded copies and references)."""
+        """Images one explanation sends through the engine: the image itself (its decision), the
+        occluded copies and their references."""
         windows = len(_starts(height, *self.window(height))) * len(
             _starts(width, *self.window(width))
         )
@@ -94,27 +95,36 @@ def _copies(x: np.ndarray, boxes: list[tuple[int, int, int, int]], keep: bool) -
 
 
 def occlusion_map(
-    x: np.ndarray, predict: Predict, config: OcclusionConfig | None = None
+    x: np.ndarray,
+    predict: Predict,
+    config: OcclusionConfig | None = None,
+    decided: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Evidence maps of the model input `x` (H, W, C float32) for every class at once.
 
-    predict: float32 (N, H, W, C) -> probabilities (N, classes). Returns (probabilities of `x`
-    itself, shape (classes,); maps float32 (H, W, classes)): per pixel and class, the mean over the
-    windows covering the pixel of the window's evidence (see OcclusionConfig.mode; positive: the
-    window supports the class, negative: it argues against it).
+    predict: float32 (N, H, W, C) -> probabilities (N, classes). decided: the probabilities of `x`
+    itself (classes,) when its decision was already made; then `x` is not run again. Returns
+    (probabilities of `x` itself, shape (classes,); maps float32 (H, W, classes)): per pixel and
+    class, the mean over the windows covering the pixel of the window's evidence (see
+    OcclusionConfig.mode; positive: the window supports the class, negative: it argues against it).
     """
     config = config or OcclusionConfig()
     x = np.asarray(x, dtype=np.float32)
     height, width, _ = x.shape
     boxes = _boxes(height, width, config)
     kinds = {"delete": (False,), "keep": (True,), "both": (False, True)}[config.mode]
-    # The original image leads the batch, so its probabilities come with the same call.
-    batch = np.concatenate([x[None], *(_copies(x, boxes, keep) for keep in kinds)])
+    # Unless it was decided already, the original image leads the batch, so its probabilities come
+    # with the same call.
+    lead = [] if decided is not None else [x[None]]
+    batch = np.concatenate([*lead, *(_copies(x, boxes, keep) for keep in kinds)])
     size = config.batch_size or len(batch)
     probabilities = np.concatenate(
         [np.asarray(predict(batch[i : i + size]), np.float64) for i in range(0, len(batch), size)]
     )
-    original, rest = probabilities[0], probabilities[1:]
+    if decided is not None:
+        original, rest = np.asarray(decided, np.float64), probabilities
+    else:
+        original, rest = probabilities[0], probabilities[1:]
     evidence = np.zeros((len(boxes), probabilities.shape[1]), dtype=np.float64)
     for k, keep in enumerate(kinds):
         part = rest[k * (len(boxes) + 1) : (k + 1) * (len(boxes) + 1)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,13 @@ class ImageFacts:
     pixels: the uint8 (H, W, C) model input before normalization.
     model_size: (width, height) of the model input.
     source: what the result records about the file (a DICOM file's UIDs, view and window), or
-    None for plain images."""
+    None for plain images.
+    film: when asked for (Preprocessor.inspect's film_side), the decoded image the model input was
+    made from (a DICOM file windowed as for the model), shrunk for a screen or an overlay."""
 
     source_size: tuple[int, int]
     colour_sample: np.ndarray | None
     pixels: np.ndarray
     model_size: tuple[int, int]
     source: Mapping[str, Any] | None = None
+    film: Image.Image | None = None

@@ -21,7 +21,14 @@ from edgexray.card import (
     Normalize,
 )
 from edgexray.inputcheck.facts import ImageFacts
-from edgexray.preprocessing.decode import DecodeLimits, ImageInput, TargetMode, decode
+from edgexray.preprocessing.decode import (
+    Decoded,
+    DecodeLimits,
+    ImageInput,
+    TargetMode,
+    decode,
+    to_mode,
+)
 from edgexray.preprocessing.dicom.options import DicomOptions
 
 # Pillow filters. Pillow antialiases when it shrinks (the filter support grows with the scale), which
@@ -144,30 +151,22 @@ class Preprocessor:
     def display(self, source: ImageInput, side: int = DISPLAY_SIDE) -> Image.Image:
         """The image as decoded for the model (a DICOM file windowed as for the model, in the
         model's colour mode), before the resize to the input size, shrunk to at most `side` pixels
-        on its long side: what a screen or an overlay shows. ImageError as for `pixels`."""
-        image = decode(source, self.pil_mode, self.limits, dicom=self.dicom).image.copy()
-        image.thumbnail((side, side), Image.Resampling.BILINEAR)
-        return image
+        on its long side: what a screen or an overlay shows. ImageError as for `pixels`. To show
+        an image the model also runs on, ask `inspect` for its film: one decode for both."""
+        return self._film(self._decode(source, sample_colour=False), side)
 
     def pixels(self, source: ImageInput) -> np.ndarray:
         """Decoded and resized, before normalization: uint8 array of shape (H, W, C)."""
         return self.inspect(source, sample_colour=False).pixels
 
-    def inspect(self, source: ImageInput, sample_colour: bool = True) -> ImageFacts:
+    def inspect(
+        self, source: ImageInput, sample_colour: bool = True, film_side: int | None = None
+    ) -> ImageFacts:
         """Like `pixels`, with what the input checks need from the source (its size, and a colour
         sample taken before conversion to grey) and what the result records about the file (a
-        DICOM file's identifiers and window) gathered on the way."""
-        # A grey radiograph for an RGB model is resized as one channel, then copied into three:
-        # the same pixels as converting first, for a third of the resampling work.
-        decoded = decode(
-            source,
-            self.pil_mode,
-            self.limits,
-            self._draft_size,
-            keep_grey=True,
-            sample_colour=sample_colour,
-            dicom=self.dicom,
-        )
+        DICOM file's identifiers and window) gathered on the way. film_side: also the film (what
+        `display` gives, at most this many pixels on its long side), from the same decode."""
+        decoded = self._decode(source, sample_colour)
         image = self.resize(decoded.image, decoded.box)
         if image.mode != self.pil_mode:
             image = image.convert(self.pil_mode)
@@ -178,7 +177,29 @@ class Preprocessor:
             pixels=array,
             model_size=(self.width, self.height),
             source=decoded.source,
+            film=None if film_side is None else self._film(decoded, film_side),
         )
+
+    def _decode(self, source: ImageInput, sample_colour: bool) -> Decoded:
+        # A grey radiograph for an RGB model is resized as one channel, then copied into three:
+        # the same pixels as converting first, for a third of the resampling work.
+        return decode(
+            source,
+            self.pil_mode,
+            self.limits,
+            self._draft_size,
+            keep_grey=True,
+            sample_colour=sample_colour,
+            dicom=self.dicom,
+        )
+
+    def _film(self, decoded: Decoded, side: int) -> Image.Image:
+        """The decoded picture in the model's colour mode, at most `side` pixels on its long side."""
+        image = to_mode(decoded.image, self.pil_mode)
+        if image is decoded.image:
+            image = image.copy()  # thumbnail works in place
+        image.thumbnail((side, side), Image.Resampling.BILINEAR)
+        return image
 
     def prepare(self, source: ImageInput) -> tuple[np.ndarray, Mapping[str, Any] | None]:
         """Model input (as `__call__`) and what the result records about the file (a DICOM file's

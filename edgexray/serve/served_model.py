@@ -17,6 +17,7 @@ from PIL import Image
 
 from edgexray.classifier import Classifier
 from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.explain import InputRejected
 from edgexray.prediction import Prediction
 from edgexray.preprocessing.input_file import display_name
 from edgexray.reference import file_sha256
@@ -132,12 +133,15 @@ class ServedModel:
             saved.flush()
             path = Path(saved.name)
             digest = file_sha256(path)
+            heatmap = None
             try:
-                prediction = self.classifier.predict(path)
+                if explain:
+                    prediction, heatmap = self._explained(path)
+                else:
+                    prediction = self.classifier.predict(path)
             except (ImageError, EngineError) as exc:
                 message = str(exc).replace(display_name(path), name)
                 prediction = Prediction(error=message)
-            heatmap = self._heatmap(path) if explain and prediction.ok else None
             shown = (
                 png_data_url(self.classifier.preprocessor.display(path))
                 if preview and prediction.error is None
@@ -146,13 +150,19 @@ class ServedModel:
         prediction = dataclasses.replace(prediction, path=name)
         return Classified(prediction, digest, time.perf_counter() - started, heatmap, shown)
 
-    def _heatmap(self, path: Path) -> Heatmap:
-        """The heatmap of `path` (Classifier.explain), its overlay as a PNG data URL."""
+    def _explained(self, path: Path) -> tuple[Prediction, Heatmap | None]:
+        """The decision on `path` and its heatmap (Classifier.explain: one read and decode, the
+        checks of `predict`), the overlay as a PNG data URL; no heatmap for an image the input
+        checks refuse."""
         explain = getattr(self.classifier, "explain", None)
         if explain is None:
             raise ExplainUnavailable("heatmaps are not available in this build of edgexray")
-        explanation = explain(path)
-        return Heatmap(png_data_url(explanation.overlay), explanation.evidence_record())
+        try:
+            explanation = explain(path)
+        except InputRejected as exc:
+            return exc.prediction, None
+        heatmap = Heatmap(png_data_url(explanation.overlay), explanation.evidence_record())
+        return explanation.prediction, heatmap
 
     def close(self) -> None:
         self.classifier.close()

@@ -8,8 +8,10 @@ normalization, threshold) and the user's overrides.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import numpy as np
 from edgexray_export.cli.toolchain import require_export_extra
 from edgexray_export.errors import ExportError
 from edgexray_export.explain.gradcam import GradCam
@@ -20,8 +22,13 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.errors import CardError
 from edgexray.explain.explainer import Explanation, build_explanation, check_target
+from edgexray.postprocess import decide
+from edgexray.prediction import Prediction
 from edgexray.preprocessing import Preprocessor
 from edgexray.preprocessing.decode import ImageInput
+from edgexray.preprocessing.dicom import DicomOptions
+from edgexray.preprocessing.input_file import InputFile, read_input
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 
 def keras_card(model_path: Path, overrides: CardOverrides) -> ModelCard:
@@ -56,11 +63,15 @@ class KerasExplainer:
     """A Keras model, its card and preprocessing, and Grad-CAM (or Grad-CAM++) on it."""
 
     def __init__(
-        self, model_path: Path, method: str = "gradcam", overrides: CardOverrides | None = None
+        self,
+        model_path: Path,
+        method: str = "gradcam",
+        overrides: CardOverrides | None = None,
+        dicom: DicomOptions | None = None,
     ) -> None:
         require_export_extra()
         self.card = keras_card(Path(model_path), overrides or CardOverrides())
-        self.preprocessor = Preprocessor.from_card(self.card)
+        self.preprocessor = Preprocessor.from_card(self.card, dicom=dicom)
         self.cam = GradCam(
             load_keras_model(model_path).model,
             method=method,
@@ -72,15 +83,29 @@ class KerasExplainer:
         return self.card.labels
 
     def explain(self, source: ImageInput, target: str | None = None) -> Explanation:
-        """The decision on `source` and the Grad-CAM map of `target` (default: the decided label)."""
+        """The decision on `source` and the Grad-CAM map of `target` (default: the decided label),
+        from one read and one decode of `source` (no input checks: a workstation tool)."""
         check_target(target, self.labels)
-        x = self.preprocessor(source)[None]
+        if isinstance(source, (str, os.PathLike)):
+            source = read_input(source, self.preprocessor.limits.max_bytes)
+        facts = self.preprocessor.inspect(source, sample_colour=False, film_side=DISPLAY_SIDE)
+        assert facts.film is not None  # film_side was given
+        x = self.preprocessor.normalize_pixels(facts.pixels)[None]
         probabilities = self.cam.probabilities(x)[0]
+        labels = self.card.labels
+        decided = int(decide(np.asarray(probabilities)[None], self.card)[0])
+        file = source if isinstance(source, InputFile) else None
+        prediction = Prediction(
+            path=None if file is None else file.path,
+            sha256=None if file is None else file.sha256,
+            label=labels[decided],
+            confidence=float(probabilities[decided]),
+            probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
+            source=facts.source,
+        )
         return build_explanation(
-            source,
-            self.preprocessor,
-            self.card,
-            probabilities,
+            prediction,
+            facts.film,
             lambda k: self.cam.maps(x, k)[1][0],
             target,
             self.cam.method,

@@ -21,7 +21,8 @@ from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli import exit_codes
 from edgexray.cli.main import cli
 from edgexray.errors import CardError, ImageError
-from edgexray.preprocessing import discover_images
+from edgexray.explain.overlay import render_overlay
+from edgexray.preprocessing import Preprocessor, discover_images
 from edgexray.preprocessing.decode import decode
 from edgexray.preprocessing.dicom import DicomOptions
 
@@ -201,6 +202,54 @@ def test_gate_off_on_the_command_line(tmp_path, model):
     path = chest(tmp_path / "mr.dcm", modality="MR")
     assert run("classify", "-m", model, path).exit_code == exit_codes.PARTIAL
     assert run("classify", "-m", model, "--dicom-gate", "off", path).exit_code == exit_codes.OK
+
+
+# explain reads DICOM as classify does: same gate and window, the overlay drawn on what the model saw
+
+
+def _record(result) -> dict:
+    (line,) = result.stdout.splitlines()
+    return json.loads(line)
+
+
+@pytest.mark.parametrize(("gate", "code"), [("on", exit_codes.PARTIAL), ("off", exit_codes.OK)])
+def test_explain_gates_a_modality_ot_file_as_classify_does(tmp_path, model, gate, code):
+    path = chest(tmp_path / "ot.dcm", modality="OT")
+    classified = run("classify", "-m", model, "--format", "jsonl", "--dicom-gate", gate, path)
+    explained = run("explain", "-m", model, "--dicom-gate", gate, path, "-o", tmp_path / "ex")
+    assert classified.exit_code == explained.exit_code == code, explained.output
+    expected, record = _record(classified), _record(explained)
+    assert {key: record.get(key) for key in expected} == expected
+    assert ("Modality OT" in record.get("error", "")) is (gate == "on")
+    assert (tmp_path / "ex" / "ot.overlay.png").is_file() is (gate == "off")
+
+
+def test_explain_windows_the_model_input_and_the_overlay_alike(tmp_path, model):
+    path = save(
+        dataset(
+            ramp(20, 20, 15), bits_stored=15, WindowCenter=[16000, 4000], WindowWidth=[20000, 3000]
+        ),
+        tmp_path / "a.dcm",
+    )
+    out = tmp_path / "ex"
+    window = ("--dicom-window", "1")
+    classified = run("classify", "-m", model, "--format", "jsonl", *window, path)
+    explained = run("explain", "-m", model, *window, path, "-o", out)
+    assert classified.exit_code == explained.exit_code == exit_codes.OK, explained.output
+    expected = _record(classified)
+    record = json.loads((out / "a.json").read_text())
+    assert {key: record.get(key) for key in expected} == expected  # window 1's decision
+    assert record["source"]["window"].startswith("window index 1 of 2")
+    # The overlay is drawn on the film the model saw: the same window.
+    heatmap = np.load(out / "a.heatmap.npy")
+    overlay = np.asarray(Image.open(out / "a.overlay.png"))
+
+    def drawn(window: int) -> np.ndarray:
+        film = Preprocessor(16, 16, dicom=DicomOptions(window=window)).display(path)
+        return np.asarray(render_overlay(film, heatmap, record["localized"]))
+
+    assert np.array_equal(overlay, drawn(1))
+    assert not np.array_equal(overlay, drawn(0))
 
 
 # The optional extra ------------------------------------------------------------------------------

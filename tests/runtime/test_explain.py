@@ -4,21 +4,34 @@ construction, files and records are written, bad images are one error record, ru
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import skip_unless_an_engine_reads
 from PIL import Image
 
-from edgexray import Classifier
+from edgexray import Classifier, exit_codes
 from edgexray.card_resolution import CardOverrides
-from edgexray.cli.main import cli
+from edgexray.cli.main import cli, main
+from edgexray.cli.options import (
+    card_override_options,
+    dicom_options,
+    engine_option,
+    input_check_option,
+    model_option,
+    threads_option,
+    trust_options,
+)
 from edgexray.engines import ENGINES, available_engines
 from edgexray.explain import OcclusionConfig, summarize
 from edgexray.explain.agreement import rank_correlation, top_overlap
 from edgexray.explain.occlusion import MODES
+from edgexray.preprocessing import transform
 
 DATA = Path(__file__).parent.parent / "data"
 # Card-less models (tests/data/make_tiny_models.py): they see only the top-right 8x8 quadrant.
@@ -267,3 +280,210 @@ def test_without_a_model_explain_uses_the_demo_model_as_classify_does(tmp_path: 
     # --keras explains a Keras model, which has no default: a usage error, not the demo model.
     keras = CliRunner().invoke(cli, ["explain", "--keras", str(image), "-o", str(out)])
     assert keras.exit_code == 2 and "--keras needs -m" in keras.output
+
+
+# explain is classify plus a map: the same checks, trust policy, options and record; one read -----
+
+EVIDENCE_FIELDS = {
+    "explained",
+    "method",
+    "window",
+    "stride",
+    "engine_images",
+    "peak_x",
+    "peak_y",
+    "peak_x_fraction",
+    "peak_y_fraction",
+    "peak_value",
+    "fraction_above_half_peak",
+    "localized",
+    "localization_floor",
+    "overlay",
+    "heatmap",
+}
+
+
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _blank(path: Path) -> Path:
+    """Issue 23's frame: a flat grey 512x512 PNG, which the demo model calls NORMAL at 0.807."""
+    Image.new("L", (512, 512), 128).save(path)
+    return path
+
+
+def test_a_frame_classify_refuses_gets_the_same_refusal_and_no_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDGEXRAY_INPUT_CHECK")  # the default: strict
+    blank = _blank(tmp_path / "blank.png")
+    out = tmp_path / "ex"
+    classified = CliRunner().invoke(cli, ["classify", str(blank), "--format", "jsonl"])
+    explained = CliRunner().invoke(cli, ["explain", str(blank), "-o", str(out)])
+    assert classified.exit_code == explained.exit_code == exit_codes.PARTIAL, explained.output
+    (refusal,) = _records(classified.stdout)
+    assert refusal["rejected"].startswith("nearly uniform frame") and "label" not in refusal
+    assert _records(explained.stdout) == [refusal]
+    assert _records((out / "explanations.jsonl").read_text()) == [refusal]
+    assert [p.name for p in out.iterdir()] == ["explanations.jsonl"]  # no overlay, map or record
+    assert "0 explained, 1 rejected, 0 failed" in explained.stderr
+
+
+@pytest.mark.parametrize("mode", ["warn", "off"])
+def test_warn_and_off_explain_the_frame_classify_labels(tmp_path: Path, mode: str) -> None:
+    blank = _blank(tmp_path / "blank.png")
+    out = tmp_path / "ex"
+    check = ["--input-check", mode]
+    classified = CliRunner().invoke(cli, ["classify", *check, str(blank), "--format", "jsonl"])
+    explained = CliRunner().invoke(cli, ["explain", *check, str(blank), "-o", str(out)])
+    assert classified.exit_code == explained.exit_code == 0, explained.output
+    (expected,) = _records(classified.stdout)
+    record = json.loads((out / "blank.json").read_text())
+    assert {key: record.get(key) for key in expected} == expected
+    assert record["input_check"]["status"] == ("warned" if mode == "warn" else "off")
+    assert (out / "blank.overlay.png").is_file()
+
+
+def test_the_record_is_the_classify_record_plus_the_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDGEXRAY_INPUT_CHECK")
+    image = _image(tmp_path / "chest.png")
+    model = ["-m", str(DATA / "quadrant.tflite"), *FLAGS]
+    out = tmp_path / "ex"
+    classified = CliRunner().invoke(cli, ["classify", *model, str(image), "--format", "jsonl"])
+    explained = CliRunner().invoke(cli, ["explain", *model, str(image), "-o", str(out)])
+    assert classified.exit_code == explained.exit_code == 0, explained.output
+    (expected,) = _records(classified.stdout)
+    assert expected["input_check"] == {"status": "passed"} and "sha256" in expected
+    record = json.loads((out / "chest.json").read_text())
+    assert {key: record.get(key) for key in expected} == expected
+    assert set(record) - set(expected) == EVIDENCE_FIELDS
+    assert _records(explained.stdout) == [record]
+
+
+def test_an_image_is_read_and_decoded_once_per_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = _image(tmp_path / "chest.png")
+    opened: list[str] = []
+    decoded: list[object] = []
+    real_open, real_decode = os.open, transform.decode
+
+    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == os.fspath(image):
+            opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    def counting_decode(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(source)
+        return real_decode(source, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setattr(transform, "decode", counting_decode)
+    args = ["explain", "-m", str(DATA / "quadrant.tflite"), *FLAGS, str(image)]
+    code, output = _run([*args, "-o", str(tmp_path / "ex")])
+    assert code == 0, output
+    assert len(opened) == 1, "the image was read more than once"
+    assert len(decoded) == 1, "the image was decoded more than once"
+
+
+def _refusal(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[object, str]:
+    """(exit code, stderr) of `edgexray ARGS` run as the entry point runs it."""
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    return stop.value.code, capsys.readouterr().err
+
+
+def test_a_trust_policy_refuses_an_unsigned_model_as_classify_does(
+    carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("cryptography")
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    private, public, key_id = generate_key_pair(tmp_path / "site")
+    unsigned = carded("binary_gray.tflite")
+    image = str(_image(tmp_path / "a.png"))
+    out = tmp_path / "ex"
+    commands = {"classify": ["classify"], "explain": ["explain", "-o", str(out)]}
+    by_flag = {
+        name: _refusal([*args, "-m", str(unsigned), "--trusted-key", str(public), image], capsys)
+        for name, args in commands.items()
+    }
+    monkeypatch.setenv("EDGEXRAY_TRUSTED_KEYS", str(public))
+    by_env = {
+        name: _refusal([*args, "-m", str(unsigned), image], capsys)
+        for name, args in commands.items()
+    }
+    for outcomes in (by_flag, by_env):
+        code, message = outcomes["classify"]
+        assert outcomes["explain"] == (code, message)
+        assert code == exit_codes.FATAL and len(message.splitlines()) == 1
+        assert "not signed" in message and str(unsigned) in message
+    assert not out.exists()
+    # Signed by the trusted key: explained, and the record names the signer.
+    sign_model(unsigned, private)
+    code, output = _run(["explain", "-m", str(unsigned), image, "-o", str(out)])
+    assert code == 0, output
+    assert json.loads((out / "a.json").read_text())["model"]["signer"] == key_id
+
+
+def test_an_unsealed_card_runs_only_when_accepted_as_in_classify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_card_integrity import downgraded
+
+    skip_unless_an_engine_reads("binary_gray.tflite")
+    model = str(downgraded(tmp_path))
+    image = str(_image(tmp_path / "a.png"))
+    out = tmp_path / "ex"
+    classify_refusal = _refusal(["classify", "-m", model, image], capsys)
+    explain_refusal = _refusal(["explain", "-m", model, image, "-o", str(out)], capsys)
+    assert explain_refusal == classify_refusal
+    assert classify_refusal[0] == exit_codes.FATAL and "no digest" in classify_refusal[1]
+    code, output = _run(["explain", "-m", model, "--allow-unsealed-card", image, "-o", str(out)])
+    assert code == 0, output
+    assert json.loads((out / "a.json").read_text())["model"]["card"] == "legacy"
+
+
+def test_a_trust_policy_refuses_a_keras_model_which_cannot_be_signed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keras = tmp_path / "model.keras"
+    keras.write_bytes(b"not read: refused before")
+    image = str(_image(tmp_path / "a.png"))
+    args = ["explain", "--keras", "-m", str(keras), image, "-o", str(tmp_path / "ex")]
+    code, message = _refusal([*args, "--trusted-key", str(tmp_path / "site.pub")], capsys)
+    assert code == exit_codes.FATAL and len(message.splitlines()) == 1, message
+    assert "cannot be signed" in message and str(keras) in message
+
+
+# The option groups explain shares with classify (edgexray.cli.options): one decorator per group.
+SHARED_GROUPS = (
+    model_option,
+    card_override_options,
+    engine_option,
+    threads_option,
+    input_check_option,
+    trust_options,
+    dicom_options,
+)
+
+
+def test_explain_takes_exactly_classify_s_options_for_the_groups_they_share() -> None:
+    from edgexray.cli.classify import classify
+    from edgexray.cli.explain import explain
+
+    shared = {p.name for group in SHARED_GROUPS for p in group(click.Command("probe")).params}
+
+    def options(command: click.Command) -> dict[str | None, Any]:
+        return {
+            p.name: {**p.to_info_dict(), "callback": p.callback}
+            for p in command.params
+            if p.name in shared
+        }
+
+    assert set(options(explain)) == set(options(classify)) == shared
+    assert options(explain) == options(classify)

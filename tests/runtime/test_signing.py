@@ -131,7 +131,7 @@ def test_the_python_api_refuses_and_accepts(signed, keys):
         Classifier(signed, ClassifierOptions(trusted_keys=(keys["other"][1],)))
 
 
-@pytest.mark.parametrize("command", ["classify", "info", "bench", "verify"])
+@pytest.mark.parametrize("command", ["classify", "explain", "info", "bench", "verify"])
 def test_every_command_refuses_in_one_line_naming_the_file_and_the_reason(
     command, carded, keys, tmp_path, monkeypatch, capsys
 ):
@@ -139,6 +139,7 @@ def test_every_command_refuses_in_one_line_naming_the_file_and_the_reason(
     monkeypatch.setenv("EDGEXRAY_TRUSTED_KEYS", str(keys["site"][1]))
     args = {
         "classify": ["classify", "-m", unsigned, tmp_path],
+        "explain": ["explain", "-m", unsigned, tmp_path, "-o", tmp_path / "explained"],
         "info": ["info", unsigned],
         "bench": ["bench", "-m", unsigned, "--data", tmp_path],
         "verify": ["verify", unsigned],

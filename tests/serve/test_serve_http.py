@@ -143,6 +143,8 @@ def test_the_record_is_the_one_classify_writes(server: ServerProcess) -> None:
     expected = Classifier(DEMO_MODEL).predict(path).to_record()
     with server.client() as client:
         record = client.post("/v1/classify", files=upload(path)).json()
+    # The upload's SHA-256 is the file's, as classify records it: the whole record is classify's
+    # but for the name.
     assert record == {**expected, "path": path.name}
     assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
