@@ -152,3 +152,28 @@ def test_an_unwritable_audit_log_is_one_line_and_exit_1(carded, tmp_path: Path) 
     assert done.returncode == 1
     assert "edgexray: error: cannot open the audit log" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_log_renamed_by_logrotate_is_reopened_and_no_line_is_lost(carded, tmp_path: Path) -> None:
+    """logrotate's default (rename, then `create`): the lines before the rename stay in the rotated
+    file, every line after it goes to the new file at the path; none is lost or split."""
+    classifier = Classifier(carded("binary_gray.tflite"))
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path)
+    prediction = Prediction(model=classifier.identity, path="a.png", label="NORMAL")
+
+    def write(count: int) -> None:
+        for _ in range(count):
+            audit.record(prediction, request_id="r", latency_s=0.0, mode="test")
+
+    write(3)
+    path.rename(tmp_path / "audit.jsonl.1")
+    path.touch()  # logrotate's `create`
+    write(2)
+    (tmp_path / "audit.jsonl.2").unlink(missing_ok=True)
+    path.rename(tmp_path / "audit.jsonl.2")  # and once more, with no file created after it
+    write(1)
+    audit.close()
+    assert len(_lines(tmp_path / "audit.jsonl.1")) == 3
+    assert len(_lines(tmp_path / "audit.jsonl.2")) == 2
+    assert len(_lines(path)) == 1
