@@ -57,7 +57,7 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, token=settings.token)
     # Added last, so it is outside the upload limit and counts its 413s too.
     app.add_middleware(ResponseCounter)
     install_error_handlers(app)

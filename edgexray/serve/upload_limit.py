@@ -1,7 +1,8 @@
 """The request-body size limit, as ASGI middleware in front of everything else.
 
 A request announcing more than the limit (Content-Length) is answered 413 before one byte of its
-body is read; a request without a length (chunked) is stopped with 413 as soon as the bytes
+body is read (401 when it does not carry the service's token: authentication comes first, so a
+stranger learns nothing about the limit and costs no more than one who asks politely); a request without a length (chunked) is stopped with 413 as soon as the bytes
 received pass the limit. Nothing past the limit is ever held in memory. (Multipart file parts are
 spooled to disk past 1 MB by the form parser, so within the limit memory stays small too.)
 """
@@ -13,6 +14,8 @@ import json
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edgexray.serve.auth import UNAUTHORIZED, token_matches
 
 
 def _too_large_message(limit: int) -> str:
@@ -27,18 +30,29 @@ class UploadTooLarge(HTTPException):
         super().__init__(status_code=413, detail=_too_large_message(limit))
 
 
+class Unauthorized(HTTPException):
+    """An over-the-limit body without the token: 401 (FastAPI reads a form before it runs the
+    token dependency, so the limit is where authentication must come first)."""
+
+    def __init__(self) -> None:
+        super().__init__(401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
 class UploadLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, token: str | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        announced = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        authorized = token_matches(headers.get("authorization"), self.token)
+        announced = headers.get("content-length")
         if announced is not None and announced.isdigit() and int(announced) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, authorized)
             return
         received = 0
 
@@ -48,23 +62,27 @@ class UploadLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise UploadTooLarge(self.max_bytes)
+                    raise UploadTooLarge(self.max_bytes) if authorized else Unauthorized()
             return message
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": _too_large_message(self.max_bytes)}).encode()
+    async def _refuse(self, send: Send, authorized: bool) -> None:
+        error = _too_large_message(self.max_bytes) if authorized else UNAUTHORIZED
+        body = json.dumps({"error": error}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            # The unread body cannot be skipped on this connection: end it.
+            (b"connection", b"close"),
+        ]
+        if not authorized:
+            headers.append((b"www-authenticate", b"Bearer"))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # The unread body cannot be skipped on this connection: end it.
-                    (b"connection", b"close"),
-                ],
+                "status": 413 if authorized else 401,
+                "headers": headers,
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -332,6 +332,20 @@ def _send_chunks_past_the_limit(port: int) -> str:
     return _raw_request(port, head, chunked[:9000], chunked[9000:])
 
 
+def test_an_oversized_upload_without_the_token_is_401_not_413(tmp_path: Path) -> None:
+    """Authentication first: a stranger's oversized upload gets 401, announced or chunked, unread."""
+    stranger = _UPLOAD_HEAD.replace(f"Authorization: Bearer {TOKEN}\r\n", "")
+    wrong = _UPLOAD_HEAD.replace(TOKEN, "not-the-token")
+    with running_server(tmp_path, "--max-upload-mb", "0.1") as process:
+        for head in (stranger, wrong):
+            assert _raw_request(process.port, head, b"--b\r\n1234").startswith("HTTP/1.1 401 ")
+            chunked = head.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
+            body = b"%x\r\n%s\r\n" % (200_000, b"x" * 200_000)
+            assert _raw_request(process.port, chunked, body).startswith("HTTP/1.1 401 ")
+        # With the token, the same uploads are 413.
+        assert _announce_a_gigabyte(process.port).startswith("HTTP/1.1 413 ")
+
+
 def _responses_by_status(client: httpx.Client) -> dict[str, float]:
     counts = {}
     for line in client.get("/metrics").text.splitlines():
