@@ -48,11 +48,14 @@ class Journal:
         self.entries: dict[str, dict[str, Any]] = {}
         self._by_stamp: dict[Stamp, str] = {}
         self._failed_digests: set[str] = set()
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._remember(json.loads(line))
         self._file = DurableAppender(self.path, "journal")
+        for entry in self._file.read_records():  # a torn last line (a power cut) is cut
+            self._remember(entry)
+
+    @property
+    def torn(self) -> int:
+        """Bytes of a torn last line cut from the journal when it was opened."""
+        return self._file.torn
 
     def _remember(self, entry: dict[str, Any]) -> None:
         self.entries[entry["key"]] = entry

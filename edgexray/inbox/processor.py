@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,14 @@ def _key_of(record: dict[str, Any]) -> str:
 
 class InboxProcessor:
     def __init__(
-        self, settings: WatchSettings, classifier: Classifier, audit: RunAudit | None
+        self,
+        settings: WatchSettings,
+        classifier: Classifier,
+        audit: RunAudit | None,
+        report: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.settings = settings
+        self.report = report
         self.classifier = classifier
         self.audit = audit
         self.journal = Journal(settings.journal_path)
@@ -53,11 +59,13 @@ class InboxProcessor:
     def reconcile(self) -> int:
         """Publish the journal's results that the results file lacks (a kill between commit and
         publish); return how many."""
-        published: set[str] = set()
-        if self.settings.results.exists():
-            for line in self.settings.results.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    published.add(_key_of(json.loads(line)))
+        published = {_key_of(record) for record in self.results.read_records()}
+        for appender in (self.journal, self.results):
+            if appender.torn:
+                self.report(
+                    f"cut a torn last line ({appender.torn} bytes) from {appender.path}, "
+                    "what a kill or a power cut during its write leaves"
+                )
         missing = [e["record"] for k, e in self.journal.entries.items() if k not in published]
         for record in missing:
             self._publish(record)
