@@ -1,10 +1,16 @@
 """The journal of finished files: the commit point of the inbox watcher.
 
-One JSON line per finished file, appended and fsync'd (whole lines, even after kill -9), holding
-the file's key (its path relative to the inbox and its SHA-256), its size and modification time
-(to recognise it again without hashing it) and the result record. A file whose key is in the journal
-is never classified again; its result is never lost, because the results file is re-synced from the
-journal at start.
+One JSON line per decision, appended and fsync'd (whole lines, even after kill -9; a torn last line
+is cut when the journal is opened), holding the file's key (its SHA-256 and its path relative to
+the inbox), its stat() (to recognise it again without reading it) and the result record. A file
+whose key is in the journal is never classified again; its result is never lost, because the
+results file is re-synced from the journal at start.
+
+A file that could not be read (a FIFO, a file the service user may not read) has no SHA-256: its
+key is `-:PATH`, and it is recognised by its stat() alone.
+
+Paths are kept as every output shows them (`display_name`: bytes that are not UTF-8 as \\xNN), so
+a name from a Windows share is written like any other.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgexray.durable import DurableAppender
+from edgexray.preprocessing.input_file import display_name
 
 
 def is_failure(record: dict[str, Any]) -> bool:
@@ -22,31 +29,32 @@ def is_failure(record: dict[str, Any]) -> bool:
     return "error" in record or bool(record.get("rejected"))
 
 
-@dataclass(frozen=True)
-class FileKey:
-    """A file's identity for the journal: where it was in the inbox and what it held."""
-
-    relative: str
-    sha256: str
-
-    def as_text(self) -> str:
-        return f"{self.sha256}:{self.relative}"
+def file_key(relative: str, sha256: str | None) -> str:
+    """A file's identity for the journal: what it held (`-` when it could not be read) and where
+    it was in the inbox."""
+    return f"{sha256 or '-'}:{display_name(relative)}"
 
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a stat() says about a file, to recognise an unchanged file without reading it."""
+    """What a stat() says about a file, to recognise an unchanged file without reading it.
+    relative: its path below the inbox (or --failed), as the file system has it. regular: a
+    regular file (not a FIFO, socket or device)."""
 
     relative: str
     size: int
     mtime_ns: int
+    regular: bool = True
+
+    def index(self) -> tuple[str, int, int]:
+        return display_name(self.relative), self.size, self.mtime_ns
 
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.entries: dict[str, dict[str, Any]] = {}
-        self._by_stamp: dict[Stamp, str] = {}
+        self._by_stamp: dict[tuple[str, int, int], str] = {}
         self._failed_digests: set[str] = set()
         self._file = DurableAppender(self.path, "journal")
         for entry in self._file.read_records():  # a torn last line (a power cut) is cut
@@ -59,29 +67,33 @@ class Journal:
 
     def _remember(self, entry: dict[str, Any]) -> None:
         self.entries[entry["key"]] = entry
-        self._by_stamp[Stamp(entry["relative"], entry["size"], entry["mtime_ns"])] = entry["key"]
-        if is_failure(entry["record"]):
-            self._failed_digests.add(entry["key"].split(":", 1)[0])
+        self._by_stamp[(entry["relative"], entry["size"], entry["mtime_ns"])] = entry["key"]
+        digest = entry["key"].split(":", 1)[0]
+        if is_failure(entry["record"]) and digest != "-":
+            self._failed_digests.add(digest)
 
-    def knows(self, key: FileKey) -> bool:
-        return key.as_text() in self.entries
+    def known(self, relative: str, sha256: str) -> dict[str, Any] | None:
+        """The result of the file `relative` with this content, if decided."""
+        entry = self.entries.get(file_key(relative, sha256))
+        return None if entry is None else dict(entry["record"])
 
     def failed_with(self, sha256: str) -> bool:
         """Whether a file with this content is in the journal as a failure (under any name)."""
         return sha256 in self._failed_digests
 
     def record_for(self, stamp: Stamp) -> dict[str, Any] | None:
-        """The result of a finished file with this stat(), or None (no need to hash it)."""
-        key = self._by_stamp.get(stamp)
+        """The result of a finished file with this stat(), or None (no need to read it)."""
+        key = self._by_stamp.get(stamp.index())
         return None if key is None else dict(self.entries[key]["record"])
 
-    def commit(self, key: FileKey, stamp: Stamp, record: dict[str, Any]) -> None:
-        """Record `key` as finished with its result, durably."""
+    def commit(self, stamp: Stamp, sha256: str | None, record: dict[str, Any]) -> None:
+        """Record the file with this stat() and content as finished with its result, durably."""
+        relative, size, mtime_ns = stamp.index()
         entry = {
-            "key": key.as_text(),
-            "relative": key.relative,
-            "size": stamp.size,
-            "mtime_ns": stamp.mtime_ns,
+            "key": file_key(stamp.relative, sha256),
+            "relative": relative,
+            "size": size,
+            "mtime_ns": mtime_ns,
             "record": record,
         }
         self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))

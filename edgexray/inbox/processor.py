@@ -1,8 +1,13 @@
 """What happens to one finished file, in an order that survives a crash at any point:
 
-1. classify; 2. write the audit line (if any); 3. commit to the journal (the commit point);
-4. publish: append the result to the results file (and write the per-image JSON); 5. move the file
-to --done or --failed.
+1. read it once (read_input: a FIFO or a file the service user may not read is a failure, never a
+hang or an exception) and classify those bytes; 2. write the audit line (if any); 3. commit to the
+journal (the commit point); 4. publish: append the result to the results file (and write the
+per-image JSON); 5. move the file to --done or --failed (what is not a regular file stays).
+
+Each file is isolated: whatever goes wrong with one (it cannot be read or decoded, the engine or a
+decoder fails on it in a way nobody foresaw) is that file's failed record, and a file that cannot
+be moved is reported and left where it is; the loop goes on.
 
 A file in --failed that changes after it failed (a writer still held it when it was taken) is a
 new file: it is classified again in the same order, and goes to --done if it now succeeds.
@@ -27,15 +32,17 @@ from edgexray.audit import RunAudit, utc_now
 from edgexray.classifier import Classifier
 from edgexray.durable import DurableAppender
 from edgexray.errors import EngineError, ImageError
-from edgexray.inbox.journal import FileKey, Journal, Stamp, is_failure
+from edgexray.inbox.journal import Journal, Stamp, file_key, is_failure
 from edgexray.inbox.moves import move_atomically
 from edgexray.inbox.settings import WatchSettings
 from edgexray.prediction import Prediction
-from edgexray.reference import file_sha256
+from edgexray.preprocessing.input_file import InputFile, display_name, read_input
 
 
-def _key_of(record: dict[str, Any]) -> str:
-    return FileKey(record["path"], record["sha256"]).as_text()
+def _unexpected(name: str, exc: Exception) -> str:
+    """The one-line error of a failure nobody foresaw (a bug in a decoder, say)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{name}: unexpected error ({type(exc).__name__}{': ' + first if first else ''})"
 
 
 class InboxProcessor:
@@ -53,13 +60,17 @@ class InboxProcessor:
         self.journal = Journal(settings.journal_path)
         self.results = DurableAppender(settings.results, "results file", 0o644)
         self.classified = self.failed = 0
-        # Files in --failed found (by their SHA-256) to hold a failure's content as it was.
+        # Files in --failed found (by their SHA-256) to hold a failure's content as it was, or
+        # that cannot be read there.
         self._unchanged_failures: set[Stamp] = set()
+        self._unmovable: set[Path] = set()  # reported once
 
     def reconcile(self) -> int:
         """Publish the journal's results that the results file lacks (a kill between commit and
         publish); return how many."""
-        published = {_key_of(record) for record in self.results.read_records()}
+        published = {
+            file_key(record["path"], record.get("sha256")) for record in self.results.read_records()
+        }
         for appender in (self.journal, self.results):
             if appender.torn:
                 self.report(
@@ -77,7 +88,7 @@ class InboxProcessor:
         record = self.journal.record_for(stamp)
         if record is None:
             return False
-        self.move(path, stamp.relative, is_failure(record))
+        self.move(path, stamp, is_failure(record))
         return True
 
     def finished_in_failed(self, path: Path, stamp: Stamp) -> bool:
@@ -90,35 +101,71 @@ class InboxProcessor:
         if record is None:
             return False
         if not is_failure(record):
-            self.move(path, stamp.relative, failed=False)
+            self.move(path, stamp, failed=False)
         return True
 
     def process(self, path: Path, stamp: Stamp) -> None:
-        """Classify `path`, a file in the inbox, unless the journal has it, then move it where
-        it belongs."""
-        record = self._decide(path, stamp, file_sha256(path))
-        self.move(path, stamp.relative, is_failure(record))
+        """Classify `path`, a file in the inbox, unless the journal has its content under its
+        name, then move it where it belongs."""
+        started = time.perf_counter()
+        read = self._read(path, stamp.relative)
+        record = None
+        if isinstance(read, InputFile):
+            record = self.journal.known(stamp.relative, read.sha256)
+        if record is None:
+            record = self._decide(stamp, read, started)
+        self.move(path, stamp, is_failure(record))
 
     def retry(self, path: Path, stamp: Stamp) -> None:
         """Try again `path`, a file in --failed whose stat() the journal does not have: it changed
         after it failed (its writer finished it there). A file holding a failure's content (moved
-        across file systems, or renamed beside a namesake) is only remembered. Otherwise it is
-        classified as a new file: a success goes to --done (or stays, without --done), a new
-        failure stays until the file changes again."""
-        digest = file_sha256(path)
-        if self.journal.failed_with(digest):
+        across file systems, or renamed beside a namesake), or that cannot be read, is only
+        remembered. Otherwise it is classified as a new file: a success goes to --done (or stays,
+        without --done), a new failure stays until the file changes again."""
+        started = time.perf_counter()
+        read = self._read(path, stamp.relative)
+        if not isinstance(read, InputFile) or self.journal.failed_with(read.sha256):
             self._unchanged_failures.add(stamp)
             return
-        if not is_failure(self._decide(path, stamp, digest)):
-            self.move(path, stamp.relative, failed=False)
+        record = self.journal.known(stamp.relative, read.sha256)
+        if record is None:
+            record = self._decide(stamp, read, started)
+        if not is_failure(record):
+            self.move(path, stamp, failed=False)
 
-    def _decide(self, path: Path, stamp: Stamp, digest: str) -> dict[str, Any]:
-        """The record of `path`: the journal's, or a new decision, committed and published."""
-        key = FileKey(stamp.relative, digest)
-        if self.journal.knows(key):
-            return dict(self.journal.entries[key.as_text()]["record"])
-        record = self._classify(path, stamp.relative, digest)
-        self.journal.commit(key, stamp, record)
+    def _read(self, path: Path, relative: str) -> InputFile | Prediction:
+        """The file read once (read_input, which neither blocks on a FIFO nor reads what is not a
+        regular file), named by its path below the inbox; or, when it cannot be read, its failure."""
+        try:
+            read = read_input(path, self.classifier.options.max_bytes)
+        except ImageError as exc:
+            error = str(exc).replace(display_name(path), display_name(relative), 1)
+            return Prediction(path=relative, error=error, model=self.classifier.identity)
+        except Exception as exc:  # one file's failure must not end the loop
+            error = _unexpected(display_name(relative), exc)
+            return Prediction(path=relative, error=error, model=self.classifier.identity)
+        return dataclasses.replace(read, path=relative, name=display_name(relative))
+
+    def _predict(self, read: InputFile) -> Prediction:
+        """The decision on `read`; whatever fails is this file's error."""
+        try:
+            prediction = self.classifier.predict(read)
+        except (ImageError, EngineError) as exc:
+            prediction = Prediction(error=str(exc), model=self.classifier.identity)
+        except Exception as exc:  # a bug in a decoder costs this file only
+            prediction = Prediction(
+                error=_unexpected(read.name, exc), model=self.classifier.identity
+            )
+        return dataclasses.replace(prediction, path=read.path, sha256=read.sha256)
+
+    def _decide(self, stamp: Stamp, read: InputFile | Prediction, started: float) -> dict[str, Any]:
+        """A new decision on the file: classified (or its failure), audited, committed, published."""
+        prediction = self._predict(read) if isinstance(read, InputFile) else read
+        if self.audit is not None:
+            self.audit.record(prediction)
+        record = prediction.to_record()
+        record.update(time=utc_now(), seconds=round(time.perf_counter() - started, 6))
+        self.journal.commit(stamp, prediction.sha256, record)
         self._publish(record)
         if is_failure(record):
             self.failed += 1
@@ -126,24 +173,21 @@ class InboxProcessor:
             self.classified += 1
         return record
 
-    def move(self, path: Path, relative: str, failed: bool) -> None:
+    def move(self, path: Path, stamp: Stamp, failed: bool) -> None:
+        """Move a decided file to --done or --failed. What is not a regular file (a FIFO) stays
+        where it is; a file that cannot be moved is reported (once) and stays too."""
         folder = self.settings.failed if failed else self.settings.done
-        if folder is not None and path.exists():
-            move_atomically(path, folder, relative)
-
-    def _classify(self, path: Path, relative: str, digest: str) -> dict[str, Any]:
-        started = time.perf_counter()
+        if folder is None or not stamp.regular or not path.exists():
+            return
         try:
-            prediction = dataclasses.replace(self.classifier.predict(path), path=relative)
-        except (ImageError, EngineError) as exc:
-            prediction = Prediction(path=relative, error=str(exc).replace(str(path), relative))
-        if self.audit is not None:
-            self.audit.record(prediction, digest)
-        record = prediction.to_record()
-        record.update(
-            sha256=digest, time=utc_now(), seconds=round(time.perf_counter() - started, 6)
-        )
-        return record
+            move_atomically(path, folder, stamp.relative)
+        except OSError as exc:
+            if path not in self._unmovable:
+                self._unmovable.add(path)
+                self.report(
+                    f"cannot move {display_name(stamp.relative)} to {display_name(folder)}: "
+                    f"{exc.strerror or exc}"
+                )
 
     def _publish(self, record: dict[str, Any]) -> None:
         """The per-image JSON first, then the results line: a reader following the results file

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 from edgexray.inbox.events import EventFeed
 from edgexray.inbox.journal import Stamp
@@ -72,7 +73,9 @@ class InboxWatcher:
         except OSError:  # gone meanwhile
             return None
         base = self.failed if self.failed is not None and self._in_failed(path) else self.inbox
-        return Stamp(os.path.relpath(path, base), info.st_size, info.st_mtime_ns)
+        return Stamp(
+            os.path.relpath(path, base), info.st_size, info.st_mtime_ns, S_ISREG(info.st_mode)
+        )
 
     def _take_events(self, feed: EventFeed) -> bool:
         """Apply the events that came; return whether some were lost (then scan now)."""

@@ -9,8 +9,13 @@ read exactly as it does for the unprivileged `edgexray` user of the systemd unit
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import stat
 import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +23,47 @@ import pytest
 from watch_support import folders, png, read_results, watch_args
 
 from edgexray import exit_codes
+from edgexray.audit import RunAudit
+from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.inbox.processor import InboxProcessor
+from edgexray.inbox.settings import WatchSettings
+from edgexray.inbox.watcher import InboxWatcher
 
 LABELS = ("NORMAL", "PNEUMONIA")
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
 MTIME_NS = 1_700_000_000_123_456_789
+
+
+def service_user() -> dict[str, Any]:
+    """Popen arguments that make the child subject to file permissions like the `edgexray`
+    service user. As root, the child drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
+    bounding set before it execs, so root's capabilities after the exec no longer include them.
+    (Running it as another user, e.g. nobody, does not work everywhere: the interpreter may live
+    where only root can reach it.) Not root: nothing to change."""
+    if os.geteuid() != 0:
+        return {}
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop() -> None:
+        for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+            if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+                os._exit(125)
+
+    return {"preexec_fn": drop}
+
+
+def make_unreadable(path: Path, popen: dict[str, Any]) -> None:
+    """chmod 000 `path`, and skip the test when a child started with `popen` still reads it."""
+    path.chmod(0)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"open({str(path)!r}, 'rb').read()"],
+        capture_output=True,
+        timeout=60,
+        **popen,
+    )
+    if probe.returncode == 0:
+        pytest.skip("a child of this process reads a chmod 000 file (capabilities not droppable)")
 
 
 def run_once(
@@ -47,6 +88,72 @@ def by_path(out: Path) -> dict[object, dict[str, object]]:
 def json_lines(path: Path) -> list[dict[str, Any]]:
     """Every line of a JSONL file, each of which must be whole JSON."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def moves(tmp_path: Path) -> list[str]:
+    return ["--done", str(tmp_path / "done"), "--failed", str(tmp_path / "failed")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_fifo_named_like_an_image_gets_a_record_and_is_left_in_place(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = folders(tmp_path)
+    os.mkfifo(inbox / "b.png")  # no writer, ever: a blocking open() waits for ever
+    (inbox / "good.png").write_bytes(png(90))
+    run = run_once(inbox, out, model, *moves(tmp_path))
+    assert run.returncode == exit_codes.PARTIAL, run.stderr
+    records = by_path(out)
+    assert records["b.png"]["error"] == "b.png: not a regular file (a pipe, socket or device)"
+    assert records["good.png"]["label"] in LABELS
+    assert stat.S_ISFIFO((inbox / "b.png").lstat().st_mode)  # left alone
+    assert not list((tmp_path / "failed").iterdir())
+    again = run_once(inbox, out, model, *moves(tmp_path))
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert "0 classified, 0 failed" in again.stderr
+    assert len(read_results(out)) == 2
+
+
+def test_a_file_the_service_user_cannot_read_gets_a_failed_record_and_goes_to_failed(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = folders(tmp_path)
+    (inbox / "good.png").write_bytes(png(90))
+    (inbox / "locked.png").write_bytes(png(30))
+    popen = service_user()
+    make_unreadable(inbox / "locked.png", popen)
+    run = run_once(inbox, out, model, *moves(tmp_path), **popen)
+    assert run.returncode == exit_codes.PARTIAL, run.stderr
+    records = by_path(out)
+    assert records["locked.png"]["error"] == "locked.png: permission denied"
+    assert records["good.png"]["label"] in LABELS
+    assert (tmp_path / "failed" / "locked.png").exists()
+    assert (tmp_path / "done" / "good.png").exists()
+    again = run_once(inbox, out, model, *moves(tmp_path), **popen)
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert len(read_results(out)) == 2
+
+
+def test_a_name_that_is_not_utf8_is_classified_once_and_moved_under_its_own_name(
+    carded, tmp_path: Path
+) -> None:
+    # A Windows share serves Latin-1 names as bytes that are not UTF-8.
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = folders(tmp_path)
+    (inbox / os.fsdecode(b"caf\xe9.png")).write_bytes(png(90))
+    run = run_once(inbox, out, model)  # stays in the inbox: the journal must recognise it
+    assert run.returncode == exit_codes.OK, run.stderr
+    (record,) = read_results(out)
+    assert record["path"] == "caf\\xe9.png" and record["label"] in LABELS
+    journal = json_lines(out / "results.jsonl.journal")  # valid UTF-8 JSON lines
+    assert len(journal) == 1
+    again = run_once(inbox, out, model, *moves(tmp_path))  # recognised, not decided again
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert "0 classified, 0 failed" in again.stderr
+    assert len(read_results(out)) == 1
+    assert os.listdir(os.fsencode(tmp_path / "done")) == [b"caf\xe9.png"]
 
 
 def test_a_torn_last_journal_line_is_cut_and_nothing_decided_is_decided_again(
@@ -88,3 +195,83 @@ def test_a_torn_last_line_of_the_results_or_the_audit_is_cut(
     assert again.returncode == exit_codes.OK, again.stderr
     assert sorted(r["path"] for r in json_lines(out / "results.jsonl")) == ["a.png", "b.png"]
     assert len(json_lines(audit)) == 2
+
+
+def inbox_holding(tmp_path: Path, *names: str) -> tuple[Path, Path]:
+    """The inbox, holding a different image under each of `names`, and the results folder."""
+    inbox, out = folders(tmp_path)
+    for i, name in enumerate(names):
+        (inbox / name).write_bytes(png(30 + 60 * i))
+    return inbox, out
+
+
+def fail_on(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, file: str, error: Exception
+) -> None:
+    """Make `owner.name` raise `error` when called about `file` (an argument, or its path)."""
+    real = getattr(owner, name)
+
+    def failing(*args: Any) -> Any:
+        if any(file in str(getattr(arg, "path", arg)) for arg in args):
+            raise error
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, failing)
+
+
+def _in_process(
+    model: Path, inbox: Path, out: Path, **settings: Any
+) -> tuple[InboxProcessor, list[str]]:
+    """A watcher's processor run once over `inbox` in this process; and what it reported."""
+    classifier = Classifier(model, ClassifierOptions(input_check="off"))
+    options = WatchSettings(
+        inbox=inbox, results=out / "results.jsonl", settle=0, once=True, **settings
+    )
+    audit = RunAudit.open(options.audit, mode="watch") if options.audit else None
+    reports: list[str] = []
+    processor = InboxProcessor(options, classifier, audit, reports.append)
+    try:
+        InboxWatcher(options, processor, reports.append).run(threading.Event())
+    finally:
+        processor.close()
+        classifier.close()
+        if audit:
+            audit.log.close()
+    return processor, reports
+
+
+def test_an_unforeseen_failure_on_one_file_is_that_files_failed_record(
+    carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A decoder bug (anything but the ImageError a bad image gives) costs one file, not the loop.
+    from edgexray.preprocessing import Preprocessor
+
+    inbox, out = inbox_holding(tmp_path, "a.png", "bad.png", "c.png")
+    fail_on(monkeypatch, Preprocessor, "prepare", "bad.png", RuntimeError("a bug\nand more"))
+    processor, _ = _in_process(carded("binary_gray.tflite"), inbox, out, failed=tmp_path / "failed")
+    assert (processor.classified, processor.failed) == (2, 1)
+    records = by_path(out)
+    assert records["bad.png"]["error"] == "bad.png: unexpected error (RuntimeError: a bug)"
+    assert records["a.png"]["label"] in LABELS and records["c.png"]["label"] in LABELS
+    assert (tmp_path / "failed" / "bad.png").exists()
+
+
+def test_a_file_that_cannot_be_moved_is_reported_and_the_loop_goes_on(
+    carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # E.g. an unreadable file and --failed on another file system: the move copies, and fails.
+    import edgexray.inbox.processor as processor_module
+
+    inbox, out = inbox_holding(tmp_path, "a.png", "stuck.png", "c.png")
+    denied = PermissionError(13, "Permission denied")
+    fail_on(monkeypatch, processor_module, "move_atomically", "stuck.png", denied)
+    processor, reports = _in_process(
+        carded("binary_gray.tflite"), inbox, out, done=tmp_path / "done"
+    )
+    assert processor.classified == 3
+    assert sorted(by_path(out)) == ["a.png", "c.png", "stuck.png"]
+    assert sorted(p.name for p in (tmp_path / "done").iterdir()) == ["a.png", "c.png"]
+    assert (inbox / "stuck.png").exists()
+    assert [r for r in reports if "stuck.png" in r] == [
+        f"cannot move stuck.png to {tmp_path / 'done'}: Permission denied"
+    ]
