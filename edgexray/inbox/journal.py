@@ -16,6 +16,8 @@ a name from a Windows share is written like any other.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,26 +37,52 @@ def file_key(relative: str, sha256: str | None) -> str:
     return f"{sha256 or '-'}:{display_name(relative)}"
 
 
+StampIndex = tuple[str, int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What a stat() says about a file, to recognise an unchanged file without reading it.
     relative: its path below the inbox (or --failed), as the file system has it. regular: a
-    regular file (not a FIFO, socket or device)."""
+    regular file (not a FIFO, socket or device).
+
+    Size and modification time alone do not tell: `cp -p`, `rsync -t` or a fixed-size DICOM
+    export replace a file with another of the same size and mtime. The inode change time cannot be
+    set by a program (every write, chmod or rename sets it to now) and a replacement by rename is
+    another inode, so a file whose five values are unchanged holds what it held."""
 
     relative: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+    inode: int
     regular: bool = True
 
-    def index(self) -> tuple[str, int, int]:
-        return display_name(self.relative), self.size, self.mtime_ns
+    @classmethod
+    def of(cls, path: Path, base: Path) -> Stamp | None:
+        """The stat() of `path`, named relative to `base`; None if it is gone."""
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return cls(
+            os.path.relpath(path, base),
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+            info.st_ino,
+            stat.S_ISREG(info.st_mode),
+        )
+
+    def index(self) -> StampIndex:
+        return display_name(self.relative), self.size, self.mtime_ns, self.ctime_ns, self.inode
 
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.entries: dict[str, dict[str, Any]] = {}
-        self._by_stamp: dict[tuple[str, int, int], str] = {}
+        self._by_stamp: dict[StampIndex, str] = {}
         self._failed_digests: set[str] = set()
         self._file = DurableAppender(self.path, "journal")
         for entry in self._file.read_records():  # a torn last line (a power cut) is cut
@@ -67,7 +95,15 @@ class Journal:
 
     def _remember(self, entry: dict[str, Any]) -> None:
         self.entries[entry["key"]] = entry
-        self._by_stamp[(entry["relative"], entry["size"], entry["mtime_ns"])] = entry["key"]
+        if "inode" in entry:  # an entry of an older journal is recognised by content only
+            index = (
+                entry["relative"],
+                entry["size"],
+                entry["mtime_ns"],
+                entry["ctime_ns"],
+                entry["inode"],
+            )
+            self._by_stamp[index] = entry["key"]
         digest = entry["key"].split(":", 1)[0]
         if is_failure(entry["record"]) and digest != "-":
             self._failed_digests.add(digest)
@@ -81,6 +117,11 @@ class Journal:
         """Whether a file with this content is in the journal as a failure (under any name)."""
         return sha256 in self._failed_digests
 
+    def also_at(self, stamp: Stamp, relative: str, sha256: str) -> None:
+        """Remember (in memory) that the file with this stat() holds a decided content, so that
+        it is not read again (a file renamed, touched or chmod'ed, an older journal entry)."""
+        self._by_stamp[stamp.index()] = file_key(relative, sha256)
+
     def record_for(self, stamp: Stamp) -> dict[str, Any] | None:
         """The result of a finished file with this stat(), or None (no need to read it)."""
         key = self._by_stamp.get(stamp.index())
@@ -88,12 +129,14 @@ class Journal:
 
     def commit(self, stamp: Stamp, sha256: str | None, record: dict[str, Any]) -> None:
         """Record the file with this stat() and content as finished with its result, durably."""
-        relative, size, mtime_ns = stamp.index()
+        relative, size, mtime_ns, ctime_ns, inode = stamp.index()
         entry = {
             "key": file_key(stamp.relative, sha256),
             "relative": relative,
             "size": size,
             "mtime_ns": mtime_ns,
+            "ctime_ns": ctime_ns,
+            "inode": inode,
             "record": record,
         }
         self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))

@@ -112,6 +112,8 @@ class InboxProcessor:
         record = None
         if isinstance(read, InputFile):
             record = self.journal.known(stamp.relative, read.sha256)
+            if record is not None:  # decided, then touched or renamed: known without a read now
+                self.journal.also_at(stamp, stamp.relative, read.sha256)
         if record is None:
             record = self._decide(stamp, read, started)
         self.move(path, stamp, is_failure(record))
@@ -130,6 +132,8 @@ class InboxProcessor:
         record = self.journal.known(stamp.relative, read.sha256)
         if record is None:
             record = self._decide(stamp, read, started)
+        else:
+            self.journal.also_at(stamp, stamp.relative, read.sha256)
         if not is_failure(record):
             self.move(path, stamp, failed=False)
 
@@ -180,7 +184,7 @@ class InboxProcessor:
         if folder is None or not stamp.regular or not path.exists():
             return
         try:
-            move_atomically(path, folder, stamp.relative)
+            target = move_atomically(path, folder, stamp.relative)
         except OSError as exc:
             if path not in self._unmovable:
                 self._unmovable.add(path)
@@ -188,6 +192,10 @@ class InboxProcessor:
                     f"cannot move {display_name(stamp.relative)} to {display_name(folder)}: "
                     f"{exc.strerror or exc}"
                 )
+            return
+        moved = Stamp.of(target, folder)
+        if failed and moved is not None:  # the rename changed its ctime: known without a read
+            self._unchanged_failures.add(moved)
 
     def _publish(self, record: dict[str, Any]) -> None:
         """The per-image JSON first, then the results line: a reader following the results file

@@ -7,12 +7,10 @@ changed after it failed is tried again (InboxProcessor.retry), complete by the s
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from stat import S_ISREG
 
 from edgexray.inbox.events import EventFeed
 from edgexray.inbox.journal import Stamp
@@ -68,14 +66,8 @@ class InboxWatcher:
 
     def _stamp(self, path: Path) -> Stamp | None:
         """The file's stat(), with its path relative to its folder (the inbox, or --failed)."""
-        try:
-            info = path.stat()
-        except OSError:  # gone meanwhile
-            return None
         base = self.failed if self.failed is not None and self._in_failed(path) else self.inbox
-        return Stamp(
-            os.path.relpath(path, base), info.st_size, info.st_mtime_ns, S_ISREG(info.st_mode)
-        )
+        return Stamp.of(path, base)
 
     def _take_events(self, feed: EventFeed) -> bool:
         """Apply the events that came; return whether some were lost (then scan now)."""

@@ -94,6 +94,14 @@ def moves(tmp_path: Path) -> list[str]:
     return ["--done", str(tmp_path / "done"), "--failed", str(tmp_path / "failed")]
 
 
+def inbox_holding(tmp_path: Path, *names: str) -> tuple[Path, Path]:
+    """The inbox, holding a different image under each of `names`, and the results folder."""
+    inbox, out = folders(tmp_path)
+    for i, name in enumerate(names):
+        (inbox / name).write_bytes(png(30 + 60 * i))
+    return inbox, out
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
 def test_a_fifo_named_like_an_image_gets_a_record_and_is_left_in_place(
     carded, tmp_path: Path
@@ -160,10 +168,8 @@ def test_a_torn_last_journal_line_is_cut_and_nothing_decided_is_decided_again(
     carded, tmp_path: Path
 ) -> None:
     model = str(carded("binary_gray.tflite"))
-    inbox, out = folders(tmp_path)
+    inbox, out = inbox_holding(tmp_path, "a.png", "b.png")
     audit = out / "audit.jsonl"
-    for i, name in enumerate(("a.png", "b.png")):
-        (inbox / name).write_bytes(png(60 * i))
     assert run_once(inbox, out, model, "--audit", str(audit)).returncode == exit_codes.OK
     journal = out / "results.jsonl.journal"
     whole = journal.read_bytes()
@@ -184,9 +190,8 @@ def test_a_torn_last_line_of_the_results_or_the_audit_is_cut(
     carded, tmp_path: Path, torn: str
 ) -> None:
     model = str(carded("binary_gray.tflite"))
-    inbox, out = folders(tmp_path)
+    inbox, out = inbox_holding(tmp_path, "a.png")
     audit = out / "audit.jsonl"
-    (inbox / "a.png").write_bytes(png(0))
     assert run_once(inbox, out, model, "--audit", str(audit)).returncode == exit_codes.OK
     damaged = out / torn
     damaged.write_bytes(damaged.read_bytes() + damaged.read_bytes()[:40])
@@ -197,12 +202,31 @@ def test_a_torn_last_line_of_the_results_or_the_audit_is_cut(
     assert len(json_lines(audit)) == 2
 
 
-def inbox_holding(tmp_path: Path, *names: str) -> tuple[Path, Path]:
-    """The inbox, holding a different image under each of `names`, and the results folder."""
+@pytest.mark.parametrize("how", ["in place", "after a move"])
+def test_a_file_replaced_by_another_of_the_same_size_and_mtime_is_classified(
+    carded, tmp_path: Path, how: str
+) -> None:
+    # cp -p, rsync -t, fixed-size DICOM: the same name, size and modification time.
+    model = str(carded("binary_gray.tflite"))
     inbox, out = folders(tmp_path)
-    for i, name in enumerate(names):
-        (inbox / name).write_bytes(png(30 + 60 * i))
-    return inbox, out
+    first, second = png(10, compress_level=0), png(200, compress_level=0)
+    assert len(first) == len(second) and first != second
+    args = [] if how == "in place" else ["--done", str(tmp_path / "done")]
+    scan = inbox / "scan.png"
+    scan.write_bytes(first)
+    os.utime(scan, ns=(MTIME_NS, MTIME_NS))
+    assert run_once(inbox, out, model, *args).returncode == exit_codes.OK
+    scan.write_bytes(second)  # in place: the same inode, overwritten
+    os.utime(scan, ns=(MTIME_NS, MTIME_NS))
+    again = run_once(inbox, out, model, *args)
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert "1 classified, 0 failed" in again.stderr
+    one, two = read_results(out)
+    assert one["path"] == two["path"] == "scan.png"
+    assert one["sha256"] != two["sha256"]
+    if how == "after a move":
+        assert (tmp_path / "done" / "scan.png").read_bytes() == first
+        assert (tmp_path / "done" / "scan.1.png").read_bytes() == second
 
 
 def fail_on(
