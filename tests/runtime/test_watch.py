@@ -1,5 +1,6 @@
 """`edgexray watch` as a real process: every file once, complete files only, moves, a kill -9 in
-the middle of a batch, and a clean SIGTERM."""
+the middle of a run (one result and one audit line per decision, whatever it interrupted), and a
+clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def test_a_kill_9_mid_batch_neither_repeats_nor_skips_a_file(carded, tmp_path: P
         (inbox / name).write_bytes(png(i))
     (inbox / "broken.png").write_bytes(b"not an image")
     moves = ["--done", str(tmp_path / "done"), "--failed", str(tmp_path / "failed")]
+    audit = out / "audit.jsonl"
     args = watch_args(inbox, out, "-m", model, "--settle", "0", "--once", *moves)
+    args += ["--audit", str(audit)]
     first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / "results.jsonl.journal"
     wait_for(lambda: journal.exists() and journal.read_bytes().count(b"\n") >= 30)
@@ -37,8 +40,14 @@ def test_a_kill_9_mid_batch_neither_repeats_nor_skips_a_file(carded, tmp_path: P
     results = read_results(out)
     paths = [r["path"] for r in results]
     assert sorted(paths) == sorted([*names, "broken.png"])  # every file, each once
-    journal_keys = [json.loads(x)["key"] for x in journal.read_text().splitlines()]
+    entries = [json.loads(x) for x in journal.read_text().splitlines()]
+    journal_keys = [entry["key"] for entry in entries]
     assert len(journal_keys) == len(set(journal_keys)) == len(names) + 1
+    # One audit line per decision: none lost, none twice, wherever the kill came.
+    decisions = sorted(entry["record"]["decision_id"] for entry in entries)
+    audit_lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert sorted(line["decision_id"] for line in audit_lines) == decisions
+    assert sorted(r["decision_id"] for r in results) == decisions
     # The second run classified only what the first had not finished.
     counts = re.search(r"(\d+) classified, (\d+) failed", second.stderr)
     assert counts is not None

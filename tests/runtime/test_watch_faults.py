@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -299,3 +300,79 @@ def test_a_file_that_cannot_be_moved_is_reported_and_the_loop_goes_on(
     assert [r for r in reports if "stuck.png" in r] == [
         f"cannot move stuck.png to {tmp_path / 'done'}: Permission denied"
     ]
+
+
+def test_the_commits_are_grouped_per_batch(
+    carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Journal, audit and results: one fsync each for everything that was ready at once.
+    model = carded("binary_gray.tflite")
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    def fsyncs(count: int) -> int:
+        inbox, out = tmp_path / f"inbox{count}", tmp_path / f"out{count}"
+        inbox.mkdir()
+        out.mkdir()
+        for i in range(count):
+            (inbox / f"{i}.png").write_bytes(png(i * 20))
+        calls.clear()
+        processor, _ = _in_process(model, inbox, out, audit=out / "audit.jsonl")
+        assert processor.classified == count
+        return len(calls)
+
+    assert fsyncs(12) == fsyncs(1) == 3
+
+
+_KILLED_AT_THE_AUDIT = """
+import os, signal, sys
+from edgexray.cli.main import main
+
+audit, when = sys.argv[1], sys.argv[2]
+real_write = os.write
+
+
+def write(fd, data):
+    if os.readlink(f"/proc/self/fd/{fd}") == audit:
+        if when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_write(fd, data)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_write(fd, data)
+
+
+os.write = write
+main(sys.argv[3:])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_9_at_the_audit_line_leaves_one_audit_line_per_decision(
+    carded, tmp_path: Path, when: str
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    inbox, out = inbox_holding(tmp_path, "0.png", "1.png", "2.png")
+    audit = (out / "audit.jsonl").resolve()
+    args = watch_args(inbox, out, "-m", model, "--settle", "0", "--once", "--audit", str(audit))
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT_THE_AUDIT, str(audit), when, *args[3:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert again.returncode == exit_codes.OK, again.stderr
+    journal = json_lines(out / "results.jsonl.journal")
+    lines = json_lines(audit)
+    assert len(journal) == len(lines) == 3  # each decision once, in each
+    decisions = sorted(e["record"]["decision_id"] for e in journal)
+    assert sorted(a["decision_id"] for a in lines) == decisions
+    assert sorted(r["decision_id"] for r in read_results(out)) == decisions
+    assert sorted(by_path(out)) == ["0.png", "1.png", "2.png"]
