@@ -17,11 +17,12 @@ import stat
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from watch_support import folders, png, read_results, watch_args
+from watch_support import folders, png, read_results, running, stopped, wait_for, watch_args
 
 from edgexray import exit_codes
 from edgexray.audit import RunAudit
@@ -376,3 +377,84 @@ def test_a_kill_9_at_the_audit_line_leaves_one_audit_line_per_decision(
     assert sorted(a["decision_id"] for a in lines) == decisions
     assert sorted(r["decision_id"] for r in read_results(out)) == decisions
     assert sorted(by_path(out)) == ["0.png", "1.png", "2.png"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_one_watch_survives_every_fault_keeps_running_and_stops_on_sigterm(
+    carded, tmp_path: Path
+) -> None:
+    model = str(carded("binary_gray.tflite"))
+    (inbox, out), staging = folders(tmp_path), tmp_path / "staging"
+    done, failed, audit = tmp_path / "done", tmp_path / "failed", out / "audit.jsonl"
+    staging.mkdir()
+    popen = service_user()
+    args = watch_args(inbox, out, "-m", model, "--settle", "0", *moves(tmp_path))
+    args += ["--scan-interval", "1", "--audit", str(audit)]
+
+    def drop(name: str, data: bytes, mode: int = 0o644, mtime_ns: int | None = None) -> None:
+        """Write `name` beside the inbox, then rename it in (complete at once)."""
+        path = staging / name
+        path.write_bytes(data)
+        path.chmod(mode)
+        if mtime_ns is not None:
+            os.utime(path, ns=(mtime_ns, mtime_ns))
+        path.rename(inbox / name)
+
+    whole = png(7, side=400)
+    (staging / "probe.png").write_bytes(b"x")
+    make_unreadable(staging / "probe.png", popen)
+    watcher = running(args, **popen)
+    try:
+        os.mkfifo(inbox / "b.png")
+        drop("good.png", png(90))
+        drop(os.fsdecode(b"caf\xe9.png"), png(120))
+        drop("truncated.png", whole[: len(whole) // 2])
+        drop("corrupt.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+        drop("locked.png", png(30), mode=0)
+        drop("same.png", png(10, compress_level=0), mtime_ns=MTIME_NS)
+        wait_for(lambda: len(read_results(out)) == 7 and (done / "same.png").exists())
+        drop("same.png", png(200, compress_level=0), mtime_ns=MTIME_NS)
+        wait_for(lambda: len(read_results(out)) == 8)
+        assert watcher.poll() is None  # still watching
+    finally:
+        stderr = stopped(watcher)
+    assert watcher.returncode == exit_codes.OK, stderr
+    assert "4 classified, 4 failed (stopped)" in stderr and "Traceback" not in stderr
+
+    records = read_results(out)
+    labelled = Counter(r["path"] for r in records if r.get("label") in LABELS)
+    assert labelled == {"good.png": 1, "caf\\xe9.png": 1, "same.png": 2}
+    errors = {r["path"]: r["error"] for r in records if "error" in r}
+    assert sorted(errors) == ["b.png", "corrupt.png", "locked.png", "truncated.png"]
+    assert errors["b.png"] == "b.png: not a regular file (a pipe, socket or device)"
+    assert errors["locked.png"] == "locked.png: permission denied"
+    assert errors["truncated.png"].startswith("truncated.png: corrupt or truncated image")
+    assert errors["corrupt.png"].startswith("corrupt.png: ")
+    assert stat.S_ISFIFO((inbox / "b.png").lstat().st_mode)  # left in place
+    assert sorted(os.listdir(os.fsencode(done))) == [
+        b"caf\xe9.png", b"good.png", b"same.1.png", b"same.png"
+    ]  # fmt: skip
+    assert sorted(p.name for p in failed.iterdir()) == [
+        "corrupt.png",
+        "locked.png",
+        "truncated.png",
+    ]
+
+    # A power cut during the next commit tears the journal's last line; the restart starts, cuts
+    # it, and decides only the new file (the FIFO, still in the inbox, is not decided again).
+    journal = out / "results.jsonl.journal"
+    journal.write_bytes(journal.read_bytes() + b'{"key":"0123')
+    watcher = running(args, **popen)
+    try:
+        drop("after.png", png(150))
+        wait_for(lambda: len(read_results(out)) == 9)
+    finally:
+        stderr = stopped(watcher)
+    assert watcher.returncode == exit_codes.OK, stderr
+    assert "1 classified, 0 failed (stopped)" in stderr
+    entries, lines = json_lines(journal), json_lines(audit)
+    assert len(entries) == len(lines) == 9
+    decisions = sorted(e["record"]["decision_id"] for e in entries)
+    assert sorted(a["decision_id"] for a in lines) == decisions
+    assert Counter(r["path"] for r in read_results(out))["same.png"] == 2
+    (inbox / "b.png").unlink()
