@@ -58,7 +58,9 @@ class AtomicFile:
         options: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
         self.stream: IO[Any] = os.fdopen(fd, mode, **options)
 
-    def commit(self) -> None:
+    def commit(self, sync_folder: bool = True) -> None:
+        """Make the new content the file's. sync_folder=False leaves the folder's fsync to the
+        caller (who renames several files into one folder and then syncs it once)."""
         try:
             self.stream.flush()
             os.fsync(self.stream.fileno())
@@ -67,22 +69,24 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
-        fsync_folder(self.path.parent)
+        if sync_folder:
+            fsync_folder(self.path.parent)
 
     def discard(self) -> None:
         self.stream.close()
         self._tmp.unlink(missing_ok=True)
 
 
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`, atomically and durably (see the module docstring)."""
+def write_bytes_atomically(path: Path, data: bytes, sync_folder: bool = True) -> None:
+    """Replace `path` with `data`, atomically and durably (see the module docstring; with
+    sync_folder=False the rename is durable once the caller has fsync'd the folder)."""
     output = AtomicFile(path, binary=True)
     try:
         output.stream.write(data)
     except BaseException:
         output.discard()
         raise
-    output.commit()
+    output.commit(sync_folder)
 
 
 def write_text_atomically(path: Path, text: str) -> None:

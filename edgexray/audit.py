@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ class AuditLog:
         self.path = Path(path)
         self._file = DurableAppender(self.path, "audit log")
 
-    def record(
+    def record(self, prediction: Prediction, **facts: Any) -> None:
+        """Write the audit line of one decision: `entry(prediction, **facts)`."""
+        self.append([self.entry(prediction, **facts)])
+
+    def entry(
         self,
         prediction: Prediction,
         *,
@@ -50,17 +55,20 @@ class AuditLog:
         latency_s: float,
         mode: str,
         input_sha256: str | None = None,
-    ) -> None:
-        """Write the audit line of one decision. `mode` says which command decided (classify,
-        serve, watch); fields the prediction's record carries beyond the decision itself (input
-        check, DICOM identifiers...) are kept as they are."""
-        record = (
-            prediction.to_record()
-        )  # names already printable: a non-UTF-8 name cannot fail here
+        decision_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The audit line of one decision, to `append`. `mode` says which command decided
+        (classify, serve, watch); fields the prediction's record carries beyond the decision
+        itself (input check, DICOM identifiers...) are kept as they are. `decision_id`: the
+        decision's own id, where one run makes many (watch: the id its journal entry and result
+        line carry)."""
+        # Names already printable: a non-UTF-8 name cannot fail here.
+        record = prediction.to_record()
         entry: dict[str, Any] = {
             "time": utc_now(),
             "mode": mode,
             "request_id": request_id,
+            **({} if decision_id is None else {"decision_id": decision_id}),
             "input": {"name": record["path"], "sha256": input_sha256 or prediction.sha256},
             # Which model decided, as the decision carries it (made once where the model loaded).
             "model": None,
@@ -73,7 +81,22 @@ class AuditLog:
             error=record.get("error"),
             latency_ms=round(latency_s * 1000, 3),
         )
-        self._file.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        return entry
+
+    def append(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Append these audit lines with one write and one fsync."""
+        self._file.append_lines(
+            [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+        )
+
+    def decision_ids(self) -> set[str]:
+        """The decision ids of the lines in the file (a line of another writer may be damaged:
+        it is passed over)."""
+        return {
+            line["decision_id"]
+            for line in self._file.read_records(skip_damaged=True)
+            if "decision_id" in line
+        }
 
     def close(self) -> None:
         self._file.close()
@@ -113,14 +136,25 @@ class RunAudit:
         return cls(AuditLog(path), mode)
 
     def record(self, prediction: Prediction, input_sha256: str | None = None) -> None:
-        """The audit line of `prediction`. Its input's SHA-256 is the one the decision carries (of
-        the bytes read once to decide it); `input_sha256` is for data read elsewhere (stdin)."""
-        self.log.record(
+        """Write the audit line of `prediction`. Its input's SHA-256 is the one the decision
+        carries (of the bytes read once to decide it); `input_sha256` is for data read elsewhere
+        (stdin)."""
+        self.log.append([self.entry(prediction, input_sha256)])
+
+    def entry(
+        self,
+        prediction: Prediction,
+        input_sha256: str | None = None,
+        decision_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The audit line of `prediction`, to write later (`log.append`)."""
+        return self.log.entry(
             prediction,
             request_id=self.run_id,
             input_sha256=input_sha256,
             latency_s=self._stopwatch.lap(),
             mode=self.mode,
+            decision_id=decision_id,
         )
 
     def __enter__(self) -> RunAudit:

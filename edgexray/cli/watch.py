@@ -123,7 +123,11 @@ def watch(
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, mode="watch") if audit else None
-    processor = InboxProcessor(settings, classifier, auditor)
+
+    def report(message: str) -> None:
+        click.echo(f"edgexray: {message}", err=True)
+
+    processor = InboxProcessor(settings, classifier, auditor, report)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -131,9 +135,7 @@ def watch(
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        InboxWatcher(settings, processor, lambda m: click.echo(f"edgexray: {m}", err=True)).run(
-            stop
-        )
+        InboxWatcher(settings, processor, report).run(stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

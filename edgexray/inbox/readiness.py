@@ -9,7 +9,7 @@ modification time have not changed for `settle` seconds.
 
 Without inotify (polling, for network shares; or scans only, without watchdog), the settle rule
 is the only one: a writer that pauses longer than `settle` with the file open can have it taken
-half-written (the watcher then tries it again when it changes, see InboxProcessor.retry).
+half-written (the watcher then tries it again when it changes, see InboxProcessor.process).
 """
 
 from __future__ import annotations

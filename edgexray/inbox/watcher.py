@@ -1,13 +1,13 @@
-"""The watcher's loop: events and periodic scans feed candidate files; complete ones are processed
-in sorted order, one at a time, until asked to stop (between two files, never inside one).
+"""The watcher's loop: events and periodic scans feed candidate files; the complete ones are
+processed in sorted order, all those ready at once as one batch (InboxProcessor.process), until
+asked to stop (between two files, never inside one).
 
 Candidates come from the inbox and, with --failed, from the failed folder too: a file there that
-changed after it failed is tried again (InboxProcessor.retry), complete by the same rules.
+changed after it failed is tried again (InboxProcessor.process), complete by the same rules.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,12 +67,8 @@ class InboxWatcher:
 
     def _stamp(self, path: Path) -> Stamp | None:
         """The file's stat(), with its path relative to its folder (the inbox, or --failed)."""
-        try:
-            info = path.stat()
-        except OSError:  # gone meanwhile
-            return None
         base = self.failed if self.failed is not None and self._in_failed(path) else self.inbox
-        return Stamp(os.path.relpath(path, base), info.st_size, info.st_mtime_ns)
+        return Stamp.of(path, base)
 
     def _take_events(self, feed: EventFeed) -> bool:
         """Apply the events that came; return whether some were lost (then scan now)."""
@@ -133,13 +129,9 @@ class InboxWatcher:
                 if time.monotonic() >= next_scan:
                     self._candidates.update(self._scan())
                     next_scan = time.monotonic() + self.settings.scan_interval
-                for path, stamp in self._ready():
-                    if stop.is_set():
-                        break
-                    if self._in_failed(path):
-                        self.processor.retry(path, stamp)
-                    else:
-                        self.processor.process(path, stamp)
+                ready = self._ready()
+                self.processor.process([(p, s, self._in_failed(p)) for p, s in ready], stop)
+                for path, _ in ready:
                     self._candidates.discard(path)
                     self.readiness.forget(path)
                 if self.settings.once and not self._candidates:
