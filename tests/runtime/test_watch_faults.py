@@ -273,7 +273,7 @@ def test_an_unforeseen_failure_on_one_file_is_that_files_failed_record(
     from edgexray.preprocessing import Preprocessor
 
     inbox, out = inbox_holding(tmp_path, "a.png", "bad.png", "c.png")
-    fail_on(monkeypatch, Preprocessor, "prepare", "bad.png", RuntimeError("a bug\nand more"))
+    fail_on(monkeypatch, Preprocessor, "inspect", "bad.png", RuntimeError("a bug\nand more"))
     processor, _ = _in_process(carded("binary_gray.tflite"), inbox, out, failed=tmp_path / "failed")
     assert (processor.classified, processor.failed) == (2, 1)
     records = by_path(out)
