@@ -13,8 +13,9 @@ outputs keep their names and count (a model may have several, e.g. probabilities
 
 One catch: the quantizer folds a Relu/Clip that follows a node into that node's Q/DQ pair (the
 node writes the activation's output name unclipped; the pair's range does the clipping). Where such
-a pair is removed, the activation is put back as a Clip with its own bounds, so the float tail
-computes what the float model does.
+a pair is removed, the activation is put back as a Clip with its own bounds, for every reader of the
+pair (an output that the network also reads, such as a Dense+ReLU head input, keeps its ReLU on
+both paths), so the float tail computes what the float model does.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class _Clips:
         return self._folded
 
     def restore_as(self, unclipped: str, output: str) -> None:
-        """Clip `unclipped` (a folded activation's input, renamed) back into `output`."""
+        """Clip `unclipped` (the input of the activation folded under the name `output`) back
+        into `output`."""
         self._folded[unclipped] = self._folded[output]
         self.restore(unclipped, output)
 
@@ -166,27 +168,23 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
     clips = _Clips(graph, folded or {})
     float_nodes: list[str] = []
     inputs = {i.name for i in graph.input}
-    # An output produced by DQ(Q(x)): x's producer (or the restored activation) writes it directly.
+    # An output produced by DQ(Q(x)): x's producer (or the restored activation) writes it directly,
+    # and the network's own readers of the output (a last Gemm reading the head's input) with it.
+    # A folded activation's output is named either x (the producer writes the activation's output
+    # name) or the output itself (the producer writes x = `<output>_QuantizeLinear_Input`): the
+    # Clip goes back in either case, before any reader, or the network loses its ReLU (issue 22).
     for output in graph.output:
         producers = _producers(graph)
         source = _rounded_source(output.name, producers)
         if source is None or source in inputs:
             continue
         graph.node.remove(producers[output.name])
-        if source in (folded or {}):
+        if output.name in clips.folded:
+            clips.restore_as(source, output.name)
+        elif source in clips.folded:
             clips.restore(source, output.name)
         else:
             _rename(graph, source, output.name)
-    # An output whose activation was folded into the Q/DQ pair that its readers see: its producer
-    # writes it unclipped, so the output itself gets the activation back.
-    producers = _producers(graph)
-    for output in graph.output:
-        node = producers.get(output.name)
-        if output.name not in clips.folded or node is None or node.op_type in ("Relu", "Clip"):
-            continue
-        unclipped = f"{output.name}_unclipped"
-        _rename(graph, output.name, unclipped)
-        clips.restore_as(unclipped, output.name)
     # Walk back from every output; each visited non-weighted node reads float inputs, except where
     # its branch leaves the network's path (another reader of the tensor leads to a weighted op).
     producers = _producers(graph)
