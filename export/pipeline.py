@@ -256,7 +256,8 @@ def _export_one(
         notes = {**tensors, **notes}
     except (EdgexrayError, ValueError, RuntimeError, OSError) as exc:
         _remove(path)
-        return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
+        # One line; long enough for a control run's finding with a converter's tensor name.
+        return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:300])
     parity = measure_parity(
         reference,
         probabilities,
@@ -293,11 +294,17 @@ def _infer_in_batches(classifier: Any, x: np.ndarray, size: int = 32) -> EngineO
 
 @dataclasses.dataclass(frozen=True)
 class _FeatureChecks:
-    """The Keras model's pooled features on the parity images, and how to fit a model check."""
+    """The Keras model's pooled features on the parity images, the two-output Keras model they
+    come from (feature_model), and how to fit a model check."""
 
     reference: np.ndarray
     config: ModelCheckConfig
+    two_outputs: Any
     described: str = "pooled features"
+
+    def keras(self, x: np.ndarray) -> np.ndarray:
+        """The Keras model's features of `x`."""
+        return keras_features(self.two_outputs, x)
 
     def measure(
         self, classifier: Any, parity_features: np.ndarray | None, calibration: np.ndarray
@@ -462,6 +469,9 @@ def export_model(
         lambda b: to_probabilities(loaded.predict_raw(b).astype(np.float32), card),
         card,
     )
+    checks = _feature_checks(
+        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+    )
     job = ConversionInput(
         source=loaded,
         card=card,
@@ -473,9 +483,7 @@ def export_model(
         calibration_truth=calibration_truth,
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
-    )
-    checks = _feature_checks(
-        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+        calibration_features=None if checks is None else checks.keras(calibration_x),
     )
     results = []
     for variant in chosen:
@@ -530,7 +538,7 @@ def _feature_checks(
         if map_layer is None
         else f"statistics of {map_layer}'s feature map ({', '.join(MAP_STATISTICS)})"
     )
-    return _FeatureChecks(keras_features(two_outputs, parity_x), config, described)
+    return _FeatureChecks(keras_features(two_outputs, parity_x), config, two_outputs, described)
 
 
 def _raise_unless_passed(report: ExportReport) -> None:

@@ -36,6 +36,8 @@ class ConversionInput:
     file (tflite-int8: MODEL.quantization-debug.json and .txt) do so.
     model_check_layer: the layer whose feature-map statistics are the features output (see
     feature_tap); None: the head's input.
+    calibration_features: the Keras model's features output for the calibration images (N, D),
+    None when it has none; the int8 control runs compare both outputs with Keras.
     """
 
     source: LoadedKerasModel
@@ -48,6 +50,7 @@ class ConversionInput:
     calibration_truth: np.ndarray | None = None
     debug_quantization: bool = False
     model_check_layer: str | None = None
+    calibration_features: np.ndarray | None = None
 
 
 class VariantExporter(ABC):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,9 @@ import numpy as np
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.quantization_debug import LayerError, write_layer_report
 from edgexray_export.variants.base import ConversionInput, VariantExporter, serving_function
+from edgexray_export.variants.control import check_control, control_notes
 from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.onnx_control import first_differing_tensor, write_control
 from edgexray_export.variants.onnx_tail import float_tail, folded_activations
 
 OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime still in use
@@ -164,13 +168,12 @@ class ONNXInt8Static(VariantExporter):
                 ladder.append(given.replace(calibration_method=method))
         return ladder
 
+    @staticmethod
     def _candidates(
-        self, prepared: Path, job: ConversionInput, configs: list[QuantizationConfig]
+        write: _Written, configs: list[QuantizationConfig]
     ) -> list[Candidate[QuantizationConfig]]:
         return [
-            Candidate(
-                config, config.describe(), functools.partial(self.quantize, prepared, job, config)
-            )
+            Candidate(config, config.describe(), functools.partial(write, config))
             for config in configs
         ]
 
@@ -220,9 +223,12 @@ class ONNXInt8Static(VariantExporter):
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             work = Path(folder)
             prepared = preprocessed_float(job, work)
+            write = _Written(functools.partial(self.quantize, prepared, job))
+            rungs = self._calibration_rungs(job)
+            control = self._control(write, prepared, job, rungs[0], work / "control")
             (work / "calibration").mkdir()
             result = climb(
-                self._candidates(prepared, job, self._calibration_rungs(job)),
+                self._candidates(write, rungs),
                 job,
                 work / "calibration",
                 self.suffix,
@@ -233,10 +239,10 @@ class ONNXInt8Static(VariantExporter):
             if not _good_enough(result.chosen_attempt, job, budget):
                 report = self._report(prepared, job, base, work / "report")
                 worst = _worst_rungs(base, report[1])
-                result = self._climb_on(prepared, job, work / "worst", result, worst, budget)
+                result = self._climb_on(write, job, work / "worst", result, worst, budget)
             if not _good_enough(result.chosen_attempt, job, budget):
                 prefix = _prefix_rungs(base, prepared)
-                result = self._climb_on(prepared, job, work / "prefix", result, prefix, budget)
+                result = self._climb_on(write, job, work / "prefix", result, prefix, budget)
             if job.debug_quantization:
                 if report is None:
                     report = self._report(prepared, job, job.quantization, work / "report")
@@ -263,13 +269,38 @@ class ONNXInt8Static(VariantExporter):
             "settings": config.to_dict(),
             **budget.notes(),
             **({} if report is None else {"worst_nodes": report[1][: max(WORST_COUNTS)]}),
+            **control,
             **result.notes(),
             "opset": OPSET,
         }
 
+    @staticmethod
+    def _control(
+        write: _Written,
+        prepared: Path,
+        job: ConversionInput,
+        config: QuantizationConfig,
+        folder: Path,
+    ) -> dict[str, Any]:
+        """The control run (edgexray_export.variants.control): `config`'s model as the ladder
+        writes it, with its rounding taken out (onnx_control); the card's notes when it gives the
+        Keras model's outputs, else ExportError naming where it does not."""
+        from edgexray_export.onnx_layer_errors import DEBUG_IMAGES
+
+        folder.mkdir()
+        quantized = folder / "quantized.onnx"
+        write(config, quantized)
+        control = folder / "control.onnx"
+        write_control(quantized, prepared, control)
+        images = job.calibration[:DEBUG_IMAGES]
+        differences = check_control(
+            control, job, lambda: first_differing_tensor(control, prepared, images, folder)
+        )
+        return control_notes(differences)
+
     def _climb_on(
         self,
-        prepared: Path,
+        write: _Written,
         job: ConversionInput,
         folder: Path,
         before: LadderResult[QuantizationConfig],
@@ -282,7 +313,7 @@ class ONNXInt8Static(VariantExporter):
             return before
         folder.mkdir()
         after = climb(
-            self._candidates(prepared, job, configs),
+            self._candidates(write, configs),
             job,
             folder,
             self.suffix,
@@ -299,6 +330,23 @@ class ONNXInt8Static(VariantExporter):
             before.attempts + after.attempts,
             before.failures + after.failures,
         )
+
+
+class _Written:
+    """ONNXInt8Static.quantize of one prepared model and job, remembering what it wrote: a setting
+    asked for again is copied, not calibrated again (the control run and the first candidate
+    share one calibration)."""
+
+    def __init__(self, quantize: Callable[[QuantizationConfig, Path], None]) -> None:
+        self._quantize = quantize
+        self._files: dict[QuantizationConfig, Path] = {}
+
+    def __call__(self, config: QuantizationConfig, path: Path) -> None:
+        if config in self._files:
+            shutil.copyfile(self._files[config], path)
+            return
+        self._quantize(config, path)
+        self._files[config] = path
 
 
 def _worst_rungs(base: QuantizationConfig, ranking: list[str]) -> list[QuantizationConfig]:

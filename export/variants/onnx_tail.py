@@ -53,6 +53,21 @@ def folded_activations(float_model: Any, qdq_model: Any) -> dict[str, tuple[floa
     return bounds
 
 
+def clip_node(graph: Any, tensor: str, output: str, bounds: tuple[float, float]) -> Any:
+    """A Clip node (not yet in the graph) writing `tensor` clipped to `bounds` = (low, high) as
+    `output`; its two bounds are added to the graph's initializers (infinite ones as float32's
+    largest magnitudes)."""
+    from onnx import helper, numpy_helper
+
+    names = []
+    for suffix, value in zip(("min", "max"), bounds, strict=True):
+        constant = f"{output}_{suffix}"
+        clamped = np.float32(np.clip(value, -np.finfo(np.float32).max, np.finfo(np.float32).max))
+        graph.initializer.append(numpy_helper.from_array(np.array(clamped), constant))
+        names.append(constant)
+    return helper.make_node("Clip", [tensor, *names], [output], f"{output}_Clip")
+
+
 def _producers(graph: Any) -> dict[str, Any]:
     return {out: node for node in graph.node for out in node.output}
 
@@ -93,7 +108,7 @@ def _rename(graph: Any, old: str, new: str) -> None:
                 node.input[i] = new
 
 
-def _prune_dead_qdq(graph: Any) -> None:
+def prune_dead_qdq(graph: Any) -> None:
     """Drop Q/DQ nodes whose outputs nothing reads (repeat: a dead DQ leaves its Q dead), then the
     scales and zero points only they read."""
     outputs = {o.name for o in graph.output}
@@ -138,19 +153,8 @@ class _Clips:
             return tensor
         if output is None and tensor in self._made:
             return self._made[tensor]
-        from onnx import helper, numpy_helper
-
         name = output or f"{tensor}_float_activation"
-        low, high = self._folded[tensor]
-        bounds = []
-        for suffix, value in (("min", low), ("max", high)):
-            constant = f"{name}_{suffix}"
-            clamped = np.float32(
-                np.clip(value, -np.finfo(np.float32).max, np.finfo(np.float32).max)
-            )
-            self._graph.initializer.append(numpy_helper.from_array(np.array(clamped), constant))
-            bounds.append(constant)
-        clip = helper.make_node("Clip", [tensor, *bounds], [name], f"{name}_Clip")
+        clip = clip_node(self._graph, tensor, name, self._folded[tensor])
         producers = [i for i, n in enumerate(self._graph.node) if tensor in n.output]
         self._graph.node.insert(producers[0] + 1 if producers else 0, clip)
         if output is None:
@@ -227,5 +231,5 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
                 node.input[i] = clips.restore(source)
                 name = source
             pending.append(name)
-    _prune_dead_qdq(graph)
+    prune_dead_qdq(graph)
     return float_nodes

@@ -9,6 +9,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import keras
 from click.testing import CliRunner
 from edgexray_export.keras_loading import LoadedKerasModel, source_sha256
 from edgexray_export.pipeline import ParityGateError, export_model
-from edgexray_export.report import format_table
+from edgexray_export.report import ExportReport, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 from edgexray_export.variants.tflite import TFLiteFloat32
 from synthetic import CLASSES, training_arrays, write_folder
@@ -191,17 +192,22 @@ def test_explanation_parity_is_in_the_report_and_the_cards(binary: dict) -> None
     assert "map rho/top10" in format_table(binary["report"])
 
 
+def _damaged(job):  # type: ignore[no-untyped-def]
+    """`job` with a copy of its model whose output bias was pushed up: every image comes out
+    positive."""
+    original = job.source.model
+    model = keras.models.clone_model(original)
+    model.set_weights(original.get_weights())
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel, bias + 8.0])
+    return dataclasses.replace(job, source=LoadedKerasModel(model, job.source.info))
+
+
 class _Damaged(TFLiteFloat32):
     """tflite-fp32 of a model whose output bias was pushed up: every image comes out positive."""
 
     def convert(self, job, out_path):  # type: ignore[no-untyped-def]
-        original = job.source.model
-        model = keras.models.clone_model(original)
-        model.set_weights(original.get_weights())
-        kernel, bias = model.layers[-1].get_weights()
-        model.layers[-1].set_weights([kernel, bias + 8.0])
-        damaged = dataclasses.replace(job, source=LoadedKerasModel(model, job.source.info))
-        return super().convert(damaged, out_path)
+        return super().convert(_damaged(job), out_path)
 
 
 def test_gate_fails_on_a_damaged_variant(
@@ -332,6 +338,16 @@ def test_saved_model_folder(binary: dict, folders: dict[str, Path], tmp_path: Pa
     assert all(r.parity.max_abs_diff < 1e-4 for r in report.results)
 
 
+def _export_binary(
+    binary: dict, folders: dict[str, Path], out: Path, **options: Any
+) -> ExportReport:
+    """The binary model exported into `out` from 48 images of its folder (half held out);
+    `options` as export_model's."""
+    return export_model(
+        binary["path"], out, calibration_dir=folders["binary"], calibration_size=48, **options
+    )
+
+
 def _pretend_measured(
     monkeypatch: pytest.MonkeyPatch, applies: Callable[[str], bool], **changes: float
 ) -> None:
@@ -357,11 +373,10 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
         lambda settings: "FULLY_CONNECTED" not in settings and "kept float" not in settings,
         agreement=0.9,
     )
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=list(INT8_VARIANTS),
     )
     tflite = read_card(report.result("tflite-int8").path)
@@ -405,11 +420,10 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     _pretend_measured(
         monkeypatch, lambda settings: settings.startswith("int8 up to"), mean_abs_diff=1.0
     )
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=["tflite-int8"],
         quantization=QuantizationConfig(tflite_max_mean_abs_diff=0.5, tflite_fallback="prefix"),
     )
@@ -444,11 +458,10 @@ def test_onnx_int8_with_histogram_calibration_records_its_image_count(
     before the converter's temporary folder goes (the fine-tuned model's re-export failed there)."""
     from edgexray_export.quantization import QuantizationConfig
 
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=["onnx-int8"],
         quantization=QuantizationConfig(calibration_method="percentile"),
     )
@@ -492,3 +505,57 @@ def test_export_parity_is_what_the_runtime_gives_each_image(
     assert again.max_abs_diff == pytest.approx(recorded.max_abs_diff, abs=1e-9)
     assert again.mean_abs_diff == pytest.approx(recorded.mean_abs_diff, abs=1e-9)
     assert again.agreement == recorded.agreement
+
+
+def _break_the_graph(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step of `variant`'s int8 pipeline that changes what the graph computes: onnx-int8's
+    float tail without its ReLU restoration; tflite-int8's SavedModel written from a model whose
+    output bias moved."""
+    if variant == "onnx-int8":
+        from edgexray_export.variants import onnx as onnx_variant
+
+        monkeypatch.setattr(onnx_variant, "folded_activations", lambda float_model, qdq: {})
+    else:
+        from edgexray_export.variants import tflite as tflite_variant
+
+        real = tflite_variant.write_saved_model
+        monkeypatch.setattr(
+            tflite_variant, "write_saved_model", lambda job, folder: real(_damaged(job), folder)
+        )
+
+
+@pytest.mark.parametrize("variant", INT8_VARIANTS)
+def test_a_graph_changing_step_stops_the_int8_export_before_any_attempt(
+    variant: str,
+    binary: dict,
+    folders: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control run (the int8 pipeline with nothing quantized) differs from Keras: one line
+    says it is a bug, not a quantization error, names the first output that differs (and for
+    ONNX the first tensor inside), and the ladder spends no attempt (issue 22, item 4)."""
+    from edgexray_export.variants import ladder
+
+    attempts: list[str] = []
+    real_measure = ladder.measure
+    monkeypatch.setattr(
+        ladder,
+        "measure",
+        lambda path, job, description: (
+            attempts.append(description) or real_measure(path, job, description)
+        ),
+    )
+    _break_the_graph(variant, monkeypatch)
+    with pytest.raises(ParityGateError) as raised:
+        _export_binary(binary, folders, tmp_path, variants=[variant])
+    assert "\n" not in str(raised.value)
+    result = raised.value.report.result(variant)
+    assert result.status == "failed" and not (tmp_path / f"seq.{variant}").exists()
+    assert result.error.startswith(
+        "the int8 pipeline changes the graph, so this is a bug and not a quantization error: "
+        "with nothing quantized, output 'output' is "
+    ), result.error
+    if variant == "onnx-int8":
+        assert "; first differing tensor '" in result.error
+    assert attempts == []
