@@ -220,13 +220,14 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
         if node.op_type in WEIGHTED_OPS:
             continue  # its inputs (int8 weights and activations) stay as quantized
         for i, name in enumerate(node.input):
+            source = _rounded_source(name, producers)
             if branches_off(name, node):
                 # Read the tensor before its Q/DQ pair and stop: the pair stays the network's
                 # alone (ONNX Runtime fuses DQ -> Conv -> Q into an int8 QLinearConv only when
-                # nothing else reads them), and the layers before keep their int8 form.
-                node.input[i] = _rounded_source(name, producers) or name
+                # nothing else reads them), and the layers before keep their int8 form. Where
+                # the pair also did a folded ReLU's clipping, the branch gets it back.
+                node.input[i] = name if source is None else clips.restore(source)
                 continue
-            source = _rounded_source(name, producers)
             if source is not None:
                 node.input[i] = clips.restore(source)
                 name = source

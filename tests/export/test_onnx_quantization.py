@@ -26,13 +26,14 @@ from edgexray_export.variants.onnx_tail import float_tail, folded_activations  #
 SIDE = 8
 
 
-def _tiny_float_model(path: Path, hidden: int = 0) -> Path:
+def _tiny_float_model(path: Path, hidden: int = 0, map_features: bool = False) -> Path:
     """NHWC float input -> Transpose -> Conv(4) -> Relu -> Conv(4) -> Relu -> GlobalAveragePool
     -> Flatten -> Gemm(3) -> Softmax = `probabilities`; the pooled tensor is also `features`.
 
     hidden > 0: a Dense+ReLU head before the last Gemm, Gemm(hidden) -> Relu, whose output is
     both `features` and the last Gemm's input (GAP -> Dense(relu) -> Dense, as in Keras models
-    fine-tuned with a small head)."""
+    fine-tuned with a small head). map_features: `features` are the first ReLU's map averaged
+    instead, a branch that leaves the network between its convolutions (--model-check-layer)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -45,14 +46,18 @@ def _tiny_float_model(path: Path, hidden: int = 0) -> Path:
         numpy_helper.from_array(rng.normal(0, 1.0, (3, width)).astype(np.float32), "w3"),
         numpy_helper.from_array(np.zeros(3, np.float32), "b3"),
     ]
-    pooled = "features"
+    pooled = "flat" if hidden or map_features else "features"
     head: list = []
+    if map_features:
+        head = [
+            helper.make_node("GlobalAveragePool", ["r1"], ["r1_pooled"], "map_pool"),
+            helper.make_node("Flatten", ["r1_pooled"], ["features"], "map_flatten"),
+        ]
     if hidden:
         inits.append(
             numpy_helper.from_array(rng.normal(0, 1.0, (hidden, 4)).astype(np.float32), "wh")
         )
         inits.append(numpy_helper.from_array(rng.normal(0, 0.3, hidden).astype(np.float32), "bh"))
-        pooled = "flat"
         head = [
             helper.make_node("Gemm", ["flat", "wh", "bh"], ["hidden"], "dense", transB=1),
             helper.make_node("Relu", ["hidden"], ["features"], "dense_relu"),
@@ -66,7 +71,13 @@ def _tiny_float_model(path: Path, hidden: int = 0) -> Path:
         helper.make_node("GlobalAveragePool", ["r2"], ["pooled"], "pool"),
         helper.make_node("Flatten", ["pooled"], [pooled], "flatten"),
         *head,
-        helper.make_node("Gemm", ["features", "w3", "b3"], ["logits"], "head", transB=1),
+        helper.make_node(
+            "Gemm",
+            ["flat" if map_features else "features", "w3", "b3"],
+            ["logits"],
+            "head",
+            transB=1,
+        ),
         helper.make_node("Softmax", ["logits"], ["probabilities"], "softmax", axis=1),
     ]
     graph = helper.make_graph(
@@ -119,9 +130,11 @@ def _on_8_bit_steps(values: np.ndarray) -> bool:
     return bool(step > 1 / 300 and np.allclose(gaps / step, np.round(gaps / step), atol=1e-2))
 
 
-def _float_plain_and_tail(folder: Path, hidden: int = 0) -> dict[str, Path]:
+def _float_plain_and_tail(
+    folder: Path, hidden: int = 0, map_features: bool = False
+) -> dict[str, Path]:
     """The tiny float model, its plain QDQ form and its QDQ form with the float tail."""
-    float_model = _tiny_float_model(folder / "float.onnx", hidden)
+    float_model = _tiny_float_model(folder / "float.onnx", hidden, map_features)
     plain = _quantize(float_model, folder / "plain.onnx")
     tail = folder / "tail.onnx"
     model = onnx.load(str(plain))
@@ -196,6 +209,22 @@ def test_a_dense_relu_features_output_keeps_the_networks_own_relu(
     graph = onnx.load(str(dense_head["tail"])).graph
     head = next(n for n in graph.node if n.name == "head")
     assert head.input[0] == "features" and _producers(dense_head["tail"])["features"] == "Clip"
+
+
+def test_a_features_branch_off_a_folded_relu_keeps_the_relu(tmp_path: Path) -> None:
+    """Features taken from a feature map between the convolutions (--model-check-layer): the
+    branch reads the map before the network's Q/DQ pair, which also did the ReLU ORT folded into
+    it; the branch must get the ReLU back (the control run found its statistics 0.41 off)."""
+    models = _float_plain_and_tail(tmp_path, map_features=True)
+    want = _outputs(models["float"], IMAGES)
+    got = _outputs(models["tail"], IMAGES)
+    assert got["features"].min() >= 0.0  # means of a ReLU's map
+    # Within 1% of their range of the float model's (int8 noise: 0.004 of 0.71; without the ReLU,
+    # means of the unclipped map, down to -1.8).
+    assert np.abs(got["features"] - want["features"]).max() < 0.01 * want["features"].max()
+    # The network keeps its int8 path: conv2 reads the first map through its Q/DQ pair.
+    conv2 = next(n for n in onnx.load(str(models["tail"])).graph.node if n.name == "conv2")
+    assert _producers(models["tail"])[conv2.input[0]] == "DequantizeLinear"
 
 
 def test_layer_report_names_nodes_with_error_and_sqnr(models: dict[str, Path]) -> None:
