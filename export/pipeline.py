@@ -484,6 +484,7 @@ def export_model(
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
         calibration_features=None if checks is None else checks.keras(calibration_x),
+        progress=progress,
     )
     results = []
     for variant in chosen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +39,7 @@ class ConversionInput:
     feature_tap); None: the head's input.
     calibration_features: the Keras model's features output for the calibration images (N, D),
     None when it has none; the int8 control runs compare both outputs with Keras.
+    progress: called with one line when a converter has something to say (a ladder stopped).
     """
 
     source: LoadedKerasModel
@@ -51,6 +53,7 @@ class ConversionInput:
     debug_quantization: bool = False
     model_check_layer: str | None = None
     calibration_features: np.ndarray | None = None
+    progress: Callable[[str], None] = field(default=lambda _: None, compare=False)
 
 
 class VariantExporter(ABC):

@@ -15,7 +15,14 @@ from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.quantization_debug import LayerError, write_layer_report
 from edgexray_export.variants.base import ConversionInput, VariantExporter, serving_function
 from edgexray_export.variants.control import check_control, control_notes
-from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.ladder import (
+    FALLBACK_PATIENCE,
+    Attempt,
+    Candidate,
+    LadderResult,
+    climb,
+    closeness,
+)
 from edgexray_export.variants.onnx_control import first_differing_tensor, write_control
 from edgexray_export.variants.onnx_tail import float_tail, folded_activations
 
@@ -307,8 +314,10 @@ class ONNXInt8Static(VariantExporter):
         configs: list[QuantizationConfig],
         budget: _Budget,
     ) -> LadderResult[QuantizationConfig]:
-        """Climb `configs` (in `folder`) until one is good enough; the result before stays if
-        nothing does better. Every attempt, before's first, is kept for the card."""
+        """Climb `configs` (in `folder`) until one is good enough, or FALLBACK_PATIENCE steps in
+        a row come no closer than the closest so far; the result before stays if nothing does
+        better. Every attempt, before's first, is kept for the card, and a stop is said (card and
+        progress)."""
         if not configs:
             return before
         folder.mkdir()
@@ -318,7 +327,12 @@ class ONNXInt8Static(VariantExporter):
             folder,
             self.suffix,
             reached=lambda attempt: _close_enough(attempt, job, budget),
+            patience=FALLBACK_PATIENCE,
+            baseline=before.chosen_attempt,
         )
+        stops = tuple(f"{folder.name} ladder: {stop}" for stop in after.stops)
+        for stop in stops:
+            job.progress(f"{self.name}: {stop}")
         better = _good_enough(after.chosen_attempt, job, budget) or closeness(
             after.chosen_attempt
         ) > closeness(before.chosen_attempt)
@@ -329,6 +343,7 @@ class ONNXInt8Static(VariantExporter):
             kept.chosen_attempt,
             before.attempts + after.attempts,
             before.failures + after.failures,
+            before.stops + stops,
         )
 
 

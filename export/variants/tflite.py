@@ -276,6 +276,8 @@ class TFLiteInt8(TFLiteExporter):
                     self.suffix,
                 )
                 result, extra = float_fallback(config.tflite_fallback, inputs, job, result, budget)
+                for stop in result.stops:
+                    job.progress(f"{self.name}: float fallback, {stop}")
             out_path.write_bytes(result.path.read_bytes())
             if job.debug_quantization:
                 self._write_debug_report(selective(), ranking(), out_path)

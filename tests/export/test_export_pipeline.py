@@ -559,3 +559,34 @@ def test_a_graph_changing_step_stops_the_int8_export_before_any_attempt(
     if variant == "onnx-int8":
         assert "; first differing tensor '" in result.error
     assert attempts == []
+
+
+def test_the_onnx_ladder_stops_after_two_fallback_steps_that_do_not_lower_the_error(
+    binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pretend every attempt is as far from Keras as the last (a graph error, or a model no float
+    node helps): each fallback ladder stops after two steps, says so, and the card records it."""
+    _pretend_measured(monkeypatch, lambda settings: True, agreement=0.9, mean_abs_diff=0.1)
+    said: list[str] = []
+    report = _export_binary(
+        binary,
+        folders,
+        tmp_path,
+        variants=["onnx-int8"],
+        allow_degraded=True,
+        progress=said.append,
+    )
+    notes = read_card(report.result("onnx-int8").path).quantization
+    settings = [a["settings"] for a in notes["attempts"]]
+    # Three calibration methods, then at most two steps of each fallback ladder: the prefix
+    # ladder has four, the worst-node ladder as many as the layer report ranks (two or more).
+    assert len(settings) == 7, settings
+    assert [s.endswith("kept float") for s in settings] == [False] * 3 + [True] * 4
+    stops = notes["ladder_stopped"]
+    assert stops[-1].startswith(
+        "prefix ladder: stopped after 2 successive steps did not lower the error"
+    )
+    assert all("2 successive steps did not lower the error" in stop for stop in stops)
+    assert [line for line in said if "stopped after" in line] == [
+        f"onnx-int8: {stop}" for stop in stops
+    ]
