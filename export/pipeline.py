@@ -372,6 +372,7 @@ def export_model(
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
     model_check_layer: str | None = None,
+    verbose: bool = False,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -399,7 +400,8 @@ def export_model(
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
     variant's card. model_check_layer: the model check reads the statistics of this layer's
-    feature map (edgexray_export.feature_tap) instead of the head's input.
+    feature map (edgexray_export.feature_tap) instead of the head's input. verbose: let the
+    converters' own messages through (ONNX Runtime's calibration progress, on stdout).
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -484,6 +486,7 @@ def export_model(
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
         calibration_features=None if checks is None else checks.keras(calibration_x),
+        verbose=verbose,
         progress=progress,
     )
     results = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -146,24 +148,32 @@ class ONNXInt8Static(VariantExporter):
         }
         activation_types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
         images = job.calibration[: _calibration_images(prepared, job, config)]
-        quantize_static(
-            str(prepared),
-            str(out_path),
-            _ImageReader(_input_name(prepared), images),
-            quant_format=QuantFormat.QDQ,
-            per_channel=config.per_channel,
-            reduce_range=config.onnx_reduce_range,
-            activation_type=activation_types[config.onnx_activation_type],
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[config.calibration_method],
-            nodes_to_exclude=[*config.nodes_to_exclude, *_nodes_of_types(prepared, config)],
-            op_types_to_quantize=None,
-            extra_options={
-                "ActivationSymmetric": config.symmetric_activations,
-                "WeightSymmetric": True,
-                "CalibPercentile": config.percentile,
-            },
+        quiet = (
+            contextlib.nullcontext()
+            if job.verbose
+            # ORT's calibrators print their progress ("Collecting tensor data and making
+            # histogram ...") to stdout, dozens of times per export: shown only with -v.
+            else contextlib.redirect_stdout(io.StringIO())
         )
+        with quiet:
+            quantize_static(
+                str(prepared),
+                str(out_path),
+                _ImageReader(_input_name(prepared), images),
+                quant_format=QuantFormat.QDQ,
+                per_channel=config.per_channel,
+                reduce_range=config.onnx_reduce_range,
+                activation_type=activation_types[config.onnx_activation_type],
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[config.calibration_method],
+                nodes_to_exclude=[*config.nodes_to_exclude, *_nodes_of_types(prepared, config)],
+                op_types_to_quantize=None,
+                extra_options={
+                    "ActivationSymmetric": config.symmetric_activations,
+                    "WeightSymmetric": True,
+                    "CalibPercentile": config.percentile,
+                },
+            )
         if float_output:
             _keep_tail_float(prepared, out_path)
 

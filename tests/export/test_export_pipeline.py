@@ -590,3 +590,18 @@ def test_the_onnx_ladder_stops_after_two_fallback_steps_that_do_not_lower_the_er
     assert [line for line in said if "stopped after" in line] == [
         f"onnx-int8: {stop}" for stop in stops
     ]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_onnx_runtime_calibration_messages_reach_stdout_only_with_v(
+    verbose: bool, binary: dict, folders: dict[str, Path], tmp_path: Path
+) -> None:
+    args = ["-v"] if verbose else []
+    args += ["export", str(binary["path"]), "--calibration", str(folders["binary"])]
+    args += ["--calibration-size", "16", "--variants", "onnx-int8"]
+    args += ["--calibration-method", "percentile", "-o", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "onnx-int8" in result.stdout  # the parity table
+    for message in ("Collecting tensor data and making histogram", "Finding optimal threshold"):
+        assert (message in result.stdout) == verbose
