@@ -198,7 +198,7 @@ class ONNXInt8Static(VariantExporter):
         self, prepared: Path, job: ConversionInput, config: QuantizationConfig, folder: Path
     ) -> tuple[list[LayerError], list[str]]:
         """The layer report of `config`'s model (every node quantized but the ones `config` keeps
-        float) and the nodes ranked worst first."""
+        float, Q/DQ on every activation, the tail's included) and the nodes ranked worst first."""
         from edgexray_export.onnx_layer_errors import (
             DEBUG_IMAGES,
             PROBE_IMAGES,
@@ -210,7 +210,10 @@ class ONNXInt8Static(VariantExporter):
 
         folder.mkdir(exist_ok=True)
         plain = folder / "plain.onnx"
-        self.quantize(prepared, job, config, plain)
+        # With ORT's Q/DQ on every activation, the tail's weighted nodes too: the float tail
+        # leaves their weights int8 but no rounded output to report, and a Dense before a
+        # BatchNorm in the head is where the rounding can hurt most (issue 22's head shapes).
+        self.quantize(prepared, job, config, plain, float_output=False)
         errors = activation_errors(prepared, plain, job.calibration[:DEBUG_IMAGES], folder)
         drops = sqnr_drops(errors, plain)
         order = sorted(drops, key=lambda node: -drops[node])

@@ -22,7 +22,7 @@ from edgexray_export.pipeline import ParityGateError, export_model
 from edgexray_export.report import ExportReport, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 from edgexray_export.variants.tflite import TFLiteFloat32
-from synthetic import CLASSES, training_arrays, write_folder
+from synthetic import CLASSES, fit_briefly, write_folder
 
 from edgexray import Classifier
 from edgexray.card import ModelCard
@@ -47,19 +47,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "binary": write_folder(base / "binary", BINARY, 24, seed=3),
         "three": write_folder(base / "three", CLASSES, 20, seed=4),
     }
-
-
-def _fit(
-    model: keras.Model, classes: tuple[str, ...], channels: int, loss: object, scale: float = 1.0
-) -> None:
-    """A few epochs; BatchNorm momentum is lowered so its statistics settle in so few steps."""
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.5
-    x, y = training_arrays(classes, 48, channels)
-    keras.utils.set_random_seed(0)
-    model.compile(optimizer=keras.optimizers.Adam(0.003), loss=loss)
-    model.fit(x * scale, y, epochs=12, batch_size=16, verbose=0)
 
 
 def _keras_probabilities(model: keras.Model, x: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -89,7 +76,7 @@ def binary(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
-    _fit(model, BINARY, 1, "binary_crossentropy")
+    fit_briefly(model, BINARY, 1, "binary_crossentropy")
     folder = tmp_path_factory.mktemp("binary")
     path = folder / "seq.keras"
     model.save(path)
@@ -256,7 +243,7 @@ def nested_rgb(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path
     x = keras.layers.GlobalAveragePooling2D()(backbone(x))
     x = keras.layers.Dropout(0.2)(x)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    _fit(model, CLASSES, 3, "sparse_categorical_crossentropy", scale=255.0)
+    fit_briefly(model, CLASSES, 3, "sparse_categorical_crossentropy", scale=255.0)
     folder = tmp_path_factory.mktemp("nested")
     path = folder / "nested.keras"
     model.save(path)
@@ -307,7 +294,7 @@ def test_logits_head_in_h5_with_nested_custom_model(
     inputs = keras.Input((32, 32, 1))
     x = keras.layers.GlobalAveragePooling2D()(block(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3)(x))
-    _fit(model, CLASSES, 1, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fit_briefly(model, CLASSES, 1, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     path = tmp_path / "logits.h5"
     model.save(path)
     report = export_model(
