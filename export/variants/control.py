@@ -1,9 +1,9 @@
 """The control run of a quantized export: the int8 pipeline with nothing quantized must give the
 Keras model's outputs.
 
-Before an int8 ladder spends its attempts (each one a full calibration: about 40 minutes on a
-fine-tuned Xception), the exporter writes the model once through the same steps with no value
-rounded and runs it, as every candidate is run, through the edgexray engine on the calibration
+Before an int8 ladder spends its attempts (a full calibration each; about 40 minutes in all on
+issue 22's fine-tuned Xception), the exporter writes the model once through the same steps with no
+value rounded and runs it, as every candidate is run, through the edgexray engine on the calibration
 images. Any difference from Keras beyond CONTROL_TOLERANCE was made by the pipeline changing the
 graph (issue 22: the float tail dropped a ReLU the network needs, and 13 attempts with up to 65
 float nodes all stayed 0.95 away), which no quantization setting can fix: the variant stops with
