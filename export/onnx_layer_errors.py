@@ -50,7 +50,9 @@ class _Reader:
         return iter(self._feeds)
 
 
-def _activations(model: Path, images: np.ndarray, folder: Path) -> dict[str, list[np.ndarray]]:
+def activations(model: Path, images: np.ndarray, folder: Path) -> dict[str, list[np.ndarray]]:
+    """Every tensor a node of `model` writes, by name: one array per image of `images` (the model
+    augmented by ORT's modify_model_output_intermediate_tensors, written into `folder`)."""
     import onnx
     from onnxruntime.quantization.qdq_loss_debug import (
         collect_activations,
@@ -92,7 +94,7 @@ def activation_errors(
     from onnxruntime.quantization.qdq_loss_debug import create_activation_matching
 
     matching = create_activation_matching(
-        _activations(qdq_model, images, folder), _activations(float_model, images, folder)
+        activations(qdq_model, images, folder), activations(float_model, images, folder)
     )
     producers, scales = _graph_facts(qdq_model)
     import onnx

@@ -256,7 +256,8 @@ def _export_one(
         notes = {**tensors, **notes}
     except (EdgexrayError, ValueError, RuntimeError, OSError) as exc:
         _remove(path)
-        return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:200])
+        # One line; long enough for a control run's finding with a converter's tensor name.
+        return VariantResult(variant, "failed", error=" ".join(str(exc).split())[:300])
     parity = measure_parity(
         reference,
         probabilities,
@@ -293,11 +294,17 @@ def _infer_in_batches(classifier: Any, x: np.ndarray, size: int = 32) -> EngineO
 
 @dataclasses.dataclass(frozen=True)
 class _FeatureChecks:
-    """The Keras model's pooled features on the parity images, and how to fit a model check."""
+    """The Keras model's pooled features on the parity images, the two-output Keras model they
+    come from (feature_model), and how to fit a model check."""
 
     reference: np.ndarray
     config: ModelCheckConfig
+    two_outputs: Any
     described: str = "pooled features"
+
+    def keras(self, x: np.ndarray) -> np.ndarray:
+        """The Keras model's features of `x`."""
+        return keras_features(self.two_outputs, x)
 
     def measure(
         self, classifier: Any, parity_features: np.ndarray | None, calibration: np.ndarray
@@ -365,6 +372,7 @@ def export_model(
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
     model_check_layer: str | None = None,
+    verbose: bool = False,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
 
@@ -392,7 +400,8 @@ def export_model(
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
     variant's card. model_check_layer: the model check reads the statistics of this layer's
-    feature map (edgexray_export.feature_tap) instead of the head's input.
+    feature map (edgexray_export.feature_tap) instead of the head's input. verbose: let the
+    converters' own messages through (ONNX Runtime's calibration progress, on stdout).
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
     input, ParityGateError (with .report) when a variant failed or fell below the gate.
@@ -462,6 +471,9 @@ def export_model(
         lambda b: to_probabilities(loaded.predict_raw(b).astype(np.float32), card),
         card,
     )
+    checks = _feature_checks(
+        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+    )
     job = ConversionInput(
         source=loaded,
         card=card,
@@ -473,9 +485,9 @@ def export_model(
         calibration_truth=calibration_truth,
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
-    )
-    checks = _feature_checks(
-        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+        calibration_features=None if checks is None else checks.keras(calibration_x),
+        verbose=verbose,
+        progress=progress,
     )
     results = []
     for variant in chosen:
@@ -530,7 +542,7 @@ def _feature_checks(
         if map_layer is None
         else f"statistics of {map_layer}'s feature map ({', '.join(MAP_STATISTICS)})"
     )
-    return _FeatureChecks(keras_features(two_outputs, parity_x), config, described)
+    return _FeatureChecks(keras_features(two_outputs, parity_x), config, two_outputs, described)
 
 
 def _raise_unless_passed(report: ExportReport) -> None:

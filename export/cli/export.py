@@ -21,7 +21,7 @@ from edgexray_export.quantization import CALIBRATION_METHODS, TFLITE_FALLBACKS
 from edgexray_export.targets import TARGETS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 
-from edgexray.cli.options import card_override_options
+from edgexray.cli.options import card_override_options, run_settings
 from edgexray.metrics import TASK_METRICS
 
 # The variant registry and quantization options are plain Python (no TensorFlow at import).
@@ -204,7 +204,8 @@ def export(
 
     Each variant is checked against the Keras model on held-out calibration images; a variant below
     --min-agreement (or, with --max-drop, below the metric gate) makes the command fail (exit
-    code 4) unless --allow-degraded is given.
+    code 4) unless --allow-degraded is given. `edgexray -v export` also shows the converters'
+    own messages (ONNX Runtime's calibration progress).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ logs drown the progress
     require_export_extra(EXPORT_MODULES)
@@ -242,6 +243,7 @@ def export(
             metric_gate=gate,
             model_check=ModelCheckConfig(margin=model_check_margin),
             progress=_progress,
+            verbose=run_settings().verbose,
             **options,
         )
     except ParityGateError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +37,10 @@ class ConversionInput:
     file (tflite-int8: MODEL.quantization-debug.json and .txt) do so.
     model_check_layer: the layer whose feature-map statistics are the features output (see
     feature_tap); None: the head's input.
+    calibration_features: the Keras model's features output for the calibration images (N, D),
+    None when it has none; the int8 control runs compare both outputs with Keras.
+    verbose: let the converters' own messages through (ONNX Runtime's calibration prints to stdout).
+    progress: called with one line when a converter has something to say (a ladder stopped).
     """
 
     source: LoadedKerasModel
@@ -48,6 +53,9 @@ class ConversionInput:
     calibration_truth: np.ndarray | None = None
     debug_quantization: bool = False
     model_check_layer: str | None = None
+    calibration_features: np.ndarray | None = None
+    verbose: bool = False
+    progress: Callable[[str], None] = field(default=lambda _: None, compare=False)
 
 
 class VariantExporter(ABC):

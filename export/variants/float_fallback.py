@@ -18,6 +18,7 @@ runs it on the device; the card records every attempt, the kept strategy and why
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from edgexray_export.variants.base import ConversionInput
-from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.ladder import (
+    FALLBACK_PATIENCE,
+    Attempt,
+    Candidate,
+    LadderResult,
+    climb,
+    closeness,
+)
 from edgexray_export.variants.layer_ranking import LayerRanking
 from edgexray_export.variants.tflite_settings import (
     FALLBACK_STRATEGIES,
@@ -77,8 +85,14 @@ class FallbackInputs:
 
 
 def _ladder(
-    strategy: str, inputs: FallbackInputs, job: ConversionInput, budget: ErrorBudget
+    strategy: str,
+    inputs: FallbackInputs,
+    job: ConversionInput,
+    budget: ErrorBudget,
+    start: Attempt,
 ) -> LadderResult[Int8Setting] | None:
+    """The `strategy` ladder's result, from the int8 file measured as `start`; it stops after
+    FALLBACK_PATIENCE steps in a row that come no closer to Keras. None: no candidate to try."""
     names = tuple(name for name, _ in inputs.layers)
     if strategy == "worst":
         settings = worst_settings(inputs.ranking().worst_groups(), len(names))
@@ -94,7 +108,17 @@ def _ladder(
     ]
     folder = inputs.folder / f"float-{strategy}"
     folder.mkdir()
-    return climb(candidates, job, folder, inputs.suffix, reached=budget.met)
+    result = climb(
+        candidates,
+        job,
+        folder,
+        inputs.suffix,
+        reached=budget.met,
+        patience=FALLBACK_PATIENCE,
+        baseline=start,
+    )
+    stops = tuple(f"{strategy} ladder: {stop}" for stop in result.stops)
+    return dataclasses.replace(result, stops=stops)
 
 
 def _preference(result: LadderResult[Int8Setting], budget: ErrorBudget) -> tuple[Any, ...]:
@@ -113,13 +137,14 @@ def float_fallback(
     budget: ErrorBudget,
 ) -> tuple[LadderResult[Int8Setting], dict[str, Any]]:
     """Run the `strategy` ladder(s) ("worst", "prefix" or "auto": both) and keep the best result;
-    the int8 result stays if no ladder does better. Returns the kept result (with every attempt)
+    the int8 result stays if no ladder does better. Returns the kept result (with every attempt
+    and every early stop)
     and the card's notes: budget, strategy kept and why, the kept layers, the debugger's worst
     layer, and each ladder's outcome."""
     tried = {
         name: result
         for name in (FALLBACK_STRATEGIES if strategy == "auto" else (strategy,))
-        if (result := _ladder(name, inputs, job, budget)) is not None
+        if (result := _ladder(name, inputs, job, budget, int8.chosen_attempt)) is not None
     }
     kept_name, kept = "int8", int8
     for name, result in tried.items():
@@ -136,7 +161,8 @@ def float_fallback(
     }
     attempts = int8.attempts + tuple(a for r in tried.values() for a in r.attempts)
     failures = int8.failures + tuple(f for r in tried.values() for f in r.failures)
-    merged = LadderResult(kept.chosen, kept.path, kept.chosen_attempt, attempts, failures)
+    stops = int8.stops + tuple(s for r in tried.values() for s in r.stops)
+    merged = LadderResult(kept.chosen, kept.path, kept.chosen_attempt, attempts, failures, stops)
     return merged, notes
 
 

@@ -20,6 +20,9 @@ from edgexray.postprocess import decide, to_probabilities
 
 Setting = TypeVar("Setting")
 _BATCH = 32
+#: A float-fallback ladder stops after this many successive steps that do not lower the error
+#: (each step is a calibration or a conversion: minutes on a real-size model).
+FALLBACK_PATIENCE = 2
 
 
 @dataclass(frozen=True)
@@ -58,19 +61,24 @@ class Attempt:
 
 @dataclass(frozen=True)
 class LadderResult(Generic[Setting]):
-    """The kept candidate, its file and measurement, and every attempt (and failure) for the card."""
+    """The kept candidate, its file and measurement, every attempt (and failure) for the card,
+    and why a ladder stopped before its last step (`stops`, one line each)."""
 
     chosen: Candidate[Setting]
     path: Path
     chosen_attempt: Attempt
     attempts: tuple[Attempt, ...]
     failures: tuple[str, ...]
+    stops: tuple[str, ...] = ()
 
     def notes(self) -> dict[str, Any]:
-        return {
+        notes: dict[str, Any] = {
             "attempts": [attempt.as_note() for attempt in self.attempts],
             "failed_attempts": list(self.failures),
         }
+        if self.stops:
+            notes["ladder_stopped"] = list(self.stops)
+        return notes
 
 
 def measure(path: Path, job: ConversionInput, description: str) -> Attempt:
@@ -111,12 +119,18 @@ def climb(
     folder: Path,
     suffix: str,
     reached: Callable[[Attempt], bool] | None = None,
+    patience: int | None = None,
+    baseline: Attempt | None = None,
 ) -> LadderResult[Setting]:
     """Write (into `folder`) and measure candidates in order until one is good enough; keep the
     first that is, else the closest (agreement, then mean |dp|). Good enough: `reached(attempt)`,
     by default agreement >= job.quality_target, and the user's metric gate met when there is one
     (job.metric_gate, on the labelled calibration images). A candidate whose converter raises is recorded and
-    skipped; RuntimeError if all fail."""
+    skipped; RuntimeError if all fail.
+
+    patience: stop after that many successive candidates that come no closer (closeness) than
+    the closest so far, `baseline` (where a fallback ladder starts from) included; the result's
+    `stops` says so."""
 
     def good_enough(attempt: Attempt) -> bool:
         close = reached(attempt) if reached else attempt.agreement >= job.quality_target
@@ -124,6 +138,8 @@ def climb(
 
     tried: list[tuple[Attempt, Candidate[Setting], Path]] = []
     failures: list[str] = []
+    stops: list[str] = []
+    closest, stale = baseline, 0
     for i, candidate in enumerate(candidates):
         path = folder / f"candidate{i}{suffix}"
         try:
@@ -135,8 +151,21 @@ def climb(
         tried.append((attempt, candidate, path))
         if good_enough(attempt):
             break
+        if closest is None or closeness(attempt) > closeness(closest):
+            closest, stale = attempt, 0
+            continue
+        stale += 1
+        if patience is not None and stale >= patience and i + 1 < len(candidates):
+            # A graph error or a model whose error no float layer removes: more of the same
+            # steps cost a calibration each and, in issue 22, 13 of them changed nothing.
+            stops.append(
+                f"stopped after {stale} successive steps did not lower the error (last: "
+                f"{candidate.description}); {len(candidates) - i - 1} further step(s) not tried"
+            )
+            break
     if not tried:
         raise RuntimeError("every quantization attempt failed: " + "; ".join(failures))
     last = tried[-1]
     best, chosen, path = last if good_enough(last[0]) else max(tried, key=lambda t: closeness(t[0]))
-    return LadderResult(chosen, path, best, tuple(a for a, _, _ in tried), tuple(failures))
+    attempts = tuple(a for a, _, _ in tried)
+    return LadderResult(chosen, path, best, attempts, tuple(failures), tuple(stops))

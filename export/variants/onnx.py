@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,16 @@ import numpy as np
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.quantization_debug import LayerError, write_layer_report
 from edgexray_export.variants.base import ConversionInput, VariantExporter, serving_function
-from edgexray_export.variants.ladder import Attempt, Candidate, LadderResult, climb, closeness
+from edgexray_export.variants.control import check_control, control_notes
+from edgexray_export.variants.ladder import (
+    FALLBACK_PATIENCE,
+    Attempt,
+    Candidate,
+    LadderResult,
+    climb,
+    closeness,
+)
+from edgexray_export.variants.onnx_control import first_differing_tensor, write_control
 from edgexray_export.variants.onnx_tail import float_tail, folded_activations
 
 OPSET = 17  # per-channel QDQ needs >= 13; 17 is read by every ONNX Runtime still in use
@@ -135,24 +148,32 @@ class ONNXInt8Static(VariantExporter):
         }
         activation_types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
         images = job.calibration[: _calibration_images(prepared, job, config)]
-        quantize_static(
-            str(prepared),
-            str(out_path),
-            _ImageReader(_input_name(prepared), images),
-            quant_format=QuantFormat.QDQ,
-            per_channel=config.per_channel,
-            reduce_range=config.onnx_reduce_range,
-            activation_type=activation_types[config.onnx_activation_type],
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[config.calibration_method],
-            nodes_to_exclude=[*config.nodes_to_exclude, *_nodes_of_types(prepared, config)],
-            op_types_to_quantize=None,
-            extra_options={
-                "ActivationSymmetric": config.symmetric_activations,
-                "WeightSymmetric": True,
-                "CalibPercentile": config.percentile,
-            },
+        quiet = (
+            contextlib.nullcontext()
+            if job.verbose
+            # ORT's calibrators print their progress ("Collecting tensor data and making
+            # histogram ...") to stdout, dozens of times per export: shown only with -v.
+            else contextlib.redirect_stdout(io.StringIO())
         )
+        with quiet:
+            quantize_static(
+                str(prepared),
+                str(out_path),
+                _ImageReader(_input_name(prepared), images),
+                quant_format=QuantFormat.QDQ,
+                per_channel=config.per_channel,
+                reduce_range=config.onnx_reduce_range,
+                activation_type=activation_types[config.onnx_activation_type],
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[config.calibration_method],
+                nodes_to_exclude=[*config.nodes_to_exclude, *_nodes_of_types(prepared, config)],
+                op_types_to_quantize=None,
+                extra_options={
+                    "ActivationSymmetric": config.symmetric_activations,
+                    "WeightSymmetric": True,
+                    "CalibPercentile": config.percentile,
+                },
+            )
         if float_output:
             _keep_tail_float(prepared, out_path)
 
@@ -164,13 +185,12 @@ class ONNXInt8Static(VariantExporter):
                 ladder.append(given.replace(calibration_method=method))
         return ladder
 
+    @staticmethod
     def _candidates(
-        self, prepared: Path, job: ConversionInput, configs: list[QuantizationConfig]
+        write: _Written, configs: list[QuantizationConfig]
     ) -> list[Candidate[QuantizationConfig]]:
         return [
-            Candidate(
-                config, config.describe(), functools.partial(self.quantize, prepared, job, config)
-            )
+            Candidate(config, config.describe(), functools.partial(write, config))
             for config in configs
         ]
 
@@ -178,7 +198,7 @@ class ONNXInt8Static(VariantExporter):
         self, prepared: Path, job: ConversionInput, config: QuantizationConfig, folder: Path
     ) -> tuple[list[LayerError], list[str]]:
         """The layer report of `config`'s model (every node quantized but the ones `config` keeps
-        float) and the nodes ranked worst first."""
+        float, Q/DQ on every activation, the tail's included) and the nodes ranked worst first."""
         from edgexray_export.onnx_layer_errors import (
             DEBUG_IMAGES,
             PROBE_IMAGES,
@@ -190,7 +210,10 @@ class ONNXInt8Static(VariantExporter):
 
         folder.mkdir(exist_ok=True)
         plain = folder / "plain.onnx"
-        self.quantize(prepared, job, config, plain)
+        # With ORT's Q/DQ on every activation, the tail's weighted nodes too: the float tail
+        # leaves their weights int8 but no rounded output to report, and a Dense before a
+        # BatchNorm in the head is where the rounding can hurt most (issue 22's head shapes).
+        self.quantize(prepared, job, config, plain, float_output=False)
         errors = activation_errors(prepared, plain, job.calibration[:DEBUG_IMAGES], folder)
         drops = sqnr_drops(errors, plain)
         order = sorted(drops, key=lambda node: -drops[node])
@@ -220,9 +243,12 @@ class ONNXInt8Static(VariantExporter):
         with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
             work = Path(folder)
             prepared = preprocessed_float(job, work)
+            write = _Written(functools.partial(self.quantize, prepared, job))
+            rungs = self._calibration_rungs(job)
+            control = self._control(write, prepared, job, rungs[0], work / "control")
             (work / "calibration").mkdir()
             result = climb(
-                self._candidates(prepared, job, self._calibration_rungs(job)),
+                self._candidates(write, rungs),
                 job,
                 work / "calibration",
                 self.suffix,
@@ -233,10 +259,10 @@ class ONNXInt8Static(VariantExporter):
             if not _good_enough(result.chosen_attempt, job, budget):
                 report = self._report(prepared, job, base, work / "report")
                 worst = _worst_rungs(base, report[1])
-                result = self._climb_on(prepared, job, work / "worst", result, worst, budget)
+                result = self._climb_on(write, job, work / "worst", result, worst, budget)
             if not _good_enough(result.chosen_attempt, job, budget):
                 prefix = _prefix_rungs(base, prepared)
-                result = self._climb_on(prepared, job, work / "prefix", result, prefix, budget)
+                result = self._climb_on(write, job, work / "prefix", result, prefix, budget)
             if job.debug_quantization:
                 if report is None:
                     report = self._report(prepared, job, job.quantization, work / "report")
@@ -263,31 +289,63 @@ class ONNXInt8Static(VariantExporter):
             "settings": config.to_dict(),
             **budget.notes(),
             **({} if report is None else {"worst_nodes": report[1][: max(WORST_COUNTS)]}),
+            **control,
             **result.notes(),
             "opset": OPSET,
         }
 
+    @staticmethod
+    def _control(
+        write: _Written,
+        prepared: Path,
+        job: ConversionInput,
+        config: QuantizationConfig,
+        folder: Path,
+    ) -> dict[str, Any]:
+        """The control run (edgexray_export.variants.control): `config`'s model as the ladder
+        writes it, with its rounding taken out (onnx_control); the card's notes when it gives the
+        Keras model's outputs, else ExportError naming where it does not."""
+        from edgexray_export.onnx_layer_errors import DEBUG_IMAGES
+
+        folder.mkdir()
+        quantized = folder / "quantized.onnx"
+        write(config, quantized)
+        control = folder / "control.onnx"
+        write_control(quantized, prepared, control)
+        images = job.calibration[:DEBUG_IMAGES]
+        differences = check_control(
+            control, job, lambda: first_differing_tensor(control, prepared, images, folder)
+        )
+        return control_notes(differences)
+
     def _climb_on(
         self,
-        prepared: Path,
+        write: _Written,
         job: ConversionInput,
         folder: Path,
         before: LadderResult[QuantizationConfig],
         configs: list[QuantizationConfig],
         budget: _Budget,
     ) -> LadderResult[QuantizationConfig]:
-        """Climb `configs` (in `folder`) until one is good enough; the result before stays if
-        nothing does better. Every attempt, before's first, is kept for the card."""
+        """Climb `configs` (in `folder`) until one is good enough, or FALLBACK_PATIENCE steps in
+        a row come no closer than the closest so far; the result before stays if nothing does
+        better. Every attempt, before's first, is kept for the card, and a stop is said (card and
+        progress)."""
         if not configs:
             return before
         folder.mkdir()
         after = climb(
-            self._candidates(prepared, job, configs),
+            self._candidates(write, configs),
             job,
             folder,
             self.suffix,
             reached=lambda attempt: _close_enough(attempt, job, budget),
+            patience=FALLBACK_PATIENCE,
+            baseline=before.chosen_attempt,
         )
+        stops = tuple(f"{folder.name} ladder: {stop}" for stop in after.stops)
+        for stop in stops:
+            job.progress(f"{self.name}: {stop}")
         better = _good_enough(after.chosen_attempt, job, budget) or closeness(
             after.chosen_attempt
         ) > closeness(before.chosen_attempt)
@@ -298,7 +356,25 @@ class ONNXInt8Static(VariantExporter):
             kept.chosen_attempt,
             before.attempts + after.attempts,
             before.failures + after.failures,
+            before.stops + stops,
         )
+
+
+class _Written:
+    """ONNXInt8Static.quantize of one prepared model and job, remembering what it wrote: a setting
+    asked for again is copied, not calibrated again (the control run and the first candidate
+    share one calibration)."""
+
+    def __init__(self, quantize: Callable[[QuantizationConfig, Path], None]) -> None:
+        self._quantize = quantize
+        self._files: dict[QuantizationConfig, Path] = {}
+
+    def __call__(self, config: QuantizationConfig, path: Path) -> None:
+        if config in self._files:
+            shutil.copyfile(self._files[config], path)
+            return
+        self._quantize(config, path)
+        self._files[config] = path
 
 
 def _worst_rungs(base: QuantizationConfig, ranking: list[str]) -> list[QuantizationConfig]:

@@ -13,8 +13,9 @@ outputs keep their names and count (a model may have several, e.g. probabilities
 
 One catch: the quantizer folds a Relu/Clip that follows a node into that node's Q/DQ pair (the
 node writes the activation's output name unclipped; the pair's range does the clipping). Where such
-a pair is removed, the activation is put back as a Clip with its own bounds, so the float tail
-computes what the float model does.
+a pair is removed, the activation is put back as a Clip with its own bounds, for every reader of the
+pair (an output that the network also reads, such as a Dense+ReLU head input, keeps its ReLU on
+both paths), so the float tail computes what the float model does.
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ def folded_activations(float_model: Any, qdq_model: Any) -> dict[str, tuple[floa
             high = constants.get(inputs[2], float("inf"))
         bounds[str(node.output[0])] = (low, high)
     return bounds
+
+
+def clip_node(graph: Any, tensor: str, output: str, bounds: tuple[float, float]) -> Any:
+    """A Clip node (not yet in the graph) writing `tensor` clipped to `bounds` = (low, high) as
+    `output`; its two bounds are added to the graph's initializers (infinite ones as float32's
+    largest magnitudes)."""
+    from onnx import helper, numpy_helper
+
+    names = []
+    for suffix, value in zip(("min", "max"), bounds, strict=True):
+        constant = f"{output}_{suffix}"
+        clamped = np.float32(np.clip(value, -np.finfo(np.float32).max, np.finfo(np.float32).max))
+        graph.initializer.append(numpy_helper.from_array(np.array(clamped), constant))
+        names.append(constant)
+    return helper.make_node("Clip", [tensor, *names], [output], f"{output}_Clip")
 
 
 def _producers(graph: Any) -> dict[str, Any]:
@@ -92,7 +108,7 @@ def _rename(graph: Any, old: str, new: str) -> None:
                 node.input[i] = new
 
 
-def _prune_dead_qdq(graph: Any) -> None:
+def prune_dead_qdq(graph: Any) -> None:
     """Drop Q/DQ nodes whose outputs nothing reads (repeat: a dead DQ leaves its Q dead), then the
     scales and zero points only they read."""
     outputs = {o.name for o in graph.output}
@@ -125,7 +141,8 @@ class _Clips:
         return self._folded
 
     def restore_as(self, unclipped: str, output: str) -> None:
-        """Clip `unclipped` (a folded activation's input, renamed) back into `output`."""
+        """Clip `unclipped` (the input of the activation folded under the name `output`) back
+        into `output`."""
         self._folded[unclipped] = self._folded[output]
         self.restore(unclipped, output)
 
@@ -136,19 +153,8 @@ class _Clips:
             return tensor
         if output is None and tensor in self._made:
             return self._made[tensor]
-        from onnx import helper, numpy_helper
-
         name = output or f"{tensor}_float_activation"
-        low, high = self._folded[tensor]
-        bounds = []
-        for suffix, value in (("min", low), ("max", high)):
-            constant = f"{name}_{suffix}"
-            clamped = np.float32(
-                np.clip(value, -np.finfo(np.float32).max, np.finfo(np.float32).max)
-            )
-            self._graph.initializer.append(numpy_helper.from_array(np.array(clamped), constant))
-            bounds.append(constant)
-        clip = helper.make_node("Clip", [tensor, *bounds], [name], f"{name}_Clip")
+        clip = clip_node(self._graph, tensor, name, self._folded[tensor])
         producers = [i for i, n in enumerate(self._graph.node) if tensor in n.output]
         self._graph.node.insert(producers[0] + 1 if producers else 0, clip)
         if output is None:
@@ -166,27 +172,23 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
     clips = _Clips(graph, folded or {})
     float_nodes: list[str] = []
     inputs = {i.name for i in graph.input}
-    # An output produced by DQ(Q(x)): x's producer (or the restored activation) writes it directly.
+    # An output produced by DQ(Q(x)): x's producer (or the restored activation) writes it directly,
+    # and the network's own readers of the output (a last Gemm reading the head's input) with it.
+    # A folded activation's output is named either x (the producer writes the activation's output
+    # name) or the output itself (the producer writes x = `<output>_QuantizeLinear_Input`): the
+    # Clip goes back in either case, before any reader, or the network loses its ReLU (issue 22).
     for output in graph.output:
         producers = _producers(graph)
         source = _rounded_source(output.name, producers)
         if source is None or source in inputs:
             continue
         graph.node.remove(producers[output.name])
-        if source in (folded or {}):
+        if output.name in clips.folded:
+            clips.restore_as(source, output.name)
+        elif source in clips.folded:
             clips.restore(source, output.name)
         else:
             _rename(graph, source, output.name)
-    # An output whose activation was folded into the Q/DQ pair that its readers see: its producer
-    # writes it unclipped, so the output itself gets the activation back.
-    producers = _producers(graph)
-    for output in graph.output:
-        node = producers.get(output.name)
-        if output.name not in clips.folded or node is None or node.op_type in ("Relu", "Clip"):
-            continue
-        unclipped = f"{output.name}_unclipped"
-        _rename(graph, output.name, unclipped)
-        clips.restore_as(unclipped, output.name)
     # Walk back from every output; each visited non-weighted node reads float inputs, except where
     # its branch leaves the network's path (another reader of the tensor leads to a weighted op).
     producers = _producers(graph)
@@ -218,16 +220,17 @@ def float_tail(model: Any, folded: dict[str, tuple[float, float]] | None = None)
         if node.op_type in WEIGHTED_OPS:
             continue  # its inputs (int8 weights and activations) stay as quantized
         for i, name in enumerate(node.input):
+            source = _rounded_source(name, producers)
             if branches_off(name, node):
                 # Read the tensor before its Q/DQ pair and stop: the pair stays the network's
                 # alone (ONNX Runtime fuses DQ -> Conv -> Q into an int8 QLinearConv only when
-                # nothing else reads them), and the layers before keep their int8 form.
-                node.input[i] = _rounded_source(name, producers) or name
+                # nothing else reads them), and the layers before keep their int8 form. Where
+                # the pair also did a folded ReLU's clipping, the branch gets it back.
+                node.input[i] = name if source is None else clips.restore(source)
                 continue
-            source = _rounded_source(name, producers)
             if source is not None:
                 node.input[i] = clips.restore(source)
                 name = source
             pending.append(name)
-    _prune_dead_qdq(graph)
+    prune_dead_qdq(graph)
     return float_nodes

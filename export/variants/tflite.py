@@ -20,6 +20,7 @@ from edgexray_export.variants.base import (
     VariantExporter,
     write_saved_model,
 )
+from edgexray_export.variants.control import check_control, control_notes
 from edgexray_export.variants.float_fallback import ErrorBudget, FallbackInputs, float_fallback
 from edgexray_export.variants.ladder import Candidate, climb
 from edgexray_export.variants.layer_ranking import LayerRanking, rank_blocks, rank_layers
@@ -130,20 +131,34 @@ class _SelectiveQuantizer:
         """(output tensor name, TFLite op type) per quantized layer, in execution order."""
         return [(row["tensor_name"], row["op_name"]) for row in self.statistics()]
 
-    def write(self, setting: Int8Setting, path: Path) -> None:
-        import tensorflow as tf
+    def op_types(self) -> tuple[str, ...]:
+        """Every op type of the calibrated model: all of them kept float, nothing is quantized
+        (the control run)."""
+        from ai_edge_litert.interpreter import Interpreter
 
-        options = tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_ops=list(setting.float_ops),
-            denylisted_nodes=list(setting.float_layers),
-            # Float32 input and output tensors (the model quantizes and dequantizes inside): an int8
-            # output would round every probability to a step of its scale.
-            fully_quantize=False,
+        interpreter = Interpreter(model_content=self._debugger.calibrated_model)
+        # The only listing of ops LiteRT offers.
+        return tuple(sorted({op["op_name"] for op in interpreter._get_ops_details()}))
+
+    def write(self, setting: Int8Setting, path: Path) -> None:
+        """The calibrated model quantized with `setting`'s ops and layers kept float.
+
+        This is the quantizer call of the debugger's get_nondebug_quantized_model (TF 2.21),
+        made directly: setting the debugger's options first rebuilds its instrumented model for
+        each setting, and refuses one that leaves no layer quantized (the control run)."""
+        from tensorflow.lite.python import convert
+
+        path.write_bytes(
+            convert.mlir_quantize(
+                self._debugger.calibrated_model,
+                disable_per_channel=self._debugger.converter._experimental_disable_per_channel,
+                # Float32 input and output tensors (the model quantizes and dequantizes inside):
+                # an int8 output would round every probability to a step of its scale.
+                fully_quantize=False,
+                denylisted_ops=list(setting.float_ops),
+                denylisted_nodes=list(setting.float_layers),
+            )
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self._debugger.options = options
-            path.write_bytes(self._debugger.get_nondebug_quantized_model())
 
 
 class TFLiteInt8(TFLiteExporter):
@@ -228,6 +243,11 @@ class TFLiteInt8(TFLiteExporter):
                 else:
                     selective().write(setting, path)
 
+            control: dict[str, Any] = {}
+            if not self.integer_io:  # its one setting is the plain converter's: no ladder
+                control_path = Path(folder, "control.tflite")
+                selective().write(Int8Setting(float_ops=selective().op_types()), control_path)
+                control = control_notes(check_control(control_path, job))
             candidates = [
                 Candidate(s, s.describe(), functools.partial(write, s)) for s in self.settings
             ]
@@ -256,6 +276,8 @@ class TFLiteInt8(TFLiteExporter):
                     self.suffix,
                 )
                 result, extra = float_fallback(config.tflite_fallback, inputs, job, result, budget)
+                for stop in result.stops:
+                    job.progress(f"{self.name}: float fallback, {stop}")
             out_path.write_bytes(result.path.read_bytes())
             if job.debug_quantization:
                 self._write_debug_report(selective(), ranking(), out_path)
@@ -281,6 +303,7 @@ class TFLiteInt8(TFLiteExporter):
             **holds.notes(),
             "op_types_kept_float": list(setting.float_ops),
             **extra,
+            **control,
             **result.notes(),
         }
 

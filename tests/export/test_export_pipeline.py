@@ -9,6 +9,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,10 +19,10 @@ import keras
 from click.testing import CliRunner
 from edgexray_export.keras_loading import LoadedKerasModel, source_sha256
 from edgexray_export.pipeline import ParityGateError, export_model
-from edgexray_export.report import format_table
+from edgexray_export.report import ExportReport, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
 from edgexray_export.variants.tflite import TFLiteFloat32
-from synthetic import CLASSES, training_arrays, write_folder
+from synthetic import CLASSES, fit_briefly, write_folder
 
 from edgexray import Classifier
 from edgexray.card import ModelCard
@@ -46,19 +47,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "binary": write_folder(base / "binary", BINARY, 24, seed=3),
         "three": write_folder(base / "three", CLASSES, 20, seed=4),
     }
-
-
-def _fit(
-    model: keras.Model, classes: tuple[str, ...], channels: int, loss: object, scale: float = 1.0
-) -> None:
-    """A few epochs; BatchNorm momentum is lowered so its statistics settle in so few steps."""
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.5
-    x, y = training_arrays(classes, 48, channels)
-    keras.utils.set_random_seed(0)
-    model.compile(optimizer=keras.optimizers.Adam(0.003), loss=loss)
-    model.fit(x * scale, y, epochs=12, batch_size=16, verbose=0)
 
 
 def _keras_probabilities(model: keras.Model, x: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -88,7 +76,7 @@ def binary(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
-    _fit(model, BINARY, 1, "binary_crossentropy")
+    fit_briefly(model, BINARY, 1, "binary_crossentropy")
     folder = tmp_path_factory.mktemp("binary")
     path = folder / "seq.keras"
     model.save(path)
@@ -191,17 +179,22 @@ def test_explanation_parity_is_in_the_report_and_the_cards(binary: dict) -> None
     assert "map rho/top10" in format_table(binary["report"])
 
 
+def _damaged(job):  # type: ignore[no-untyped-def]
+    """`job` with a copy of its model whose output bias was pushed up: every image comes out
+    positive."""
+    original = job.source.model
+    model = keras.models.clone_model(original)
+    model.set_weights(original.get_weights())
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel, bias + 8.0])
+    return dataclasses.replace(job, source=LoadedKerasModel(model, job.source.info))
+
+
 class _Damaged(TFLiteFloat32):
     """tflite-fp32 of a model whose output bias was pushed up: every image comes out positive."""
 
     def convert(self, job, out_path):  # type: ignore[no-untyped-def]
-        original = job.source.model
-        model = keras.models.clone_model(original)
-        model.set_weights(original.get_weights())
-        kernel, bias = model.layers[-1].get_weights()
-        model.layers[-1].set_weights([kernel, bias + 8.0])
-        damaged = dataclasses.replace(job, source=LoadedKerasModel(model, job.source.info))
-        return super().convert(damaged, out_path)
+        return super().convert(_damaged(job), out_path)
 
 
 def test_gate_fails_on_a_damaged_variant(
@@ -250,7 +243,7 @@ def nested_rgb(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path
     x = keras.layers.GlobalAveragePooling2D()(backbone(x))
     x = keras.layers.Dropout(0.2)(x)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    _fit(model, CLASSES, 3, "sparse_categorical_crossentropy", scale=255.0)
+    fit_briefly(model, CLASSES, 3, "sparse_categorical_crossentropy", scale=255.0)
     folder = tmp_path_factory.mktemp("nested")
     path = folder / "nested.keras"
     model.save(path)
@@ -301,7 +294,7 @@ def test_logits_head_in_h5_with_nested_custom_model(
     inputs = keras.Input((32, 32, 1))
     x = keras.layers.GlobalAveragePooling2D()(block(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3)(x))
-    _fit(model, CLASSES, 1, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fit_briefly(model, CLASSES, 1, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     path = tmp_path / "logits.h5"
     model.save(path)
     report = export_model(
@@ -332,6 +325,16 @@ def test_saved_model_folder(binary: dict, folders: dict[str, Path], tmp_path: Pa
     assert all(r.parity.max_abs_diff < 1e-4 for r in report.results)
 
 
+def _export_binary(
+    binary: dict, folders: dict[str, Path], out: Path, **options: Any
+) -> ExportReport:
+    """The binary model exported into `out` from 48 images of its folder (half held out);
+    `options` as export_model's."""
+    return export_model(
+        binary["path"], out, calibration_dir=folders["binary"], calibration_size=48, **options
+    )
+
+
 def _pretend_measured(
     monkeypatch: pytest.MonkeyPatch, applies: Callable[[str], bool], **changes: float
 ) -> None:
@@ -357,11 +360,10 @@ def test_int8_falls_back_to_a_float_head_when_plain_int8_falls_short(
         lambda settings: "FULLY_CONNECTED" not in settings and "kept float" not in settings,
         agreement=0.9,
     )
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=list(INT8_VARIANTS),
     )
     tflite = read_card(report.result("tflite-int8").path)
@@ -405,11 +407,10 @@ def test_int8_keeps_the_input_and_first_layers_float_to_meet_an_error_budget(
     _pretend_measured(
         monkeypatch, lambda settings: settings.startswith("int8 up to"), mean_abs_diff=1.0
     )
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=["tflite-int8"],
         quantization=QuantizationConfig(tflite_max_mean_abs_diff=0.5, tflite_fallback="prefix"),
     )
@@ -444,11 +445,10 @@ def test_onnx_int8_with_histogram_calibration_records_its_image_count(
     before the converter's temporary folder goes (the fine-tuned model's re-export failed there)."""
     from edgexray_export.quantization import QuantizationConfig
 
-    report = export_model(
-        binary["path"],
+    report = _export_binary(
+        binary,
+        folders,
         tmp_path,
-        calibration_dir=folders["binary"],
-        calibration_size=48,
         variants=["onnx-int8"],
         quantization=QuantizationConfig(calibration_method="percentile"),
     )
@@ -492,3 +492,103 @@ def test_export_parity_is_what_the_runtime_gives_each_image(
     assert again.max_abs_diff == pytest.approx(recorded.max_abs_diff, abs=1e-9)
     assert again.mean_abs_diff == pytest.approx(recorded.mean_abs_diff, abs=1e-9)
     assert again.agreement == recorded.agreement
+
+
+def _break_the_graph(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step of `variant`'s int8 pipeline that changes what the graph computes: onnx-int8's
+    float tail without its ReLU restoration; tflite-int8's SavedModel written from a model whose
+    output bias moved."""
+    if variant == "onnx-int8":
+        from edgexray_export.variants import onnx as onnx_variant
+
+        monkeypatch.setattr(onnx_variant, "folded_activations", lambda float_model, qdq: {})
+    else:
+        from edgexray_export.variants import tflite as tflite_variant
+
+        real = tflite_variant.write_saved_model
+        monkeypatch.setattr(
+            tflite_variant, "write_saved_model", lambda job, folder: real(_damaged(job), folder)
+        )
+
+
+@pytest.mark.parametrize("variant", INT8_VARIANTS)
+def test_a_graph_changing_step_stops_the_int8_export_before_any_attempt(
+    variant: str,
+    binary: dict,
+    folders: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control run (the int8 pipeline with nothing quantized) differs from Keras: one line
+    says it is a bug, not a quantization error, names the first output that differs (and for
+    ONNX the first tensor inside), and the ladder spends no attempt (issue 22, item 4)."""
+    from edgexray_export.variants import ladder
+
+    attempts: list[str] = []
+    real_measure = ladder.measure
+    monkeypatch.setattr(
+        ladder,
+        "measure",
+        lambda path, job, description: (
+            attempts.append(description) or real_measure(path, job, description)
+        ),
+    )
+    _break_the_graph(variant, monkeypatch)
+    with pytest.raises(ParityGateError) as raised:
+        _export_binary(binary, folders, tmp_path, variants=[variant])
+    assert "\n" not in str(raised.value)
+    result = raised.value.report.result(variant)
+    assert result.status == "failed" and not (tmp_path / f"seq.{variant}").exists()
+    assert result.error.startswith(
+        "the int8 pipeline changes the graph, so this is a bug and not a quantization error: "
+        "with nothing quantized, output 'output' is "
+    ), result.error
+    if variant == "onnx-int8":
+        assert "; first differing tensor '" in result.error
+    assert attempts == []
+
+
+def test_the_onnx_ladder_stops_after_two_fallback_steps_that_do_not_lower_the_error(
+    binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pretend every attempt is as far from Keras as the last (a graph error, or a model no float
+    node helps): each fallback ladder stops after two steps, says so, and the card records it."""
+    _pretend_measured(monkeypatch, lambda settings: True, agreement=0.9, mean_abs_diff=0.1)
+    said: list[str] = []
+    report = _export_binary(
+        binary,
+        folders,
+        tmp_path,
+        variants=["onnx-int8"],
+        allow_degraded=True,
+        progress=said.append,
+    )
+    notes = read_card(report.result("onnx-int8").path).quantization
+    settings = [a["settings"] for a in notes["attempts"]]
+    # Three calibration methods, then at most two steps of each fallback ladder: the prefix
+    # ladder has four, the worst-node ladder as many as the layer report ranks (two or more).
+    assert len(settings) == 7, settings
+    assert [s.endswith("kept float") for s in settings] == [False] * 3 + [True] * 4
+    stops = notes["ladder_stopped"]
+    assert stops[-1].startswith(
+        "prefix ladder: stopped after 2 successive steps did not lower the error"
+    )
+    assert all("2 successive steps did not lower the error" in stop for stop in stops)
+    assert [line for line in said if "stopped after" in line] == [
+        f"onnx-int8: {stop}" for stop in stops
+    ]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_onnx_runtime_calibration_messages_reach_stdout_only_with_v(
+    verbose: bool, binary: dict, folders: dict[str, Path], tmp_path: Path
+) -> None:
+    args = ["-v"] if verbose else []
+    args += ["export", str(binary["path"]), "--calibration", str(folders["binary"])]
+    args += ["--calibration-size", "16", "--variants", "onnx-int8"]
+    args += ["--calibration-method", "percentile", "-o", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "onnx-int8" in result.stdout  # the parity table
+    for message in ("Collecting tensor data and making histogram", "Finding optimal threshold"):
+        assert (message in result.stdout) == verbose

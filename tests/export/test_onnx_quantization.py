@@ -26,20 +26,42 @@ from edgexray_export.variants.onnx_tail import float_tail, folded_activations  #
 SIDE = 8
 
 
-def _tiny_float_model(path: Path) -> Path:
+def _tiny_float_model(path: Path, hidden: int = 0, map_features: bool = False) -> Path:
     """NHWC float input -> Transpose -> Conv(4) -> Relu -> Conv(4) -> Relu -> GlobalAveragePool
-    -> Flatten -> Gemm(3) -> Softmax = `probabilities`; the pooled tensor is also `features`."""
+    -> Flatten -> Gemm(3) -> Softmax = `probabilities`; the pooled tensor is also `features`.
+
+    hidden > 0: a Dense+ReLU head before the last Gemm, Gemm(hidden) -> Relu, whose output is
+    both `features` and the last Gemm's input (GAP -> Dense(relu) -> Dense, as in Keras models
+    fine-tuned with a small head). map_features: `features` are the first ReLU's map averaged
+    instead, a branch that leaves the network between its convolutions (--model-check-layer)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
+    width = hidden or 4
     inits = [
         numpy_helper.from_array(rng.normal(0, 0.5, (4, 1, 3, 3)).astype(np.float32), "w1"),
         numpy_helper.from_array(rng.normal(0, 0.1, 4).astype(np.float32), "b1"),
         numpy_helper.from_array(rng.normal(0, 0.5, (4, 4, 3, 3)).astype(np.float32), "w2"),
         numpy_helper.from_array(rng.normal(0, 0.1, 4).astype(np.float32), "b2"),
-        numpy_helper.from_array(rng.normal(0, 1.0, (3, 4)).astype(np.float32), "w3"),
+        numpy_helper.from_array(rng.normal(0, 1.0, (3, width)).astype(np.float32), "w3"),
         numpy_helper.from_array(np.zeros(3, np.float32), "b3"),
     ]
+    pooled = "flat" if hidden or map_features else "features"
+    head: list = []
+    if map_features:
+        head = [
+            helper.make_node("GlobalAveragePool", ["r1"], ["r1_pooled"], "map_pool"),
+            helper.make_node("Flatten", ["r1_pooled"], ["features"], "map_flatten"),
+        ]
+    if hidden:
+        inits.append(
+            numpy_helper.from_array(rng.normal(0, 1.0, (hidden, 4)).astype(np.float32), "wh")
+        )
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.3, hidden).astype(np.float32), "bh"))
+        head = [
+            helper.make_node("Gemm", ["flat", "wh", "bh"], ["hidden"], "dense", transB=1),
+            helper.make_node("Relu", ["hidden"], ["features"], "dense_relu"),
+        ]
     nodes = [
         helper.make_node("Transpose", ["input"], ["nchw"], "to_nchw", perm=[0, 3, 1, 2]),
         helper.make_node("Conv", ["nchw", "w1", "b1"], ["c1"], "conv1", pads=[1, 1, 1, 1]),
@@ -47,8 +69,15 @@ def _tiny_float_model(path: Path) -> Path:
         helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], "conv2", pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c2"], ["r2"], "relu2"),
         helper.make_node("GlobalAveragePool", ["r2"], ["pooled"], "pool"),
-        helper.make_node("Flatten", ["pooled"], ["features"], "flatten"),
-        helper.make_node("Gemm", ["features", "w3", "b3"], ["logits"], "head", transB=1),
+        helper.make_node("Flatten", ["pooled"], [pooled], "flatten"),
+        *head,
+        helper.make_node(
+            "Gemm",
+            ["flat" if map_features else "features", "w3", "b3"],
+            ["logits"],
+            "head",
+            transB=1,
+        ),
         helper.make_node("Softmax", ["logits"], ["probabilities"], "softmax", axis=1),
     ]
     graph = helper.make_graph(
@@ -57,7 +86,7 @@ def _tiny_float_model(path: Path) -> Path:
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, SIDE, SIDE, 1])],
         [
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3]),
-            helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 4]),
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, width]),
         ],
         inits,
     )
@@ -101,16 +130,27 @@ def _on_8_bit_steps(values: np.ndarray) -> bool:
     return bool(step > 1 / 300 and np.allclose(gaps / step, np.round(gaps / step), atol=1e-2))
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("onnx_quantization")
-    float_model = _tiny_float_model(folder / "float.onnx")
+def _float_plain_and_tail(
+    folder: Path, hidden: int = 0, map_features: bool = False
+) -> dict[str, Path]:
+    """The tiny float model, its plain QDQ form and its QDQ form with the float tail."""
+    float_model = _tiny_float_model(folder / "float.onnx", hidden, map_features)
     plain = _quantize(float_model, folder / "plain.onnx")
     tail = folder / "tail.onnx"
     model = onnx.load(str(plain))
     float_tail(model, folded_activations(onnx.load(str(float_model)), model))
     onnx.save(model, str(tail))
     return {"folder": folder, "float": float_model, "plain": plain, "tail": tail}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _float_plain_and_tail(tmp_path_factory.mktemp("onnx_quantization"))
+
+
+@pytest.fixture(scope="module")
+def dense_head(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _float_plain_and_tail(tmp_path_factory.mktemp("dense_head"), hidden=6)
 
 
 def _producers(path: Path) -> dict[str, str]:
@@ -142,6 +182,49 @@ def test_the_tail_runs_in_float_and_every_output_is_continuous(models: dict[str,
     assert all(_producers(models["tail"])[n.input[1]] == "DequantizeLinear" for n in conv_inputs)
     assert np.abs(got - want).max() < np.abs(predictions(models["plain"], IMAGES) - want).max()
     onnx.checker.check_model(model)
+
+
+def _outputs(path: Path, images: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"input": images}), strict=True))
+
+
+def test_a_dense_relu_features_output_keeps_the_networks_own_relu(
+    dense_head: dict[str, Path],
+) -> None:
+    """GAP -> Dense(relu) -> Dense: the ReLU's output is both the features output and the last
+    Gemm's input. The quantizer folds the ReLU into the Dense's Q/DQ pair; the float tail gives the
+    features output its ReLU back, and must leave the network's own path as the plain int8 model
+    has it (issue 22: the last Gemm read the unclipped tensor, 62.5% agreement on a real model)."""
+    want = _outputs(dense_head["float"], IMAGES)
+    got = _outputs(dense_head["tail"], IMAGES)
+    # This tiny random model's int8 error; without the network's ReLU it was 0.56.
+    assert np.abs(got["probabilities"] - want["probabilities"]).max() < 0.1
+    assert np.array_equal(got["probabilities"].argmax(1), want["probabilities"].argmax(1))
+    assert got["features"].min() >= 0.0  # the features output has its ReLU
+    # The last Gemm reads the features output itself: the restored ReLU, in float.
+    graph = onnx.load(str(dense_head["tail"])).graph
+    head = next(n for n in graph.node if n.name == "head")
+    assert head.input[0] == "features" and _producers(dense_head["tail"])["features"] == "Clip"
+
+
+def test_a_features_branch_off_a_folded_relu_keeps_the_relu(tmp_path: Path) -> None:
+    """Features taken from a feature map between the convolutions (--model-check-layer): the
+    branch reads the map before the network's Q/DQ pair, which also did the ReLU ORT folded into
+    it; the branch must get the ReLU back (the control run found its statistics 0.41 off)."""
+    models = _float_plain_and_tail(tmp_path, map_features=True)
+    want = _outputs(models["float"], IMAGES)
+    got = _outputs(models["tail"], IMAGES)
+    assert got["features"].min() >= 0.0  # means of a ReLU's map
+    # Within 1% of their range of the float model's (int8 noise: 0.004 of 0.71; without the ReLU,
+    # means of the unclipped map, down to -1.8).
+    assert np.abs(got["features"] - want["features"]).max() < 0.01 * want["features"].max()
+    # The network keeps its int8 path: conv2 reads the first map through its Q/DQ pair.
+    conv2 = next(n for n in onnx.load(str(models["tail"])).graph.node if n.name == "conv2")
+    assert _producers(models["tail"])[conv2.input[0]] == "DequantizeLinear"
 
 
 def test_layer_report_names_nodes_with_error_and_sqnr(models: dict[str, Path]) -> None:

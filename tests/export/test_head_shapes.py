@@ -1,0 +1,189 @@
+"""Classifier heads of several shapes, each exported to every variant and held to the parity gate.
+
+The shipped models' heads (pooling straight into one Dense) hid a graph error of onnx-int8's float
+tail: with a GAP -> Dense(relu) -> Dense head the network lost its ReLU (issue 22: 62.5% agreement
+on a fine-tuned Xception). Each head here sits on a small model briefly trained on the synthetic
+blobs; every variant must pass the gate (>= 99% top-1 agreement with Keras on the held-out parity
+images) and every int8 control run must give Keras's outputs. One case is real-size: the issue's
+head on a nested `keras.applications` MobileNet (alpha 0.25, random weights, briefly fitted) at
+128 px RGB with symmetric normalization. MobileNet rather than MobileNetV2: tracing MobileNetV2's
+155 layers into a SavedModel took 26 s per TFLite variant here, over this family's time budget.
+
+Each test prints its head's agreement and max |dp| per variant; re-measure the table with
+`python -m pytest -q tests/export/test_head_shapes.py -rP`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tensorflow")
+import keras
+from edgexray_export.pipeline import ParityGateError, export_model
+from edgexray_export.report import ExportReport
+from edgexray_export.variants import DEFAULT_VARIANTS
+from edgexray_export.variants.control import CONTROL_TOLERANCE
+from synthetic import fit_briefly, write_folder
+
+from edgexray.modelfile import read_card
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
+BINARY = ("NORMAL", "PNEUMONIA")
+BRIGHTNESS = ("FAINT", "NORMAL", "PNEUMONIA")  # no blob, a faint one, a bright one
+LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+CONTROLLED = ("tflite-int8", "onnx-int8")  # the int8 variants with a ladder and a control run
+# Variants that cannot reach the gate on a head, and why (measured; see docs/quantization.md):
+# each must still be below it, so that a fix shows here and the entry goes.
+KNOWN_GAPS = {
+    ("batchnorm", "onnx-int8-dynamic"): (
+        "the Dense before the BatchNorm varies by a few percent of its magnitude across images "
+        "and the BatchNorm scales it up 7-30x: its int8 weights and per-call input rounding flip "
+        "decisions; onnx-int8-dynamic has no calibration, no ladder and no float fallback (its "
+        "control, nothing rounded, reproduces Keras; onnx-int8's ladder keeps that Gemm float)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Head:
+    """A model to export: build() gives it untrained; its classes and loss; its input (channels,
+    side; scale 255 for a model that rescales raw pixels itself); the model check's layer; the
+    epochs that give it margins (after 12, the small heads' logits stayed within +-0.4)."""
+
+    build: Callable[[], keras.Model]
+    classes: tuple[str, ...] = BINARY
+    loss: object = LOGITS
+    channels: int = 1
+    side: int = 32
+    scale: float = 1.0
+    model_check_layer: str | None = None
+    epochs: int = 24
+
+
+def _small(*head: keras.layers.Layer) -> keras.Model:
+    """Conv(8) -> MaxPool -> Conv(16) `conv_2` -> GlobalAveragePooling -> `head`, 32x32 gray."""
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    for layer in head:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+def _dense(units: int, activation: str | None = None) -> keras.layers.Layer:
+    return keras.layers.Dense(units, activation=activation)
+
+
+def _nested_backbone() -> keras.Model:
+    """Issue 22's head, GAP -> Dense(128, relu) -> Dense(2) logits, on a nested MobileNet
+    (alpha 0.25, random weights), 128 px RGB, pixels scaled to [-1, 1] by the model."""
+    inputs = keras.Input((128, 128, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    backbone = keras.applications.MobileNet(
+        alpha=0.25, weights=None, include_top=False, input_shape=(128, 128, 3)
+    )
+    x = keras.layers.GlobalAveragePooling2D()(backbone(x))
+    x = _dense(128, "relu")(x)
+    return keras.Model(inputs, _dense(2)(x))
+
+
+HEADS = {
+    "dense_relu_logits": Head(lambda: _small(_dense(16, "relu"), _dense(2))),
+    "dropout": Head(lambda: _small(_dense(16, "relu"), keras.layers.Dropout(0.3), _dense(2))),
+    "batchnorm": Head(
+        lambda: _small(
+            _dense(16), keras.layers.BatchNormalization(), keras.layers.ReLU(), _dense(2)
+        )
+    ),
+    "sigmoid": Head(
+        lambda: _small(_dense(16, "relu"), _dense(1, "sigmoid")), loss="binary_crossentropy"
+    ),
+    "softmax": Head(
+        lambda: _small(_dense(16, "relu"), _dense(3, "softmax")),
+        classes=BRIGHTNESS,
+        loss="sparse_categorical_crossentropy",
+        epochs=40,
+    ),
+    "conv_map_features": Head(
+        lambda: _small(_dense(16, "relu"), _dense(2)), model_check_layer="conv_2"
+    ),
+    "nested_mobilenet_128": Head(_nested_backbone, channels=3, side=128, scale=255.0, epochs=12),
+}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Path]:
+    base = tmp_path_factory.mktemp("heads_calibration")
+    return {
+        BINARY: write_folder(base / "binary", BINARY, 24, seed=3),
+        BRIGHTNESS: write_folder(base / "three", BRIGHTNESS, 16, seed=4),
+    }
+
+
+@pytest.fixture(scope="module", params=list(HEADS))
+def exported(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    folders: dict[tuple[str, ...], Path],
+) -> tuple[str, ExportReport]:
+    """One head, trained and exported to every variant (kept even below the gate, to be shown)."""
+    name = request.param
+    head = HEADS[name]
+    keras.utils.set_random_seed(0)
+    model = head.build()
+    fit_briefly(model, head.classes, head.channels, head.loss, head.scale, head.side, head.epochs)
+    folder = tmp_path_factory.mktemp(name)
+    model.save(folder / f"{name}.keras")
+    try:
+        report = export_model(
+            folder / f"{name}.keras",
+            folder / "out",
+            calibration_dir=folders[head.classes],
+            calibration_size=48,
+            variants=list(DEFAULT_VARIANTS),  # `all`, as the CLI says it
+            model_check_layer=head.model_check_layer,
+            allow_degraded=True,
+        )
+    except ParityGateError as failed:  # a variant failed outright (its control run, say)
+        report = failed.report
+    return name, report
+
+
+def test_every_variant_of_every_head_passes_the_gate(exported: tuple[str, ExportReport]) -> None:
+    name, report = exported
+    row = ", ".join(
+        f"{r.variant} {r.parity.agreement:.1%} max|dp| {r.parity.max_abs_diff:.4f}"
+        if r.parity is not None
+        else f"{r.variant} {r.status}: {r.error}"
+        for r in report.results
+    )
+    print(f"{name}: {row}")
+    assert [r.variant for r in report.results] == list(DEFAULT_VARIANTS)
+    below = {r.variant for r in report.results if r.status != "ok"}
+    known = {variant for head, variant in KNOWN_GAPS if head == name}
+    assert below == known, row
+    for result in report.results:
+        if result.variant in known:
+            continue
+        assert result.parity is not None and result.parity.agreement >= 0.99
+        # The features the model check reads stay those of Keras (the lost ReLU bent them too).
+        cosine = result.parity.feature_cosine_mean
+        assert cosine is not None and cosine > 0.98, (result.variant, cosine)
+
+
+def test_every_int8_control_run_reproduces_keras(exported: tuple[str, ExportReport]) -> None:
+    _, report = exported
+    for variant in CONTROLLED:
+        card = read_card(report.result(variant).path)  # type: ignore[arg-type]
+        assert card is not None
+        control = card.quantization["control_run"]
+        differences = control["max_difference"]
+        assert set(differences) == {"output", "pooled_features"}
+        assert max(differences.values()) <= CONTROL_TOLERANCE == control["tolerance"]
