@@ -11,6 +11,7 @@ import pytest
 from conftest import DATA, tiny_card
 
 from edgexray import Classifier
+from edgexray.demo import bundled_root
 from edgexray.errors import CardError, ModelError
 from edgexray.modelfile import (
     check_model_bytes,
@@ -132,8 +133,9 @@ def test_written_files_get_normal_permissions(carded):
 # A model file cut short without a card (the card is appended at the end, so cutting the file drops
 # it): `info` must not take it for a plain model without a card. ----------------------------------
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
-SAMPLE = MODELS / "samples" / "binary" / "NORMAL" / "NORMAL_02.png"
+# The demo models where this edgexray has them (the wheel's, or the checkout's models/ folder).
+BUNDLED = bundled_root()
+SAMPLE = BUNDLED / "samples" / "binary" / "NORMAL" / "NORMAL_02.png"
 
 
 @pytest.mark.parametrize(
@@ -149,7 +151,7 @@ SAMPLE = MODELS / "samples" / "binary" / "NORMAL" / "NORMAL_02.png"
 def test_info_says_what_classify_says_of_a_model_cut_short(tmp_path, model, kept):
     from conftest import run_edgexray
 
-    data = (MODELS / model).read_bytes()
+    data = (BUNDLED / model).read_bytes()
     cut = tmp_path / Path(model).name  # alone: no JSON sidecar beside it
     cut.write_bytes(data[: int(len(data) * kept)])
     info = run_edgexray("info", str(cut))

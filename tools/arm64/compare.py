@@ -19,6 +19,11 @@ from edgexray.engines.registry import open_engine
 
 FLOAT_TOLERANCE = 1e-5
 INT8_FLOAT_OUTPUT_TOLERANCE = 2e-3
+# ONNX dynamic quantization rounds activations with ranges computed per call by each platform's own
+# integer kernels. Measured 2026-12-06 with the seed CNN's 7-bit-weight onnx-int8-dynamic: arm64 (both
+# code paths) 0.0198 from an AVX2 x86 host on NORMAL_01, where the x86 result equals the file's float
+# emulation (ORT_DISABLE_ALL); the labels agree. Still wide enough to catch a broken engine or file.
+ONNX_DYNAMIC_TOLERANCE = 0.03
 # Rounding slack on top of one quantization step, for the float arithmetic around it.
 _SLACK = 1e-6
 
@@ -32,6 +37,8 @@ def tolerance(model: Path) -> tuple[float, str]:
     """The allowed |dp| for this model and a word on where it comes from."""
     if not is_int8_variant(model):
         return FLOAT_TOLERANCE, "fp32"
+    if model.suffix == ".onnx" and "dynamic" in model.name:
+        return ONNX_DYNAMIC_TOLERANCE, "onnx dynamic int8, per-call activation ranges"
     engine = open_engine(model, EngineOptions(threads=1))
     try:
         if engine.output.quantized:
