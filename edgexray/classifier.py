@@ -55,6 +55,7 @@ from edgexray.preprocessing.decode import ImageInput
 from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.input_file import InputFile, display_name, read_input
 from edgexray.preprocessing.transform import DISPLAY_SIDE, check_reducing_gap
+from edgexray.signing.rules import TrustRules
 from edgexray.signing.verify import Signer, TrustPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,7 +80,10 @@ class ClassifierOptions:
     dicom: how DICOM files are read (window, header gate; docs/dicom.md).
     allow_unsealed_card: load a model whose card has no digest (`card_sha256`): an edit to such a
     card (threshold, labels, checks removed) cannot be detected, so it is refused unless the user
-    accepts that; every decision then says `"card": "legacy"`."""
+    accepts that; every decision then says `"card": "legacy"`.
+    trust_rules: what the trust policy asks beyond a trusted signer (a minimum version per model
+    name, an allow-list of file digests, a degraded variant, which card values `overrides` may
+    replace; edgexray.signing.rules); the pinning rules need trusted_keys."""
 
     threads: int | None = None
     engine: str | None = None
@@ -94,10 +98,15 @@ class ClassifierOptions:
     trusted_keys: tuple[str | os.PathLike[str], ...] = ()
     dicom: DicomOptions = field(default_factory=DicomOptions)
     allow_unsealed_card: bool = False
+    trust_rules: TrustRules = field(default_factory=TrustRules)
 
     def __post_init__(self) -> None:
         check_mode(self.input_check)
         object.__setattr__(self, "trusted_keys", tuple(self.trusted_keys))
+        if self.trust_rules.needs_keys and not self.trusted_keys:
+            raise ValueError(
+                "a minimum model version or an allow-list of digests needs trusted keys"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
@@ -193,8 +202,11 @@ class Classifier:
         self.signer: Signer | None = None
         if self.options.trusted_keys:
             # The signature is checked on the bytes the engine will load.
-            policy = TrustPolicy(tuple(map(Path, self.options.trusted_keys)))
+            policy = TrustPolicy(
+                tuple(map(Path, self.options.trusted_keys)), self.options.trust_rules
+            )
             self.signer = policy.check(checked)
+            policy.check_overrides(checked, overrides)
         embedded = checked.card
         if embedded is not None and embedded.legacy and not self.options.allow_unsealed_card:
             raise CardError(
@@ -224,6 +236,7 @@ class Classifier:
             engine_version=self.engine.library_version,
             threshold=self.card.decision_threshold if self.card.task == "binary" else None,
             signer=None if self.signer is None else self.signer.key_id,
+            version=None if self.signer is None else self.signer.version,
             overrides=overrides_applied(embedded, self.card),
         )
         self.preprocessor = Preprocessor.from_card(

@@ -56,7 +56,8 @@ class ModelIdentity:
     """file: the model file's name. sha256: SHA-256 of the bytes the engine loaded (the whole
     file, container included). card_sha256: the card's own digest, None for a legacy card or none.
     card: see CardState. name, variant: the card's. signer: the key ID of the trusted signature
-    (None without a trust policy). overrides: the card values replaced by the user. engine and
+    (None without a trust policy). version: the version that signature binds (None without a trust
+    policy, or for a signature made before versions were bound). overrides: the card values replaced by the user. engine and
     engine_version: what ran it."""
 
     file: str
@@ -69,6 +70,7 @@ class ModelIdentity:
     engine_version: str
     threshold: float | None = None
     signer: str | None = None
+    version: int | None = None
     overrides: tuple[Override, ...] = ()
 
     @property
@@ -86,6 +88,7 @@ class ModelIdentity:
             "card": self.card,
             "card_sha256": self.card_sha256,
             "signer": self.signer,
+            "version": self.version,
             "engine": self.engine,
             "engine_version": self.engine_version,
             "threshold": self.threshold,

@@ -73,7 +73,15 @@ def run_edgexray(
 
 def tiny_card(name: str, **changes: object) -> ModelCard:
     base = TINY_CARDS[name.split(".")[0]]
-    fields = dict(base, input_height=16, input_width=16, normalize="unit", name=name)
+    # Created like an exported card: a signature's version defaults to this time (20261201000000).
+    fields = dict(
+        base,
+        input_height=16,
+        input_width=16,
+        normalize="unit",
+        name=name,
+        created="2026-12-01T00:00:00+00:00",
+    )
     fields.update(changes)
     return ModelCard(**fields)  # type: ignore[arg-type]
 

@@ -42,6 +42,7 @@ from edgexray.explain.explainer import InputRejected
 from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
+from edgexray.signing.rules import TrustRules
 
 
 def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iterator[Prediction]:
@@ -230,6 +231,7 @@ def classify(
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
+    trust_rules: TrustRules,
     output_format: str,
     output: Path | None,
     explain_dir: Path | None,
@@ -276,6 +278,7 @@ def classify(
         input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
         trusted_keys=trusted_keys,
         allow_unsealed_card=allow_unsealed_card,
+        trust_rules=trust_rules,
     )
     if ray_address is not None:
         ray_run = _RayRun(ray_address, output, actors, audit, ray_timeout)

@@ -45,6 +45,7 @@ from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.dicom import DicomOptions
+from edgexray.signing.rules import TrustRules
 
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
 KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
@@ -199,6 +200,7 @@ def explain(
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
+    trust_rules: TrustRules,
     **flags: Any,
 ) -> None:
     """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
@@ -225,7 +227,7 @@ def explain(
             explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
             options = classifier_options(
-                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom
+                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom, trust_rules
             )
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)

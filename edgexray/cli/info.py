@@ -12,6 +12,7 @@ from edgexray.cli.options import trusted_key_option
 from edgexray.demo import default_model
 from edgexray.errors import CardError
 from edgexray.modelfile import ModelFile, read_model_file
+from edgexray.signing.rules import SIGNATURE_ONLY
 from edgexray.signing.verify import Signer, TrustPolicy, describe_signature
 
 
@@ -87,7 +88,7 @@ def _appearance_check(card: ModelCard) -> str:
 
 
 def _trusted(signer: Signer) -> str:
-    return f"signed by trusted key {signer.key_id} ({signer.source}), checked"
+    return f"{signer.describe()}, checked"
 
 
 @click.command()
@@ -102,7 +103,7 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     checked = read_model_file(model)
     # Under a trust policy an unsigned or changed file is refused here, as in every command.
     signature = (
-        _trusted(TrustPolicy(trusted_keys).check(checked))
+        _trusted(TrustPolicy(trusted_keys, SIGNATURE_ONLY).check(checked))
         if trusted_keys
         else describe_signature(checked)
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -17,6 +18,7 @@ from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
 from edgexray.preprocessing.dicom import DicomOptions, parse_window
+from edgexray.signing.rules import OVERRIDABLE, TrustRules, parse_min_version, rules_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,11 +110,80 @@ allow_unsealed_card_option = click.option(
 )
 
 
+def _min_version(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for text in value:
+        try:
+            parse_min_version(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+trust_rule_options = (
+    click.option(
+        "--min-model-version",
+        "min_model_versions",
+        multiple=True,
+        metavar="NAME=N",
+        callback=_min_version,
+        help="With --trusted-key (repeatable): run a model named NAME only when its signature "
+        "binds version N or later (a rollback is refused); any such rule also refuses a "
+        "signature made before versions were bound.",
+    ),
+    click.option(
+        "--allowed-model-digest",
+        "allowed_model_digests",
+        multiple=True,
+        metavar="SHA256",
+        help="With --trusted-key (repeatable): run only model files with one of these SHA-256 "
+        "digests (the `model.sha256` of a record).",
+    ),
+    click.option(
+        "--allow-degraded-model",
+        is_flag=True,
+        help="Under a trust policy, run a signed variant the export gate flagged degraded.",
+    ),
+    click.option(
+        "--allow-override",
+        "allow_overrides",
+        multiple=True,
+        type=click.Choice(OVERRIDABLE),
+        help="Under a trust policy (repeatable): let --NAME (a flag, the environment or a "
+        "configuration file) replace the signed card's value; refused otherwise.",
+    ),
+)
+
+
 def trust_options(function: F) -> F:
-    """The options that decide which model files run: --trusted-key, --allow-unsealed-card."""
-    for option in reversed((trusted_key_option, allow_unsealed_card_option)):
-        function = option(function)
-    return function
+    """The options that decide which model files run: --trusted-key, --allow-unsealed-card, and
+    the trust policy's rules (--min-model-version, --allowed-model-digest, --allow-degraded-model,
+    --allow-override), which the command receives as one keyword argument, `trust_rules`
+    (TrustRules)."""
+
+    @functools.wraps(function)
+    def command(*args: Any, **params: Any) -> Any:
+        try:
+            rules = rules_from_options(
+                params.pop("min_model_versions"),
+                params.pop("allowed_model_digests"),
+                params.pop("allow_degraded_model"),
+                params.pop("allow_overrides"),
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        if rules.needs_keys and not params["trusted_keys"]:
+            raise click.UsageError(
+                "--min-model-version and --allowed-model-digest need --trusted-key (or "
+                "EDGEXRAY_TRUSTED_KEYS, or trusted-key in edgexray.toml)"
+            )
+        return function(*args, trust_rules=rules, **params)
+
+    wrapped: Any = command
+    for option in reversed((trusted_key_option, allow_unsealed_card_option, *trust_rule_options)):
+        wrapped = option(wrapped)
+    return cast(F, wrapped)
 
 
 def card_override_options(function: F) -> F:
@@ -234,6 +305,7 @@ def classifier_options(
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool = False,
     dicom: DicomOptions | None = None,
+    trust_rules: TrustRules | None = None,
 ) -> ClassifierOptions:
     """The ClassifierOptions of a command (`serve`, `watch`, `explain`) from its shared flags."""
     return ClassifierOptions(
@@ -244,6 +316,7 @@ def classifier_options(
         trusted_keys=trusted_keys,
         allow_unsealed_card=allow_unsealed_card,
         dicom=dicom or DicomOptions(),
+        trust_rules=trust_rules or TrustRules(),
     )
 
 

@@ -25,6 +25,7 @@ from edgexray.cli.options import (
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
 from edgexray.serve.tokens import TOKEN_ENV, resolve_token, write_new_token
+from edgexray.signing.rules import TrustRules
 
 
 def _require_extra() -> None:
@@ -114,6 +115,7 @@ def serve(
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
+    trust_rules: TrustRules,
     **card_flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
@@ -144,7 +146,9 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
+        classifier_options(
+            threads, engine, input_check, trusted_keys, allow_unsealed_card, trust_rules=trust_rules
+        ),
         overrides_from(card_flags),
     )
     if settings.token is None:

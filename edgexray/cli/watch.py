@@ -30,6 +30,7 @@ from edgexray.cli.options import (
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
 from edgexray.inbox.watcher import InboxWatcher
+from edgexray.signing.rules import TrustRules
 
 _folder = click.Path(path_type=Path, file_okay=False)
 _file = click.Path(path_type=Path, dir_okay=False)
@@ -92,6 +93,7 @@ def watch(
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
+    trust_rules: TrustRules,
     **card_flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
@@ -119,7 +121,9 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
+        classifier_options(
+            threads, engine, input_check, trusted_keys, allow_unsealed_card, trust_rules=trust_rules
+        ),
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, mode="watch") if audit else None

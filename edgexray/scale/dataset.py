@@ -10,6 +10,7 @@ from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.scale.predictor import ClassifyBatch
 from edgexray.scale.shipped_model import ShippedModel
+from edgexray.signing.rules import TrustRules
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -22,13 +23,15 @@ ACTOR_OPTIONS = ClassifierOptions(threads=1, decode_workers=0)
 def actor_options(options: ClassifierOptions, *, keep_trust: bool = False) -> ClassifierOptions:
     """`options` as an actor runs them: one engine thread, decoding in turn (see ACTOR_OPTIONS);
     the input check mode, DICOM reading, engine, resize and limits are kept. Trusted keys are
-    files on the driver: dropped unless `keep_trust` (the driver verifies the signature once;
+    files on the driver: dropped with the trust rules unless `keep_trust` (the driver verifies the
+    signature and applies the rules once;
     each worker checks that its bytes are those the driver verified, by SHA-256)."""
     return dataclasses.replace(
         options,
         threads=ACTOR_OPTIONS.threads,
         decode_workers=ACTOR_OPTIONS.decode_workers,
         trusted_keys=options.trusted_keys if keep_trust else (),
+        trust_rules=options.trust_rules if keep_trust else TrustRules(),
     )
 
 
