@@ -12,8 +12,15 @@
     results = "/var/lib/edgexray/results.jsonl"
 
 Keys are the commands' long option names (`token-file` or `token_file`). Relative paths are taken
-relative to the file's folder. This module only reads and checks the file's shape; which keys a
-command accepts is decided by the command line (edgexray.cli.config). Command-line flags win.
+relative to the file's folder. This module only finds the files and reads and checks their shape;
+which keys a command accepts is decided by the command line (edgexray.cli.config), and how the
+two files are merged by edgexray.config_precedence. Command-line flags and environment variables
+win over both files.
+
+Two files can apply: the system file (/etc/edgexray/edgexray.toml, or $EDGEXRAY_SYSTEM_CONFIG),
+in a folder only root can write, and a less protected one (--config FILE, else $EDGEXRAY_CONFIG,
+else ./edgexray.toml). Both are read; the less protected one can add settings and replace
+ordinary ones, but it cannot weaken a security setting (edgexray.config_precedence).
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIG_ENV = "EDGEXRAY_CONFIG"
 FILE_NAME = "edgexray.toml"
-# Looked up in this order when neither --config nor the environment names a file.
-SEARCH_PATH = (Path(FILE_NAME), Path("/etc/edgexray") / FILE_NAME)
+#: The system file: written by the device's administrator, in a folder only root can write.
+SYSTEM_PATH = Path("/etc/edgexray") / FILE_NAME
+#: Names another system file (an installation that keeps it elsewhere; the tests).
+SYSTEM_CONFIG_ENV = "EDGEXRAY_SYSTEM_CONFIG"
 SECTIONS = ("classify", "serve", "watch")
 
 
@@ -56,14 +65,44 @@ class ConfigFile:
         return str(path if path.is_absolute() else self.path.parent / path)
 
 
-def find_config(explicit: Path | None) -> Path | None:
-    """The file to read: `explicit`, else $EDGEXRAY_CONFIG, else the first of SEARCH_PATH that
-    exists, else None (no configuration)."""
-    if explicit is not None:
-        return explicit
-    if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
-    return next((p for p in SEARCH_PATH if p.is_file()), None)
+@dataclass(frozen=True)
+class ConfigPaths:
+    """The files a run reads. system: the system file when it exists; local: the less protected
+    file (--config, $EDGEXRAY_CONFIG or ./edgexray.toml), None when there is none or it is the
+    system file itself."""
+
+    system: Path | None = None
+    local: Path | None = None
+
+    def all(self) -> tuple[Path, ...]:
+        return tuple(p for p in (self.system, self.local) if p is not None)
+
+
+def system_config_path() -> Path:
+    """$EDGEXRAY_SYSTEM_CONFIG, else /etc/edgexray/edgexray.toml."""
+    return Path(os.environ.get(SYSTEM_CONFIG_ENV) or SYSTEM_PATH)
+
+
+def find_configs(explicit: Path | None) -> ConfigPaths:
+    """The system file if it exists, and the less protected one: `explicit`, else
+    $EDGEXRAY_CONFIG, else ./edgexray.toml if it exists."""
+    system = system_config_path()
+    system_found = system if system.is_file() else None
+    local: Path | None = explicit
+    if local is None and os.environ.get(CONFIG_ENV):
+        local = Path(os.environ[CONFIG_ENV])
+    if local is None and Path(FILE_NAME).is_file():
+        local = Path(FILE_NAME)
+    if local is not None and system_found is not None and _same_file(local, system_found):
+        local = None
+    return ConfigPaths(system_found, local)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def load_config(path: Path) -> ConfigFile:

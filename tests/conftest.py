@@ -115,6 +115,13 @@ def _input_checks_off_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEXRAY_INPUT_CHECK", "off")
 
 
+@pytest.fixture(autouse=True)
+def _no_system_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A device's own /etc/edgexray/edgexray.toml (the tests also run on devices) must not change
+    what the tests run: the system file is one that does not exist, unless a test writes it."""
+    monkeypatch.setenv("EDGEXRAY_SYSTEM_CONFIG", str(tmp_path / "system" / "edgexray.toml"))
+
+
 TINY_CARDS["features_gray"] = dict(
     labels=("COVID", "NORMAL", "PNEUMONIA"),
     task="multiclass",

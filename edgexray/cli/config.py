@@ -1,16 +1,27 @@
-"""The configuration file on the command line: its values become the defaults of `classify`,
-`serve` and `watch` (click's default_map, so flags win), and `edgexray config show` prints the
-effective configuration and where each value came from."""
+"""The configuration files on the command line: their values become the defaults of `classify`,
+`serve` and `watch` (click's default_map, so flags and environment variables win), and
+`edgexray config show` prints the effective configuration, where each value came from, and the
+settings of the less protected file that were ignored because they would weaken the system
+file's (edgexray.config_precedence)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from edgexray.config import SECTIONS, ConfigError, ConfigFile, find_config, load_config
+from edgexray.config import (
+    SECTIONS,
+    ConfigError,
+    ConfigFile,
+    ConfigPaths,
+    find_configs,
+    load_config,
+)
+from edgexray.config_precedence import merge_setting
 
 
 class ActionOption(click.Option):
@@ -108,20 +119,91 @@ def check_shared_keys(config: ConfigFile, commands: dict[str, click.Command]) ->
         raise ConfigError(f"{config.path}: no command has the option(s) {', '.join(unknown)}")
 
 
+@dataclass(frozen=True)
+class Layers:
+    """The files of a run, read and checked: the system file and the less protected one."""
+
+    system: ConfigFile | None = None
+    local: ConfigFile | None = None
+
+    @classmethod
+    def load(cls, paths: ConfigPaths, commands: dict[str, click.Command]) -> Layers:
+        layers = cls(
+            None if paths.system is None else load_config(paths.system),
+            None if paths.local is None else load_config(paths.local),
+        )
+        for config in (layers.system, layers.local):
+            if config is not None:
+                check_shared_keys(config, commands)
+        return layers
+
+    def paths(self) -> str:
+        """`/etc/edgexray/edgexray.toml (system), ./edgexray.toml`."""
+        named = [f"{self.system.path} (system)"] if self.system is not None else []
+        return ", ".join(named + ([str(self.local.path)] if self.local is not None else []))
+
+
+def _built_in(param: click.Parameter, context: click.Context) -> Any:
+    """The option's own default as the merge compares it: a list for a repeatable option, None
+    where it has none (click's own marker for "no default" is not a value)."""
+    value = param.get_default(context)
+    if param.multiple:
+        return list(value) if isinstance(value, (list, tuple)) else []
+    return value if isinstance(value, (str, bool, int, float)) else None
+
+
+def layered_defaults(
+    layers: Layers, name: str, command: click.Command
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """(default_map for `command`, where each value came from, one warning per setting of the
+    less protected file that was ignored because it would weaken the system file's)."""
+    system, system_origins = (
+        command_defaults(layers.system, name, command) if layers.system else ({}, {})
+    )
+    if layers.local is None:
+        return system, system_origins, []
+    local, local_origins = command_defaults(layers.local, name, command)
+    if layers.system is None:
+        return local, local_origins, []
+    defaults, origins, warnings = dict(system), dict(system_origins), []
+    params = {param.name: param for param in command.params if param.name}
+    context = click.Context(command, info_name=name)
+    for option, value in local.items():
+        set_by_system = option in system
+        base = system[option] if set_by_system else _built_in(params[option], context)
+        merged = merge_setting(option, base, set_by_system, value)
+        if not merged.weakened:
+            defaults[option] = merged.value
+            origins[option] = local_origins[option]
+            continue
+        if set_by_system:  # what the merge kept (the minimum versions: both files' highest)
+            defaults[option] = merged.value
+        kept = system_origins[option] if set_by_system else "the built-in default"
+        warnings.append(
+            f"{local_origins[option]} {params[option].opts[-1].removeprefix('--')} = {value!r} "
+            "ignored: it would "
+            f"weaken {base!r} ({kept}), and {layers.system.path} is the more protected file"
+        )
+    return defaults, origins, warnings
+
+
 def apply_config(ctx: click.Context, explicit: Path | None) -> None:
-    """Give the invoked subcommand (one of SECTIONS) its defaults from the configuration file."""
-    path = find_config(explicit)
-    ctx.meta["edgexray.config_path"] = path
+    """Give the invoked subcommand (one of SECTIONS) its defaults from the configuration files;
+    say on stderr which files were read, and which settings were ignored."""
+    paths = find_configs(explicit)
+    ctx.meta["edgexray.config_paths"] = paths
     name = ctx.invoked_subcommand
-    if path is None or name not in SECTIONS:
+    if not paths.all() or name not in SECTIONS:
         return
-    config = load_config(path)
     group = ctx.command
     commands = {n: group.get_command(ctx, n) for n in SECTIONS}  # type: ignore[attr-defined]
-    check_shared_keys(config, commands)
+    layers = Layers.load(paths, commands)
     # Every section is checked, so a mistake is reported whichever command runs first.
-    defaults = {n: command_defaults(config, n, command)[0] for n, command in commands.items()}
-    ctx.default_map = {name: defaults[name]}
+    merged = {n: layered_defaults(layers, n, command) for n, command in commands.items()}
+    click.echo(f"edgexray: configuration: {layers.paths()}", err=True)
+    for warning in merged[name][2]:
+        click.echo(f"edgexray: warning: {warning}", err=True)
+    ctx.default_map = {name: merged[name][0]}
 
 
 def _source(context: click.Context, name: str, origins: dict[str, str]) -> str:
@@ -136,8 +218,9 @@ def _source(context: click.Context, name: str, origins: dict[str, str]) -> str:
 
 @click.group()
 def config() -> None:
-    """The configuration file (edgexray.toml): --config FILE, or EDGEXRAY_CONFIG, or
-    ./edgexray.toml, or /etc/edgexray/edgexray.toml."""
+    """The configuration files (edgexray.toml): the system file /etc/edgexray/edgexray.toml
+    (EDGEXRAY_SYSTEM_CONFIG names another), merged with --config FILE, or EDGEXRAY_CONFIG, or
+    ./edgexray.toml, which cannot weaken the system file's security settings."""
 
 
 @config.command()
@@ -150,19 +233,20 @@ def show(ctx: click.Context, only: str | None) -> None:
     from (the file, the environment, or the built-in default). Flags given on a command line win
     over all of these."""
     root = ctx.find_root()
-    path = root.meta.get("edgexray.config_path")
+    paths = root.meta.get("edgexray.config_paths") or ConfigPaths()
     group = root.command
     commands = {name: group.get_command(root, name) for name in SECTIONS}  # type: ignore[attr-defined]
-    configuration = load_config(path) if path is not None else None
-    if configuration is not None:
-        check_shared_keys(configuration, commands)
-    click.echo(f"# configuration file: {path if path is not None else 'none found'}")
+    layers = Layers.load(paths, commands)
+    click.echo(f"# configuration files: {layers.paths() or 'none found'}")
+    warned: set[str] = set()
     for name, command in commands.items():
         if only and name != only:
             continue
-        defaults, origins = (
-            command_defaults(configuration, name, command) if configuration else ({}, {})
-        )
+        defaults, origins, warnings = layered_defaults(layers, name, command)
+        for warning in warnings:
+            if warning not in warned:  # a top-level key is every section's
+                warned.add(warning)
+                click.echo(f"edgexray: warning: {warning}", err=True)
         parent = click.Context(group, info_name="edgexray", default_map={name: defaults})
         context = command.make_context(name, [], parent=parent, resilient_parsing=True)
         click.echo(f"[{name}]")

@@ -20,6 +20,7 @@ def _run(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EDGEXRAY_")}
+    environment["EDGEXRAY_SYSTEM_CONFIG"] = str(cwd / "no-system-file.toml")
     environment.update(env or {})
     environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return subprocess.run(
@@ -131,8 +132,9 @@ def test_a_device_configured_only_by_the_file_refuses_unsigned_and_runs_signed(
 
     refused = _run("classify", "-m", unsigned.name, "x.png", cwd=tmp_path, env=_OFF)
     assert refused.returncode == exit_codes.FATAL, refused.stdout + refused.stderr
-    lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "unsigned.tflite" in lines[0] and "not signed" in lines[0], lines
+    read, error = refused.stderr.strip().splitlines()  # the file read, then the one error line
+    assert read == f"edgexray: configuration: {tmp_path / 'edgexray.toml'}"
+    assert "unsigned.tflite" in error and "not signed" in error, error
 
     accepted = _run("classify", "-m", model.name, "x.png", cwd=tmp_path, env=_OFF)
     assert accepted.returncode == 0, accepted.stderr
@@ -187,3 +189,112 @@ def test_a_bad_value_names_the_file_the_section_and_the_key(
         (line,) = done.stderr.strip().splitlines()
         assert f"{config} {message}" in line, line
         assert "Invalid value for" not in line
+
+
+def _two_files(folder: Path, system: str, local: str) -> Path:
+    """A system file (folder/etc/edgexray.toml, returned) and ./edgexray.toml in `folder`."""
+    path = folder / "etc" / "edgexray.toml"
+    path.parent.mkdir()
+    path.write_text(system)
+    (folder / "edgexray.toml").write_text(local)
+    return path
+
+
+def _show(cwd: Path, system: Path) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """`config show` with `system` as the system file: ({(section, flag): line}, warnings)."""
+    shown = _run("config", "show", cwd=cwd, env={"EDGEXRAY_SYSTEM_CONFIG": str(system)})
+    assert shown.returncode == 0, shown.stderr
+    lines = {
+        (section, line.split()[0]): line
+        for section, block in _sections(shown.stdout).items()
+        for line in block
+    }
+    return lines, shown.stderr.strip().splitlines()
+
+
+def test_a_less_protected_file_cannot_weaken_the_system_file(tmp_path: Path) -> None:
+    """./edgexray.toml used to replace /etc's file entirely: keys, input checks, threshold."""
+    system = _two_files(
+        tmp_path,
+        'trusted-key = "/etc/edgexray/site.pub"\ninput-check = "strict"\nthreshold = 0.4\n'
+        'min-model-version = ["seed_cnn=5"]\naudit = "/var/log/edgexray.jsonl"\n',
+        'trusted-key = "attacker.pub"\ninput-check = "off"\nthreshold = 0.9\n'
+        'allow-unsealed-card = true\nallow-degraded-model = true\nallow-override = ["labels"]\n'
+        'min-model-version = ["seed_cnn=1"]\naudit = "/dev/null"\n[classify]\ndicom-gate = "off"\n',
+    )
+    lines, warnings = _show(tmp_path, system)
+    classify = {flag: line for (section, flag), line in lines.items() if section == "classify"}
+    assert "/etc/edgexray/site.pub" in classify["--trusted-key"] and "attacker" not in str(lines)
+    assert classify["--input-check"].split()[1] == "strict"
+    assert classify["--threshold"].split()[1] == "0.4"
+    assert "('seed_cnn=5',)" in classify["--min-model-version"]
+    assert classify["--audit"].split()[1] == "/var/log/edgexray.jsonl"
+    for flag in ("--allow-unsealed-card", "--allow-degraded-model"):
+        assert classify[flag].split()[1] == "False" and classify[flag].endswith("built-in default")
+    assert classify["--allow-override"].split()[1] == "()"
+    assert lines[("classify", "--dicom-gate")].split()[1] == "on"
+    ignored = [w for w in warnings if "ignored: it would weaken" in w]
+    for key in (
+        "trusted-key",
+        "input-check",
+        "threshold",
+        "allow-unsealed-card",
+        "audit",
+        "allow-degraded-model",
+        "allow-override",
+        "min-model-version",
+        "dicom-gate",
+    ):
+        assert any(f" {key} = " in w for w in ignored), (key, warnings)
+    assert len(ignored) == 9, warnings  # each once, though top-level keys are every section's
+
+
+def test_a_less_protected_file_can_strengthen_and_set_ordinary_values(tmp_path: Path) -> None:
+    system = _two_files(
+        tmp_path,
+        'input-check = "warn"\nmin-model-version = ["a=2"]\nthreads = 1\n'
+        'trusted-key = ["/k/old.pub", "/k/new.pub"]\nallow-override = ["threshold", "labels"]\n',
+        'input-check = "strict"\nmin-model-version = ["a=3", "b=1"]\nthreads = 2\n'
+        'trusted-key = "/k/new.pub"\nallow-override = ["threshold"]\n[serve]\nport = 9009\n',
+    )
+    lines, warnings = _show(tmp_path, system)
+    local = f"{tmp_path / 'edgexray.toml'}"
+    assert not [w for w in warnings if "ignored" in w], warnings
+    for flag, value in {
+        "--input-check": "strict",
+        "--min-model-version": "('a=3', 'b=1')",
+        "--threads": "2",
+        "--trusted-key": "(PosixPath('/k/new.pub'),)",
+        "--allow-override": "('threshold',)",
+    }.items():
+        assert lines[("classify", flag)].split("#")[0].split(maxsplit=1)[1].strip() == value
+        assert local in lines[("classify", flag)]
+    assert lines[("serve", "--port")].split()[1] == "9009"
+
+
+def test_every_run_names_the_files_it_read_and_the_system_file_keeps_its_keys(
+    carded, tmp_path: Path
+) -> None:
+    """The system file trusts a key; ./edgexray.toml naming another key, or none, cannot lift
+    that: an unsigned model is still refused."""
+    pytest.importorskip("cryptography")
+    from edgexray.signing.keys import generate_key_pair
+
+    public = generate_key_pair(tmp_path / "site")[1]
+    other = generate_key_pair(tmp_path / "other")[1]
+    model = carded("binary_gray.tflite")
+    Image.new("L", (20, 20), 90).save(tmp_path / "x.png")
+    system = _two_files(tmp_path, f'trusted-key = "{public}"\n', f'trusted-key = "{other}"\n')
+    local = tmp_path / "edgexray.toml"
+    env = {**_OFF, "EDGEXRAY_SYSTEM_CONFIG": str(system)}
+    done = _run("classify", "-m", str(model), "x.png", cwd=tmp_path, env=env)
+    assert done.returncode == exit_codes.FATAL, done.stdout
+    read, warning, error = done.stderr.strip().splitlines()
+    assert read == f"edgexray: configuration: {system} (system), {local}"
+    assert warning.startswith(f"edgexray: warning: {local} (top level) trusted-key = ")
+    assert "not signed" in error
+    # Without a less protected file, the system file alone, named once.
+    local.unlink()
+    done = _run("classify", "-m", str(model), "x.png", cwd=tmp_path, env=env)
+    assert done.stderr.splitlines()[0] == f"edgexray: configuration: {system} (system)"
+    assert "not signed" in done.stderr

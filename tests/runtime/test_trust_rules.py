@@ -56,6 +56,8 @@ def _stderr_line(args: list[object], capsys: pytest.CaptureFixture[str]) -> tupl
     with pytest.raises(SystemExit) as stop:
         main([str(a) for a in args])
     lines = capsys.readouterr().err.strip().splitlines()
+    if lines and lines[0].startswith("edgexray: configuration: "):
+        lines = lines[1:]  # the files a run read come first
     assert len(lines) == 1, lines
     return int(stop.value.code or 0), lines[0]
 
