@@ -78,6 +78,15 @@ class ModelIdentity:
         """True when the card has no digest: an edit to it cannot be detected."""
         return self.card == "legacy"
 
+    def describe_overrides(self) -> str | None:
+        """`threshold 0.5 -> 0.3, labels [...] -> [...]`: the card values replaced, for people;
+        None when the card runs as it is (or there is no card: the values given are its facts)."""
+        if self.card == "none" or not self.overrides:
+            return None
+        return ", ".join(
+            f"{o.field} {_plain(o.card)!r} -> {_plain(o.used)!r}" for o in self.overrides
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The `model` object of every record and audit line (JSON-ready)."""
         record: dict[str, Any] = {

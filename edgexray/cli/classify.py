@@ -285,6 +285,9 @@ def classify(
         _classify_on_ray(paths, model, ray_run, options, overrides)
         return
     classifier = Classifier(model, options, overrides)
+    replaced = classifier.identity.describe_overrides()
+    if replaced is not None:  # the table and CSV have no model column: say it once here
+        click.echo(f"edgexray: card values replaced: {replaced}", err=True)
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",

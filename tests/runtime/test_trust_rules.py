@@ -205,3 +205,15 @@ def test_verify_and_info_show_the_signed_version(carded, key):
     assert verified.exit_code == 0 and "version 5" in verified.output
     shown = CliRunner().invoke(cli, ["info", str(model)])
     assert "version 5" in shown.output
+
+
+def test_a_table_or_csv_run_says_which_card_values_it_replaced(carded, tmp_path):
+    model = carded(NAME, threshold=0.5)
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "a.png")
+    for output in ("table", "csv"):
+        args = ["classify", "-m", model, "--threshold", "0.3", "--format", output, tmp_path]
+        result = CliRunner().invoke(cli, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        assert "edgexray: card values replaced: threshold 0.5 -> 0.3" in result.stderr
+    plain = CliRunner().invoke(cli, ["classify", "-m", str(model), str(tmp_path)])
+    assert "replaced" not in plain.stderr
