@@ -186,9 +186,11 @@ class ModelCard:
     views: the DICOM View Positions the model was trained on (e.g. PA, AP); a DICOM file showing
     another view is refused by the header gate. None: not stated, no view is refused.
     card_sha256: SHA-256 of the card itself (`digest()`: every other field, canonical JSON), set when
-    the card is written (`sealed()`), so an edit of any field without re-export is detected. A card
-    with a digest that does not match is refused (DamagedCardError). Cards written by edgexray 0.1
-    have none and still load ("legacy": their edits cannot be detected).
+    the card is written (`sealed()`), so damage, or an edit that does not recompute the digest, is
+    detected (the digest is no secret: a deliberate edit that recomputes it is refused only by a
+    signature under a trust policy). A card with a digest that does not match is refused
+    (DamagedCardError). Cards written by edgexray 0.1 have none and load only when the user
+    accepts that ("legacy": their edits cannot be detected).
     model_check: schema 2; how the variant's pooled features lie over the calibration images and
     the threshold beyond which an input is refused (edgexray.modelcheck); None: no model check
     (a schema-1 card, or a model without pooled features before its head).
