@@ -121,6 +121,14 @@ def _min_version(
     return value
 
 
+def _digests(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        TrustRules(allowed_digests=frozenset(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 trust_rule_options = (
     click.option(
         "--min-model-version",
@@ -137,6 +145,7 @@ trust_rule_options = (
         "allowed_model_digests",
         multiple=True,
         metavar="SHA256",
+        callback=_digests,
         help="With --trusted-key (repeatable): run only model files with one of these SHA-256 "
         "digests (the `model.sha256` of a record).",
     ),

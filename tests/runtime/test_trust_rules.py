@@ -159,6 +159,12 @@ def test_pinning_rules_without_trusted_keys_are_a_usage_error(carded, tmp_path):
         ["classify", "-m", str(carded(NAME)), "--min-model-version", f"{NAME}=1", str(tmp_path)],
     )
     assert result.exit_code == exit_codes.USAGE and "need --trusted-key" in result.output
+    config = tmp_path / "site.toml"  # a malformed rule in a file names the file and the key
+    config.write_text('allowed-model-digest = ["abc"]\n')
+    malformed = CliRunner().invoke(cli, ["--config", str(config), "classify", str(tmp_path)])
+    assert f"{config} (top level) allowed-model-digest: an allowed digest is" in str(
+        malformed.exception
+    )
     with pytest.raises(ValueError, match="needs trusted keys"):
         ClassifierOptions(trust_rules=TrustRules(min_versions={NAME: 1}))
 
