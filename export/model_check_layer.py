@@ -27,6 +27,7 @@ from edgexray_export.data.anatomy import DRAWERS
 from edgexray_export.errors import ExportError
 from edgexray_export.feature_tap import _tensor_of, feature_model, map_statistics
 from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
+from edgexray_export.normalization import graph_operations
 
 from edgexray.modelcheck import ModelCheckSummary, score_features
 
@@ -124,7 +125,7 @@ def _candidate_model(model: Any) -> tuple[Any, list[str]] | None:
     if head is None:
         return None
     names, outputs = [HEAD_INPUT], [head.outputs[1]]
-    for operation in model.operations:
+    for operation in graph_operations(model):
         if type(operation).__name__ == "InputLayer":
             continue
         try:

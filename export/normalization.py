@@ -92,18 +92,25 @@ def _probes(shape: tuple[int, int, int]) -> np.ndarray:
     return np.stack([np.broadcast_to(v, shape) for v in levels]).astype(np.float64)
 
 
+def graph_operations(model: Any) -> list[Any]:
+    """The operations of a Keras model's own graph in order: a functional model's layers and ops,
+    a Sequential model's layers (it lists no operations)."""
+    operations = getattr(model, "operations", None)
+    return list(operations if operations is not None else getattr(model, "layers", []))
+
+
 def _leading(model: Any) -> tuple[list[Any], Any | None]:
     """The model's leading run of preprocessing operations (in graph order), and the nested model
     that follows it when there is one (its own leading run continues the preprocessing)."""
     run: list[Any] = []
-    for operation in getattr(model, "operations", []):
+    for operation in graph_operations(model):
         name = type(operation).__name__
         if name == "InputLayer":
             continue
         if name in PREPROCESSING_OPERATIONS:
             run.append(operation)
             continue
-        nested = operation if getattr(operation, "operations", None) else None
+        nested = operation if graph_operations(operation) else None
         return run, nested
     return run, None
 

@@ -121,3 +121,17 @@ def test_a_mobilenet_without_preprocessing_or_flag_is_refused_in_one_line(
     preprocessed = _mobilenet_shaped(keras.applications.mobilenet_v2.preprocess_input)
     found = detect_normalization(preprocessed, (32, 32, 3))
     assert found is not None and found.value == "raw" and "'tf' mode" in found.source
+
+
+def test_a_sequential_model_starting_with_rescaling_is_read_too() -> None:
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    found = detect_normalization(model, (32, 32, 1))
+    assert found is not None and found.value == "raw" and found.source.startswith("Rescaling")
