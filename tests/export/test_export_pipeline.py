@@ -18,6 +18,7 @@ pytest.importorskip("tensorflow")
 import keras
 from click.testing import CliRunner
 from edgexray_export.keras_loading import LoadedKerasModel, source_sha256
+from edgexray_export.model_check_layer import HEAD_INPUT
 from edgexray_export.pipeline import ParityGateError, export_model
 from edgexray_export.report import ExportReport, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
@@ -343,13 +344,15 @@ def _export_binary(
     binary: dict, folders: dict[str, Path], out: Path, **options: Any
 ) -> ExportReport:
     """The binary model exported into `out` from 48 images of its folder (half held out);
-    `options` as export_model's."""
+    `options` as export_model's. The model check reads the head's input: these tests are about
+    the int8 ladders, whose figures depend on the graph the features branch adds."""
     return export_model(
         binary["path"],
         out,
         normalize="unit",
         calibration_dir=folders["binary"],
         calibration_size=48,
+        model_check_layer=HEAD_INPUT,
         **options,
     )
 
