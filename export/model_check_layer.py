@@ -3,7 +3,8 @@ chooses by hand: the candidate that best separates generated non-chest images fr
 
 Candidates: the classifier head's (N, D) input, and the statistics (edgexray_export.feature_tap.
 map_statistics) of every feature map (N, H, W, C with H >= 2) in the model's own graph (a nested
-backbone counts as one layer, its output). For each, a summary is fitted on the Keras model's
+backbone counts as one layer, its output), but for the leading preprocessing (Rescaling and the
+like), whose output is the image itself. For each, a summary is fitted on the Keras model's
 features of the calibration images exactly as each variant's is (fit_model_check), and scored on:
 
 - **generated non-chest images** of the kinds the image checks let through, at the model's input
@@ -27,7 +28,7 @@ from edgexray_export.data.anatomy import DRAWERS
 from edgexray_export.errors import ExportError
 from edgexray_export.feature_tap import _tensor_of, feature_model, map_statistics
 from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
-from edgexray_export.normalization import graph_operations
+from edgexray_export.normalization import graph_operations, leading_preprocessing
 
 from edgexray.modelcheck import ModelCheckSummary, score_features
 
@@ -125,8 +126,10 @@ def _candidate_model(model: Any) -> tuple[Any, list[str]] | None:
     if head is None:
         return None
     names, outputs = [HEAD_INPUT], [head.outputs[1]]
+    # The input and its preprocessing are the image itself: the appearance check reads that.
+    skipped = {id(op) for op in leading_preprocessing(model)}
     for operation in graph_operations(model):
-        if type(operation).__name__ == "InputLayer":
+        if type(operation).__name__ == "InputLayer" or id(operation) in skipped:
             continue
         try:
             tensor = _tensor_of(model, operation.name)

@@ -115,6 +115,12 @@ def _leading(model: Any) -> tuple[list[Any], Any | None]:
     return run, None
 
 
+def leading_preprocessing(model: Any) -> list[Any]:
+    """The operations at the start of `model`'s own graph that prepare its pixels (Rescaling,
+    Normalization, elementwise Keras ops), before any layer that computes features."""
+    return _leading(model)[0]
+
+
 def _prefix_model(model: Any, run: list[Any]) -> Any:
     """A Keras model from `model`'s input to the output of the last operation of `run`."""
     import keras

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("tensorflow")
 import keras
 from click.testing import CliRunner
-from edgexray_export.model_check_fit import WEAK_BELOW, fit_model_check
-from edgexray_export.model_check_layer import HEAD_INPUT
+from edgexray_export.model_check_fit import WEAK_BELOW, ModelCheckConfig, fit_model_check
+from edgexray_export.model_check_layer import HEAD_INPUT, choose_layer
 from edgexray_export.pipeline import export_model
 from synthetic import CLASSES, training_arrays, write_folder
 
@@ -335,3 +335,18 @@ def test_a_model_check_layer_that_is_not_a_feature_map_is_one_clear_error(
             variants=["tflite-fp32"],
             model_check_layer=name,
         )
+
+
+def test_the_leading_preprocessing_is_no_candidate_for_the_model_check() -> None:
+    """A Rescaling layer's output is the image itself (the appearance check's business): the
+    candidates are the head's input and the conv layer's map."""
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(x)
+    x = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 255, (n, 16, 16, 1)).astype(np.float32) for n in (24, 12, 10)]
+    choice = choose_layer(model, *images, ModelCheckConfig())
+    assert choice is not None and choice.candidates == 2
+    assert choice.layer in (None, "conv") and choice.runner_up is not None
