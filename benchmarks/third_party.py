@@ -20,14 +20,28 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edgexray_export.data.not_chest import write_not_chest
 from edgexray_export.data.synthetic import BINARY_CLASSES, SynthConfig, write_dataset
 from edgexray_export.pipeline import export_model
-from input_check import CATEGORIES, HERE, ROOT, build_inputs, run_variant
+from input_check import (
+    CATEGORIES,
+    DRAWN,
+    HERE,
+    NOT_CHEST_SEED,
+    PER_CATEGORY,
+    ROOT,
+    TURNED,
+    Inputs,
+    build_inputs,
+    held_out_chests,
+    run_variant,
+)
 
 from edgexray.atomic import write_text_atomically
 from edgexray.preprocessing import Preprocessor
@@ -54,14 +68,15 @@ def _pretrained_backbone() -> Any:
     return backbone
 
 
-def build_model(work: Path) -> Path:
-    """Fine-tune a new binary head on the pretrained backbone; returns the saved .keras file."""
+def build_model(work: Path, per_class: int) -> Path:
+    """Fine-tune a new binary head on the pretrained backbone, on `per_class` films of each
+    class; returns the saved .keras file."""
     import keras
 
     keras.utils.set_random_seed(0)
     files = write_dataset(
         work / "train",
-        SynthConfig(classes=BINARY_CLASSES, count=150, seed=TRAIN_SEED, max_side=900),
+        SynthConfig(classes=BINARY_CLASSES, count=per_class, seed=TRAIN_SEED, max_side=900),
         workers=2,
     )
     pre = Preprocessor(SIDE, SIDE, color_mode="rgb", normalize="symmetric")
@@ -102,17 +117,38 @@ def export(model: Path, work: Path, images: int) -> Path:
     return path
 
 
+def _inputs(work: Path, data: Path | None, per_category: int, step: int) -> dict[str, Inputs]:
+    """benchmarks/input_check.py's inputs for the binary family, smaller: `per_category` images
+    of each non-chest category, every `step`-th held-out film, the binary bundled samples."""
+    drawn = write_not_chest(work / "not-chest", per_category, NOT_CHEST_SEED, categories=DRAWN)
+    chest = held_out_chests("cnn", data, HERE / ".cache")[::step]
+    turned = write_not_chest(work / "turned", per_category, NOT_CHEST_SEED, chest, TURNED)
+    samples = sorted((ROOT / "models" / "samples" / "binary").rglob("*.png"))
+    return {"cnn": Inputs({**drawn, **turned}, chest, samples)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="rebuild's data folder")
     parser.add_argument("--out", type=Path, default=HERE / "THIRD_PARTY.md")
+    parser.add_argument(
+        "--calibration", default=f"{CALIBRATION},200", help="calibration sizes, comma-separated"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=0, help="measure on every n-th image of each set (0: all)"
+    )
+    parser.add_argument("--train-per-class", type=int, default=150)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        model = build_model(work)
-        inputs = build_inputs(work, args.data, {"cnn"})
-        for images in (CALIBRATION, 200):
+        model = build_model(work, args.train_per_class)
+        inputs = (
+            _inputs(work, args.data, PER_CATEGORY // args.sample, args.sample)
+            if args.sample > 1
+            else build_inputs(work, args.data, {"cnn"})
+        )
+        for images in (int(n) for n in args.calibration.split(",")):
             outcome = run_variant(export(model, work, images), inputs)
             non_chest = float(np.mean([outcome.rejected[c][0] for c in CATEGORIES]))
             chest, by = outcome.rejected["held-out chest"]
@@ -126,7 +162,8 @@ def main() -> None:
         [
             "# Input checks on a third-party-like model",
             "",
-            f"`python benchmarks/third_party.py` ({datetime.date.today().isoformat()}, load "
+            f"`python benchmarks/third_party.py {' '.join(sys.argv[1:])}` "
+            f"({datetime.date.today().isoformat()}, load "
             f"{load}); see its docstring. {VARIANT}, strict mode.",
             "",
             "| calibration images | model check | non-chest refused | held-out chest refused "
