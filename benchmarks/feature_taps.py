@@ -89,9 +89,11 @@ REDUCTIONS["statistics"] = _coarse
 
 def _shipped(family: str) -> str:
     """The candidate the shipped model check reads (export/rebuild.py's MODEL_CHECKS)."""
+    from edgexray_export.model_check_layer import HEAD_INPUT
     from edgexray_export.rebuild import MODEL_CHECKS
 
-    return f"{MODEL_CHECKS[family][0]}: statistics" if family in MODEL_CHECKS else "head input"
+    layer = MODEL_CHECKS[family][0] if family in MODEL_CHECKS else HEAD_INPUT
+    return "head input" if layer == HEAD_INPUT else f"{layer}: statistics"
 
 
 def _card_preprocessor(folder: Path) -> Preprocessor:

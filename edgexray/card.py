@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from edgexray.errors import CardError, DamagedCardError
-from edgexray.modelcheck.appearance import GRID, has_room_for_grid
+from edgexray.modelcheck.appearance import GRID
 from edgexray.modelcheck.summary import ModelCheckSummary
 
 # 2: the optional `model_check` (pooled-feature summary and threshold). Version-1 cards still load,
@@ -196,7 +196,10 @@ class ModelCard:
     (a schema-1 card, or a model without pooled features before its head).
     appearance_check: schema 3; how the calibration images' coarse layouts (edgexray.modelcheck.
     appearance) lie, and the threshold beyond which an input is refused before inference; None:
-    no appearance check (a card older than schema 3, or a model input smaller than its grid).
+    no appearance check (a card older than schema 3, or too few calibration images to fit one).
+    normalize_source: where export took `normalize` from (the `--normalize` flag, the model's
+    Rescaling layer, or the keras.applications preprocessing detected at the start of its
+    graph); None: not recorded (cards exported before it).
     """
 
     labels: tuple[str, ...]
@@ -224,6 +227,7 @@ class ModelCard:
     card_sha256: str | None = None
     model_check: ModelCheckSummary | None = None
     appearance_check: ModelCheckSummary | None = None
+    normalize_source: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -253,18 +257,19 @@ class ModelCard:
                 f"{name} must be a positive integer, got {value}",
             )
         _require(
-            self.appearance_check is None
-            or (
-                self.appearance_check.feature_dim == GRID * GRID
-                and has_room_for_grid(self.input_height, self.input_width)
-            ),
-            f"an appearance_check reads {GRID}x{GRID} layouts of an input at least that size",
+            self.appearance_check is None or self.appearance_check.feature_dim == GRID * GRID,
+            f"an appearance_check reads {GRID}x{GRID} layouts",
         )
         _require(
             self.input_channels in (1, 3),
             f"input_channels must be 1 or 3, got {self.input_channels}",
         )
         _choice("normalize", self.normalize, NORMALIZATIONS)
+        _require(
+            self.normalize_source is None
+            or (isinstance(self.normalize_source, str) and bool(self.normalize_source.strip())),
+            "normalize_source must be non-empty text",
+        )
         _choice("interpolation", self.interpolation, INTERPOLATIONS)
         _choice("output_kind", self.output_kind, OUTPUT_KINDS)
         if self.threshold is not None:
@@ -347,7 +352,7 @@ class ModelCard:
             del data["views"]
         else:
             data["views"] = list(self.views)
-        for name in ("model_check", "appearance_check"):
+        for name in ("model_check", "appearance_check", "normalize_source"):
             if getattr(self, name) is None:
                 del data[name]
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from edgexray_export.errors import ExportError
 from edgexray_export.model_inspection import unsafe_content
+from edgexray_export.normalization import Normalization, detect_normalization
 
 from edgexray.reference import hash_file
 
@@ -34,7 +35,8 @@ class KerasModelInfo:
     output_units: width of the output tensor (1 for a sigmoid binary head).
     output_kind: "probabilities" (sigmoid/softmax head) or "logits" (linear head).
     output_kind_source: how output_kind was found ("head activation ...", "output values").
-    starts_with_rescaling: the model rescales its own pixels (so raw 0..255 input is the default).
+    normalization: the pixel normalization the model's graph states (a leading Rescaling layer
+    or known keras.applications preprocessing, edgexray_export.normalization), None when none.
     source_sha256: hash of the model file, or of a SavedModel folder's files and relative paths.
     """
 
@@ -45,7 +47,7 @@ class KerasModelInfo:
     output_units: int
     output_kind: str
     output_kind_source: str
-    starts_with_rescaling: bool
+    normalization: Normalization | None
     source_sha256: str
 
     @property
@@ -157,15 +159,6 @@ def load_model_safely(model_path: str | os.PathLike[str], trust_model: bool = Fa
         raise _load_error(path, exc) from None
 
 
-def _all_layers(model: Any) -> list[Any]:
-    """Every layer, including those inside nested models (a keras.applications backbone)."""
-    found = []
-    for layer in getattr(model, "layers", []):
-        found.append(layer)
-        found.extend(_all_layers(layer))
-    return found
-
-
 def _head_layer(model: Any) -> Any:
     """The layer that produces the model's output, looking inside a nested model that is last."""
     history = getattr(model.outputs[0], "_keras_history", None)
@@ -204,16 +197,6 @@ def _output_kind(model: Any, shape: tuple[int, int, int]) -> tuple[str, str]:
     if activation in _LINEAR_ACTIVATIONS:
         return "logits", f"head activation {activation}"
     return _output_kind_from_values(model, shape)
-
-
-def _starts_with_rescaling(model: Any) -> bool:
-    import keras
-
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        return isinstance(layer, keras.layers.Rescaling)
-    return False
 
 
 def load_keras_model(
@@ -255,7 +238,7 @@ def load_keras_model(
         output_units=int(out_shape[1]),
         output_kind=kind,
         output_kind_source=kind_source,
-        starts_with_rescaling=_starts_with_rescaling(model),
+        normalization=detect_normalization(model, (height, width, channels)),
         source_sha256=source_sha256(path),
     )
     return LoadedKerasModel(model=model, info=info)

@@ -72,6 +72,23 @@ def _builtin_layer(class_name: str) -> bool:
     return isinstance(found, type) and issubclass(found, keras.layers.Layer)
 
 
+def _builtin_operation(module: object, class_name: str) -> bool:
+    """A Keras op recorded in a functional graph (what `x / 127.5` or keras.applications'
+    preprocess_input adds to a model): a class of Keras's own ops modules, which runs no user
+    code when it is rebuilt."""
+    import importlib
+
+    import keras
+
+    if not str(module).startswith("keras.src.ops."):
+        return False
+    try:
+        found = getattr(importlib.import_module(str(module)), class_name, None)
+    except ImportError:
+        return False
+    return isinstance(found, type) and issubclass(found, keras.Operation)
+
+
 def config_problems(config: dict[str, Any]) -> list[str]:
     """What in a Keras model config could run code on load: Lambda layers, layers that are not
     built into Keras, functions or objects from outside Keras."""
@@ -81,7 +98,11 @@ def config_problems(config: dict[str, Any]) -> list[str]:
         class_name = str(layer.get("class_name"))
         if class_name == "Lambda":
             problems.append(f"a Lambda layer ({name!r})")
-        elif class_name not in _CONTAINERS and not _builtin_layer(class_name):
+        elif (
+            class_name not in _CONTAINERS
+            and not _builtin_layer(class_name)
+            and not _builtin_operation(layer.get("module"), class_name)
+        ):
             problems.append(f"a custom layer ({class_name} {name!r}) that is not built into Keras")
     for entry in _walk(config):
         registered = entry.get("registered_name")

@@ -38,12 +38,21 @@ from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load
 from edgexray_export.metric_gate import MetricGate
 from edgexray_export.model_check_fit import (
     APPEARANCE_CONFIG,
+    WEAK_BELOW,
     ModelCheckConfig,
     fit_appearance_check,
     fit_model_check,
 )
+from edgexray_export.model_check_layer import (
+    HEAD_INPUT,
+    LayerChoiceConfig,
+    choose_layer,
+    generated_non_chest,
+)
+from edgexray_export.normalization import choose_normalization
 from edgexray_export.quantization import QuantizationConfig
 from edgexray_export.report import ExportReport, VariantResult, format_table
+from edgexray_export.staging import promote, staged
 from edgexray_export.threshold_retune import matching_threshold
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS, ConversionInput
 
@@ -148,7 +157,9 @@ def _base_card(
     outputs: str | None,
     training_data: str,
 ) -> ModelCard:
-    """The card every variant shares; each variant adds its name, quantization notes and parity."""
+    """The card every variant shares; each variant adds its name, quantization notes and parity.
+    ExportError when `normalize` is not given and the model's graph does not state it."""
+    normalization = choose_normalization(normalize, info.normalization)
     try:
         return ModelCard(
             labels=labels,
@@ -156,8 +167,8 @@ def _base_card(
             input_height=info.input_height,
             input_width=info.input_width,
             input_channels=info.input_channels,
-            # A model that rescales its own pixels is fed 0..255 unless the user says otherwise.
-            normalize=normalize or ("raw" if info.starts_with_rescaling else "unit"),  # type: ignore[arg-type]
+            normalize=normalization.value,  # type: ignore[arg-type]
+            normalize_source=normalization.source,
             interpolation=interpolation,  # type: ignore[arg-type]
             output_kind=outputs or info.output_kind,  # type: ignore[arg-type]
             threshold=threshold,
@@ -215,6 +226,19 @@ def _with_explanation_parity(
         explanation_top_overlap=overlap,
         explanation_images=images,
     )
+
+
+def _staged(path: Path, judge: Callable[[Path], VariantResult]) -> VariantResult:
+    """`judge`'s result for the variant written under a temporary name (edgexray_export.staging)
+    and renamed to `path` only once the gate has passed it or recorded it as degraded; an
+    exception from anywhere leaves no file under `path`."""
+    _remove(path)  # a file from an earlier export must not pass for this one's
+    with staged(path) as temporary:
+        result = judge(temporary)
+        if result.path is None:
+            return result
+        promote(temporary, path)
+    return dataclasses.replace(result, path=path)
 
 
 def _export_one(
@@ -301,6 +325,7 @@ class _FeatureChecks:
     config: ModelCheckConfig
     two_outputs: Any
     described: str = "pooled features"
+    layer_note: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def keras(self, x: np.ndarray) -> np.ndarray:
         """The Keras model's features of `x`."""
@@ -317,9 +342,10 @@ class _FeatureChecks:
             raise ExportError("the variant lost its pooled-features output in conversion")
         summary = fit_model_check(own, self.config)
         if summary is not None:
-            summary = dataclasses.replace(
-                summary, notes={**summary.notes, "features": self.described}
-            )
+            notes = {**summary.notes, "features": self.described}
+            if self.layer_note:
+                notes["layer_choice"] = self.layer_note
+            summary = dataclasses.replace(summary, notes=notes)
         return feature_parity(self.reference, parity_features), summary
 
 
@@ -372,6 +398,7 @@ def export_model(
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
     model_check_layer: str | None = None,
+    layer_choice: LayerChoiceConfig | None = None,
     verbose: bool = False,
 ) -> ExportReport:
     """Export the Keras model at `model_path` into `out_dir` and prove each variant against it.
@@ -381,8 +408,9 @@ def export_model(
     held out for parity). variants: names from VARIANTS (default DEFAULT_VARIANTS: all but
     tflite-int8-io). labels: class names in
     output order (default: the sorted class sub-folder names). normalize/interpolation/threshold:
-    go into the card (normalize default: "raw" if the model starts with a Rescaling layer, else
-    "unit"). outputs: "probabilities" or "logits" to override head detection. min_agreement: top-1
+    go into the card; normalize is required unless the model's graph starts with a Rescaling
+    layer or a known keras.applications preprocessing (edgexray_export.normalization), and the
+    card's normalize_source says which. outputs: "probabilities" or "logits" to override head detection. min_agreement: top-1
     agreement (0..1) each variant must reach; allow_degraded keeps one below it, flagged in its card.
     quantization: static int8 settings (default per-channel MinMax); quality_target: agreement the
     ONNX int8 variant aims for on the calibration images before better settings are tried.
@@ -400,7 +428,9 @@ def export_model(
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
     variant's card. model_check_layer: the model check reads the statistics of this layer's
-    feature map (edgexray_export.feature_tap) instead of the head's input. verbose: let the
+    feature map (edgexray_export.feature_tap), or the head's input for "head-input"; None: the
+    candidate that best separates generated non-chest images from the parity films
+    (edgexray_export.model_check_layer, with layer_choice's settings), recorded in the cards. verbose: let the
     converters' own messages through (ONNX Runtime's calibration progress, on stdout).
 
     Returns the ExportReport (also written to NAME.parity.json). Raises ExportError for unusable
@@ -443,7 +473,7 @@ def export_model(
     progress(
         f"{info.name}: {info.input_height}x{info.input_width}x{info.input_channels}, "
         f"{card.task} ({', '.join(label_names)}), {card.output_kind} ({info.output_kind_source}), "
-        f"normalize {card.normalize}"
+        f"normalize {card.normalize} ({card.normalize_source})"
     )
     progress(
         f"reading {len(split.calibration)} calibration and {len(split.parity)} parity images"
@@ -451,10 +481,9 @@ def export_model(
     )
     calibration_x = load_tensors(split.calibration, pre)
     parity_x = load_tensors(split.parity, pre)
+    _warn_about_few_images(len(calibration_x), model_check or ModelCheckConfig(), progress)
     # The same for every variant: it reads the model input, not the variant's outputs.
     appearance = fit_appearance_check(calibration_x, appearance_check or APPEARANCE_CONFIG)
-    if appearance is None:
-        progress("model input smaller than the appearance check's grid: exported without one")
     card = card.replace(appearance_check=appearance)
     progress("running the Keras model (float, inference mode) on them")
     calibration_raw = loaded.predict_raw(calibration_x)
@@ -471,8 +500,17 @@ def export_model(
         lambda b: to_probabilities(loaded.predict_raw(b).astype(np.float32), card),
         card,
     )
+    check_config = model_check or ModelCheckConfig()
+    model_check_layer, layer_note = _model_check_layer(
+        loaded,
+        (pre, split, calibration_x, parity_x),
+        check_config,
+        layer_choice or LayerChoiceConfig(),
+        model_check_layer,
+        progress,
+    )
     checks = _feature_checks(
-        loaded, parity_x, model_check or ModelCheckConfig(), progress, model_check_layer
+        loaded, parity_x, check_config, progress, model_check_layer, layer_note
     )
     job = ConversionInput(
         source=loaded,
@@ -494,18 +532,21 @@ def export_model(
         exporter = VARIANTS[variant]
         path = out / f"{info.name}.{variant}{exporter.suffix}"
         progress(f"{variant}: converting and checking parity on {len(parity_x)} images")
-        result = _export_one(
-            variant,
-            job,
+        result = _staged(
             path,
-            parity_x,
-            reference,
-            truth,
-            min_agreement,
-            allow_degraded,
-            maps,
-            retune=retune_threshold,
-            checks=checks,
+            lambda at, variant=variant: _export_one(  # type: ignore[misc]
+                variant,
+                job,
+                at,
+                parity_x,
+                reference,
+                truth,
+                min_agreement,
+                allow_degraded,
+                maps,
+                retune=retune_threshold,
+                checks=checks,
+            ),
         )
         results.append(result)
         progress(f"{variant}: {result.status}")
@@ -524,12 +565,37 @@ def export_model(
     return report
 
 
+def _model_check_layer(
+    loaded: LoadedKerasModel,
+    images: tuple[Preprocessor, CalibrationSplit, np.ndarray, np.ndarray],
+    check: ModelCheckConfig,
+    config: LayerChoiceConfig,
+    given: str | None,
+    progress: Progress,
+) -> tuple[str | None, dict[str, Any]]:
+    """The layer whose feature map the model check reads (None: the head's input) and the card's
+    note of why: the user's --model-check-layer, else edgexray_export.model_check_layer's choice."""
+    if given is not None:
+        layer = None if given == HEAD_INPUT else given
+        return layer, {"chosen": "by the flag --model-check-layer", "layer": given}
+    pre, split, calibration_x, parity_x = images
+    count = config.images_per_category
+    pixels = np.stack([pre.pixels(image.path) for image in split.calibration[:count]])
+    non_chest = pre.normalize_pixels(generated_non_chest(pixels, config))
+    choice = choose_layer(loaded.model, calibration_x, parity_x, non_chest, check)
+    if choice is None:
+        return None, {}
+    progress(f"model check layer: {choice.describe()}")
+    return choice.layer, choice.note()
+
+
 def _feature_checks(
     loaded: LoadedKerasModel,
     parity_x: np.ndarray,
     config: ModelCheckConfig,
     progress: Progress,
     map_layer: str | None = None,
+    layer_note: dict[str, Any] | None = None,
 ) -> _FeatureChecks | None:
     two_outputs = feature_model(loaded.model, map_layer)
     if two_outputs is None:
@@ -542,7 +608,27 @@ def _feature_checks(
         if map_layer is None
         else f"statistics of {map_layer}'s feature map ({', '.join(MAP_STATISTICS)})"
     )
-    return _FeatureChecks(keras_features(two_outputs, parity_x), config, two_outputs, described)
+    return _FeatureChecks(
+        keras_features(two_outputs, parity_x), config, two_outputs, described, layer_note or {}
+    )
+
+
+def _warn_about_few_images(images: int, config: ModelCheckConfig, progress: Progress) -> None:
+    """A warning line when the calibration images are too few for the model and appearance
+    checks (none below config.min_images; a weak threshold below WEAK_BELOW, which the cards
+    record as well)."""
+    wanted = f"a folder and --calibration-size of at least {2 * WEAK_BELOW} images"
+    if images < config.min_images:
+        progress(
+            f"warning: {images} calibration images: exported without the model and appearance "
+            f"checks, which need {config.min_images}; give {wanted}"
+        )
+    elif images < WEAK_BELOW:
+        progress(
+            f"warning: the model and appearance checks' thresholds rest on {images - images // 2} "
+            f"held-out of {images} calibration images, under {WEAK_BELOW}: weak, and the cards "
+            f"say so; give {wanted}"
+        )
 
 
 def _raise_unless_passed(report: ExportReport) -> None:

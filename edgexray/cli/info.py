@@ -84,7 +84,7 @@ def _appearance_check(card: ModelCard) -> str:
         return card.appearance_check.describe("coarse layouts of the input")
     if card.schema_version < 3:
         return f"none (card schema {card.schema_version}; re-export to add it)"
-    return "none (the model input is smaller than the check's grid)"
+    return "none (too few calibration images to fit it)"
 
 
 def _trusted(signer: Signer) -> str:

@@ -7,7 +7,6 @@ from edgexray.modelcheck.appearance import (
     APPEARANCE_REASON,
     appearance_features,
     appearance_finding,
-    has_room_for_grid,
 )
 from edgexray.modelcheck.score import MODEL_CHECK_REASON, model_check_finding, score_features
 from edgexray.modelcheck.summary import METHODS, ModelCheckSummary, decode_array, encode_array
@@ -21,7 +20,6 @@ __all__ = [
     "appearance_finding",
     "decode_array",
     "encode_array",
-    "has_room_for_grid",
     "model_check_finding",
     "score_features",
 ]

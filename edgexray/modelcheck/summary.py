@@ -137,10 +137,12 @@ class ModelCheckSummary:
 
     def describe(self, what: str = "pooled features") -> str:
         """One line for `info`: method, dimensions (of `what`) and threshold."""
+        weak = self.notes.get("weak")
         return (
             f"{self.method}, {self.feature_dim}-d {what} reduced to {self.components} "
             f"(PCA), threshold {self.threshold:.4g} (quantile {self.quantile:g} of "
-            f"{self.threshold_images} held-out calibration images)"
+            f"{self.threshold_images} held-out calibration images; fitted on {self.fit_images})"
+            + (f"; WEAK: {weak}" if weak else "")
         )
 
     def to_dict(self) -> dict[str, Any]:

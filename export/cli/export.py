@@ -170,8 +170,9 @@ def _progress(line: str) -> None:
     default=None,
     metavar="LAYER",
     help="The model check reads the statistics of this layer's feature map (per channel: mean, "
-    "mean absolute deviation, top-half and bottom-half means) instead of the classifier head's "
-    "input; see docs/input-checks.md and benchmarks/feature_taps.py to choose one.",
+    "mean absolute deviation, top-half and bottom-half means), or the classifier head's input "
+    "with head-input. Default: the candidate that best separates generated non-chest images from "
+    "the held-out films, recorded in the cards; see docs/input-checks.md.",
 )
 @click.option(
     "--model-check-margin",

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgexray_export.data.film_marks import FilmMarks, apply_marks
 from edgexray_export.errors import ExportError
 from PIL import Image, ImageFilter
 
@@ -36,6 +37,7 @@ CLASS_SETS = {"binary": BINARY_CLASSES, "three": THREE_CLASSES}
 WORK_SIDE = 384
 FILE_FORMATS = ("mixed", "dicom")
 _CLASS_IDS = {"NORMAL": 0, "PNEUMONIA": 1, "COVID": 2}
+_MARKS = 7  # the film marks' generator: (seed, class, index, _MARKS)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class SynthConfig:
     (the rest is 8-bit PNG). difficulty: scales down lesion strength (1.0 = the shipped setting).
     file_format: "mixed" (PNG and JPEG, by the fractions) or "dicom" (every image a DICOM CR,
     MONOCHROME1 and MONOCHROME2 mixed; the pixels are the same as in "mixed").
+    marks: shares of films with collimation borders, burned-in text and side markers
+    (film_marks.FilmMarks; none by default). Marks are drawn from their own generator, so a
+    film's anatomy is the same with or without them.
     """
 
     classes: tuple[str, ...] = BINARY_CLASSES
@@ -61,6 +66,7 @@ class SynthConfig:
     jpeg_fraction: float = 0.15
     difficulty: float = 1.0
     file_format: str = "mixed"
+    marks: FilmMarks = field(default_factory=FilmMarks)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.classes if name not in _CLASS_IDS]
@@ -415,6 +421,9 @@ def generate_image(class_name: str, index: int, config: SynthConfig) -> SynthIma
         if lesion is not None:
             big = Image.fromarray(lesion).resize((width, height), Image.Resampling.NEAREST)
             lesion = np.asarray(big, dtype=bool)
+    if config.marks.any:
+        marks_rng = np.random.default_rng([config.seed, _CLASS_IDS[class_name], index, _MARKS])
+        pixels = apply_marks(pixels, config.marks, marks_rng)
     return SynthImage(class_name, index, pixels, fmt, lesion, config.seed)
 
 

@@ -16,6 +16,7 @@ from edgexray_export.cli.toolchain import require_export_extra
 from edgexray_export.errors import ExportError
 from edgexray_export.explain.gradcam import GradCam
 from edgexray_export.keras_loading import load_keras_model
+from edgexray_export.normalization import choose_normalization
 from edgexray_export.training.train import read_training_info
 
 from edgexray.card import ModelCard
@@ -48,7 +49,7 @@ def keras_card(model_path: Path, overrides: CardOverrides) -> ModelCard:
             input_channels=info.input_channels,
             normalize=given.get("normalize")
             or trained.get("normalize")
-            or ("raw" if info.starts_with_rescaling else "unit"),
+            or choose_normalization(None, info.normalization).value,  # type: ignore[arg-type]
             interpolation=given.get("interpolation") or trained.get("interpolation", "bilinear"),
             output_kind=given.get("output_kind") or info.output_kind,  # type: ignore[arg-type]
             threshold=given.get("threshold") or trained.get("threshold"),

@@ -18,6 +18,7 @@ pytest.importorskip("tensorflow")
 import keras
 from click.testing import CliRunner
 from edgexray_export.keras_loading import LoadedKerasModel, source_sha256
+from edgexray_export.model_check_layer import HEAD_INPUT
 from edgexray_export.pipeline import ParityGateError, export_model
 from edgexray_export.report import ExportReport, format_table
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
@@ -81,7 +82,9 @@ def binary(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -
     path = folder / "seq.keras"
     model.save(path)
     out = folder / "out"
-    report = export_model(path, out, calibration_dir=folders["binary"], calibration_size=48)
+    report = export_model(
+        path, out, normalize="unit", calibration_dir=folders["binary"], calibration_size=48
+    )
     return {"model": model, "path": path, "out": out, "report": report}
 
 
@@ -201,7 +204,12 @@ def test_gate_fails_on_a_damaged_variant(
     binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(VARIANTS, "tflite-fp32", _Damaged)
-    kwargs = dict(calibration_dir=folders["binary"], variants=["tflite-fp32"], calibration_size=48)
+    kwargs = dict(
+        normalize="unit",
+        calibration_dir=folders["binary"],
+        variants=["tflite-fp32"],
+        calibration_size=48,
+    )
     with pytest.raises(ParityGateError, match=r"tflite-fp32 top-1 agreement 50\.00% < 99\.00%"):
         export_model(binary["path"], tmp_path / "strict", **kwargs)
     assert not (tmp_path / "strict" / "seq.tflite-fp32.tflite").exists()
@@ -215,7 +223,8 @@ def test_gate_fails_on_a_damaged_variant(
 def test_cli_exports_and_exits_4_below_the_gate(
     binary: dict, folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ["export", str(binary["path"]), "--calibration", str(folders["binary"])]
+    args = ["export", "--normalize", "unit", str(binary["path"])]
+    args += ["--calibration", str(folders["binary"])]
     args += ["--calibration-size", "16", "--variants", "tflite-fp32"]
     runner = CliRunner()
     ok = runner.invoke(cli, [*args, "-o", str(tmp_path / "ok")])
@@ -259,8 +268,9 @@ def nested_rgb(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path
 
 def test_nested_backbone_rgb_softmax(nested_rgb: dict, folders: dict[str, Path]) -> None:
     card = read_card(nested_rgb["report"].result("onnx-fp32").path)
-    # A model that starts with Rescaling is fed raw 0..255 pixels.
+    # A model that starts with Rescaling is fed raw 0..255 pixels, and its card says why.
     assert card.normalize == "raw" and card.input_channels == 3 and card.labels == CLASSES
+    assert card.normalize_source == "Rescaling layer 'rescaling'"
     assert card.task == "multiclass" and card.output_kind == "probabilities"
     x = _parity_tensors(nested_rgb["out"], "nested", folders["three"], card)
     assert x.max() > 1.0  # raw pixels reached the model
@@ -300,6 +310,7 @@ def test_logits_head_in_h5_with_nested_custom_model(
     report = export_model(
         path,
         tmp_path / "out",
+        normalize="unit",
         calibration_dir=folders["three"],
         variants=["tflite-fp32", "onnx-int8-dynamic"],
     )
@@ -317,7 +328,11 @@ def test_saved_model_folder(binary: dict, folders: dict[str, Path], tmp_path: Pa
     folder = tmp_path / "seq_savedmodel"
     binary["model"].export(str(folder), verbose=False)
     report = export_model(
-        folder, tmp_path / "out", calibration_dir=folders["binary"], variants=list(FLOAT_VARIANTS)
+        folder,
+        tmp_path / "out",
+        normalize="unit",
+        calibration_dir=folders["binary"],
+        variants=list(FLOAT_VARIANTS),
     )
     card = read_card(tmp_path / "out" / "seq_savedmodel.onnx-fp32.onnx")
     assert card.output_kind == "probabilities" and card.task == "binary"
@@ -329,9 +344,16 @@ def _export_binary(
     binary: dict, folders: dict[str, Path], out: Path, **options: Any
 ) -> ExportReport:
     """The binary model exported into `out` from 48 images of its folder (half held out);
-    `options` as export_model's."""
+    `options` as export_model's. The model check reads the head's input: these tests are about
+    the int8 ladders, whose figures depend on the graph the features branch adds."""
     return export_model(
-        binary["path"], out, calibration_dir=folders["binary"], calibration_size=48, **options
+        binary["path"],
+        out,
+        normalize="unit",
+        calibration_dir=folders["binary"],
+        calibration_size=48,
+        model_check_layer=HEAD_INPUT,
+        **options,
     )
 
 
@@ -584,7 +606,8 @@ def test_onnx_runtime_calibration_messages_reach_stdout_only_with_v(
     verbose: bool, binary: dict, folders: dict[str, Path], tmp_path: Path
 ) -> None:
     args = ["-v"] if verbose else []
-    args += ["export", str(binary["path"]), "--calibration", str(folders["binary"])]
+    args += ["export", "--normalize", "unit", str(binary["path"])]
+    args += ["--calibration", str(folders["binary"])]
     args += ["--calibration-size", "16", "--variants", "onnx-int8"]
     args += ["--calibration-method", "percentile", "-o", str(tmp_path)]
     result = CliRunner().invoke(cli, args)

@@ -103,6 +103,7 @@ def _export(tiny: dict[str, Path], out: Path, fallback: str) -> dict:
     report = export_model(
         tiny["path"],
         out,
+        normalize="unit",
         calibration_dir=tiny["folder"],
         calibration_size=32,
         variants=["tflite-int8"],
@@ -172,7 +173,8 @@ def test_cli_budget_fallback_and_target_reach_the_card(
     from edgexray.cli.main import cli
 
     _pretend(monkeypatch, lambda d: d.startswith("int8 up to"))
-    args = ["export", str(tiny["path"]), "--calibration", str(tiny["folder"])]
+    args = ["export", "--normalize", "unit", str(tiny["path"])]
+    args += ["--calibration", str(tiny["folder"])]
     args += ["--calibration-size", "32", "-o", str(tmp_path), "--variants", "tflite-int8"]
     args += ["--min-agreement", "0", "--int8-max-mean-dp", "0.5", "--int8-fallback", "prefix"]
     result = CliRunner().invoke(cli, [*args, "--int8-max-dp", "0.9", "--target", "arm64"])

@@ -23,6 +23,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 import keras
+from edgexray_export.model_check_layer import HEAD_INPUT
 from edgexray_export.pipeline import ParityGateError, export_model
 from edgexray_export.report import ExportReport
 from edgexray_export.variants import DEFAULT_VARIANTS
@@ -61,7 +62,7 @@ class Head:
     channels: int = 1
     side: int = 32
     scale: float = 1.0
-    model_check_layer: str | None = None
+    model_check_layer: str = HEAD_INPUT
     epochs: int = 24
 
 
@@ -145,6 +146,7 @@ def exported(
         report = export_model(
             folder / f"{name}.keras",
             folder / "out",
+            normalize="raw" if head.scale > 1 else "unit",  # scale 255: the model rescales
             calibration_dir=folders[head.classes],
             calibration_size=48,
             variants=list(DEFAULT_VARIANTS),  # `all`, as the CLI says it

@@ -30,7 +30,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("int8io")
     trained_binary_cnn(folder / "tiny.keras", BINARY)
     images = write_folder(folder / "images", BINARY, 24, seed=3)
-    args = ["export", str(folder / "tiny.keras"), "-o", str(folder / "out")]
+    args = ["export", "--normalize", "unit", str(folder / "tiny.keras"), "-o", str(folder / "out")]
     args += ["--calibration", str(images), "--calibration-size", "48"]
     args += ["--variants", "tflite-int8", "--int8-io"]
     result = CliRunner().invoke(cli, args)

@@ -38,7 +38,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("metric_gate")
     folder = write_folder(base / "images", BINARY, 24, seed=5)
     path = trained_binary_cnn(base / "tiny.keras", BINARY, epochs=15, learning_rate=0.01)
-    plain = export_model(path, base / "plain", calibration_dir=folder, variants=[VARIANT])
+    plain = export_model(
+        path, base / "plain", normalize="unit", calibration_dir=folder, variants=[VARIANT]
+    )
     reference = read_reference(plain.reference_path)
     return {
         "path": path,
@@ -80,7 +82,11 @@ def test_a_variant_that_keeps_agreement_but_loses_sensitivity_is_refused(
     monkeypatch.setitem(VARIANTS, VARIANT, _shifted(_delta_losing_one_positive(tiny)))
     gate = MetricGate("sensitivity", 0.01)
     kwargs = dict(
-        calibration_dir=tiny["folder"], variants=[VARIANT], min_agreement=0.5, metric_gate=gate
+        normalize="unit",
+        calibration_dir=tiny["folder"],
+        variants=[VARIANT],
+        min_agreement=0.5,
+        metric_gate=gate,
     )
     with pytest.raises(ParityGateError, match=r"tflite-fp32 sensitivity 0\.\d+ vs the full") as e:
         export_model(tiny["path"], tmp_path / "strict", **kwargs)
@@ -101,7 +107,12 @@ def test_a_variant_that_keeps_agreement_but_loses_sensitivity_is_refused(
 def test_a_variant_within_the_drop_is_kept_and_its_card_says_so(tiny: dict, tmp_path: Path) -> None:
     gate = MetricGate("auroc", 0.01, "relative")
     report = export_model(
-        tiny["path"], tmp_path, calibration_dir=tiny["folder"], variants=[VARIANT], metric_gate=gate
+        tiny["path"],
+        tmp_path,
+        normalize="unit",
+        calibration_dir=tiny["folder"],
+        variants=[VARIANT],
+        metric_gate=gate,
     )
     assert report.result(VARIANT).status == "ok"
     card = read_card(tmp_path / f"tiny.{VARIANT}.tflite")
@@ -122,7 +133,8 @@ def test_the_cli_exits_4_and_names_the_metric(
     from edgexray.cli.main import main
 
     monkeypatch.setitem(VARIANTS, VARIANT, _shifted(_delta_losing_one_positive(tiny)))
-    args = ["export", str(tiny["path"]), "--calibration", str(tiny["folder"]), "-o"]
+    args = ["export", "--normalize", "unit", str(tiny["path"])]
+    args += ["--calibration", str(tiny["folder"]), "-o"]
     args += [str(tmp_path), "--variants", VARIANT, "--min-agreement", "0.5"]
     with pytest.raises(SystemExit) as exited:
         main([*args, "--max-drop", "0.01", "--metric", "sensitivity"])
@@ -142,6 +154,7 @@ def test_the_metric_gate_needs_labelled_images(tiny: dict, tmp_path: Path) -> No
         export_model(
             tiny["path"],
             tmp_path / "out",
+            normalize="unit",
             calibration_dir=unlabelled,
             labels=BINARY,
             variants=[VARIANT],
@@ -153,7 +166,9 @@ def test_retuned_threshold_gives_back_the_full_models_sensitivity(
     tiny: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(VARIANTS, VARIANT, _shifted(4.0))
-    kwargs = dict(calibration_dir=tiny["folder"], variants=[VARIANT], allow_degraded=True)
+    kwargs = dict(
+        normalize="unit", calibration_dir=tiny["folder"], variants=[VARIANT], allow_degraded=True
+    )
     kwargs["metric_gate"] = MetricGate("sensitivity", 0.0)
     plain = export_model(tiny["path"], tmp_path / "plain", **kwargs)
     before = plain.result(VARIANT).parity
@@ -173,6 +188,7 @@ def test_debug_quantization_writes_the_int8_layer_report(tiny: dict, tmp_path: P
     export_model(
         tiny["path"],
         tmp_path,
+        normalize="unit",
         calibration_dir=tiny["folder"],
         variants=["tflite-int8"],
         min_agreement=0.0,
@@ -196,6 +212,7 @@ def test_debug_quantization_writes_the_onnx_layer_report(tiny: dict, tmp_path: P
     export_model(
         tiny["path"],
         tmp_path,
+        normalize="unit",
         calibration_dir=tiny["folder"],
         variants=["onnx-int8"],
         min_agreement=0.0,

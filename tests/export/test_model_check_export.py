@@ -10,10 +10,14 @@ import pytest
 
 pytest.importorskip("tensorflow")
 import keras
+from click.testing import CliRunner
+from edgexray_export.model_check_fit import WEAK_BELOW, ModelCheckConfig, fit_model_check
+from edgexray_export.model_check_layer import HEAD_INPUT, choose_layer
 from edgexray_export.pipeline import export_model
 from synthetic import CLASSES, training_arrays, write_folder
 
 from edgexray import Classifier, ClassifierOptions
+from edgexray.cli.main import cli
 from edgexray.engines import EngineOptions, open_engine
 from edgexray.modelfile import read_card
 
@@ -43,15 +47,50 @@ def exported(tmp_path_factory: pytest.TempPathFactory, calibration: Path) -> dic
     model.fit(x_train, y_train, epochs=8, batch_size=16, verbose=0)
     folder = tmp_path_factory.mktemp("features")
     model.save(folder / "tap.keras")
+    lines: list[str] = []
     report = export_model(
         folder / "tap.keras",
         folder / "out",
+        normalize="unit",
         calibration_dir=calibration,
         calibration_size=48,
         variants=VARIANTS,
         allow_degraded=True,
+        model_check_layer=HEAD_INPUT,
+        progress=lines.append,
     )
-    return {"model": model, "report": report}
+    return {"model": model, "report": report, "progress": lines}
+
+
+def _inverted_pictures_score_higher(path: Path) -> None:
+    """Pictures like the calibration images, upright and inverted, through the Classifier: every
+    one gets an appearance score, and the inverted ones score higher."""
+    # warn: the tiny test pictures are smoother than radiographs; the image checks only flag them.
+    x = training_arrays(CLASSES, 2, 1, seed=9)[0]
+    with Classifier(path, ClassifierOptions(input_check="warn")) as classifier:
+        upright = [classifier.predict((255 * image[..., 0]).astype(np.uint8)) for image in x]
+        inverted = [classifier.predict((255 * (1 - image[..., 0])).astype(np.uint8)) for image in x]
+    upright_scores = [r.input_check.appearance_score for r in upright]
+    inverted_scores = [r.input_check.appearance_score for r in inverted]
+    assert None not in upright_scores + inverted_scores
+    assert np.mean(inverted_scores) > np.mean(upright_scores) + 0.15  # type: ignore[arg-type]
+
+
+def _export_fp32(model: Path, out: Path, calibration: Path, lines: list[str]) -> Path:
+    """tflite-fp32 of `model`, with the export's progress lines appended to `lines`."""
+    report = export_model(
+        model,
+        out,
+        normalize="unit",
+        calibration_dir=calibration,
+        calibration_size=48,
+        variants=["tflite-fp32"],
+        allow_degraded=True,
+        progress=lines.append,
+    )
+    path = report.result("tflite-fp32").path
+    assert path is not None
+    return path
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -82,6 +121,33 @@ def test_every_variant_keeps_both_outputs_and_its_own_model_check(
     assert outputs.features.shape == (6, 12) and np.all(cosine > 0.98), cosine
 
 
+def test_a_threshold_on_few_calibration_images_is_called_weak_at_export_in_the_card_and_info(
+    exported: dict,
+) -> None:
+    """24 calibration images (48 sampled, half held out for parity): under WEAK_BELOW."""
+    warnings = [line for line in exported["progress"] if line.startswith("warning:")]
+    assert len(warnings) == 1 and "rest on 12 held-out of 24 calibration images" in warnings[0]
+    path = exported["report"].result("tflite-fp32").path
+    card = read_card(path)
+    assert card is not None and card.model_check is not None and card.appearance_check is not None
+    for summary in (card.model_check, card.appearance_check):
+        assert summary.notes["calibration_images"] == 24
+        assert "rests on 12 held-out of 24 calibration images" in summary.notes["weak"]
+    shown = CliRunner().invoke(cli, ["info", str(path)])
+    assert shown.exit_code == 0, shown.output
+    lines = [line for line in shown.output.splitlines() if "check:" in line]
+    assert len(lines) == 2 and all("WEAK: the threshold rests on 12 held-out" in x for x in lines)
+
+
+def test_a_threshold_on_enough_calibration_images_is_not_weak() -> None:
+    features = np.random.default_rng(0).normal(size=(WEAK_BELOW, 8))
+    summary = fit_model_check(features)
+    assert summary is not None and summary.notes["calibration_images"] == WEAK_BELOW
+    assert "weak" not in summary.notes and "WEAK" not in summary.describe()
+    fewer = fit_model_check(features[:-1])
+    assert fewer is not None and "WEAK" in fewer.describe()
+
+
 def test_the_int8_model_checks_are_fitted_on_their_own_features(exported: dict) -> None:
     float32 = read_card(exported["report"].result("tflite-fp32").path)
     int8 = read_card(exported["report"].result("tflite-int8-io").path)
@@ -98,16 +164,51 @@ def test_every_variant_carries_the_same_appearance_check_of_the_calibration_imag
     assert len(checks) == len(VARIANTS) and checks[0] is not None
     assert all(check == checks[0] for check in checks)  # fitted once, on the model input
     assert checks[0].feature_dim == 256 and checks[0].fit_images + checks[0].threshold_images == 24
-    # warn: the tiny test pictures are smoother than radiographs; the image checks only flag them.
-    options = ClassifierOptions(input_check="warn")
-    with Classifier(exported["report"].result("onnx-fp32").path, options) as classifier:
-        x = training_arrays(CLASSES, 2, 1, seed=9)[0]  # pictures like the calibration images
-        upright = [classifier.predict((255 * image[..., 0]).astype(np.uint8)) for image in x]
-        inverted = [classifier.predict((255 * (1 - image[..., 0])).astype(np.uint8)) for image in x]
-    upright_scores = [r.input_check.appearance_score for r in upright]
-    inverted_scores = [r.input_check.appearance_score for r in inverted]
-    assert None not in upright_scores + inverted_scores
-    assert np.mean(inverted_scores) > np.mean(upright_scores) + 0.15  # type: ignore[arg-type]
+    _inverted_pictures_score_higher(exported["report"].result("onnx-fp32").path)
+
+
+def test_without_the_flag_export_chooses_the_layer_that_separates_best_and_says_why(
+    exported: dict, tmp_path: Path, calibration: Path
+) -> None:
+    model = exported["model"]
+    model.save(tmp_path / "tap.keras")
+    lines: list[str] = []
+    card = read_card(_export_fp32(tmp_path / "tap.keras", tmp_path / "out", calibration, lines))
+    assert card is not None and card.model_check is not None
+    note = card.model_check.notes["layer_choice"]
+    assert note["chosen"] == "automatically, by separation of generated non-chest images"
+    assert note["non_chest_images"] == 5 * 8 and note["held_out_images"] == 24
+    # The conv, pooling and ReLU maps and the head's input (12-d) were all candidates.
+    names = [layer.name for layer in model.layers if len(layer.output.shape) == 4]
+    assert note["candidates"] == 1 + len(names) - 1  # every map but the input's own
+    winner, runner_up = note, note["runner_up"]
+    assert winner["separation"] >= runner_up["separation"]
+    assert winner["separation"] == round(
+        winner["non_chest_refused"] - winner["held_out_refused"], 4
+    )
+    chosen = [line for line in lines if line.startswith("model check layer:")]
+    assert len(chosen) == 1 and f"{note['layer']}, chosen from" in chosen[0]
+    expected = "pooled features" if note["layer"] == HEAD_INPUT else note["layer"]
+    assert expected in card.model_check.notes["features"]
+
+
+def test_a_model_input_smaller_than_the_old_grid_gets_an_appearance_check(
+    tmp_path: Path, calibration: Path
+) -> None:
+    """12 x 12 pixels, under the 16 x 16 grid the check used to need: the layout is resampled
+    onto the fixed grid at export and on the device, and an inverted picture scores higher."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(tmp_path / "s.keras")
+    lines: list[str] = []
+    path = _export_fp32(tmp_path / "s.keras", tmp_path / "out", calibration, lines)
+    assert not any("grid" in line for line in lines)
+    card = read_card(path)
+    assert card is not None and card.input_height == 12 and card.appearance_check is not None
+    assert card.appearance_check.feature_dim == 256
+    _inverted_pictures_score_higher(path)
 
 
 def test_a_model_without_pooled_features_before_its_head_exports_without_a_check(
@@ -122,6 +223,7 @@ def test_a_model_without_pooled_features_before_its_head_exports_without_a_check
     report = export_model(
         tmp_path / "map.keras",
         tmp_path / "out",
+        normalize="unit",
         calibration_dir=calibration,
         calibration_size=48,
         variants=["tflite-fp32", "onnx-fp32"],
@@ -147,6 +249,7 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
     report = export_model(
         tmp_path / "tap.keras",
         tmp_path / "out",
+        normalize="unit",
         calibration_dir=calibration,
         calibration_size=48,
         variants=["tflite-fp32", "tflite-int8", "onnx-int8"],
@@ -155,6 +258,7 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
         progress=lines.append,
     )
     assert any(f"{conv.name}'s feature map statistics" in line for line in lines)
+    assert not any(line.startswith("model check layer:") for line in lines)  # the flag overrides
     x = training_arrays(CLASSES, 2, 1, seed=9)[0]
     feature_map = np.asarray(keras.Model(model.inputs, conv.output)(x, training=False), np.float64)
     n, h, w, c = feature_map.shape  # 16 x 16: averaged into 8 x 8 cells of 2 x 2
@@ -174,6 +278,10 @@ def test_a_feature_map_layer_gives_its_statistics_in_every_variant(
         assert card is not None and card.model_check is not None
         assert card.model_check.feature_dim == 4 * 8
         assert conv.name in card.model_check.notes["features"]
+        assert card.model_check.notes["layer_choice"] == {
+            "chosen": "by the flag --model-check-layer",
+            "layer": conv.name,
+        }
         engine = open_engine(result.path, EngineOptions(threads=1))
         outputs = engine.infer(x)
         engine.close()
@@ -221,8 +329,24 @@ def test_a_model_check_layer_that_is_not_a_feature_map_is_one_clear_error(
         export_model(
             tmp_path / "tap.keras",
             tmp_path / "out",
+            normalize="unit",
             calibration_dir=calibration,
             calibration_size=48,
             variants=["tflite-fp32"],
             model_check_layer=name,
         )
+
+
+def test_the_leading_preprocessing_is_no_candidate_for_the_model_check() -> None:
+    """A Rescaling layer's output is the image itself (the appearance check's business): the
+    candidates are the head's input and the conv layer's map."""
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(x)
+    x = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 255, (n, 16, 16, 1)).astype(np.float32) for n in (24, 12, 10)]
+    choice = choose_layer(model, *images, ModelCheckConfig())
+    assert choice is not None and choice.candidates == 2
+    assert choice.layer in (None, "conv") and choice.runner_up is not None

@@ -50,13 +50,30 @@ def test_layouts_ignore_exposure_and_contrast_but_not_polarity_or_orientation() 
     np.testing.assert_allclose(appearance_features(1 - x), -layout, atol=1e-4)
     assert np.abs(appearance_features(x[:, ::-1]) - layout).max() > 0.5
     np.testing.assert_array_equal(appearance_features(np.full((1, 16, 16, 1), 0.3)), 0)
-    with pytest.raises(ValueError, match="H and W >= 16"):
-        appearance_features(np.zeros((1, 8, 64, 1)))
+    with pytest.raises(ValueError, match="non-empty"):
+        appearance_features(np.zeros((1, 0, 64, 1)))
 
 
-def test_fitting_needs_room_for_the_grid_and_enough_images() -> None:
+def test_every_input_size_gets_the_same_fixed_grid() -> None:
+    """Inputs smaller than the grid are resampled onto it (the check used to skip them), and a
+    film gives nearly the same layout whatever size the model shrinks it to."""
+    film = _chest_like(np.random.default_rng(3), 96).astype(np.float32)[None, :, :, None]
+    layouts = {
+        side: appearance_features(film[:, :: 96 // side, :: 96 // side]) for side in (8, 12, 96)
+    }
+    assert all(layout.shape == (1, 256) for layout in layouts.values())
+    # The 8 x 8 input: every pixel fills a 2 x 2 square of blocks.
+    square = layouts[8].reshape(16, 16)
+    np.testing.assert_allclose(square[::2, ::2], square[1::2, 1::2], atol=1e-5)
+    for side in (8, 12):
+        correlation = np.corrcoef(layouts[side][0], layouts[96][0])[0, 1]
+        assert correlation > 0.8, (side, correlation)
+
+
+def test_fitting_needs_enough_images_not_room_for_the_grid() -> None:
     rng = np.random.default_rng(0)
-    assert fit_appearance_check(rng.uniform(size=(40, 8, 8, 1))) is None
+    small = fit_appearance_check(rng.uniform(size=(40, 8, 8, 1)))
+    assert small is not None and small.feature_dim == 256
     assert fit_appearance_check(rng.uniform(size=(10, 32, 32, 1))) is None
     summary = fit_appearance_check(rng.uniform(size=(40, 32, 32, 1)))
     assert summary is not None and summary.feature_dim == 256 and summary.components == 19
@@ -196,5 +213,5 @@ def test_the_card_validates_and_seals_the_appearance_check(appearance_model) -> 
         ModelCard.from_dict(data)
     with pytest.raises(CardError, match="schema_version 3"):
         dataclasses.replace(card, schema_version=2, card_sha256=None)
-    with pytest.raises(CardError, match="16x16 layouts"):
-        dataclasses.replace(card, input_height=8, card_sha256=None)
+    # Any input size has the fixed grid's layout, an 8 px one too.
+    assert dataclasses.replace(card, input_height=8, card_sha256=None).appearance_check

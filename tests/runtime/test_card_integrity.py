@@ -119,6 +119,8 @@ EDITS = {
     "appearance_check": fit_appearance_check(
         np.random.default_rng(0).uniform(size=(40, 16, 16, 1)), ModelCheckConfig(components=3)
     ).to_dict(),  # type: ignore[union-attr]
+    # Where export took `normalize` from, left out when None: recording one is an edit too.
+    "normalize_source": "flag --normalize",
 }
 
 
