@@ -19,6 +19,7 @@ from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.dicom_results import dicom_result_options, result_folder_from
 from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     audit_option,
@@ -219,6 +220,7 @@ def _classify_on_ray(
 @ray_options
 @card_override_options
 @dicom_options
+@dicom_result_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -282,6 +284,7 @@ def classify(
         _classify_on_ray(paths, model, ray_run, options, overrides)
         return
     classifier = Classifier(model, options, overrides)
+    dicom_results = result_folder_from(flags, classifier)
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
@@ -335,7 +338,11 @@ def classify(
                     _explain(classifier, prediction, explanations)
                 if auditor:
                     auditor.record(prediction)
-                if prediction.ok:
+                unwritten = dicom_results.write(prediction) if dicom_results else None
+                if unwritten:
+                    click.echo(f"edgexray: no DICOM result: {unwritten}", err=True)
+                    failures += 1
+                elif prediction.ok:
                     successes += 1
                 elif prediction.rejected is not None:
                     rejections += 1
