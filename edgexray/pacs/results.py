@@ -29,7 +29,7 @@ from edgexray.errors import EdgexrayError
 from edgexray.model_identity import ModelIdentity
 from edgexray.pacs import codes
 from edgexray.pacs.settings import ResultSettings
-from edgexray.pacs.uids import new_uid
+from edgexray.pacs.uids import derived_uid
 from edgexray.prediction import Prediction
 from edgexray.preprocessing.input_file import InputFile
 
@@ -123,6 +123,18 @@ def _encoded(dataset: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class _Uids:
+    """The UIDs of one input's results: named by the input, the model and the kind of object, so
+    a result made again (a restart after a crash) is the same instance."""
+
+    root: str
+    seed: tuple[str, ...]
+
+    def of(self, *name: str) -> str:
+        return derived_uid(self.root, *self.seed, *name)
+
+
 class DicomResults:
     """Makes the DICOM results of one model's decisions. Raises ValueError when a label the report
     needs has no finding code (see edgexray.pacs.codes)."""
@@ -133,8 +145,14 @@ class DicomResults:
         self.settings = settings
         self.findings = codes.finding_codes(card.labels, card.task == "binary", settings.codes)
         self.not_for_clinical_use = codes.says_not_for_clinical_use(card.intended_use)
-        #: The device observer of every report: this writer (one UID per process).
-        self.device_uid = new_uid(settings.uid_root)
+        #: The device observer of every report: this model.
+        self.device_uid = derived_uid(settings.uid_root, "device", identity.sha256)
+        # What, besides the input, makes a result: the same input and these give the same UIDs.
+        self._maker = (
+            identity.sha256,
+            identity.card_sha256 or "",
+            ";".join(f"{label}={code}" for label, code in sorted(self.findings.items())),
+        )
 
     def make(
         self, source: InputFile, prediction: Prediction, explanation: Explanation | None = None
@@ -147,9 +165,10 @@ class DicomResults:
         if not is_dicom_decision(prediction):
             raise ResultError(f"{source.name}: no decision on a DICOM image to report")
         header = _header(source)
-        results = [DicomResult("sr", *self._report(header, prediction))]
+        uid = _Uids(self.settings.uid_root, (source.sha256, *self._maker))
+        results = [DicomResult("sr", *self._report(header, prediction, uid))]
         if self.settings.overlay and explanation is not None:
-            results.append(DicomResult("overlay", *self._overlay(header, explanation)))
+            results.append(DicomResult("overlay", *self._overlay(header, explanation, uid)))
         return results
 
     # The SR -----------------------------------------------------------------------------------
@@ -176,7 +195,7 @@ class DicomResults:
             manufacturer=f"{self.settings.manufacturer} {__version__}",
         )
 
-    def _group(self, header: Dataset, prediction: Prediction, label: str) -> Any:
+    def _group(self, header: Dataset, prediction: Prediction, label: str, uid: _Uids) -> Any:
         import highdicom.sr as sr
 
         algorithm = self._algorithm()
@@ -212,7 +231,7 @@ class DicomResults:
             )
         return sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=sr.TrackingIdentifier(
-                uid=new_uid(self.settings.uid_root), identifier=f"{label} finding"
+                uid=uid.of("tracking", label), identifier=f"{label} finding"
             ),
             finding_type=_code(finding),
             algorithm_id=algorithm,
@@ -221,7 +240,7 @@ class DicomResults:
             source_images=[sr.SourceImageForMeasurementGroup.from_source_image(header)],
         )
 
-    def _report(self, header: Dataset, prediction: Prediction) -> tuple[str, bytes]:
+    def _report(self, header: Dataset, prediction: Prediction, uid: _Uids) -> tuple[str, bytes]:
         import highdicom.sr as sr
         from pydicom.sr.codedict import codes as dcm
 
@@ -237,11 +256,11 @@ class DicomResults:
             observation_context=sr.ObservationContext(observer_device_context=observer),
             procedure_reported=_code(codes.CHEST_XRAY),
             imaging_measurements=[
-                self._group(header, prediction, label) for label in self.findings
+                self._group(header, prediction, label, uid) for label in self.findings
             ],
             referenced_images=[header] if _describable(header) else None,
         )
-        instance = self._new_instance(SR_SERIES_NUMBER)
+        instance = self._new_instance(uid, "sr", SR_SERIES_NUMBER)
         document = sr.Comprehensive3DSR(
             evidence=[header],
             content=report[0],
@@ -252,12 +271,12 @@ class DicomResults:
         document.CodingSchemeIdentificationSequence = [_local_scheme()]
         return instance["sop_instance_uid"], _encoded(document)
 
-    def _new_instance(self, series_number: int) -> dict[str, Any]:
+    def _new_instance(self, uid: _Uids, kind: str, series_number: int) -> dict[str, Any]:
         """The identity of a new object, alone in a new series: highdicom's keyword arguments."""
         return {
-            "series_instance_uid": new_uid(self.settings.uid_root),
+            "series_instance_uid": uid.of(kind, "series"),
             "series_number": series_number,
-            "sop_instance_uid": new_uid(self.settings.uid_root),
+            "sop_instance_uid": uid.of(kind, "instance"),
             "instance_number": 1,
             "manufacturer": self.settings.manufacturer,
         }
@@ -270,7 +289,7 @@ class DicomResults:
 
     # The overlay ------------------------------------------------------------------------------
 
-    def _overlay(self, header: Dataset, explanation: Explanation) -> tuple[str, bytes]:
+    def _overlay(self, header: Dataset, explanation: Explanation, uid: _Uids) -> tuple[str, bytes]:
         import numpy as np
         from highdicom.sc import SCImage
 
@@ -278,7 +297,7 @@ class DicomResults:
         orientation = header.get("PatientOrientation") or _DEFAULT_ORIENTATION
         # General Series Laterality is Type 2C: the source's, else empty (a chest is not paired).
         laterality = header.get("Laterality") or None
-        instance = self._new_instance(OVERLAY_SERIES_NUMBER)
+        instance = self._new_instance(uid, "overlay", OVERLAY_SERIES_NUMBER)
         image = SCImage.from_ref_dataset(
             header,
             pixels,

@@ -4,6 +4,7 @@ root)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -27,3 +28,12 @@ def new_uid(root: str = DEFAULT_ROOT) -> str:
     """A new UID under `root` (check_root first)."""
     unique = str(uuid.uuid4().int)
     return f"{root}.{unique}"[:_MAX].rstrip(".")
+
+
+def derived_uid(root: str, *parts: str) -> str:
+    """The UID under `root` named by `parts`: the same parts always give the same UID (a result
+    made again from the same input by the same model is the same instance, which a PACS files
+    once), other parts another. The unique part is a name-based UUID (SHA-256 of the parts, cut
+    to 128 bits) as a decimal number."""
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).digest()
+    return f"{root}.{int.from_bytes(digest[:16], 'big')}"[:_MAX].rstrip(".")
