@@ -267,3 +267,14 @@ def test_an_unknown_calling_ae_or_address_is_rejected(tmp_path, orthanc, nodes):
     )
     assert echoscu(elsewhere.port).returncode != 0
     wait_for(lambda: "not an allowed address" in elsewhere.stderr, 10, "the closed connection")
+
+
+def test_an_object_over_the_size_limit_is_refused_and_kept_nowhere(tmp_path, nodes):
+    big = save(dataset(ramp(1024, 1024, 16), bits_stored=16), tmp_path / "big.dcm")  # 2 MiB
+    node = nodes("PACS@127.0.0.1:9", "--max-object-mb", "1")
+    sent = storescu(node.port, [big])
+    assert sent.returncode != 0  # storescu ends with an error when a store fails
+    wait_for(lambda: "over the limit of 1048576" in node.stderr, 10, "the refusal")
+    assert node.decisions() == [] and list((node.state / "spool").glob("*.dcm")) == []
+    assert storescu(node.port, sample_files()[:1]).returncode == 0  # a small one is taken
+    wait_for(lambda: len(node.decisions()) == 1, 60, "the small object's decision")

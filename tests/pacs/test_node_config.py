@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,13 @@ def test_destinations_and_address_lists_parse():
     assert settings.address_allowed("10.0.4.7") and not settings.address_allowed("10.0.5.7")
     with pytest.raises(ValueError, match="not an IP address"):
         parse_networks(("10.0.4.0/33",))
+
+
+def test_the_node_and_results_modules_import_no_dicom_library_until_used():
+    code = (
+        "import sys, edgexray.cli.dicom_node, edgexray.cli.dicom_results, edgexray.pacs.service, "
+        "edgexray.pacs.probe, edgexray.cli.classify\n"
+        "print(sorted(m for m in ('highdicom', 'pynetdicom', 'pydicom') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
