@@ -278,3 +278,27 @@ def test_an_object_over_the_size_limit_is_refused_and_kept_nowhere(tmp_path, nod
     assert node.decisions() == [] and list((node.state / "spool").glob("*.dcm")) == []
     assert storescu(node.port, sample_files()[:1]).returncode == 0  # a small one is taken
     wait_for(lambda: len(node.decisions()) == 1, 60, "the small object's decision")
+
+
+def test_with_tls_the_node_speaks_only_tls(tmp_path, nodes):
+    import ssl
+
+    from pynetdicom import AE
+
+    openssl = require_command("openssl", "openssl")
+    cert, key = tmp_path / "node.crt", tmp_path / "node.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=edgexray-test", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    node = nodes("PACS@127.0.0.1:9", "--tls-cert", str(cert), "--tls-key", str(key))
+    ae = AE(ae_title=MODALITY_AE)
+    ae.add_requested_context("1.2.840.10008.1.1")
+    context = ssl.create_default_context(cafile=str(cert))
+    assoc = ae.associate("127.0.0.1", node.port, ae_title=NODE_AE, tls_args=(context, "127.0.0.1"))
+    assert assoc.is_established
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+    assert echoscu(node.port).returncode != 0  # in the clear: no association
