@@ -166,9 +166,17 @@ class DicomResults:
             raise ResultError(f"{source.name}: no decision on a DICOM image to report")
         header = _header(source)
         uid = _Uids(self.settings.uid_root, (source.sha256, *self._maker))
-        results = [DicomResult("sr", *self._report(header, prediction, uid))]
-        if self.settings.overlay and explanation is not None:
-            results.append(DicomResult("overlay", *self._overlay(header, explanation, uid)))
+        try:
+            results = [DicomResult("sr", *self._report(header, prediction, uid))]
+            if self.settings.overlay and explanation is not None:
+                results.append(DicomResult("overlay", *self._overlay(header, explanation, uid)))
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # highdicom refuses a source attribute (an invalid Patient's Sex, a malformed date):
+            # one line naming the input, the exception's type only (its text could quote a value).
+            raise ResultError(
+                f"{source.name}: highdicom cannot make a result from this header "
+                f"({type(exc).__name__})"
+            ) from None
         return results
 
     # The SR -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ data copied into the objects and never into any output."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -227,6 +228,13 @@ def test_a_file_changed_since_its_decision_gets_no_result():
         bare = Prediction(path="a.dcm", sha256=None, source={"format": "dicom"})
         with pytest.raises(ResultError, match="no SOPClassUID, SOPInstanceUID"):
             writer.make(input_from_bytes(b"\x00" * 10, "a.dcm"), bare)
+        odd = pydicom.dcmread(SAMPLES / "NORMAL" / "NORMAL_00000.dcm")
+        odd.PatientSex = "Q"  # not M, F or O: highdicom refuses it
+        buffer = io.BytesIO()
+        odd.save_as(buffer)
+        source = input_from_bytes(buffer.getvalue(), "odd.dcm")
+        with pytest.raises(ResultError, match=r"odd.dcm: highdicom cannot make .*\(ValueError\)"):
+            writer.make(source, classifier.predict(source))
         png = Prediction(path="a.png", sha256=prediction.sha256, label="NORMAL")
         with pytest.raises(ResultError, match="no decision on a DICOM image"):
             writer.make(input_from_bytes(data, "a.png"), png)
