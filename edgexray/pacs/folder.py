@@ -36,13 +36,12 @@ def require_pacs_extra() -> None:
 
 
 def explanation_for(classifier: Classifier, source: InputFile) -> Explanation | None:
-    """The heatmap explanation of the decision on `source`, None when the input checks refused
-    it (no map is made of an image the model is not fit to judge)."""
-    from edgexray.explain.explainer import InputRejected
-
+    """The heatmap explanation of the decision on `source`; None when the input checks refused
+    it (no map is made of an image the model is not fit to judge) or the engine failed on the
+    occluded copies (the SR goes without its overlay rather than not at all)."""
     try:
         return classifier.explain(source)
-    except InputRejected:
+    except EdgexrayError:  # InputRejected included
         return None
 
 
