@@ -102,3 +102,19 @@ def test_the_node_and_results_modules_import_no_dicom_library_until_used():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("environ", "outcome"),
+    [({}, pytest.skip.Exception), ({"CI": "true"}, pytest.fail.Exception)],
+    ids=["newcomer-skips", "ci-fails"],
+)
+def test_without_orthanc_a_newcomer_skips_and_ci_fails(environ, outcome):
+    from system_commands import require_command
+
+    # Any outcome is caught, so that a skip where a failure is due fails this test (a skip
+    # escaping pytest.raises(Failed) would only skip it).
+    with pytest.raises(BaseException, match=r"apt-get install orthanc") as caught:
+        require_command("no-such-orthanc-binary", "orthanc", environ)
+    assert caught.type is outcome
+    assert require_command("sh", "dash", environ).endswith("sh")  # present: its path
