@@ -199,7 +199,8 @@ def test_a_node_killed_mid_association_loses_nothing_and_sends_nothing_twice(
 ):
     files = copies(tmp_path / "images", 24)
     state = tmp_path / "state"
-    node = nodes(orthanc.destination, state=state)
+    audit = ["--audit", str(tmp_path / "audit.jsonl")]
+    node = nodes(orthanc.destination, *audit, state=state)
     log = tmp_path / "storescu.log"
     with log.open("w") as output:
         modality = subprocess.Popen(
@@ -215,7 +216,7 @@ def test_a_node_killed_mid_association_loses_nothing_and_sends_nothing_twice(
     spooled = list((state / "spool").glob("*.dcm"))
     # The kill came with objects acknowledged and not yet decided, and some not yet sent.
     assert spooled and len(stored) < len(files), (len(stored), len(decided_before))
-    restarted = nodes(orthanc.destination, state=state)
+    restarted = nodes(orthanc.destination, *audit, state=state)
     # The modality sends again what it was not told was stored, and two it was (a retry).
     again = [f for f in files if str(f) not in stored] + [Path(p) for p in stored[:2]]
     resent = storescu(restarted.port, again)
@@ -229,6 +230,9 @@ def test_a_node_killed_mid_association_loses_nothing_and_sends_nothing_twice(
     assert set(probabilities) == sources
     assert all(len(p) == 1 for p in probabilities.values())  # one SR per image in the PACS
     assert len(set(restarted.sent())) == len(restarted.sent())
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    audited = sorted(json.loads(line)["decision_id"] for line in lines)
+    assert audited == sorted(d["decision_id"] for d in restarted.decisions())  # each once
 
 
 def test_a_malformed_object_is_accepted_recorded_and_the_node_goes_on(tmp_path, orthanc, nodes):
