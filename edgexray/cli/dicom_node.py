@@ -151,7 +151,7 @@ def dicom_node(
     """
     from edgexray.pacs.folder import require_pacs_extra
 
-    require_pacs_extra()
+    require_pacs_extra("highdicom", "pynetdicom")
     if (tls_cert is None) != (tls_key is None) or (tls_ca is not None and tls_cert is None):
         raise click.UsageError("TLS needs --tls-cert and --tls-key (and --tls-ca only with them)")
     try:

@@ -25,14 +25,16 @@ class MissingExtraError(EdgexrayError):
     """A feature needs an optional extra that is not installed."""
 
 
-def require_pacs_extra() -> None:
-    """MissingExtraError (one line, exit 1) when highdicom is not installed."""
+def require_pacs_extra(*modules: str) -> None:
+    """MissingExtraError (one line, exit 1) when one of `modules` (default: highdicom) is not
+    installed."""
     import importlib.util
 
-    if importlib.util.find_spec("highdicom") is None:
-        raise MissingExtraError(
-            "DICOM results need highdicom, which is not installed: pip install 'edgexray[pacs]'"
-        )
+    for module in modules or ("highdicom",):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(
+                f"this needs {module}, which is not installed: pip install 'edgexray[pacs]'"
+            )
 
 
 def explanation_for(classifier: Classifier, source: InputFile) -> Explanation | None:

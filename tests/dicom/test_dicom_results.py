@@ -22,6 +22,7 @@ from system_commands import require_command
 from edgexray.cli import exit_codes
 from edgexray.cli.main import cli
 from edgexray.demo import default_model
+from edgexray.errors import EdgexrayError
 from edgexray.pacs.codes import Code, says_not_for_clinical_use
 from edgexray.pacs.results import DicomResults, ResultError
 from edgexray.pacs.settings import ResultSettings
@@ -249,3 +250,19 @@ def test_uids_and_codes():
     assert Code.parse("SCT:233604007:Pneumonia") == Code("SCT", "233604007", "Pneumonia")
     assert says_not_for_clinical_use("Not validated for clinical use.")
     assert not says_not_for_clinical_use("Cleared for clinical use in adults.")
+
+
+def test_without_the_pacs_extra_one_line_names_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "highdicom" else real(name, *a),
+    )
+    result = CliRunner().invoke(cli, ["classify", str(SAMPLES), "--dicom-sr", "out"])
+    assert isinstance(result.exception, EdgexrayError)
+    assert str(result.exception) == (
+        "this needs highdicom, which is not installed: pip install 'edgexray[pacs]'"
+    )
