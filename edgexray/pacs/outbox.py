@@ -162,7 +162,13 @@ class Sender:
         filed = refused = 0
         try:
             for path, dataset in zip(waiting, datasets, strict=True):
-                status = assoc.send_c_store(dataset)
+                try:
+                    status = assoc.send_c_store(dataset)
+                except ValueError:  # the PACS accepted no presentation context for this class
+                    self.report(f"{self.destination} takes no {dataset.SOPClassUID.name}")
+                    self.outbox.refuse(path)
+                    refused += 1
+                    continue
                 code = int(status.Status) if "Status" in status else None
                 if code is None:  # no answer: the association failed
                     return SendOutcome(filed, refused, f"{self.destination}: no answer to C-STORE")
@@ -185,7 +191,11 @@ class Sender:
         the wait is over; after a failed round the wait doubles, up to `retry_max_s`."""
         wait = retry_s
         while not stop.is_set():
-            outcome = self.send_round()
+            try:
+                outcome = self.send_round()
+            except (OSError, RuntimeError, ValueError) as exc:  # a damaged outbox file, a
+                # network error inside pynetdicom: the sender must not die, the node goes on
+                outcome = SendOutcome(unreachable=f"sending failed ({type(exc).__name__})")
             if outcome.unreachable is not None:
                 self.report(f"{outcome.unreachable}; trying again in {wait:g} s")
                 stop.wait(wait)
