@@ -19,6 +19,7 @@ from edgexray import exit_codes
 from edgexray.audit import RunAudit
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.cli.dicom_results import dicom_result_options, result_folder_from
 from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     audit_option,
@@ -220,6 +221,7 @@ def _classify_on_ray(
 @ray_options
 @card_override_options
 @dicom_options
+@dicom_result_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -288,6 +290,7 @@ def classify(
     replaced = classifier.identity.describe_overrides()
     if replaced is not None:  # the table and CSV have no model column: say it once here
         click.echo(f"edgexray: card values replaced: {replaced}", err=True)
+    dicom_results = result_folder_from(flags, classifier)
     if explain_only is not None and explain_only not in classifier.labels:
         raise click.BadParameter(
             f"{explain_only!r} is not one of the model's labels: {', '.join(classifier.labels)}",
@@ -341,7 +344,11 @@ def classify(
                     _explain(classifier, prediction, explanations)
                 if auditor:
                     auditor.record(prediction)
-                if prediction.ok:
+                unwritten = dicom_results.write(prediction) if dicom_results else None
+                if unwritten:
+                    click.echo(f"edgexray: no DICOM result: {unwritten}", err=True)
+                    failures += 1
+                elif prediction.ok:
                     successes += 1
                 elif prediction.rejected is not None:
                     rejections += 1

@@ -33,6 +33,7 @@ COMMANDS = {
     "explain": "edgexray.cli.explain:explain",
     "serve": "edgexray.cli.serve:serve [serve]",
     "watch": "edgexray.cli.watch:watch",
+    "dicom-node": "edgexray.cli.dicom_node:dicom_node [pacs]",
     "config": "edgexray.cli.config:config",
     "doctor": "edgexray.cli.doctor:doctor",
 }

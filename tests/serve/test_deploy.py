@@ -13,7 +13,9 @@ import pytest
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
-@pytest.mark.parametrize("unit", ["edgexray-serve.service", "edgexray-watch.service"])
+@pytest.mark.parametrize(
+    "unit", ["edgexray-serve.service", "edgexray-watch.service", "edgexray-dicom-node.service"]
+)
 def test_units_run_hardened_as_a_dedicated_user(unit: str) -> None:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
@@ -30,7 +32,7 @@ def test_units_run_hardened_as_a_dedicated_user(unit: str) -> None:
         "CapabilityBoundingSet": "",
     }.items():
         assert service[key] == value, key
-    assert service["ExecStart"].split()[1] in ("serve", "watch")
+    assert service["ExecStart"].split()[1] in ("serve", "watch", "dicom-node")
 
 
 def test_the_example_configuration_is_accepted_by_every_command(tmp_path: Path) -> None:
@@ -43,3 +45,4 @@ def test_the_example_configuration_is_accepted_by_every_command(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "/etc/edgexray/token" in done.stdout
     assert "/var/lib/edgexray/results.jsonl" in done.stdout
+    assert "ORTHANC@10.0.4.20:4242" in done.stdout  # [dicom-node]
