@@ -135,7 +135,15 @@ def test_a_corrupt_file_among_good_ones_gets_422_and_the_others_their_labels(
     assert records[0]["path"] == "NORMAL_01.png"
     assert set(records[0]["probabilities"]) == {"NORMAL", "PNEUMONIA"}
     assert records[2]["error"].startswith("broken.png: ")
-    assert "edgexray-serve" not in records[2]["error"]  # the private copy's name does not leak
+    # The error record names the upload's bytes and the model asked, like every other record.
+    assert records[2]["sha256"] == hashlib.sha256(corrupt.read_bytes()).hexdigest()
+    assert records[2]["model"] == records[0]["model"]
+    assert records[2]["model"]["sha256"] == client_model_sha256(server)
+
+
+def client_model_sha256(server: ServerProcess) -> str:
+    with server.client() as client:
+        return str(client.get("/v1/model").json()["sha256"])
 
 
 def test_the_record_is_the_one_classify_writes(server: ServerProcess) -> None:
@@ -475,3 +483,4 @@ def test_serve_audits_every_decision_before_answering(tmp_path: Path) -> None:
     assert lines[0]["input"] == {"name": sample("PNEUMONIA").name, "sha256": good.json()["sha256"]}
     assert lines[0]["model"]["variant"] == "tflite-int8"
     assert lines[1]["label"] is None and lines[1]["error"].startswith("bad.png: ")
+    assert lines[1]["model"] == lines[0]["model"]

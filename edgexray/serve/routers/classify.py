@@ -82,7 +82,6 @@ def _classify_and_audit(
         service.audit.record(
             classified.prediction,
             request_id=request_id,
-            input_sha256=classified.input_sha256,
             latency_s=classified.seconds,
             mode="serve",
         )
