@@ -12,11 +12,10 @@ from edgexray import __version__
 from edgexray.audit import AuditLog
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
-from edgexray.serve.response_counter import ResponseCounter
-from edgexray.serve.routers import classify, health, metrics, model, screen
+from edgexray.serve.routes import open_routes, protected_routes
 from edgexray.serve.served_model import ServedModel
 from edgexray.serve.service import Service
-from edgexray.serve.service_metrics import ServiceMetrics
+from edgexray.serve.service_metrics import ResponseCounter, ServiceMetrics
 from edgexray.serve.settings import ServeSettings
 from edgexray.serve.upload_limit import UploadLimit
 
@@ -61,6 +60,6 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
     # Added last, so it is outside the upload limit and counts its 413s too.
     app.add_middleware(ResponseCounter)
     install_error_handlers(app)
-    for router in (health.router, model.router, classify.router, metrics.router, screen.router):
-        app.include_router(router)
+    app.include_router(open_routes)
+    app.include_router(protected_routes)
     return app

@@ -257,8 +257,7 @@ def test_an_unexpected_error_is_counted_as_500() -> None:
     import asyncio
     from types import SimpleNamespace
 
-    from edgexray.serve.response_counter import ResponseCounter
-    from edgexray.serve.service_metrics import ServiceMetrics
+    from edgexray.serve.service_metrics import ResponseCounter, ServiceMetrics
 
     metrics = ServiceMetrics("m:v:0", "m", "v", "0" * 64)
     scope = {"type": "http", "state": {"service": SimpleNamespace(metrics=metrics)}}

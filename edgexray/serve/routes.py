@@ -1,13 +1,18 @@
-"""POST /v1/classify: one uploaded image in, the record `classify --format json` writes out."""
+"""The HTTP API, every path and what it answers: the kiosk screen and its files (open), /healthz
+and /readyz (open: they say nothing about the model), and behind the token GET /v1/model,
+GET /metrics and POST /v1/classify (one uploaded image in, the record `classify --format json`
+writes out, through the bounded inference queue, audited before it is answered)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import IO, Annotated
+from importlib.resources import files
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from edgexray.audit import new_id
 from edgexray.preprocessing.transform import DISPLAY_SIDE
@@ -17,14 +22,75 @@ from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
 from edgexray.serve.served_model import Classified
 from edgexray.serve.service import Service, ServiceDep
 
-router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_token)])
+#: Answered to anyone: the screen (which asks for the token itself) and the health probes.
+open_routes = APIRouter()
+#: Answered only to a request that carries the service's token.
+protected_routes = APIRouter(dependencies=[Depends(require_token)])
+
+STATIC = files("edgexray.serve") / "static"
+MEDIA_TYPES = {"screen.css": "text/css", "screen.js": "text/javascript"}
 
 # Seconds a client should wait before retrying when the queue is full: about one inference.
 RETRY_AFTER = "1"
 
 
-@router.post(
-    "/classify",
+# The screen: one page with its stylesheet and script, all shipped in the package (no CDN, no
+# build step: it works offline). Everything it shows comes from the API behind the token.
+
+
+@open_routes.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def screen() -> HTMLResponse:
+    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+
+@open_routes.get("/static/{name}", include_in_schema=False)
+async def static(name: str) -> Response:
+    if name not in MEDIA_TYPES:
+        return Response(status_code=404)
+    return Response((STATIC / name).read_bytes(), media_type=MEDIA_TYPES[name])
+
+
+# Health: the process answers (/healthz); the model is loaded and warmed up (/readyz).
+
+
+@open_routes.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@open_routes.get(
+    "/readyz", tags=["health"], responses={503: {"description": "Not ready: starting or stopping"}}
+)
+async def readyz(service: ServiceDep) -> JSONResponse:
+    if service.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"error": "not ready"}, status_code=503)
+
+
+# The model and the service's figures: behind the token, the model's identity is in both.
+
+
+@protected_routes.get("/v1/model", tags=["model"])
+async def model(service: ServiceDep) -> dict[str, Any]:
+    """The card of the model being served, its file hash, engine and signer."""
+    return service.model.describe()
+
+
+@protected_routes.get("/metrics", tags=["metrics"], response_class=Response)
+async def metrics(service: ServiceDep) -> Response:
+    """The Prometheus text format."""
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Classification.
+
+# Seconds a client should wait before retrying when the queue is full: about one inference.
+RETRY_AFTER = "1"
+
+
+@protected_routes.post(
+    "/v1/classify",
+    tags=["classify"],
     responses={
         401: {"description": "Missing or wrong bearer token"},
         413: {"description": "Upload larger than the server's limit"},
