@@ -3,30 +3,19 @@ a setting it cannot honour."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
-def is_loopback(host: str) -> bool:
-    """True when `host` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
 @dataclass(frozen=True)
 class ServeSettings:
-    """host/port: where to listen. token: the bearer token clients must send (None: no auth, only
-    allowed on a loopback address or with insecure_no_auth). max_upload_bytes: the largest request
-    body accepted (413 past it). workers: inference threads. queue_size: inferences that may wait
-    for a worker; past workers + queue_size, requests get 503. request_timeout: seconds a request
-    may wait for its inference (504 past it). audit: the audit log file, if any."""
+    """host/port: where to listen. token: the bearer token clients must send; None (no auth) only
+    with insecure_no_auth, the one way to run open. max_upload_bytes: the largest request body
+    accepted (413 past it). workers: inference threads. queue_size: inferences that may wait for a
+    worker; past workers + queue_size, requests get 503. request_timeout: seconds a request may
+    wait for its inference (504 past it). audit: the audit log file, if any."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -51,8 +40,10 @@ class ServeSettings:
             raise ValueError(f"request timeout must be positive, got {self.request_timeout}")
         if self.token is not None and not self.token.strip():
             raise ValueError("the token is empty")
-        if self.token is None and not self.insecure_no_auth and not is_loopback(self.host):
+        if self.token is None and not self.insecure_no_auth:
+            raise ValueError("a token is required: give one, or --insecure-no-auth to run open")
+        if self.token is not None and self.insecure_no_auth:
             raise ValueError(
-                f"refusing to listen on {self.host} without a token: give --token-file (or "
-                "EDGEXRAY_SERVE_TOKEN), or --insecure-no-auth if the network is trusted"
+                "--insecure-no-auth runs without a token, but one is configured (--token-file "
+                "or EDGEXRAY_SERVE_TOKEN): give one or the other"
             )

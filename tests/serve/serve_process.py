@@ -64,8 +64,10 @@ def running_server(
     """Start `edgexray serve -m MODEL --port P ARGS` (with `token` in the environment), wait until
     /healthz answers, stop it with SIGTERM at the end."""
     port = free_port()
-    env = dict(os.environ, EDGEXRAY_THREADS="1")
+    # A token serve makes for itself lands in the test's folder, never in the user's.
+    env = dict(os.environ, EDGEXRAY_THREADS="1", XDG_STATE_HOME=str(tmp_path / "xdg-state"))
     env.pop("EDGEXRAY_SERVE_TOKEN", None)
+    env.pop("STATE_DIRECTORY", None)
     if token is not None:
         env["EDGEXRAY_SERVE_TOKEN"] = token
     log = tmp_path / f"serve-{port}.log"
