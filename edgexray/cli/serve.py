@@ -53,6 +53,15 @@ def _require_extra() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A name clients may reach the server by (the request's Host header), besides localhost, "
+    "127.0.0.1, [::1] and --host; *.example.org for its subdomains. Repeatable. Any other Host "
+    "is refused (400): DNS rebinding.",
+)
+@click.option(
     "--token-file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -118,6 +127,7 @@ def serve(
     model: Path | None,
     host: str,
     port: int,
+    allow_hosts: tuple[str, ...],
     token_file: Path | None,
     new_token: Path | None,
     state_dir: Path | None,
@@ -160,6 +170,7 @@ def serve(
             queue_size=queue_size,
             request_timeout=request_timeout,
             audit=audit,
+            allow_hosts=allow_hosts,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

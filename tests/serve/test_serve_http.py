@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from serve_process import (
     TOKEN,
     ServerProcess,
     large_jpeg,
+    raw_request,
     running_server,
     sample,
     serve_command,
@@ -277,17 +277,6 @@ def test_an_unexpected_error_is_counted_as_500() -> None:
 # Limits -------------------------------------------------------------------------------------------
 
 
-def _raw_request(port: int, head: str, *pieces: bytes) -> str:
-    """Send a request by hand, its pieces a moment apart (so the server reads the first one on its
-    own), and return the status line of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head.encode())
-        for piece in pieces:
-            sock.sendall(piece)
-            time.sleep(0.2)
-        return sock.recv(65536).decode("latin-1").split("\r\n", 1)[0]
-
-
 def test_uploads_past_the_limit_are_413_without_reading_the_rest(tmp_path: Path) -> None:
     with running_server(tmp_path, "--max-upload-mb", "0.1") as process:
         with process.client() as client:
@@ -304,14 +293,14 @@ def test_uploads_past_the_limit_are_413_without_reading_the_rest(tmp_path: Path)
 
 
 _UPLOAD_HEAD = (
-    f"POST /v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+    f"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
     "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n"
 )
 
 
 def _announce_a_gigabyte(port: int) -> str:
     """An upload announcing 1 GB that sends 10 bytes; the answer's status line."""
-    return _raw_request(port, _UPLOAD_HEAD, b"--b\r\n1234")
+    return raw_request(port, _UPLOAD_HEAD, b"--b\r\n1234")
 
 
 def _send_chunks_past_the_limit(port: int) -> str:
@@ -325,7 +314,7 @@ def _send_chunks_past_the_limit(port: int) -> str:
     chunks = [part_head] + [b"x" * 8192] * 16
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
     head = _UPLOAD_HEAD.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
-    return _raw_request(port, head, chunked[:9000], chunked[9000:])
+    return raw_request(port, head, chunked[:9000], chunked[9000:])
 
 
 def test_an_oversized_upload_without_the_token_is_401_not_413(tmp_path: Path) -> None:
@@ -334,10 +323,10 @@ def test_an_oversized_upload_without_the_token_is_401_not_413(tmp_path: Path) ->
     wrong = _UPLOAD_HEAD.replace(TOKEN, "not-the-token")
     with running_server(tmp_path, "--max-upload-mb", "0.1") as process:
         for head in (stranger, wrong):
-            assert _raw_request(process.port, head, b"--b\r\n1234").startswith("HTTP/1.1 401 ")
+            assert raw_request(process.port, head, b"--b\r\n1234").startswith("HTTP/1.1 401 ")
             chunked = head.replace("Content-Length: 1000000000", "Transfer-Encoding: chunked")
             body = b"%x\r\n%s\r\n" % (200_000, b"x" * 200_000)
-            assert _raw_request(process.port, chunked, body).startswith("HTTP/1.1 401 ")
+            assert raw_request(process.port, chunked, body).startswith("HTTP/1.1 401 ")
         # With the token, the same uploads are 413.
         assert _announce_a_gigabyte(process.port).startswith("HTTP/1.1 413 ")
 

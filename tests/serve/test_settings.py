@@ -38,3 +38,21 @@ def test_bad_values_are_refused(changes: dict[str, object]) -> None:
 
 def test_the_token_is_not_in_the_repr() -> None:
     assert "secret" not in repr(ServeSettings(token="secret"))
+
+
+def test_the_allowed_hosts_are_loopback_the_bound_address_and_the_names_added() -> None:
+    settings = ServeSettings(host="::", token="t", allow_hosts=("Kiosk.Local", "*.ward.example"))
+    assert settings.allowed_hosts == (
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "[::]",
+        "kiosk.local",
+        "*.ward.example",
+    )
+
+
+@pytest.mark.parametrize("name", ["*", "http://kiosk", "kiosk:8080", "kiosk/x", "", "a..b"])
+def test_an_allowed_host_that_is_not_a_name_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="not a host name or address"):
+        ServeSettings(token="t", allow_hosts=(name,))
