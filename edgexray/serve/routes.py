@@ -18,7 +18,7 @@ from edgexray.audit import new_id
 from edgexray.preprocessing.transform import DISPLAY_SIDE
 from edgexray.serve.auth import require_token
 from edgexray.serve.error_responses import error_response
-from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
+from edgexray.serve.inference_queue import Delivery, InferenceTimeout, QueueFull
 from edgexray.serve.served_model import Classified
 from edgexray.serve.service import Service, ServiceDep
 
@@ -139,18 +139,27 @@ class Asked:
 
 
 def _classify_and_audit(
-    service: Service, upload: IO[bytes], filename: str, asked: Asked, request_id: str
+    service: Service,
+    upload: IO[bytes],
+    filename: str,
+    asked: Asked,
+    request_id: str,
+    delivery: Delivery,
 ) -> Classified:
-    """The worker thread's job: classify, then write the audit line (fsync included) before the
-    answer goes out, so no answer is given that the audit log does not hold."""
+    """The worker thread's job: classify, settle whether the answer will be delivered, then write
+    the audit line (fsync included) before the answer goes out, so no answer is given that the
+    audit log does not hold. `delivered: false` marks a decision the client never got: its request
+    was answered 504 (or went away) while this job ran."""
     classified = service.model.classify_upload(upload, filename, asked.explain, asked.preview)
+    delivered = delivery.commit()
     if service.audit is not None:
-        service.audit.record(
+        entry = service.audit.entry(
             classified.prediction,
             request_id=request_id,
             latency_s=classified.seconds,
             mode="serve",
         )
+        service.audit.append([{**entry, "delivered": delivered}])
     return classified
 
 
@@ -163,7 +172,9 @@ async def _classify(
     filename = file.filename or "upload"
     try:
         classified = await service.queue.run(
-            lambda: _classify_and_audit(service, file.file, filename, asked, request_id)
+            lambda delivery: _classify_and_audit(
+                service, file.file, filename, asked, request_id, delivery
+            )
         )
     except QueueFull:
         return "queue_full", error_response(

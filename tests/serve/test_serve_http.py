@@ -390,6 +390,48 @@ def test_an_inference_past_the_timeout_is_504(tmp_path: Path) -> None:
         assert client.get("/readyz").status_code == 200
 
 
+def _audit_lines(audit: Path, count: int, timeout: float = 60.0) -> list[dict[str, object]]:
+    """The audit file's lines once it has `count` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = audit.read_text() if audit.exists() else ""
+        lines = [json.loads(line) for line in text.splitlines()]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_after_a_504_the_audit_says_the_decision_was_not_delivered(tmp_path: Path) -> None:
+    """A running job is not stopped by its request's timeout: its audit line says `delivered:
+    false`. A job still waiting in the queue at its timeout never runs: no audit line at all."""
+    audit = tmp_path / "audit.jsonl"
+    slow = {"params": {"explain": 1}, "files": upload(sample("NORMAL", 2))}  # seconds of occlusion
+    args = ["--workers", "1", "--queue-size", "4", "--timeout", "1", "--audit", str(audit)]
+    with running_server(tmp_path, *args) as process:
+        with process.client() as client, ThreadPoolExecutor(2) as pool:
+            running = pool.submit(client.post, "/v1/classify", **slow)
+            deadline = time.monotonic() + 30
+            while _queue_depth(client) < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            waiting = pool.submit(client.post, "/v1/classify", **slow)
+            timed_out = [running.result(), waiting.result()]
+            assert [r.status_code for r in timed_out] == [504, 504]
+            abandoned = _audit_lines(audit, 1)  # written when the running job finishes
+            deadline = time.monotonic() + 30
+            while _queue_depth(client) > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _queue_depth(client) == 0  # the waiting job was dropped, not run behind it
+            good = client.post("/v1/classify", files=upload(sample("NORMAL", 1)))
+            assert good.status_code == 200
+        lines = _audit_lines(audit, 2)
+    assert [line["request_id"] for line in lines] == [
+        timed_out[0].headers["x-request-id"],
+        good.headers["x-request-id"],
+    ]
+    assert abandoned[0]["delivered"] is False and abandoned[0]["label"] == "NORMAL"
+    assert lines[1]["delivered"] is True
+
+
 # Lifetime -----------------------------------------------------------------------------------------
 
 
