@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 pytest.importorskip("fastapi")
 from serve_process import DEMO_MODEL, sample
@@ -82,3 +83,16 @@ def test_error_records_carry_the_upload_and_the_model(
         assert "preview" not in record
     assert unreadable.record()["error"].startswith("bad.png: ")
     assert failed.record()["error"] == "good.png: the engine gave up"
+
+
+def test_a_refusal_by_the_input_checks_carries_the_model_and_its_preview(
+    served: ServedModel,
+) -> None:
+    blank = io.BytesIO()
+    Image.new("L", (512, 512), 128).save(blank, format="PNG")
+    classified = served.classify_upload(io.BytesIO(blank.getvalue()), "blank.png", True, True)
+    record = classified.record()
+    assert record["rejected"] and "label" not in record
+    assert record["model"] == served.classifier.identity.to_record()
+    assert classified.heatmap is None  # no map of an image the model is not fit to judge
+    assert record["preview"].startswith("data:image/png;base64,")  # it was decoded: shown
