@@ -6,7 +6,7 @@ Measures, in one run:
 - in alternating rounds, the same work `classify` does per image in-process (Classifier.predict on
   the sample files: decode, preprocess, inference) and one client's request to the server for the
   same image: the difference of the medians is the server's overhead per request (HTTP, multipart,
-  the spooled copy, hashing, the queue);
+  the queue; see benchmarks/serve_overhead.py for that figure alone);
 - through the server, CLIENTS concurrent clients sending REQUESTS requests: failed requests,
   throughput, p50/p99 latency;
 - the server's resident memory (VmRSS of the server process) after warm-up and after the run.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ from edgexray.cli.options import (
 )
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
-from edgexray.serve.tokens import TOKEN_ENV, resolve_token, write_new_token
+from edgexray.serve.tokens import (
+    STATE_TOKEN_NAME,
+    TOKEN_ENV,
+    Token,
+    configured_token,
+    default_state_dir,
+    state_token,
+    write_new_token,
+)
 from edgexray.signing.rules import TrustRules
 
 
@@ -45,6 +54,15 @@ def _require_extra() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A name clients may reach the server by (the request's Host header), besides localhost, "
+    "127.0.0.1, [::1] and --host; *.example.org for its subdomains. Repeatable. Any other Host "
+    "is refused (400): DNS rebinding.",
+)
+@click.option(
     "--token-file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -59,9 +77,17 @@ def _require_extra() -> None:
     help="Write a new random token to FILE (mode 0600, never overwrites) and exit.",
 )
 @click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Folder where serve keeps the token it makes on first start ({STATE_TOKEN_NAME}, mode "
+    "0600) when none is configured. Default: $STATE_DIRECTORY (systemd), else "
+    "$XDG_STATE_HOME/edgexray, else ~/.local/state/edgexray.",
+)
+@click.option(
     "--insecure-no-auth",
     is_flag=True,
-    help="Allow listening on a non-loopback address without a token.",
+    help="Run without a token: anyone who can reach the address may call the API.",
 )
 @click.option(
     "--max-upload-mb",
@@ -102,8 +128,10 @@ def serve(
     model: Path | None,
     host: str,
     port: int,
+    allow_hosts: tuple[str, ...],
     token_file: Path | None,
     new_token: Path | None,
+    state_dir: Path | None,
     insecure_no_auth: bool,
     max_upload_mb: float,
     workers: int,
@@ -120,26 +148,31 @@ def serve(
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
 
-    A bearer token is required when one is configured (--token-file or the environment); without
-    one the server listens only on a loopback address, unless --insecure-no-auth. Stops cleanly on
-    SIGTERM or Ctrl-C: requests in flight are answered, then exit 0.
+    Every call but /, /healthz and /readyz needs the bearer token: --token-file, else the
+    environment, else the one serve makes on first start in the state folder (--state-dir; the
+    path is printed, never the token). --insecure-no-auth is the only way to run open. Stops
+    cleanly on SIGTERM or Ctrl-C: requests in flight are answered, then exit 0.
     """
     if new_token is not None:
         write_new_token(new_token)
         click.echo(f"edgexray: wrote a new token to {new_token} (mode 0600)", err=True)
         return
     _require_extra()
+    token = configured_token(token_file, os.environ)
+    if token is None and not insecure_no_auth:
+        token = state_token(state_dir or default_state_dir(os.environ))
     try:
         settings = ServeSettings(
             host=host,
             port=port,
-            token=resolve_token(token_file),
+            token=None if token is None else token.value,
             insecure_no_auth=insecure_no_auth,
             max_upload_bytes=int(max_upload_mb * 2**20),
             workers=workers,
             queue_size=queue_size,
             request_timeout=request_timeout,
             audit=audit,
+            allow_hosts=allow_hosts,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -151,9 +184,26 @@ def serve(
         ),
         overrides_from(card_flags),
     )
-    if settings.token is None:
-        click.echo(f"edgexray: no token configured: anyone on {host} may call the API", err=True)
+    _say_where_the_token_is(token, settings)
     _run(settings, classifier)
+
+
+def _say_where_the_token_is(token: Token | None, settings: ServeSettings) -> None:
+    """One line on stderr: where the token is kept (never the token), or that there is none."""
+    if token is None:
+        click.echo(
+            f"edgexray: --insecure-no-auth: no token; anyone who can reach "
+            f"{settings.host}:{settings.port} may call the API",
+            err=True,
+        )
+    elif token.created:
+        click.echo(
+            f"edgexray: made a new token in {token.origin} (mode 0600); clients send it as "
+            "'Authorization: Bearer <token>'",
+            err=True,
+        )
+    else:
+        click.echo(f"edgexray: clients must send the token from {token.origin}", err=True)
 
 
 def _run(settings: ServeSettings, classifier: Classifier) -> None:

@@ -11,7 +11,13 @@ The decision explained is the classifier's own (`predict`'s: input checks, trust
 options), made from one read and one decode of the image, which also give the film under the map.
 """
 
-from edgexray.explain.explainer import Explainable, Explanation, InputRejected, explain
+from edgexray.explain.explainer import (
+    Explainable,
+    Explanation,
+    InputRejected,
+    explain,
+    explain_judged,
+)
 from edgexray.explain.heatmap import HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 
@@ -22,6 +28,7 @@ __all__ = [
     "InputRejected",
     "OcclusionConfig",
     "explain",
+    "explain_judged",
     "occlusion_map",
     "summarize",
 ]

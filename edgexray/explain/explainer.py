@@ -138,16 +138,28 @@ def explain(
     """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion
     through the classifier's own engine. The decision is `predict`'s, input checks, trust policy
     and DICOM options included (Classifier.judge: one read, one decode, which also gives the film
-    under the map); then one engine call for all occluded copies.
+    under the map); then one engine call for all occluded copies (explain_judged).
 
     target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
     the image cannot be read or decoded, InputRejected (its `.prediction` is the refusal) when the
     input checks refuse it, ValueError for a label the model does not have.
     """
+    check_target(target, classifier.card.labels)
+    return explain_judged(classifier, classifier.judge(source, display_side), target, config)
+
+
+def explain_judged(
+    classifier: Explainable,
+    judged: Judged,
+    target: str | None = None,
+    config: OcclusionConfig | None = None,
+) -> Explanation:
+    """The occlusion map of a decision already made (Classifier.judge), for a caller that also
+    shows the film it was made on (serve's preview): the image is not decoded again. Raises
+    InputRejected when the input checks refused it, ValueError for an unknown `target`."""
     card = classifier.card
     check_target(target, card.labels)
     config = config or OcclusionConfig()
-    judged = classifier.judge(source, display_side)
     x = judged.model_input
     if x is None:
         raise InputRejected(judged.prediction)

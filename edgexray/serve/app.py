@@ -7,18 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from edgexray import __version__
 from edgexray.audit import AuditLog
 from edgexray.serve.error_responses import install_error_handlers
 from edgexray.serve.inference_queue import InferenceQueue
-from edgexray.serve.response_counter import ResponseCounter
-from edgexray.serve.routers import classify, health, metrics, model, screen
+from edgexray.serve.request_guards import OriginCheck, UploadLimit
+from edgexray.serve.routes import open_routes, protected_routes
 from edgexray.serve.served_model import ServedModel
 from edgexray.serve.service import Service
-from edgexray.serve.service_metrics import ServiceMetrics
+from edgexray.serve.service_metrics import ResponseCounter, ServiceMetrics
 from edgexray.serve.settings import ServeSettings
-from edgexray.serve.upload_limit import UploadLimit
 
 
 def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
@@ -57,10 +57,16 @@ def create_app(settings: ServeSettings, served: ServedModel) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # Middleware runs outermost first, the reverse of the order added: the response counter (so
+    # it counts every refusal), the Host check (400 for a name not allowed: DNS rebinding), the
+    # Origin check (403 for a foreign page), the upload limit (401/413), then the routes.
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, token=settings.token)
-    # Added last, so it is outside the upload limit and counts its 413s too.
+    app.add_middleware(OriginCheck)
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts), www_redirect=False
+    )
     app.add_middleware(ResponseCounter)
     install_error_handlers(app)
-    for router in (health.router, model.router, classify.router, metrics.router, screen.router):
-        app.include_router(router)
+    app.include_router(open_routes)
+    app.include_router(protected_routes)
     return app

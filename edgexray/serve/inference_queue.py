@@ -1,17 +1,24 @@
 """A bounded queue of inferences, run by worker threads off the event loop.
 
 At most `workers` jobs run at once and at most `queue_size` more wait; past that, `submit` refuses
-at once (the client gets 503 and retries), so memory never grows with the number of clients. A
-request that waits longer than its timeout gets an answer, but its job keeps its place until the
-thread finishes it: the count of pending jobs is always the work really queued.
+at once (the client gets 503 and retries), so memory never grows with the number of clients.
+
+A request that waits longer than its timeout gets its answer (504) at once. A job that has not
+started by then is cancelled: it never runs, and nothing of it is written. A job already running
+cannot be stopped in its thread; it finishes, and its Delivery tells it that its answer will reach
+nobody, so that what it writes (the audit line) says so. Whichever comes first, the job committing
+its answer or the request giving up, settles that once: a job that committed just before the
+timeout is awaited and delivered, never answered 504 behind its back. The count of pending jobs is
+always the work really queued.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -22,6 +29,31 @@ class QueueFull(Exception):
 
 class InferenceTimeout(Exception):
     """The job did not finish within the request's timeout."""
+
+
+class Delivery:
+    """Whether one job's answer reaches its client, settled once, under a lock, by the first of:
+    the job committing its answer (commit, from its worker thread), or the request giving up on
+    it (abandon, at the timeout or when the client goes away)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: Literal["committed", "abandoned"] | None = None
+
+    def _settle(self, state: Literal["committed", "abandoned"]) -> bool:
+        with self._lock:
+            if self._state is None:
+                self._state = state
+            return self._state == state
+
+    def commit(self) -> bool:
+        """The job's answer is ready: True when it will be delivered, False when the request has
+        already been answered without it (504) or has gone."""
+        return self._settle("committed")
+
+    def abandon(self) -> bool:
+        """The request stops waiting: True unless the job has already committed its answer."""
+        return self._settle("abandoned")
 
 
 class InferenceQueue:
@@ -39,21 +71,31 @@ class InferenceQueue:
         self.pending += delta
         self.on_change(self.pending)
 
-    async def run(self, job: Callable[[], T]) -> T:
-        """Run `job` in a worker thread and return its result. Raises QueueFull when the queue is
-        full, InferenceTimeout past the timeout. Call from the event loop only."""
+    async def run(self, job: Callable[[Delivery], T]) -> T:
+        """Run `job(delivery)` in a worker thread and return its result. Raises QueueFull when
+        the queue is full, InferenceTimeout past the timeout (the job cancelled if it had not
+        started, else told by its Delivery). Call from the event loop only."""
         if self.pending >= self.limit:
             raise QueueFull
         loop = asyncio.get_running_loop()
-        future: Future[T] = self._pool.submit(job)
+        delivery = Delivery()
+        future: Future[T] = self._pool.submit(job, delivery)
         self._change(+1)
         # Released when the thread is done (or the job was cancelled before it started), in the
         # loop's thread, so `pending` needs no lock.
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._change, -1))
+        result = asyncio.wrap_future(future)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-        except asyncio.TimeoutError:
-            raise InferenceTimeout from None
+            # asyncio.wait, unlike wait_for, leaves `result` alone at the timeout: a job that
+            # committed its answer just then is still awaited below.
+            await asyncio.wait({result}, timeout=self.timeout)
+        except asyncio.CancelledError:  # the client went away, or the server is stopping
+            if not future.cancel():
+                delivery.abandon()
+            raise
+        if not result.done() and (future.cancel() or delivery.abandon()):
+            raise InferenceTimeout
+        return await result
 
     def close(self) -> None:
         """Wait for running jobs, drop waiting ones."""

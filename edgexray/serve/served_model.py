@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
-import shutil
-import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from PIL import Image
 
 from edgexray.classifier import Classifier
-from edgexray.errors import EdgexrayError, EngineError, ImageError
-from edgexray.explain import InputRejected
+from edgexray.errors import EngineError, ImageError
+from edgexray.explain import explain_judged
 from edgexray.prediction import Prediction
-from edgexray.preprocessing.input_file import display_name
-from edgexray.reference import file_sha256
+from edgexray.preprocessing.input_file import InputFile, input_from_bytes
 
 
 def png_data_url(image: Image.Image) -> str:
@@ -28,10 +24,6 @@ def png_data_url(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-class ExplainUnavailable(EdgexrayError):
-    """This build of edgexray has no heatmaps (Classifier.explain)."""
 
 
 @dataclass(frozen=True)
@@ -46,21 +38,20 @@ class Heatmap:
 
 @dataclass(frozen=True)
 class Classified:
-    """The outcome of one upload: the prediction (or its error), the upload's SHA-256, seconds
-    spent decoding and running the model, and the heatmap when asked."""
+    """The outcome of one upload: the prediction (or its error; either carries the upload's
+    SHA-256 and the model's identity), seconds spent decoding and running the model, and the
+    heatmap and preview when asked."""
 
     prediction: Prediction
-    input_sha256: str
     seconds: float
     heatmap: Heatmap | None = None
     preview: str | None = None
 
     def record(self) -> dict[str, Any]:
-        """The record `classify --format json` writes for the file, plus its SHA-256 and, when
-        asked, the heatmap (`overlay` and `explanation`) and the `preview`. Fields the prediction
-        carries (input check, DICOM identifiers...) pass through as they are."""
+        """The record `classify --format json` writes for the file (Prediction.to_record: its
+        SHA-256 and model identity included) plus, when asked, the heatmap (`overlay` and
+        `explanation`) and the `preview`."""
         record = self.prediction.to_record()
-        record["sha256"] = self.input_sha256
         if self.preview is not None:
             record["preview"] = self.preview
         if self.heatmap is not None:
@@ -75,7 +66,6 @@ class ServedModel:
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
         self.sha256 = classifier.identity.sha256  # of the bytes the engine loaded
-        self.upload_dir = Path(tempfile.mkdtemp(prefix="edgexray-serve-"))
 
     @property
     def name(self) -> str:
@@ -119,51 +109,47 @@ class ServedModel:
     def classify_upload(
         self, upload: IO[bytes], filename: str, explain: bool, preview: bool = False
     ) -> Classified:
-        """Classify one uploaded file (any format `classify` reads). The bytes are copied to a
-        private file first, so the upload goes through exactly the checks a file on disk does. An
-        image that cannot be read comes back as a Prediction with `error`, naming the upload.
-        explain: add the heatmap (for a classified image). preview: add the image as the model saw
-        it (Preprocessor.display) as a PNG data URL, for any image that was decoded: a browser
-        shows it whatever the upload's format (DICOM included)."""
+        """Classify one uploaded file (any format `classify` reads). Its bytes are read once into
+        an InputFile (named, hashed once) and decided from memory, through the checks a file on
+        disk goes through. An image that cannot be read, or that the engine fails on, comes back
+        as a Prediction with `error`, naming the upload and carrying its SHA-256 and the model's
+        identity like every other record. explain: add the heatmap (for a classified image).
+        preview: add the image as the model saw it (the film of the decision's own decode) as a
+        PNG data URL, for any image that was decoded: a browser shows it whatever the upload's
+        format (DICOM included)."""
         started = time.perf_counter()
-        name = display_name(filename or "upload")
-        suffix = "".join(c for c in Path(name).suffix[:12] if c.isalnum() or c == ".")
-        with tempfile.NamedTemporaryFile(dir=self.upload_dir, suffix=suffix) as saved:
-            shutil.copyfileobj(upload, saved, 1 << 20)
-            saved.flush()
-            path = Path(saved.name)
-            digest = file_sha256(path)
-            heatmap = None
-            try:
-                if explain:
-                    prediction, heatmap = self._explained(path)
-                else:
-                    prediction = self.classifier.predict(path)
-            except (ImageError, EngineError) as exc:
-                message = str(exc).replace(display_name(path), name)
-                prediction = Prediction(error=message)
-            shown = (
-                png_data_url(self.classifier.preprocessor.display(path))
-                if preview and prediction.error is None
-                else None
-            )
-        prediction = dataclasses.replace(prediction, path=name)
-        return Classified(prediction, digest, time.perf_counter() - started, heatmap, shown)
-
-    def _explained(self, path: Path) -> tuple[Prediction, Heatmap | None]:
-        """The decision on `path` and its heatmap (Classifier.explain: one read and decode, the
-        checks of `predict`), the overlay as a PNG data URL; no heatmap for an image the input
-        checks refuse."""
-        explain = getattr(self.classifier, "explain", None)
-        if explain is None:
-            raise ExplainUnavailable("heatmaps are not available in this build of edgexray")
+        source = input_from_bytes(upload.read(), filename or "upload")
+        heatmap = film = None
         try:
-            explanation = explain(path)
-        except InputRejected as exc:
-            return exc.prediction, None
-        heatmap = Heatmap(png_data_url(explanation.overlay), explanation.evidence_record())
-        return explanation.prediction, heatmap
+            if explain or preview:
+                # One decode gives the decision, the film for the preview and the map's input.
+                judged = self.classifier.judge(source)
+                prediction, film = judged.prediction, judged.film
+                if explain and judged.model_input is not None:
+                    explanation = explain_judged(self.classifier, judged)
+                    heatmap = Heatmap(
+                        png_data_url(explanation.overlay), explanation.evidence_record()
+                    )
+            else:
+                prediction = self.classifier.predict(source)
+        except ImageError as exc:
+            prediction = self._failed(source, str(exc), exc.source)
+        except EngineError as exc:
+            prediction = self._failed(source, f"{source.name}: {exc}")
+        shown = png_data_url(film) if preview and film is not None else None
+        return Classified(prediction, time.perf_counter() - started, heatmap, shown)
+
+    def _failed(
+        self, source: InputFile, message: str, facts: Mapping[str, Any] | None = None
+    ) -> Prediction:
+        """The error record of an upload: its name, SHA-256 and the model that was asked."""
+        return Prediction(
+            path=source.path,
+            sha256=source.sha256,
+            error=message,
+            source=facts,
+            model=self.classifier.identity,
+        )
 
     def close(self) -> None:
         self.classifier.close()
-        shutil.rmtree(self.upload_dir, ignore_errors=True)

@@ -25,8 +25,9 @@ class Service:
     ready: bool = False
 
 
-def get_service(request: Request) -> Service:
-    """FastAPI dependency: the service of the app that received `request`."""
+async def get_service(request: Request) -> Service:
+    """FastAPI dependency: the service of the app that received `request`. Async (it does not
+    block), so FastAPI calls it in the event loop rather than sending it to a thread."""
     service: Service = request.state.service
     return service
 

@@ -64,8 +64,10 @@ def running_server(
     """Start `edgexray serve -m MODEL --port P ARGS` (with `token` in the environment), wait until
     /healthz answers, stop it with SIGTERM at the end."""
     port = free_port()
-    env = dict(os.environ, EDGEXRAY_THREADS="1")
+    # A token serve makes for itself lands in the test's folder, never in the user's.
+    env = dict(os.environ, EDGEXRAY_THREADS="1", XDG_STATE_HOME=str(tmp_path / "xdg-state"))
     env.pop("EDGEXRAY_SERVE_TOKEN", None)
+    env.pop("STATE_DIRECTORY", None)
     if token is not None:
         env["EDGEXRAY_SERVE_TOKEN"] = token
     log = tmp_path / f"serve-{port}.log"
@@ -117,3 +119,14 @@ def large_jpeg(seed: int, side: int = 2500) -> bytes:
 
 def upload(path: Path) -> dict[str, tuple[str, bytes]]:
     return {"file": (path.name, path.read_bytes())}
+
+
+def raw_request(port: int, head: str, *pieces: bytes) -> str:
+    """Send a request by hand, its pieces a moment apart (so the server reads the first one on its
+    own), and return the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.2)
+        return sock.recv(65536).decode("latin-1").split("\r\n", 1)[0]

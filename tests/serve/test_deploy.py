@@ -13,14 +13,18 @@ import pytest
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
+def _service_section(unit: str) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / unit)
+    return parser["Service"]
+
+
 @pytest.mark.parametrize(
     "unit", ["edgexray-serve.service", "edgexray-watch.service", "edgexray-dicom-node.service"]
 )
 def test_units_run_hardened_as_a_dedicated_user(unit: str) -> None:
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read(DEPLOY / unit)
-    service = parser["Service"]
+    service = _service_section(unit)
     assert service["User"] == "edgexray"
     assert service["Restart"] == "on-failure"
     assert service["KillSignal"] == "SIGTERM"
@@ -43,6 +47,15 @@ def test_the_example_configuration_is_accepted_by_every_command(tmp_path: Path) 
         text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "/etc/edgexray/token" in done.stdout
     assert "/var/lib/edgexray/results.jsonl" in done.stdout
     assert "ORTHANC@10.0.4.20:4242" in done.stdout  # [dicom-node]
+
+
+def test_the_serve_unit_gives_serve_a_state_folder_for_its_token() -> None:
+    """No token file in the configuration: serve makes its token in $STATE_DIRECTORY, which
+    systemd sets from StateDirectory= (and makes writable under ProtectSystem=strict)."""
+    service = _service_section("edgexray-serve.service")
+    assert service["StateDirectory"] == "edgexray"
+    assert "--insecure-no-auth" not in service["ExecStart"]
+    config = (DEPLOY / "edgexray.toml").read_text()
+    assert not any(line.startswith("token-file") for line in config.splitlines())

@@ -1,30 +1,96 @@
-"""POST /v1/classify: one uploaded image in, the record `classify --format json` writes out."""
+"""The HTTP API, every path and what it answers: the kiosk screen and its files (open), /healthz
+and /readyz (open: they say nothing about the model), and behind the token GET /v1/model,
+GET /metrics and POST /v1/classify (one uploaded image in, the record `classify --format json`
+writes out, through the bounded inference queue, audited before it is answered)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import IO, Annotated
+from importlib.resources import files
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from edgexray.audit import new_id
 from edgexray.preprocessing.transform import DISPLAY_SIDE
 from edgexray.serve.auth import require_token
 from edgexray.serve.error_responses import error_response
-from edgexray.serve.inference_queue import InferenceTimeout, QueueFull
+from edgexray.serve.inference_queue import Delivery, InferenceTimeout, QueueFull
 from edgexray.serve.served_model import Classified
 from edgexray.serve.service import Service, ServiceDep
 
-router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_token)])
+#: Answered to anyone: the screen (which asks for the token itself) and the health probes.
+open_routes = APIRouter()
+#: Answered only to a request that carries the service's token.
+protected_routes = APIRouter(dependencies=[Depends(require_token)])
+
+STATIC = files("edgexray.serve") / "static"
+MEDIA_TYPES = {"screen.css": "text/css", "screen.js": "text/javascript"}
 
 # Seconds a client should wait before retrying when the queue is full: about one inference.
 RETRY_AFTER = "1"
 
 
-@router.post(
-    "/classify",
+# The screen: one page with its stylesheet and script, all shipped in the package (no CDN, no
+# build step: it works offline). Everything it shows comes from the API behind the token.
+
+
+@open_routes.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def screen() -> HTMLResponse:
+    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+
+@open_routes.get("/static/{name}", include_in_schema=False)
+async def static(name: str) -> Response:
+    if name not in MEDIA_TYPES:
+        return Response(status_code=404)
+    return Response((STATIC / name).read_bytes(), media_type=MEDIA_TYPES[name])
+
+
+# Health: the process answers (/healthz); the model is loaded and warmed up (/readyz).
+
+
+@open_routes.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@open_routes.get(
+    "/readyz", tags=["health"], responses={503: {"description": "Not ready: starting or stopping"}}
+)
+async def readyz(service: ServiceDep) -> JSONResponse:
+    if service.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"error": "not ready"}, status_code=503)
+
+
+# The model and the service's figures: behind the token, the model's identity is in both.
+
+
+@protected_routes.get("/v1/model", tags=["model"])
+async def model(service: ServiceDep) -> dict[str, Any]:
+    """The card of the model being served, its file hash, engine and signer."""
+    return service.model.describe()
+
+
+@protected_routes.get("/metrics", tags=["metrics"], response_class=Response)
+async def metrics(service: ServiceDep) -> Response:
+    """The Prometheus text format."""
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Classification.
+
+# Seconds a client should wait before retrying when the queue is full: about one inference.
+RETRY_AFTER = "1"
+
+
+@protected_routes.post(
+    "/v1/classify",
+    tags=["classify"],
     responses={
         401: {"description": "Missing or wrong bearer token"},
         413: {"description": "Upload larger than the server's limit"},
@@ -73,19 +139,27 @@ class Asked:
 
 
 def _classify_and_audit(
-    service: Service, upload: IO[bytes], filename: str, asked: Asked, request_id: str
+    service: Service,
+    upload: IO[bytes],
+    filename: str,
+    asked: Asked,
+    request_id: str,
+    delivery: Delivery,
 ) -> Classified:
-    """The worker thread's job: classify, then write the audit line (fsync included) before the
-    answer goes out, so no answer is given that the audit log does not hold."""
+    """The worker thread's job: classify, settle whether the answer will be delivered, then write
+    the audit line (fsync included) before the answer goes out, so no answer is given that the
+    audit log does not hold. `delivered: false` marks a decision the client never got: its request
+    was answered 504 (or went away) while this job ran."""
     classified = service.model.classify_upload(upload, filename, asked.explain, asked.preview)
+    delivered = delivery.commit()
     if service.audit is not None:
-        service.audit.record(
+        entry = service.audit.entry(
             classified.prediction,
             request_id=request_id,
-            input_sha256=classified.input_sha256,
             latency_s=classified.seconds,
             mode="serve",
         )
+        service.audit.append([{**entry, "delivered": delivered}])
     return classified
 
 
@@ -98,7 +172,9 @@ async def _classify(
     filename = file.filename or "upload"
     try:
         classified = await service.queue.run(
-            lambda: _classify_and_audit(service, file.file, filename, asked, request_id)
+            lambda delivery: _classify_and_audit(
+                service, file.file, filename, asked, request_id, delivery
+            )
         )
     except QueueFull:
         return "queue_full", error_response(

@@ -1,1 +1,0 @@
-"""One router per resource: classify, model, health, metrics (and the screen)."""
