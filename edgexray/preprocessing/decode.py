@@ -246,8 +246,7 @@ def decode(
         return _finish(_from_array(source), mode, keep_grey, sample_colour)
     if isinstance(source, Image.Image):
         try:
-            transposed = ImageOps.exif_transpose(source) or source
-            return _finish(transposed, mode, keep_grey, sample_colour)
+            return _finish(_upright(source), mode, keep_grey, sample_colour)
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
     if isinstance(source, (str, os.PathLike)):
@@ -277,7 +276,7 @@ def decode(
             stored = image.size
             box = _draft(image, draft) if draft else None
             image.load()
-            transposed = ImageOps.exif_transpose(image) or image
+            transposed = _upright(image)
             if box is None:
                 stored = transposed.size
             return _finish(transposed, mode, keep_grey, sample_colour, box, stored)
@@ -287,9 +286,22 @@ def decode(
         raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation `image` asks for (1: as stored)."""
+    return int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """`image` turned as its EXIF orientation asks; `image` itself when it asks for nothing
+    (ImageOps.exif_transpose would copy it, ~3 ms of a 2500x2500 JPEG's 36)."""
+    if _orientation(image) == 1:
+        return image
+    return ImageOps.exif_transpose(image) or image
+
+
 def _draft(image: Image.Image, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
     """Ask the decoder for a reduced scale; the box of the whole picture if it took it."""
-    if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+    if _orientation(image) != 1:
         return None  # the box would have to turn with the picture; rare enough to decode in full
     before = image.size
     # None keeps the file's colour mode: a grayscale result is converted later, exactly as in
