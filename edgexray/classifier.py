@@ -333,7 +333,11 @@ class Classifier:
 
     def _item(self, source: ImageInput, film_side: int | None = None) -> _Item:
         """`source` read, decoded, checked and preprocessed; ImageError when it cannot be."""
-        source, name, sha256 = self._read(source)
+        return self._decoded(*self._read(source), film_side)
+
+    def _decoded(
+        self, source: ImageInput, name: str | None, sha256: str | None, film_side: int | None
+    ) -> _Item:
         x, check, facts = self._inspect(source, film_side)
         return _Item(name, sha256, x, None, check, facts.source, facts.film)
 
@@ -389,10 +393,16 @@ class Classifier:
         yield from self._flush(pending)
 
     def _prepare(self, source: ImageInput) -> _Item:
+        """`_item`, or the item of its failure: named, with the SHA-256 of the bytes when they
+        were read (a truncated or corrupt file), so that its record says which bytes failed."""
         try:
-            return self._item(source)
+            source, name, sha256 = self._read(source)
         except ImageError as exc:
             return _Item(_name(source), None, None, str(exc), NOT_CHECKED, exc.source)
+        try:
+            return self._decoded(source, name, sha256, None)
+        except ImageError as exc:
+            return _Item(name, sha256, None, str(exc), NOT_CHECKED, exc.source)
 
     def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Item]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import sys
 import time
@@ -37,11 +36,12 @@ from edgexray.cli.options import (
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
-from edgexray.errors import EdgexrayError, EngineError, ImageError
+from edgexray.errors import EdgexrayError
 from edgexray.explain.explainer import InputRejected
 from edgexray.explain.files import ExplanationFolder
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
+from edgexray.preprocessing.input_file import input_from_bytes
 
 
 def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iterator[Prediction]:
@@ -87,16 +87,13 @@ STDIN = Path("-")
 _RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
-def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
-    """The record for one image read whole from standard input (`classify -`), named "-", and
-    the SHA-256 of the bytes read (for the audit log)."""
+def _stdin_prediction(classifier: Classifier) -> Prediction:
+    """The record for one image read whole from standard input (`classify -`), named "-": as a
+    file's, with the SHA-256 of the bytes read and the model identity, failure included."""
     data = sys.stdin.buffer.read()
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        return dataclasses.replace(classifier.predict(data), path="-"), digest
-    except (ImageError, EngineError) as exc:
-        message = str(exc).removeprefix("image data: ")
-        return Prediction(path="-", error=f"-: {message}"), digest
+    if not data:
+        return Prediction(model=classifier.identity, path="-", error="-: empty")
+    return classifier.predict_batch([input_from_bytes(data, "-")])[0]
 
 
 def ray_address_given(value: str) -> bool:
@@ -311,10 +308,10 @@ def classify(
         output_closed = False
         try:
             if STDIN in paths:
-                prediction, digest = _stdin_prediction(classifier)
+                prediction = _stdin_prediction(classifier)
                 writer.write(prediction)
                 if auditor:
-                    auditor.record(prediction, digest)
+                    auditor.record(prediction)
                 successes, failures = (
                     (successes + 1, failures) if prediction.ok else (successes, failures + 1)
                 )
