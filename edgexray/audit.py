@@ -76,8 +76,8 @@ class AuditLog:
         }
         entry.update({k: v for k, v in record.items() if k not in _DECISION_FIELDS})
         entry.update(
-            label=prediction.label,
-            probabilities=dict(prediction.probabilities),
+            label=record.get("label"),
+            probabilities=record.get("probabilities", {}),
             error=record.get("error"),
             latency_ms=round(latency_s * 1000, 3),
         )

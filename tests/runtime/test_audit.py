@@ -177,3 +177,12 @@ def test_a_log_renamed_by_logrotate_is_reopened_and_no_line_is_lost(carded, tmp_
     assert len(_lines(tmp_path / "audit.jsonl.1")) == 3
     assert len(_lines(tmp_path / "audit.jsonl.2")) == 2
     assert len(_lines(path)) == 1
+
+
+def test_the_audit_line_takes_the_decision_from_the_one_record(tmp_path: Path, monkeypatch) -> None:
+    decided = Prediction(path="a.png", label="A", confidence=0.75, probabilities={"A": 0.75})
+    record = {**decided.to_record(), "label": "B", "probabilities": {"B": 0.5}}
+    monkeypatch.setattr(Prediction, "to_record", lambda self: record)
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        entry = log.entry(decided, request_id="r", latency_s=0.0, mode="classify")
+    assert (entry["label"], entry["probabilities"]) == ("B", {"B": 0.5})
