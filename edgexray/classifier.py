@@ -29,24 +29,18 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
-from edgexray.errors import CardError, EdgexrayError, ImageError, ModelError
+from edgexray.errors import CardError, EdgexrayError, ImageError
 from edgexray.inputcheck import (
     DEFAULT_MODE,
     NOT_CHECKED,
     ImageCheckThresholds,
     InputCheck,
     InputCheckMode,
-    check_image,
     check_mode,
 )
 from edgexray.inputcheck.facts import ImageFacts
 from edgexray.model_identity import ModelIdentity, bytes_sha256, overrides_applied
-from edgexray.modelcheck import (
-    ModelCheckSummary,
-    appearance_finding,
-    model_check_finding,
-    score_features,
-)
+from edgexray.modelcheck import ModelCheckSummary
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Judged, Prediction
@@ -56,6 +50,8 @@ from edgexray.preprocessing.dicom import DicomOptions
 from edgexray.preprocessing.input_file import InputFile, display_name, read_input
 from edgexray.preprocessing.transform import DISPLAY_SIDE, check_reducing_gap
 from edgexray.signing.verify import Signer, TrustPolicy
+from edgexray.stages.pipeline import Pipeline
+from edgexray.stages.stage import Setup
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.explain import Explanation, OcclusionConfig
@@ -148,22 +144,6 @@ class _Item:
         )
 
 
-def _model_check(path: Path, card: ModelCard, engine: Engine) -> ModelCheckSummary | None:
-    """The card's model check when the engine gives the features it reads; ModelError when the
-    card's summary and the model's features output disagree (a card that is not this file's)."""
-    summary = card.model_check
-    if summary is None:
-        return None
-    width = engine.features.shape[-1] if engine.features is not None else None
-    if width != summary.feature_dim:
-        found = "no features output" if engine.features is None else f"{width} features"
-        raise ModelError(
-            f"{path}: the card's model check reads {summary.feature_dim} pooled features; "
-            f"the model has {found}"
-        )
-    return summary
-
-
 def _name(source: object) -> str | None:
     if isinstance(source, InputFile):
         return source.path
@@ -232,8 +212,17 @@ class Classifier:
             self.options.reducing_gap,
             self.options.dicom,
         )
+        features = self.engine.features
+        setup = Setup(
+            self.card,
+            self.options.image_checks,
+            None if features is None else features.shape[-1],
+            str(self.path),
+        )
+        #: The checks between decode and decision, configured once for this model and mode.
+        self.pipeline = Pipeline.configure(setup, self.options.input_check)
         #: The model check (card schema 2, a model exported with pooled features), or None.
-        self.model_check: ModelCheckSummary | None = _model_check(self.path, self.card, self.engine)
+        self.model_check: ModelCheckSummary | None = self.pipeline.summary("model")
         self._lock = threading.Lock()
 
     @property
@@ -260,23 +249,16 @@ class Classifier:
             )
         with self._lock:
             outputs = self.engine.infer(batch)
-        features = outputs.features if self.model_check is not None else None
+        features = outputs.features if self.pipeline.needs_features else None
         return to_probabilities(outputs.prediction, self.card), features
 
     def _model_checked(
         self, checks: list[InputCheck], features: np.ndarray | None
     ) -> list[InputCheck]:
-        """The input checks with the model check's score (and finding) added, per image."""
-        mode = self.options.input_check
-        summary = self.model_check
-        if summary is None or features is None or mode == "off":
-            return checks
-        scores = score_features(summary, features)
+        """The input checks after the pipeline's stages that read the pooled features."""
+        rows = [None] * len(checks) if features is None else list(features)
         return [
-            check.with_model_check(
-                float(score), summary.threshold, model_check_finding(summary, float(score)), mode
-            )
-            for check, score in zip(checks, scores, strict=True)
+            self.pipeline.after_engine(check, row) for check, row in zip(checks, rows, strict=True)
         ]
 
     def _predictions(
@@ -302,25 +284,14 @@ class Classifier:
     def _inspect(
         self, source: ImageInput, film_side: int | None = None
     ) -> tuple[np.ndarray | None, InputCheck, ImageFacts]:
-        """The model input for `source` (None when the checks reject it), its input check and the
-        facts of its one decode (what its result records about the file; the film with
-        `film_side`)."""
-        mode = self.options.input_check
-        inspected = self.preprocessor.inspect(source, mode != "off", film_side)
-        if mode == "off":
-            return self.preprocessor.normalize_pixels(inspected.pixels), NOT_CHECKED, inspected
-        check = InputCheck.from_findings(check_image(inspected, self.options.image_checks), mode)
-        if check.rejected:
-            return None, check, inspected
-        x = self.preprocessor.normalize_pixels(inspected.pixels)
-        summary = self.card.appearance_check
-        if summary is not None:
-            # Before inference: an input laid out unlike the calibration images is not run.
-            score, finding = appearance_finding(summary, x)
-            check = check.with_appearance_check(score, summary.threshold, finding, mode)
-            if check.rejected:
-                return None, check, inspected
-        return x, check, inspected
+        """The model input for `source` (None when the checks reject it), its input check (the
+        pipeline's stages before the engine) and the facts of its one decode (what its result
+        records about the file; the film with `film_side`)."""
+        sample_colour = self.options.input_check != "off"
+        facts = self.preprocessor.inspect(source, sample_colour, film_side)
+        x = self.preprocessor.normalize_pixels(facts.pixels)
+        check = self.pipeline.before_engine(facts, x)
+        return (None if check.rejected else x), check, facts
 
     def _read(self, source: ImageInput) -> tuple[ImageInput, str | None, str | None]:
         """(what to decode, its name, its SHA-256): a path is read once, here (read_input), and
