@@ -52,18 +52,31 @@ class ImageStage:
 
 
 @dataclass(frozen=True)
-class AppearanceStage:
+class _SummaryStage:
+    """A check scored against a summary the card carries (`card_field`), in the checking modes."""
+
+    summary: ModelCheckSummary
+    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+    card_field: ClassVar[str]
+
+    @classmethod
+    def _summary(cls, setup: Setup) -> ModelCheckSummary | None:
+        summary: ModelCheckSummary | None = getattr(setup.card, cls.card_field)
+        return summary
+
+
+@dataclass(frozen=True)
+class AppearanceStage(_SummaryStage):
     """The appearance check (card field `appearance_check`): the model input's coarse layout,
     before inference, so that an input laid out unlike the calibration images is not run."""
 
-    summary: ModelCheckSummary
     name: ClassVar[str] = "appearance"
     phase: ClassVar[Phase] = "decoded"
-    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+    card_field: ClassVar[str] = "appearance_check"
 
     @classmethod
     def configure(cls, setup: Setup) -> AppearanceStage | None:
-        summary = setup.card.appearance_check
+        summary = cls._summary(setup)
         return None if summary is None else cls(summary)
 
     def applies(self, look: Look) -> bool:
@@ -76,20 +89,19 @@ class AppearanceStage:
 
 
 @dataclass(frozen=True)
-class ModelStage:
+class ModelStage(_SummaryStage):
     """The model check (card field `model_check`, schema 2): the input's pooled features, which
     the engine returns with the prediction."""
 
-    summary: ModelCheckSummary
     name: ClassVar[str] = "model"
     phase: ClassVar[Phase] = "decided"
-    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+    card_field: ClassVar[str] = "model_check"
 
     @classmethod
     def configure(cls, setup: Setup) -> ModelStage | None:
         """The stage when the card has a model check; ModelError when the card's summary and the
         engine's features output disagree (a card that is not this file's)."""
-        summary = setup.card.model_check
+        summary = cls._summary(setup)
         if summary is None:
             return None
         if setup.feature_width != summary.feature_dim:

@@ -3,9 +3,6 @@ note and findings in the one record, and a refusal stops the stages after it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 import pytest
 from conftest import runnable
@@ -18,19 +15,14 @@ from edgexray.stages.stage import CHECKING_MODES, EVERY_MODE, Look, Outcome, Pha
 SEEN: list[str] = []
 
 
-@dataclass(frozen=True)
 class Probe:
     """A stage a test adds: it refuses images brighter than its limit and notes their mean."""
 
-    limit: float
-    name: ClassVar[str] = "probe"
-    phase: ClassVar[Phase] = "decoded"
-    modes: ClassVar[frozenset[str]] = CHECKING_MODES
-    summary: ClassVar[None] = None
+    phase: Phase = "decoded"
+    summary = None
 
-    @classmethod
-    def configure(cls, setup: Setup) -> Probe:
-        return cls(200.0)
+    def __init__(self, name: str, limit: float, modes: frozenset[str]) -> None:
+        self.name, self.limit, self.modes = name, limit, modes
 
     def applies(self, look: Look) -> bool:
         return look.facts is not None
@@ -39,20 +31,17 @@ class Probe:
         assert look.facts is not None
         mean = float(look.facts.pixels.mean())
         SEEN.append(self.name)
-        found = Finding("probe", "too bright for the probe", mean, self.limit)
+        found = Finding(self.name, f"too bright for the {self.name}", mean, self.limit)
         return Outcome((found,) if mean > self.limit else (), note={"mean": round(mean, 1)})
 
 
-@dataclass(frozen=True)
-class Everywhere(Probe):
+def probe(setup: Setup) -> Probe:
+    return Probe("probe", 200.0, CHECKING_MODES)
+
+
+def everywhere(setup: Setup) -> Probe:
     """A stage for every mode that only notes (its limit is never reached)."""
-
-    modes: ClassVar[frozenset[str]] = EVERY_MODE
-    name: ClassVar[str] = "everywhere"
-
-    @classmethod
-    def configure(cls, setup: Setup) -> Everywhere:
-        return cls(float("inf"))
+    return Probe("everywhere", float("inf"), EVERY_MODE)
 
 
 def _added(monkeypatch: pytest.MonkeyPatch, *stages: object) -> None:
@@ -67,7 +56,7 @@ def _ramp(low: int, high: int) -> np.ndarray:
 
 @pytest.mark.parametrize("mode", ["strict", "warn", "off"])
 def test_a_stage_added_to_the_registry_runs_in_the_modes_it_names(carded, monkeypatch, mode):
-    _added(monkeypatch, Everywhere.configure, Probe.configure)
+    _added(monkeypatch, everywhere, probe)
     model = carded(runnable("binary_gray.tflite"))
     with Classifier(model, ClassifierOptions(input_check=mode)) as clf:
         record = clf.predict(_ramp(230, 250)).to_record()
@@ -94,7 +83,7 @@ def test_a_stage_that_finds_nothing_leaves_the_decision_alone(carded, monkeypatc
     image = _ramp(20, 60)
     with Classifier(model, ClassifierOptions(input_check="warn")) as clf:
         before = clf.predict(image)
-    _added(monkeypatch, Probe.configure)
+    _added(monkeypatch, probe)
     with Classifier(model, ClassifierOptions(input_check="warn")) as clf:
         after = clf.predict(image)
     assert SEEN == ["probe"]
