@@ -4,7 +4,6 @@ construction, files and records are written, bad images are one error record, ru
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import skip_unless_an_engine_reads
+from conftest import counted, opens_of, skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray import Classifier, exit_codes
@@ -367,21 +366,8 @@ def test_an_image_is_read_and_decoded_once_per_explanation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = _image(tmp_path / "chest.png")
-    opened: list[str] = []
-    decoded: list[object] = []
-    real_open, real_decode = os.open, transform.decode
-
-    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.fspath(path) == os.fspath(image):
-            opened.append(os.fspath(path))
-        return real_open(path, *args, **kwargs)
-
-    def counting_decode(source, *args, **kwargs):  # type: ignore[no-untyped-def]
-        decoded.append(source)
-        return real_decode(source, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counting_open)
-    monkeypatch.setattr(transform, "decode", counting_decode)
+    opened = opens_of(monkeypatch, image)
+    decoded = counted(monkeypatch, transform, "decode")
     args = ["explain", "-m", str(DATA / "quadrant.tflite"), *FLAGS, str(image)]
     code, output = _run([*args, "-o", str(tmp_path / "ex")])
     assert code == 0, output

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import runnable
+from conftest import opens_of, runnable
 from PIL import Image
 
 from edgexray import Classifier, ClassifierOptions
@@ -62,16 +62,8 @@ def test_a_decision_and_its_audit_line_open_the_input_once(
     carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = gray_png(tmp_path / "scan.png")
-    opened: list[str] = []
-    real_open = os.open
-
-    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.fspath(path) == os.fspath(image):
-            opened.append(os.fspath(path))
-        return real_open(path, *args, **kwargs)
-
     with Classifier(carded(runnable("binary_gray.tflite"))) as clf:
-        monkeypatch.setattr(os, "open", counting_open)
+        opened = opens_of(monkeypatch, image)
         prediction = clf.predict(image)
         with RunAudit(AuditLog(tmp_path / "audit.jsonl"), "classify") as audit:
             audit.record(prediction)

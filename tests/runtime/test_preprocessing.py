@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import counted
 from PIL import Image, ImageOps
 
 from edgexray.errors import ImageError
@@ -80,14 +81,7 @@ def test_exif_orientation_is_applied(tmp_path):
 
 def test_only_an_image_whose_orientation_asks_for_it_is_transposed(tmp_path, monkeypatch):
     # exif_transpose copies every image it is given, turned or not (~3 ms of a 2500x2500 JPEG).
-    turned: list[Image.Image] = []
-    real = ImageOps.exif_transpose
-
-    def counting(image, **kwargs):  # type: ignore[no-untyped-def]
-        turned.append(image)
-        return real(image, **kwargs)
-
-    monkeypatch.setattr(ImageOps, "exif_transpose", counting)
+    turned = counted(monkeypatch, ImageOps, "exif_transpose")
     image = Image.new("L", (4, 2), 0)
     image.putpixel((0, 0), 255)
     plain, oriented = tmp_path / "plain.jpg", tmp_path / "oriented.jpg"
