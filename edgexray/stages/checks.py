@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from edgexray.errors import ModelError
+from edgexray.inputcheck.facts import ImageFacts
 from edgexray.inputcheck.image import check_image
 from edgexray.inputcheck.result import Finding
 from edgexray.inputcheck.thresholds import ImageCheckThresholds
@@ -16,7 +17,7 @@ from edgexray.modelcheck import (
     model_check_finding,
     score_features,
 )
-from edgexray.stages.stage import CHECKING_MODES, Look, Outcome, Phase, Setup
+from edgexray.stages.stage import CHECKING_MODES, FactsStage, Look, Outcome, Phase, Setup
 
 
 def _scored(
@@ -29,26 +30,19 @@ def _scored(
 
 
 @dataclass(frozen=True)
-class ImageStage:
+class ImageStage(FactsStage):
     """The image checks (edgexray.inputcheck), for every model, on the decode's facts."""
 
     thresholds: ImageCheckThresholds
     name: ClassVar[str] = "image"
-    phase: ClassVar[Phase] = "decoded"
     modes: ClassVar[frozenset[str]] = CHECKING_MODES
-    summary: ClassVar[None] = None
 
     @classmethod
     def configure(cls, setup: Setup) -> ImageStage:
         return cls(setup.thresholds)
 
-    def applies(self, look: Look) -> bool:
-        return look.facts is not None
-
-    def run(self, look: Look) -> Outcome:
-        if look.facts is None:
-            return Outcome()
-        return Outcome(check_image(look.facts, self.thresholds))
+    def judge(self, facts: ImageFacts) -> Outcome:
+        return Outcome(check_image(facts, self.thresholds))
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edgexray.stages.checks import AppearanceStage, ImageStage, ModelStage
+from edgexray.stages.depth import DepthStage
 from edgexray.stages.stage import Setup, Stage
 
 StageFactory = Callable[[Setup], "Stage | None"]
 
 STAGES: tuple[StageFactory, ...] = (
+    DepthStage.configure,
     ImageStage.configure,
     AppearanceStage.configure,
     ModelStage.configure,

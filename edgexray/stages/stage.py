@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -79,3 +80,28 @@ class Stage(Protocol):
     def run(self, look: Look) -> Outcome:
         """The stage's outcome on this input."""
         ...
+
+
+class FactsStage(ABC):
+    """A stage on the decode's facts, before the engine, that applies no card summary: a subclass
+    names itself and its modes, says which facts it reads (`reads`: all by default) and what it
+    finds in them (`judge`)."""
+
+    name: ClassVar[str]
+    modes: ClassVar[frozenset[str]]
+    phase: ClassVar[Phase] = "decoded"
+    summary: ClassVar[None] = None
+
+    def applies(self, look: Look) -> bool:
+        return look.facts is not None and self.reads(look.facts)
+
+    def reads(self, facts: ImageFacts) -> bool:
+        """Whether this input (by its facts) is one the stage looks at."""
+        return True
+
+    def run(self, look: Look) -> Outcome:
+        return Outcome() if look.facts is None else self.judge(look.facts)
+
+    @abstractmethod
+    def judge(self, facts: ImageFacts) -> Outcome:
+        """The stage's outcome on an input with these facts."""
