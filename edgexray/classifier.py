@@ -12,6 +12,7 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections import deque
@@ -142,6 +143,11 @@ class _Item:
             source=self.source,
             **decision,
         )
+
+    def judged(self, prediction: Prediction) -> Judged:
+        """`prediction` (this item's) with the model input it was made on (None without a label)
+        and the film."""
+        return Judged(prediction, self.x if prediction.ok else None, self.film)
 
 
 def _name(source: object) -> str | None:
@@ -343,9 +349,7 @@ class Classifier:
         all from one read and one decode of `source`: what an explanation needs. Raises as
         `predict` does."""
         item = self._item(source, film_side)
-        prediction = self._decide(item)
-        assert item.film is not None  # film_side was given
-        return Judged(prediction, item.x if prediction.ok else None, item.film)
+        return item.judged(self._decide(item))
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -353,9 +357,21 @@ class Classifier:
         """Classify images in batches, yielding one Prediction per source, in order, as soon as its
         batch is done. An image that cannot be read or decoded yields a Prediction with `error`
         set; the others are unaffected. Memory holds one batch at a time."""
+        for judged in self.iter_judged(sources, None, batch_size):
+            yield judged.prediction
+
+    def iter_judged(
+        self,
+        sources: Iterable[ImageInput],
+        film_side: int | None = DISPLAY_SIDE,
+        batch_size: int | None = None,
+    ) -> Iterator[Judged]:
+        """`iter_predictions`, each decision with what `judge` gives (the model input and, with
+        `film_side`, the film; None for an input that could not be decoded), from the one read
+        and decode the decision was made on: what `classify --explain` explains."""
         size = batch_size or self.options.batch_size
         pending: list[_Item] = []
-        for item in self._prepared(sources, lookahead=2 * size):
+        for item in self._prepared(sources, 2 * size, film_side):
             pending.append(item)
             # Counting failures too keeps a long run of bad files from piling up unreported.
             if len(pending) >= size:
@@ -363,7 +379,7 @@ class Classifier:
                 pending = []
         yield from self._flush(pending)
 
-    def _prepare(self, source: ImageInput) -> _Item:
+    def _prepare(self, source: ImageInput, film_side: int | None = None) -> _Item:
         """`_item`, or the item of its failure: named, with the SHA-256 of the bytes when they
         were read (a truncated or corrupt file), so that its record says which bytes failed."""
         try:
@@ -371,22 +387,25 @@ class Classifier:
         except ImageError as exc:
             return _Item(_name(source), None, None, str(exc), NOT_CHECKED, exc.source)
         try:
-            return self._decoded(source, name, sha256, None)
+            return self._decoded(source, name, sha256, film_side)
         except ImageError as exc:
             return _Item(name, sha256, None, str(exc), NOT_CHECKED, exc.source)
 
-    def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Item]:
+    def _prepared(
+        self, sources: Iterable[ImageInput], lookahead: int, film_side: int | None
+    ) -> Iterator[_Item]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
         in background threads, so memory stays bounded whatever the number of sources."""
         workers = self.options.resolved_decode_workers
+        prepare = functools.partial(self._prepare, film_side=film_side)
         if workers == 0:
-            yield from map(self._prepare, sources)
+            yield from map(prepare, sources)
             return
         window: deque[Future[_Item]] = deque()
         with ThreadPoolExecutor(workers, "edgexray-decode") as pool:
             try:
                 for source in sources:
-                    window.append(pool.submit(self._prepare, source))
+                    window.append(pool.submit(prepare, source))
                     if len(window) > lookahead:
                         yield window.popleft().result()
                 while window:
@@ -415,7 +434,7 @@ class Classifier:
     def _engine_error(name: str | None, exc: Exception) -> str:
         return f"{display_name(name)}: {exc}" if name is not None else str(exc)
 
-    def _flush(self, pending: list[_Item]) -> list[Prediction]:
+    def _flush(self, pending: list[_Item]) -> list[Judged]:
         good = [item for item in pending if item.x is not None]  # decoded and not rejected
         done = iter(
             self._run_isolating(good, np.stack([i.x for i in good if i.x is not None]))
@@ -423,7 +442,9 @@ class Classifier:
             else []
         )
         return [
-            next(done) if item.x is not None else item.result(self.identity, item.check)
+            item.judged(
+                next(done) if item.x is not None else item.result(self.identity, item.check)
+            )
             for item in pending
         ]
 

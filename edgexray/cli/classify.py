@@ -37,18 +37,19 @@ from edgexray.cli.options import (
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
 from edgexray.errors import EdgexrayError
-from edgexray.explain.explainer import InputRejected
+from edgexray.explain.explainer import InputRejected, explain_judged
 from edgexray.explain.files import ExplanationFolder
-from edgexray.prediction import Prediction
+from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.input_file import input_from_bytes
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 
-def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iterator[Prediction]:
+def _progress(decided: Iterator[Judged], total: int, show: bool) -> Iterator[Judged]:
     if not show:
-        yield from predictions
+        yield from decided
         return
-    with click.progressbar(predictions, length=total, label="classifying", file=sys.stderr) as bar:
+    with click.progressbar(decided, length=total, label="classifying", file=sys.stderr) as bar:
         yield from bar
 
 
@@ -70,16 +71,15 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
-def _explain(classifier: Classifier, prediction: Prediction, folder: ExplanationFolder) -> None:
-    """The explanation of a decision just written; a file that changed since is one error line."""
-    if prediction.path in (None, "-"):  # standard input was read once: nothing left to show
-        return
+def _explain(classifier: Classifier, judged: Judged, folder: ExplanationFolder) -> None:
+    """The explanation of a decision just written, made on the model input and film it was decided
+    on (no second read or decode); an engine failure is one error line."""
     try:
-        folder.write(classifier.explain(prediction.path))
+        folder.write(explain_judged(classifier, judged))
     except InputRejected as exc:
         folder.write_unexplained(exc.prediction)
     except EdgexrayError as exc:
-        error = Prediction(model=classifier.identity, path=prediction.path, error=str(exc))
+        error = dataclasses.replace(judged.prediction, error=str(exc))
         folder.write_unexplained(error)
 
 
@@ -325,11 +325,14 @@ def classify(
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-            predictions = classifier.iter_predictions(found.files)  # options' batch size
-            for prediction in _progress(predictions, len(found.files), show):
+            # With --explain, each decision keeps its film: one read and one decode per image.
+            film_side = DISPLAY_SIDE if explanations else None
+            decided = classifier.iter_judged(found.files, film_side)  # options' batch size
+            for judged in _progress(decided, len(found.files), show):
+                prediction = judged.prediction
                 writer.write(prediction)
                 if explanations and prediction.ok and explain_only in (None, prediction.label):
-                    _explain(classifier, prediction, explanations)
+                    _explain(classifier, judged, explanations)
                 if auditor:
                     auditor.record(prediction)
                 if prediction.ok:

@@ -144,12 +144,24 @@ def explain(
     the image cannot be read or decoded, InputRejected (its `.prediction` is the refusal) when the
     input checks refuse it, ValueError for a label the model does not have.
     """
+    check_target(target, classifier.card.labels)
+    return explain_judged(classifier, classifier.judge(source, display_side), target, config)
+
+
+def explain_judged(
+    classifier: Explainable,
+    judged: Judged,
+    target: str | None = None,
+    config: OcclusionConfig | None = None,
+) -> Explanation:
+    """`explain` of a decision already made (Classifier.judge or iter_judged, with its film): the
+    map is made on the model input the decision was made on, so nothing is read or decoded again.
+    InputRejected when the decision has no label (the input checks refused it)."""
     card = classifier.card
     check_target(target, card.labels)
     config = config or OcclusionConfig()
-    judged = classifier.judge(source, display_side)
-    x = judged.model_input
-    if x is None:
+    x, film = judged.model_input, judged.film
+    if x is None or film is None:
         raise InputRejected(judged.prediction)
     decided = np.array([judged.prediction.probabilities[label] for label in card.labels])
     _, maps = occlusion_map(x, classifier.predict_tensor, config, decided)
@@ -157,7 +169,7 @@ def explain(
     window_x, stride_x = config.window(card.input_width)
     return build_explanation(
         judged.prediction,
-        judged.film,
+        film,
         lambda k: maps[..., k],
         target,
         f"occlusion-{config.mode}",

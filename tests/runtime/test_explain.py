@@ -177,6 +177,26 @@ def test_classify_explains_only_the_chosen_label(tmp_path: Path) -> None:
     assert code == 2 and "COVID" in output
 
 
+def test_classify_explain_reads_and_decodes_each_image_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [_image(tmp_path / f"chest{i}.png", seed=i) for i in range(3)]
+    opened = [opens_of(monkeypatch, image) for image in images]
+    decoded = counted(monkeypatch, transform, "decode")
+    out = tmp_path / "explained"
+    args = ["classify", "-m", str(DATA / "quadrant.tflite"), *FLAGS, "--format", "jsonl"]
+    code, output = _run([*args, *map(str, images), "--explain", str(out)])
+    assert code == 0, output
+    assert sorted(p.name for p in out.glob("*.overlay.png")) == [
+        f"chest{i}.overlay.png" for i in range(3)
+    ]
+    assert [len(calls) for calls in opened] == [1, 1, 1], "an image was read more than once"
+    assert len(decoded) == 3, "an image was decoded more than once"
+    records = [json.loads((out / f"chest{i}.json").read_text()) for i in range(3)]
+    classified = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [r["label"] for r in records] == [r["label"] for r in classified]
+
+
 def test_summary_takes_the_middle_of_a_flat_peak() -> None:
     heatmap = np.zeros((10, 10), np.float32)
     heatmap[2:5, 6:9] = 1.0
