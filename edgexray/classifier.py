@@ -369,15 +369,27 @@ class Classifier:
         """`iter_predictions`, each decision with what `judge` gives (the model input and, with
         `film_side`, the film; None for an input that could not be decoded), from the one read
         and decode the decision was made on: what `classify --explain` explains."""
+        for batch in self.iter_judged_batches(sources, film_side, batch_size):
+            yield from batch
+
+    def iter_judged_batches(
+        self,
+        sources: Iterable[ImageInput],
+        film_side: int | None = DISPLAY_SIDE,
+        batch_size: int | None = None,
+    ) -> Iterator[list[Judged]]:
+        """`iter_judged`, one list per engine batch (`batch_size` sources, failures included; the
+        last may be shorter): what a caller that commits per batch (one audit write) reads."""
         size = batch_size or self.options.batch_size
         pending: list[_Item] = []
         for item in self._prepared(sources, 2 * size, film_side):
             pending.append(item)
             # Counting failures too keeps a long run of bad files from piling up unreported.
             if len(pending) >= size:
-                yield from self._flush(pending)
+                yield self._flush(pending)
                 pending = []
-        yield from self._flush(pending)
+        if pending:
+            yield self._flush(pending)
 
     def _prepare(self, source: ImageInput, film_side: int | None = None) -> _Item:
         """`_item`, or the item of its failure: named, with the SHA-256 of the bytes when they

@@ -45,12 +45,14 @@ from edgexray.preprocessing.input_file import input_from_bytes
 from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 
-def _progress(decided: Iterator[Judged], total: int, show: bool) -> Iterator[Judged]:
+def _progress(batches: Iterator[list[Judged]], total: int, show: bool) -> Iterator[list[Judged]]:
     if not show:
-        yield from decided
+        yield from batches
         return
-    with click.progressbar(decided, length=total, label="classifying", file=sys.stderr) as bar:
-        yield from bar
+    with click.progressbar(length=total, label="classifying", file=sys.stderr) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))
 
 
 def _pace(seconds: float, classified: int) -> str:
@@ -327,20 +329,21 @@ def classify(
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
             # With --explain, each decision keeps its film: one read and one decode per image.
             film_side = DISPLAY_SIDE if explanations else None
-            decided = classifier.iter_judged(found.files, film_side)  # options' batch size
-            for judged in _progress(decided, len(found.files), show):
-                prediction = judged.prediction
-                writer.write(prediction)
-                if explanations and prediction.ok and explain_only in (None, prediction.label):
-                    _explain(classifier, judged, explanations)
-                if auditor:
-                    auditor.record(prediction)
-                if prediction.ok:
-                    successes += 1
-                elif prediction.rejected is not None:
-                    rejections += 1
-                else:
-                    failures += 1
+            batches = classifier.iter_judged_batches(found.files, film_side)  # options' size
+            for batch in _progress(batches, len(found.files), show):
+                if auditor:  # before the answers: none is written without its audit line
+                    auditor.record_batch([judged.prediction for judged in batch])
+                for judged in batch:
+                    prediction = judged.prediction
+                    writer.write(prediction)
+                    if explanations and prediction.ok and explain_only in (None, prediction.label):
+                        _explain(classifier, judged, explanations)
+                    if prediction.ok:
+                        successes += 1
+                    elif prediction.rejected is not None:
+                        rejections += 1
+                    else:
+                        failures += 1
         except BrokenPipeError:
             # The reader of stdout left (`| head`): no document to close, no summary; main() ends
             # the run quietly.
