@@ -258,20 +258,11 @@ class Classifier:
         features = outputs.features if self.pipeline.needs_features else None
         return to_probabilities(outputs.prediction, self.card), features
 
-    def _model_checked(
-        self, checks: list[InputCheck], features: np.ndarray | None
-    ) -> list[InputCheck]:
-        """The input checks after the pipeline's stages that read the pooled features."""
-        rows = [None] * len(checks) if features is None else list(features)
-        return [
-            self.pipeline.after_engine(check, row) for check, row in zip(checks, rows, strict=True)
-        ]
-
     def _predictions(
         self, items: list[_Item], probabilities: np.ndarray, features: np.ndarray | None = None
     ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
-        checks = self._model_checked([item.check for item in items], features)
+        checks = self.pipeline.after_engine([item.check for item in items], features)
         return [
             item.result(self.identity, check)
             if check.rejected
@@ -357,20 +348,9 @@ class Classifier:
         """Classify images in batches, yielding one Prediction per source, in order, as soon as its
         batch is done. An image that cannot be read or decoded yields a Prediction with `error`
         set; the others are unaffected. Memory holds one batch at a time."""
-        for judged in self.iter_judged(sources, None, batch_size):
-            yield judged.prediction
-
-    def iter_judged(
-        self,
-        sources: Iterable[ImageInput],
-        film_side: int | None = DISPLAY_SIDE,
-        batch_size: int | None = None,
-    ) -> Iterator[Judged]:
-        """`iter_predictions`, each decision with what `judge` gives (the model input and, with
-        `film_side`, the film; None for an input that could not be decoded), from the one read
-        and decode the decision was made on: what `classify --explain` explains."""
-        for batch in self.iter_judged_batches(sources, film_side, batch_size):
-            yield from batch
+        for batch in self.iter_judged_batches(sources, None, batch_size):
+            for judged in batch:
+                yield judged.prediction
 
     def iter_judged_batches(
         self,
@@ -378,8 +358,11 @@ class Classifier:
         film_side: int | None = DISPLAY_SIDE,
         batch_size: int | None = None,
     ) -> Iterator[list[Judged]]:
-        """`iter_judged`, one list per engine batch (`batch_size` sources, failures included; the
-        last may be shorter): what a caller that commits per batch (one audit write) reads."""
+        """`iter_predictions` one engine batch at a time (`batch_size` sources, failures included;
+        the last may be shorter), each decision with what `judge` gives: the model input and, with
+        `film_side`, the film (None for an input that could not be decoded), from the one read and
+        decode it was made on. For a caller that commits per batch (one audit write) or explains
+        (`classify --explain`)."""
         size = batch_size or self.options.batch_size
         pending: list[_Item] = []
         for item in self._prepared(sources, 2 * size, film_side):

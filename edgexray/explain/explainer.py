@@ -154,7 +154,7 @@ def explain_judged(
     target: str | None = None,
     config: OcclusionConfig | None = None,
 ) -> Explanation:
-    """`explain` of a decision already made (Classifier.judge or iter_judged, with its film): the
+    """`explain` of a decision already made (Classifier.judge or iter_judged_batches, with its film): the
     map is made on the model input the decision was made on, so nothing is read or decoded again.
     InputRejected when the decision has no label (the input checks refused it)."""
     card = classifier.card

@@ -49,9 +49,16 @@ class Pipeline:
         """The input check of one decoded input (its facts, its model input)."""
         return self._run("decoded", InputCheck.from_findings((), self.mode), Look(facts, x))
 
-    def after_engine(self, check: InputCheck, features: np.ndarray | None) -> InputCheck:
-        """`check` after the stages that read the input's pooled features (None: none given)."""
-        return self._run("decided", check, Look(features=features))
+    def after_engine(
+        self, checks: list[InputCheck], features: np.ndarray | None
+    ) -> list[InputCheck]:
+        """The input checks of a batch the engine ran, after the stages that read each input's
+        pooled features (`features`, one row per input; None: the engine gave none)."""
+        rows = [None] * len(checks) if features is None else list(features)
+        return [
+            self._run("decided", check, Look(features=row))
+            for check, row in zip(checks, rows, strict=True)
+        ]
 
     def _running(self) -> Iterable[Stage]:
         return (s for s in self.stages if self.mode in s.modes)
