@@ -79,8 +79,11 @@ def _timed(name: str, folder: Path, model: str | None, scratch: Path, env: dict[
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def measure(commands: tuple[str, ...], description: str, prefix: str) -> dict[str, float]:
+    """Parse the command line (--images, --rounds, --model, --threads), time each of `commands`
+    (names _command knows) on a folder of one image and one of N, interleaved, print the table
+    and return each command's per-image cost in seconds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--model", default=None, help="default: the bundled demo model")
@@ -93,12 +96,12 @@ def main() -> None:
     if args.threads is not None:
         env["EDGEXRAY_THREADS"] = str(args.threads)
     load_before = tuple(round(x, 1) for x in os.getloadavg())
-    with tempfile.TemporaryDirectory(prefix="watch-cost-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         scratch = Path(tmp)
         folders = {n: _folder(scratch, n) for n in (1, args.images)}
         rows: dict[str, Callable[[], float]] = {
             f"{name} [{n}]": functools.partial(_timed, name, folder, args.model, scratch, env)
-            for name in COMMANDS
+            for name in commands
             for n, folder in folders.items()
         }
         medians = interleaved(rows, args.rounds)
@@ -111,11 +114,16 @@ def main() -> None:
     print("| command | 1 image (s) | N images (s) | per image (ms) |")
     print("|---|---|---|---|")
     per_image = {}
-    for name in COMMANDS:
+    for name in commands:
         one, many = medians[f"{name} [1]"], medians[f"{name} [{n}]"]
         per_image[name] = (many - one) / (n - 1)
         print(f"| {name} | {one:.2f} | {many:.2f} | {per_image[name] * 1000:.2f} |")
     print()
+    return per_image
+
+
+def main() -> None:
+    per_image = measure(COMMANDS, __doc__.splitlines()[0], "watch-cost-")
     for audit in ("", " --audit"):
         ratio = per_image["watch" + audit] / per_image["classify" + audit]
         print(f"watch{audit} / classify{audit}, per image: {ratio:.2f}x")

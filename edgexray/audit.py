@@ -76,8 +76,8 @@ class AuditLog:
         }
         entry.update({k: v for k, v in record.items() if k not in _DECISION_FIELDS})
         entry.update(
-            label=prediction.label,
-            probabilities=dict(prediction.probabilities),
+            label=record.get("label"),
+            probabilities=record.get("probabilities", {}),
             error=record.get("error"),
             latency_ms=round(latency_s * 1000, 3),
         )
@@ -141,18 +141,27 @@ class RunAudit:
         (stdin)."""
         self.log.append([self.entry(prediction, input_sha256)])
 
+    def record_batch(self, predictions: Sequence[Prediction]) -> None:
+        """Write the audit lines of a batch of decisions made together with one write and one
+        fsync (an fsync per line can cost more than the inference on an SD card); each line's
+        latency is its share of the time since the previous decision."""
+        share = self._stopwatch.lap() / max(len(predictions), 1)
+        self.log.append([self.entry(p, latency_s=share) for p in predictions])
+
     def entry(
         self,
         prediction: Prediction,
         input_sha256: str | None = None,
         decision_id: str | None = None,
+        latency_s: float | None = None,
     ) -> dict[str, Any]:
-        """The audit line of `prediction`, to write later (`log.append`)."""
+        """The audit line of `prediction`, to write later (`log.append`); `latency_s`: by default
+        the time since the previous decision."""
         return self.log.entry(
             prediction,
             request_id=self.run_id,
             input_sha256=input_sha256,
-            latency_s=self._stopwatch.lap(),
+            latency_s=self._stopwatch.lap() if latency_s is None else latency_s,
             mode=self.mode,
             decision_id=decision_id,
         )

@@ -12,6 +12,7 @@ engine call is serialized by a lock, because LiteRT interpreters are not thread-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections import deque
@@ -29,24 +30,18 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
-from edgexray.errors import CardError, EdgexrayError, ImageError, ModelError
+from edgexray.errors import CardError, EdgexrayError, ImageError
 from edgexray.inputcheck import (
     DEFAULT_MODE,
     NOT_CHECKED,
     ImageCheckThresholds,
     InputCheck,
     InputCheckMode,
-    check_image,
     check_mode,
 )
 from edgexray.inputcheck.facts import ImageFacts
 from edgexray.model_identity import ModelIdentity, bytes_sha256, overrides_applied
-from edgexray.modelcheck import (
-    ModelCheckSummary,
-    appearance_finding,
-    model_check_finding,
-    score_features,
-)
+from edgexray.modelcheck import ModelCheckSummary
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
 from edgexray.prediction import Judged, Prediction
@@ -57,6 +52,8 @@ from edgexray.preprocessing.input_file import InputFile, display_name, read_inpu
 from edgexray.preprocessing.transform import DISPLAY_SIDE, check_reducing_gap
 from edgexray.signing.rules import TrustRules
 from edgexray.signing.verify import Signer, TrustPolicy
+from edgexray.stages.pipeline import Pipeline
+from edgexray.stages.stage import Setup
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgexray.explain import Explanation, OcclusionConfig
@@ -156,21 +153,10 @@ class _Item:
             **decision,
         )
 
-
-def _model_check(path: Path, card: ModelCard, engine: Engine) -> ModelCheckSummary | None:
-    """The card's model check when the engine gives the features it reads; ModelError when the
-    card's summary and the model's features output disagree (a card that is not this file's)."""
-    summary = card.model_check
-    if summary is None:
-        return None
-    width = engine.features.shape[-1] if engine.features is not None else None
-    if width != summary.feature_dim:
-        found = "no features output" if engine.features is None else f"{width} features"
-        raise ModelError(
-            f"{path}: the card's model check reads {summary.feature_dim} pooled features; "
-            f"the model has {found}"
-        )
-    return summary
+    def judged(self, prediction: Prediction) -> Judged:
+        """`prediction` (this item's) with the model input it was made on (None without a label)
+        and the film."""
+        return Judged(prediction, self.x if prediction.ok else None, self.film)
 
 
 def _name(source: object) -> str | None:
@@ -245,8 +231,17 @@ class Classifier:
             self.options.reducing_gap,
             self.options.dicom,
         )
+        features = self.engine.features
+        setup = Setup(
+            self.card,
+            self.options.image_checks,
+            None if features is None else features.shape[-1],
+            str(self.path),
+        )
+        #: The checks between decode and decision, configured once for this model and mode.
+        self.pipeline = Pipeline.configure(setup, self.options.input_check)
         #: The model check (card schema 2, a model exported with pooled features), or None.
-        self.model_check: ModelCheckSummary | None = _model_check(self.path, self.card, self.engine)
+        self.model_check: ModelCheckSummary | None = self.pipeline.summary("model")
         self._lock = threading.Lock()
 
     @property
@@ -273,30 +268,14 @@ class Classifier:
             )
         with self._lock:
             outputs = self.engine.infer(batch)
-        features = outputs.features if self.model_check is not None else None
+        features = outputs.features if self.pipeline.needs_features else None
         return to_probabilities(outputs.prediction, self.card), features
-
-    def _model_checked(
-        self, checks: list[InputCheck], features: np.ndarray | None
-    ) -> list[InputCheck]:
-        """The input checks with the model check's score (and finding) added, per image."""
-        mode = self.options.input_check
-        summary = self.model_check
-        if summary is None or features is None or mode == "off":
-            return checks
-        scores = score_features(summary, features)
-        return [
-            check.with_model_check(
-                float(score), summary.threshold, model_check_finding(summary, float(score)), mode
-            )
-            for check, score in zip(checks, scores, strict=True)
-        ]
 
     def _predictions(
         self, items: list[_Item], probabilities: np.ndarray, features: np.ndarray | None = None
     ) -> list[Prediction]:
         chosen = decide(probabilities, self.card)
-        checks = self._model_checked([item.check for item in items], features)
+        checks = self.pipeline.after_engine([item.check for item in items], features)
         return [
             item.result(self.identity, check)
             if check.rejected
@@ -315,25 +294,14 @@ class Classifier:
     def _inspect(
         self, source: ImageInput, film_side: int | None = None
     ) -> tuple[np.ndarray | None, InputCheck, ImageFacts]:
-        """The model input for `source` (None when the checks reject it), its input check and the
-        facts of its one decode (what its result records about the file; the film with
-        `film_side`)."""
-        mode = self.options.input_check
-        inspected = self.preprocessor.inspect(source, mode != "off", film_side)
-        if mode == "off":
-            return self.preprocessor.normalize_pixels(inspected.pixels), NOT_CHECKED, inspected
-        check = InputCheck.from_findings(check_image(inspected, self.options.image_checks), mode)
-        if check.rejected:
-            return None, check, inspected
-        x = self.preprocessor.normalize_pixels(inspected.pixels)
-        summary = self.card.appearance_check
-        if summary is not None:
-            # Before inference: an input laid out unlike the calibration images is not run.
-            score, finding = appearance_finding(summary, x)
-            check = check.with_appearance_check(score, summary.threshold, finding, mode)
-            if check.rejected:
-                return None, check, inspected
-        return x, check, inspected
+        """The model input for `source` (None when the checks reject it), its input check (the
+        pipeline's stages before the engine) and the facts of its one decode (what its result
+        records about the file; the film with `film_side`)."""
+        sample_colour = self.options.input_check != "off"
+        facts = self.preprocessor.inspect(source, sample_colour, film_side)
+        x = self.preprocessor.normalize_pixels(facts.pixels)
+        check = self.pipeline.before_engine(facts, x)
+        return (None if check.rejected else x), check, facts
 
     def _read(self, source: ImageInput) -> tuple[ImageInput, str | None, str | None]:
         """(what to decode, its name, its SHA-256): a path is read once, here (read_input), and
@@ -346,7 +314,11 @@ class Classifier:
 
     def _item(self, source: ImageInput, film_side: int | None = None) -> _Item:
         """`source` read, decoded, checked and preprocessed; ImageError when it cannot be."""
-        source, name, sha256 = self._read(source)
+        return self._decoded(*self._read(source), film_side)
+
+    def _decoded(
+        self, source: ImageInput, name: str | None, sha256: str | None, film_side: int | None
+    ) -> _Item:
         x, check, facts = self._inspect(source, film_side)
         return _Item(name, sha256, x, None, check, facts.source, facts.film)
 
@@ -381,9 +353,7 @@ class Classifier:
         all from one read and one decode of `source`: what an explanation needs. Raises as
         `predict` does."""
         item = self._item(source, film_side)
-        prediction = self._decide(item)
-        assert item.film is not None  # film_side was given
-        return Judged(prediction, item.x if prediction.ok else None, item.film)
+        return item.judged(self._decide(item))
 
     def iter_predictions(
         self, sources: Iterable[ImageInput], batch_size: int | None = None
@@ -391,34 +361,59 @@ class Classifier:
         """Classify images in batches, yielding one Prediction per source, in order, as soon as its
         batch is done. An image that cannot be read or decoded yields a Prediction with `error`
         set; the others are unaffected. Memory holds one batch at a time."""
+        for batch in self.iter_judged_batches(sources, None, batch_size):
+            for judged in batch:
+                yield judged.prediction
+
+    def iter_judged_batches(
+        self,
+        sources: Iterable[ImageInput],
+        film_side: int | None = DISPLAY_SIDE,
+        batch_size: int | None = None,
+    ) -> Iterator[list[Judged]]:
+        """`iter_predictions` one engine batch at a time (`batch_size` sources, failures included;
+        the last may be shorter), each decision with what `judge` gives: the model input and, with
+        `film_side`, the film (None for an input that could not be decoded), from the one read and
+        decode it was made on. For a caller that commits per batch (one audit write) or explains
+        (`classify --explain`)."""
         size = batch_size or self.options.batch_size
         pending: list[_Item] = []
-        for item in self._prepared(sources, lookahead=2 * size):
+        for item in self._prepared(sources, 2 * size, film_side):
             pending.append(item)
             # Counting failures too keeps a long run of bad files from piling up unreported.
             if len(pending) >= size:
-                yield from self._flush(pending)
+                yield self._flush(pending)
                 pending = []
-        yield from self._flush(pending)
+        if pending:
+            yield self._flush(pending)
 
-    def _prepare(self, source: ImageInput) -> _Item:
+    def _prepare(self, source: ImageInput, film_side: int | None = None) -> _Item:
+        """`_item`, or the item of its failure: named, with the SHA-256 of the bytes when they
+        were read (a truncated or corrupt file), so that its record says which bytes failed."""
         try:
-            return self._item(source)
+            source, name, sha256 = self._read(source)
         except ImageError as exc:
             return _Item(_name(source), None, None, str(exc), NOT_CHECKED, exc.source)
+        try:
+            return self._decoded(source, name, sha256, film_side)
+        except ImageError as exc:
+            return _Item(name, sha256, None, str(exc), NOT_CHECKED, exc.source)
 
-    def _prepared(self, sources: Iterable[ImageInput], lookahead: int) -> Iterator[_Item]:
+    def _prepared(
+        self, sources: Iterable[ImageInput], lookahead: int, film_side: int | None
+    ) -> Iterator[_Item]:
         """Preprocessed sources in order; with decode_workers, up to `lookahead` are decoded ahead
         in background threads, so memory stays bounded whatever the number of sources."""
         workers = self.options.resolved_decode_workers
+        prepare = functools.partial(self._prepare, film_side=film_side)
         if workers == 0:
-            yield from map(self._prepare, sources)
+            yield from map(prepare, sources)
             return
         window: deque[Future[_Item]] = deque()
         with ThreadPoolExecutor(workers, "edgexray-decode") as pool:
             try:
                 for source in sources:
-                    window.append(pool.submit(self._prepare, source))
+                    window.append(pool.submit(prepare, source))
                     if len(window) > lookahead:
                         yield window.popleft().result()
                 while window:
@@ -447,7 +442,7 @@ class Classifier:
     def _engine_error(name: str | None, exc: Exception) -> str:
         return f"{display_name(name)}: {exc}" if name is not None else str(exc)
 
-    def _flush(self, pending: list[_Item]) -> list[Prediction]:
+    def _flush(self, pending: list[_Item]) -> list[Judged]:
         good = [item for item in pending if item.x is not None]  # decoded and not rejected
         done = iter(
             self._run_isolating(good, np.stack([i.x for i in good if i.x is not None]))
@@ -455,7 +450,9 @@ class Classifier:
             else []
         )
         return [
-            next(done) if item.x is not None else item.result(self.identity, item.check)
+            item.judged(
+                next(done) if item.x is not None else item.result(self.identity, item.check)
+            )
             for item in pending
         ]
 

@@ -81,8 +81,9 @@ class Judged:
     explanation needs: edgexray.explain). prediction: as `Classifier.predict` gives it, checks
     included. model_input: the float32 (H, W, C) input the engine ran, None when the prediction
     has no label (the input checks refused the image). film: the decoded image that input was
-    made from (a DICOM file windowed as for the model), shrunk for a screen or an overlay."""
+    made from (a DICOM file windowed as for the model), shrunk for a screen or an overlay; None
+    when no film was asked for or the input could not be decoded."""
 
     prediction: Prediction
     model_input: np.ndarray | None
-    film: Image.Image
+    film: Image.Image | None

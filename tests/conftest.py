@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,6 +59,33 @@ TINY_CARDS = {
         output_kind="logits",
     ),
 }
+
+
+def counted(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: object,
+    name: str,
+    only: Callable[..., bool] = lambda *args, **kwargs: True,
+) -> list[tuple[Any, ...]]:
+    """The calls of `owner.name` from now on that `only` accepts (their positional arguments);
+    each still runs. E.g. how often a file is opened, or an image decoded."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        if only(*args, **kwargs):
+            calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
+def opens_of(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[tuple[Any, ...]]:
+    """The os.open calls of `path` from now on (see counted)."""
+    return counted(
+        monkeypatch, os, "open", lambda name, *a, **k: os.fspath(name) == os.fspath(path)
+    )
 
 
 def run_edgexray(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import sys
 import time
@@ -38,20 +37,24 @@ from edgexray.cli.options import (
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
-from edgexray.errors import EdgexrayError, EngineError, ImageError
-from edgexray.explain.explainer import InputRejected
+from edgexray.errors import EdgexrayError
+from edgexray.explain.explainer import InputRejected, explain_judged
 from edgexray.explain.files import ExplanationFolder
-from edgexray.prediction import Prediction
+from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import discover_images
+from edgexray.preprocessing.input_file import input_from_bytes
+from edgexray.preprocessing.transform import DISPLAY_SIDE
 from edgexray.signing.rules import TrustRules
 
 
-def _progress(predictions: Iterator[Prediction], total: int, show: bool) -> Iterator[Prediction]:
+def _progress(batches: Iterator[list[Judged]], total: int, show: bool) -> Iterator[list[Judged]]:
     if not show:
-        yield from predictions
+        yield from batches
         return
-    with click.progressbar(predictions, length=total, label="classifying", file=sys.stderr) as bar:
-        yield from bar
+    with click.progressbar(length=total, label="classifying", file=sys.stderr) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))
 
 
 def _pace(seconds: float, classified: int) -> str:
@@ -72,16 +75,15 @@ def _open_output(path: Path, output_format: str) -> OutputFile:
         ) from None
 
 
-def _explain(classifier: Classifier, prediction: Prediction, folder: ExplanationFolder) -> None:
-    """The explanation of a decision just written; a file that changed since is one error line."""
-    if prediction.path in (None, "-"):  # standard input was read once: nothing left to show
-        return
+def _explain(classifier: Classifier, judged: Judged, folder: ExplanationFolder) -> None:
+    """The explanation of a decision just written, made on the model input and film it was decided
+    on (no second read or decode); an engine failure is one error line."""
     try:
-        folder.write(classifier.explain(prediction.path))
+        folder.write(explain_judged(classifier, judged))
     except InputRejected as exc:
         folder.write_unexplained(exc.prediction)
     except EdgexrayError as exc:
-        error = Prediction(model=classifier.identity, path=prediction.path, error=str(exc))
+        error = dataclasses.replace(judged.prediction, error=str(exc))
         folder.write_unexplained(error)
 
 
@@ -89,16 +91,13 @@ STDIN = Path("-")
 _RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
-def _stdin_prediction(classifier: Classifier) -> tuple[Prediction, str]:
-    """The record for one image read whole from standard input (`classify -`), named "-", and
-    the SHA-256 of the bytes read (for the audit log)."""
+def _stdin_prediction(classifier: Classifier) -> Prediction:
+    """The record for one image read whole from standard input (`classify -`), named "-": as a
+    file's, with the SHA-256 of the bytes read and the model identity, failure included."""
     data = sys.stdin.buffer.read()
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        return dataclasses.replace(classifier.predict(data), path="-"), digest
-    except (ImageError, EngineError) as exc:
-        message = str(exc).removeprefix("image data: ")
-        return Prediction(path="-", error=f"-: {message}"), digest
+    if not data:
+        return Prediction(model=classifier.identity, path="-", error="-: empty")
+    return classifier.predict_batch([input_from_bytes(data, "-")])[0]
 
 
 def ray_address_given(value: str) -> bool:
@@ -320,10 +319,10 @@ def classify(
         output_closed = False
         try:
             if STDIN in paths:
-                prediction, digest = _stdin_prediction(classifier)
+                prediction = _stdin_prediction(classifier)
                 writer.write(prediction)
                 if auditor:
-                    auditor.record(prediction, digest)
+                    auditor.record(prediction)
                 successes, failures = (
                     (successes + 1, failures) if prediction.ok else (successes, failures + 1)
                 )
@@ -337,23 +336,27 @@ def classify(
                 )
                 failures += 1
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-            predictions = classifier.iter_predictions(found.files)  # options' batch size
-            for prediction in _progress(predictions, len(found.files), show):
-                writer.write(prediction)
-                if explanations and prediction.ok and explain_only in (None, prediction.label):
-                    _explain(classifier, prediction, explanations)
-                if auditor:
-                    auditor.record(prediction)
-                unwritten = dicom_results.write(prediction) if dicom_results else None
-                if unwritten:
-                    click.echo(f"edgexray: no DICOM result: {unwritten}", err=True)
-                    failures += 1
-                elif prediction.ok:
-                    successes += 1
-                elif prediction.rejected is not None:
-                    rejections += 1
-                else:
-                    failures += 1
+            # With --explain, each decision keeps its film: one read and one decode per image.
+            film_side = DISPLAY_SIDE if explanations else None
+            batches = classifier.iter_judged_batches(found.files, film_side)  # options' size
+            for batch in _progress(batches, len(found.files), show):
+                if auditor:  # before the answers: none is written without its audit line
+                    auditor.record_batch([judged.prediction for judged in batch])
+                for judged in batch:
+                    prediction = judged.prediction
+                    writer.write(prediction)
+                    if explanations and prediction.ok and explain_only in (None, prediction.label):
+                        _explain(classifier, judged, explanations)
+                    unwritten = dicom_results.write(prediction) if dicom_results else None
+                    if unwritten:
+                        click.echo(f"edgexray: no DICOM result: {unwritten}", err=True)
+                        failures += 1
+                    elif prediction.ok:
+                        successes += 1
+                    elif prediction.rejected is not None:
+                        rejections += 1
+                    else:
+                        failures += 1
         except BrokenPipeError:
             # The reader of stdout left (`| head`): no document to close, no summary; main() ends
             # the run quietly.

@@ -60,18 +60,27 @@ class JSONWriter(ResultWriter):
         super().close()
 
 
-def check_text(prediction: Prediction) -> str:
-    """The input check in one cell: empty when it passed or was off, else `rejected: why` or
-    `warned: why`."""
-    check = prediction.input_check
-    if check.reason is None:
-        return ""
-    return f"{check.status}: {check.reason}"
+def check_text(record: dict[str, Any]) -> str:
+    """A record's input check in one cell: empty when it passed or was off, else `rejected: why`
+    or `warned: why`."""
+    reasons = _reasons(record)
+    return f"{record['input_check']['status']}: {reasons}" if reasons else ""
+
+
+def _reasons(record: dict[str, Any]) -> str:
+    """The reasons of a record's input check findings as one line ("" when none failed)."""
+    findings = (record.get("input_check") or {}).get("findings", ())
+    return "; ".join(finding["reason"] for finding in findings)
+
+
+def _cell_path(record: dict[str, Any]) -> str:
+    return "-" if record["path"] is None else str(record["path"])
 
 
 class CSVWriter(ResultWriter):
     """Columns: path, label, confidence, p_<label>..., error, input_check, source (the record's
-    `source` facts as compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images)."""
+    `source` facts as compact JSON, e.g. a DICOM file's UIDs and view; empty for plain images).
+    Every cell comes from the record JSON writes (Prediction.to_record)."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
         super().__init__(stream, labels)
@@ -89,17 +98,19 @@ class CSVWriter(ResultWriter):
         self.stream.flush()
 
     def write(self, prediction: Prediction) -> None:
+        record = prediction.to_record()
+        source = record.get("source")
         row: dict[str, Any] = {
-            "path": display_path(prediction.path),
-            "error": "" if prediction.error is None else display_name(prediction.error),
-            "input_check": check_text(prediction),
+            "path": _cell_path(record),
+            "error": record.get("error", ""),
+            "input_check": check_text(record),
             "source": ""
-            if prediction.source is None
-            else json.dumps(dict(prediction.source), ensure_ascii=False, separators=(",", ":")),
+            if source is None
+            else json.dumps(source, ensure_ascii=False, separators=(",", ":")),
         }
-        if prediction.ok:
-            row.update(label=prediction.label, confidence=f"{prediction.confidence:.6f}")
-            row.update({f"p_{k}": f"{v:.6f}" for k, v in prediction.probabilities.items()})
+        if "label" in record:
+            row.update(label=record["label"], confidence=f"{record['confidence']:.6f}")
+            row.update({f"p_{k}": f"{v:.6f}" for k, v in record["probabilities"].items()})
         self.writer.writerow(row)
         self.stream.flush()
 
@@ -107,7 +118,8 @@ class CSVWriter(ResultWriter):
 class TableWriter(ResultWriter):
     """Aligned columns for people: label, confidence, one probability per class, then the path.
     The path comes last so that no path, however long, can push the other columns out of line
-    (records are streamed: the longest path is not known when the first row is written)."""
+    (records are streamed: the longest path is not known when the first row is written). Every
+    cell comes from the record JSON writes (Prediction.to_record)."""
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
         super().__init__(stream, labels)
@@ -118,24 +130,27 @@ class TableWriter(ResultWriter):
         self.stream.write("  ".join([*head, "path"]) + "\n")
 
     def write(self, prediction: Prediction) -> None:
-        path = display_path(prediction.path)
-        if prediction.ok:
-            cells = [f"{prediction.label:<{self.label_width}}", f"{prediction.confidence:>10.4f}"]
+        record = prediction.to_record()
+        path = _cell_path(record)
+        if "label" in record:
+            probabilities = record["probabilities"]
+            cells = [f"{record['label']:<{self.label_width}}", f"{record['confidence']:>10.4f}"]
             cells += [
-                f"{prediction.probabilities[x]:>{w}.4f}"
+                f"{probabilities[x]:>{w}.4f}"
                 for x, w in zip(self.labels, self.prob_widths, strict=True)
             ]
             cells.append(path)
-            if prediction.input_check.reason is not None:
-                cells.append(f"WARNING: {prediction.input_check.reason}")
+            warned = _reasons(record)
+            if warned:
+                cells.append(f"WARNING: {warned}")
         else:
             cells = [f"{'-':<{self.label_width}}", f"{'-':>10}"]
             cells += [f"{'-':>{w}}" for w in self.prob_widths]
             cells.append(path)
-            if prediction.rejected is not None:
-                cells.append(f"REJECTED: {prediction.rejected}")
+            if "rejected" in record:
+                cells.append(f"REJECTED: {record['rejected']}")
             else:
-                cells.append(f"ERROR: {display_name(prediction.error or '')}")
+                cells.append(f"ERROR: {record.get('error', '')}")
         self.stream.write("  ".join(cells).rstrip() + "\n")
         self.stream.flush()
 

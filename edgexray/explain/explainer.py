@@ -154,14 +154,14 @@ def explain_judged(
     target: str | None = None,
     config: OcclusionConfig | None = None,
 ) -> Explanation:
-    """The occlusion map of a decision already made (Classifier.judge), for a caller that also
-    shows the film it was made on (serve's preview): the image is not decoded again. Raises
-    InputRejected when the input checks refused it, ValueError for an unknown `target`."""
+    """`explain` of a decision already made (Classifier.judge or iter_judged_batches, with its film): the
+    map is made on the model input the decision was made on, so nothing is read or decoded again.
+    InputRejected when the decision has no label (the input checks refused it)."""
     card = classifier.card
     check_target(target, card.labels)
     config = config or OcclusionConfig()
-    x = judged.model_input
-    if x is None:
+    x, film = judged.model_input, judged.film
+    if x is None or film is None:
         raise InputRejected(judged.prediction)
     decided = np.array([judged.prediction.probabilities[label] for label in card.labels])
     _, maps = occlusion_map(x, classifier.predict_tensor, config, decided)
@@ -169,7 +169,7 @@ def explain_judged(
     window_x, stride_x = config.window(card.input_width)
     return build_explanation(
         judged.prediction,
-        judged.film,
+        film,
         lambda k: maps[..., k],
         target,
         f"occlusion-{config.mode}",

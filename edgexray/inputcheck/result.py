@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -50,6 +51,8 @@ class InputCheck:
     the image was not run (rejected by an image check, or checks off).
     appearance_score / appearance_threshold: the same for the appearance check of the model input's
     coarse layout (edgexray.modelcheck.appearance), which runs before inference.
+    notes: what a stage records about how it read this input, by stage name (edgexray.stages),
+    e.g. which policy read a 16-bit image's range; each is a key of the record's `input_check`.
     """
 
     status: Status
@@ -58,6 +61,7 @@ class InputCheck:
     model_threshold: float | None = None
     appearance_score: float | None = None
     appearance_threshold: float | None = None
+    notes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_findings(cls, findings: tuple[Finding, ...], mode: InputCheckMode) -> InputCheck:
@@ -67,24 +71,13 @@ class InputCheck:
             return cls("passed")
         return cls("rejected" if mode == "strict" else "warned", findings)
 
-    def with_model_check(
-        self, score: float, threshold: float, finding: Finding | None, mode: InputCheckMode
+    def with_results(
+        self, findings: tuple[Finding, ...], mode: InputCheckMode, **fields: Any
     ) -> InputCheck:
-        """This check after the model check: its score recorded, its finding (if it failed) added."""
-        decided = self._with(finding, mode)
-        return replace(decided, model_score=round(score, 4), model_threshold=threshold)
-
-    def with_appearance_check(
-        self, score: float, threshold: float, finding: Finding | None, mode: InputCheckMode
-    ) -> InputCheck:
-        """This check after the appearance check: its score recorded, its finding added."""
-        decided = self._with(finding, mode)
-        return replace(decided, appearance_score=round(score, 4), appearance_threshold=threshold)
-
-    def _with(self, finding: Finding | None, mode: InputCheckMode) -> InputCheck:
-        findings = self.findings + ((finding,) if finding is not None else ())
-        decided = InputCheck.from_findings(findings, mode)
-        return replace(self, status=decided.status, findings=decided.findings)
+        """This check after one more stage: its findings added (the mode decides the status), and
+        the fields it sets (scores, notes)."""
+        decided = InputCheck.from_findings(self.findings + findings, mode)
+        return replace(self, status=decided.status, findings=decided.findings, **fields)
 
     @property
     def rejected(self) -> bool:
@@ -107,6 +100,7 @@ class InputCheck:
         if self.appearance_score is not None:
             data["appearance_score"] = self.appearance_score
             data["appearance_threshold"] = self.appearance_threshold
+        data.update({name: dict(note) for name, note in self.notes.items()})
         return data
 
 

@@ -178,6 +178,7 @@ class Preprocessor:
             model_size=(self.width, self.height),
             source=decoded.source,
             film=None if film_side is None else self._film(decoded, film_side),
+            depth=decoded.depth,
         )
 
     def _decode(self, source: ImageInput, sample_colour: bool) -> Decoded:

@@ -4,7 +4,8 @@ Field names are those of `classify --format json`: path, sha256 (of the input's 
 field per label), rejected, error, input_check, source and model. A result has no error; an error record
 has only path and error (the others are null in Arrow, and absent in row_to_record's dict, as in
 classify's JSON). `source` (a DICOM file's identifiers, whose keys vary by file) and `model` (the
-identity of the model that decided) are stored as JSON text, so that one schema holds every file's.
+identity of the model that decided) are stored as JSON text, so that one schema holds every file's;
+so are the notes the pipeline's stages add to `input_check` (edgexray.stages), as its `notes` field.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ FIELDS = (
 )
 # Fields whose keys vary (a DICOM file's identifiers; a model identity's overrides): JSON text.
 _JSON_FIELDS = ("source", "model")
+# The input check's own fields; any other key of its record is a stage's note (JSON text `notes`).
+_CHECK_FIELDS = (
+    "status",
+    "findings",
+    "model_score",
+    "model_threshold",
+    "appearance_score",
+    "appearance_threshold",
+)
 _FINDING = pa.struct(
     [
         ("check", pa.string()),
@@ -64,6 +74,7 @@ def record_schema(labels: tuple[str, ...]) -> pa.Schema:
                         ("model_threshold", pa.float64()),
                         ("appearance_score", pa.float64()),
                         ("appearance_threshold", pa.float64()),
+                        ("notes", pa.string()),
                     ]
                 ),
             ),
@@ -77,6 +88,12 @@ def records_table(predictions: Iterable[Prediction], labels: tuple[str, ...]) ->
     """The records of `predictions` as one Arrow table of record_schema(labels)."""
     rows = [p.to_record() for p in predictions]
     for row in rows:
+        check = row.get("input_check")
+        if check is not None:
+            notes = {k: v for k, v in check.items() if k not in _CHECK_FIELDS}
+            row["input_check"] = {k: v for k, v in check.items() if k in _CHECK_FIELDS}
+            if notes:
+                row["input_check"]["notes"] = json.dumps(notes, ensure_ascii=False, sort_keys=True)
         for name in _JSON_FIELDS:
             if row.get(name) is not None:
                 row[name] = json.dumps(row[name], ensure_ascii=False, sort_keys=True)
@@ -91,6 +108,7 @@ def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     check = record.get("input_check")
     if check is not None:
         record["input_check"] = {key: value for key, value in check.items() if value is not None}
+        record["input_check"].update(json.loads(record["input_check"].pop("notes", "{}")))
     for name in _JSON_FIELDS:
         if name in record:
             record[name] = json.loads(record[name])
@@ -112,6 +130,7 @@ def row_to_prediction(row: dict[str, Any]) -> Prediction:
         input_check=InputCheck(
             check["status"],
             tuple(Finding(**finding) for finding in check.get("findings") or ()),
+            notes={k: v for k, v in check.items() if k not in _CHECK_FIELDS},
         ),
         model=ModelIdentity.from_record(record["model"]) if "model" in record else None,
     )

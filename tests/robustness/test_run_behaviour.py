@@ -65,7 +65,14 @@ def test_every_failed_input_is_one_record_naming_the_file_and_the_rest_completes
     for record in failed:
         assert record["error"].startswith(record["path"] + ": ")  # names the file...
         assert len(record["error"]) > len(record["path"]) + 10  # ...and says why
-        assert "\n" not in record["error"] and set(record) == {"path", "error", "model"}
+        assert "\n" not in record["error"] and set(record) - {"sha256"} == {
+            "path",
+            "error",
+            "model",
+        }
+    # The bytes that were read and failed to decode are named by their SHA-256 (issue 23).
+    read = {name for name, data in broken.items() if data}
+    assert {Path(r["path"]).name for r in failed if "sha256" in r} == read
     assert all(r["label"] in ("NORMAL", "PNEUMONIA") for r in records if "error" not in r)
     stderr = run.stderr.decode()
     assert "Traceback" not in stderr
@@ -123,6 +130,24 @@ def test_writers_keep_output_valid_utf8_for_any_error_text(output_format):
     text = stream.getvalue()
     text.encode("utf-8")  # strict: would fail on a lone surrogate
     assert text.count("xff.png") == 2 and "xff.png: lost" in text  # path and error, both shown
+
+
+@pytest.mark.parametrize("output_format", sorted(WRITERS))
+def test_every_writer_writes_the_one_record(output_format, monkeypatch):
+    # The record is made in one place (Prediction.to_record); a writer that reads the prediction's
+    # fields itself would not show what the record says.
+    decided = Prediction(
+        path="a.png", label="A", confidence=0.75, probabilities={"A": 0.75, "B": 0.25}
+    )
+    record = {**decided.to_record(), "path": "as-recorded.png", "label": "B", "confidence": 0.5}
+    monkeypatch.setattr(Prediction, "to_record", lambda self: record)
+    stream = io.StringIO()
+    writer = WRITERS[output_format](stream, ("A", "B"))
+    writer.write(decided)
+    writer.close()
+    text = stream.getvalue()
+    assert "as-recorded.png" in text and "a.png" not in text.replace("as-recorded.png", "")
+    assert re.search(r"\bB\b.{0,20}0\.5", text), text
 
 
 # Interrupted runs --------------------------------------------------------------------------------

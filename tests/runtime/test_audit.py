@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,10 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from conftest import runnable
 from PIL import Image
 
 from edgexray.audit import AuditLog
 from edgexray.classifier import Classifier
+from edgexray.cli.writers import JSONLWriter
 from edgexray.modelfile import read_card
 from edgexray.prediction import Prediction
 
@@ -177,3 +180,43 @@ def test_a_log_renamed_by_logrotate_is_reopened_and_no_line_is_lost(carded, tmp_
     assert len(_lines(tmp_path / "audit.jsonl.1")) == 3
     assert len(_lines(tmp_path / "audit.jsonl.2")) == 2
     assert len(_lines(path)) == 1
+
+
+def test_the_audit_line_takes_the_decision_from_the_one_record(tmp_path: Path, monkeypatch) -> None:
+    decided = Prediction(path="a.png", label="A", confidence=0.75, probabilities={"A": 0.75})
+    record = {**decided.to_record(), "label": "B", "probabilities": {"B": 0.5}}
+    monkeypatch.setattr(Prediction, "to_record", lambda self: record)
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        entry = log.entry(decided, request_id="r", latency_s=0.0, mode="classify")
+    assert (entry["label"], entry["probabilities"]) == ("B", {"B": 0.5})
+
+
+def test_classify_audits_a_batch_with_one_fsync_before_its_records(
+    carded, tmp_path: Path, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+    from conftest import counted
+
+    from edgexray.cli.main import cli
+
+    model = carded(runnable("binary_gray.tflite"))
+    folder = _images(tmp_path / "in", 8)
+    audit = tmp_path / "audit.jsonl"
+    out = tmp_path / "out.jsonl"
+    synced = counted(monkeypatch, os, "fsync")
+    lines_at_write: list[int] = []
+    write = JSONLWriter.write
+
+    def write_and_look(self: JSONLWriter, prediction: Prediction) -> None:
+        lines_at_write.append(len(audit.read_text().splitlines()))
+        write(self, prediction)
+
+    monkeypatch.setattr(JSONLWriter, "write", write_and_look)
+    args = ["classify", "-m", str(model), "--input-check", "off", "--batch-size", "4"]
+    done = CliRunner().invoke(
+        cli, [*args, "--format", "jsonl", "-o", str(out), "--audit", str(audit), str(folder)]
+    )
+    assert done.exit_code == 0, done.output
+    assert len(_lines(audit)) == 8
+    assert len(synced) <= 2  # one per batch of 4 (was one per image)
+    assert lines_at_write == [4, 4, 4, 4, 8, 8, 8, 8]  # each batch's lines before its records

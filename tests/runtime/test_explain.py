@@ -4,7 +4,6 @@ construction, files and records are written, bad images are one error record, ru
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import skip_unless_an_engine_reads
+from conftest import counted, opens_of, skip_unless_an_engine_reads
 from PIL import Image
 
 from edgexray import Classifier, exit_codes
@@ -176,6 +175,26 @@ def test_classify_explains_only_the_chosen_label(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.glob("*.json")) == ["bright.json"]
     code, output = _run([*args, "--explain", str(out), "--explain-only", "COVID"])
     assert code == 2 and "COVID" in output
+
+
+def test_classify_explain_reads_and_decodes_each_image_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [_image(tmp_path / f"chest{i}.png", seed=i) for i in range(3)]
+    opened = [opens_of(monkeypatch, image) for image in images]
+    decoded = counted(monkeypatch, transform, "decode")
+    out = tmp_path / "explained"
+    args = ["classify", "-m", str(DATA / "quadrant.tflite"), *FLAGS, "--format", "jsonl"]
+    code, output = _run([*args, *map(str, images), "--explain", str(out)])
+    assert code == 0, output
+    assert sorted(p.name for p in out.glob("*.overlay.png")) == [
+        f"chest{i}.overlay.png" for i in range(3)
+    ]
+    assert [len(calls) for calls in opened] == [1, 1, 1], "an image was read more than once"
+    assert len(decoded) == 3, "an image was decoded more than once"
+    records = [json.loads((out / f"chest{i}.json").read_text()) for i in range(3)]
+    classified = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [r["label"] for r in records] == [r["label"] for r in classified]
 
 
 def test_summary_takes_the_middle_of_a_flat_peak() -> None:
@@ -367,21 +386,8 @@ def test_an_image_is_read_and_decoded_once_per_explanation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = _image(tmp_path / "chest.png")
-    opened: list[str] = []
-    decoded: list[object] = []
-    real_open, real_decode = os.open, transform.decode
-
-    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.fspath(path) == os.fspath(image):
-            opened.append(os.fspath(path))
-        return real_open(path, *args, **kwargs)
-
-    def counting_decode(source, *args, **kwargs):  # type: ignore[no-untyped-def]
-        decoded.append(source)
-        return real_decode(source, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counting_open)
-    monkeypatch.setattr(transform, "decode", counting_decode)
+    opened = opens_of(monkeypatch, image)
+    decoded = counted(monkeypatch, transform, "decode")
     args = ["explain", "-m", str(DATA / "quadrant.tflite"), *FLAGS, str(image)]
     code, output = _run([*args, "-o", str(tmp_path / "ex")])
     assert code == 0, output

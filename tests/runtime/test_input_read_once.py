@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import runnable
+from conftest import opens_of, runnable
 from PIL import Image
 
 from edgexray import Classifier, ClassifierOptions
@@ -62,16 +62,8 @@ def test_a_decision_and_its_audit_line_open_the_input_once(
     carded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = gray_png(tmp_path / "scan.png")
-    opened: list[str] = []
-    real_open = os.open
-
-    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.fspath(path) == os.fspath(image):
-            opened.append(os.fspath(path))
-        return real_open(path, *args, **kwargs)
-
     with Classifier(carded(runnable("binary_gray.tflite"))) as clf:
-        monkeypatch.setattr(os, "open", counting_open)
+        opened = opens_of(monkeypatch, image)
         prediction = clf.predict(image)
         with RunAudit(AuditLog(tmp_path / "audit.jsonl"), "classify") as audit:
             audit.record(prediction)
@@ -117,3 +109,37 @@ def test_classify_audit_with_a_name_that_is_not_utf8(carded, tmp_path: Path) -> 
 def test_api_options_validate_the_byte_limit() -> None:
     with pytest.raises(ValueError, match="max_bytes must be positive"):
         ClassifierOptions(max_bytes=0)
+
+
+def test_a_file_that_fails_to_decode_keeps_its_sha256_and_the_model_identity(
+    carded, tmp_path: Path
+) -> None:
+    noise = np.random.default_rng(3).integers(0, 255, (64, 64), dtype=np.uint8)
+    encoded = tmp_path / "good.png"
+    Image.fromarray(noise).save(encoded)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(encoded.read_bytes()[:1000])
+    missing = tmp_path / "missing.png"
+    with Classifier(carded(runnable("binary_gray.tflite"))) as clf:
+        records = [p.to_record() for p in clf.predict_batch([truncated, missing])]
+        identity = clf.identity.to_record()
+    cut, absent = records
+    assert "corrupt or truncated" in cut["error"]
+    assert cut["sha256"] == hashlib.sha256(truncated.read_bytes()).hexdigest()
+    assert cut["model"] == identity
+    assert "sha256" not in absent  # nothing was read
+    assert absent["model"] == identity
+
+
+def test_classify_dash_records_the_sha256_and_model_of_bytes_it_cannot_decode(carded) -> None:
+    model = str(carded(runnable("binary_gray.tflite")))
+    done = subprocess.run(
+        [sys.executable, "-m", "edgexray.cli.main", "classify", "-m", model, "--format", "jsonl",
+         "-"],
+        input=b"text", capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    record = json.loads(done.stdout)
+    assert record["path"] == "-" and record["error"].startswith("-: ")
+    assert record["sha256"] == hashlib.sha256(b"text").hexdigest()
+    assert record["model"]["file"] == Path(model).name

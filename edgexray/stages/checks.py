@@ -1,0 +1,120 @@
+"""The stages of the checks every model has or its card carries: the image checks, the appearance
+check (before the engine) and the model check (after it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from edgexray.errors import ModelError
+from edgexray.inputcheck.facts import ImageFacts
+from edgexray.inputcheck.image import check_image
+from edgexray.inputcheck.result import Finding
+from edgexray.inputcheck.thresholds import ImageCheckThresholds
+from edgexray.modelcheck import (
+    ModelCheckSummary,
+    appearance_finding,
+    model_check_finding,
+    score_features,
+)
+from edgexray.stages.stage import CHECKING_MODES, FactsStage, Look, Outcome, Phase, Setup
+
+
+def _scored(
+    name: str, summary: ModelCheckSummary, score: float, finding: Finding | None
+) -> Outcome:
+    """The outcome of a check scored against a card summary: its finding (None: it passed), and
+    the score and threshold as the input check's `<name>_score` and `<name>_threshold`."""
+    scores = {f"{name}_score": round(score, 4), f"{name}_threshold": summary.threshold}
+    return Outcome(() if finding is None else (finding,), scores)
+
+
+@dataclass(frozen=True)
+class ImageStage(FactsStage):
+    """The image checks (edgexray.inputcheck), for every model, on the decode's facts."""
+
+    thresholds: ImageCheckThresholds
+    name: ClassVar[str] = "image"
+    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+
+    @classmethod
+    def configure(cls, setup: Setup) -> ImageStage:
+        return cls(setup.thresholds)
+
+    def judge(self, facts: ImageFacts) -> Outcome:
+        return Outcome(check_image(facts, self.thresholds))
+
+
+@dataclass(frozen=True)
+class _SummaryStage:
+    """A check scored against a summary the card carries (`card_field`), in the checking modes."""
+
+    summary: ModelCheckSummary
+    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+    card_field: ClassVar[str]
+
+    @classmethod
+    def _summary(cls, setup: Setup) -> ModelCheckSummary | None:
+        summary: ModelCheckSummary | None = getattr(setup.card, cls.card_field)
+        return summary
+
+
+@dataclass(frozen=True)
+class AppearanceStage(_SummaryStage):
+    """The appearance check (card field `appearance_check`): the model input's coarse layout,
+    before inference, so that an input laid out unlike the calibration images is not run."""
+
+    name: ClassVar[str] = "appearance"
+    phase: ClassVar[Phase] = "decoded"
+    card_field: ClassVar[str] = "appearance_check"
+
+    @classmethod
+    def configure(cls, setup: Setup) -> AppearanceStage | None:
+        summary = cls._summary(setup)
+        return None if summary is None else cls(summary)
+
+    def applies(self, look: Look) -> bool:
+        return look.x is not None
+
+    def run(self, look: Look) -> Outcome:
+        if look.x is None:
+            return Outcome()
+        return _scored(self.name, self.summary, *appearance_finding(self.summary, look.x))
+
+
+@dataclass(frozen=True)
+class ModelStage(_SummaryStage):
+    """The model check (card field `model_check`, schema 2): the input's pooled features, which
+    the engine returns with the prediction."""
+
+    name: ClassVar[str] = "model"
+    phase: ClassVar[Phase] = "decided"
+    card_field: ClassVar[str] = "model_check"
+
+    @classmethod
+    def configure(cls, setup: Setup) -> ModelStage | None:
+        """The stage when the card has a model check; ModelError when the card's summary and the
+        engine's features output disagree (a card that is not this file's)."""
+        summary = cls._summary(setup)
+        if summary is None:
+            return None
+        if setup.feature_width != summary.feature_dim:
+            found = (
+                "no features output"
+                if setup.feature_width is None
+                else f"{setup.feature_width} features"
+            )
+            raise ModelError(
+                f"{setup.model}: the card's model check reads {summary.feature_dim} pooled "
+                f"features; the model has {found}"
+            )
+        return cls(summary)
+
+    def applies(self, look: Look) -> bool:
+        return look.features is not None
+
+    def run(self, look: Look) -> Outcome:
+        if look.features is None:
+            return Outcome()
+        score = float(score_features(self.summary, look.features[None])[0])
+        return _scored(self.name, self.summary, score, model_check_finding(self.summary, score))
