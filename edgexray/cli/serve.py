@@ -11,15 +11,14 @@ import click
 from edgexray.classifier import Classifier
 from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
-    audit_option,
-    card_override_options,
-    classifier_options,
-    engine_option,
-    input_check_option,
-    model_option,
+    audit_options,
+    classifier_options_from,
+    dicom_options,
+    engine_options,
+    input_check_options,
+    model_options,
     model_or_demo,
     overrides_from,
-    threads_option,
     trust_options,
 )
 from edgexray.errors import EdgexrayError
@@ -40,7 +39,7 @@ def _require_extra() -> None:
 
 
 @click.command()
-@model_option
+@model_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
@@ -91,12 +90,11 @@ def _require_extra() -> None:
     show_default=True,
     help="Seconds a request may wait for its inference (504 past it).",
 )
-@audit_option
-@threads_option
-@input_check_option
+@audit_options
+@engine_options
+@input_check_options
 @trust_options
-@engine_option
-@card_override_options
+@dicom_options
 def serve(
     model: Path | None,
     host: str,
@@ -109,12 +107,7 @@ def serve(
     queue_size: int,
     request_timeout: float,
     audit: Path | None,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    **card_flags: Any,
+    **flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
 
@@ -144,8 +137,8 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
-        overrides_from(card_flags),
+        classifier_options_from(flags),
+        overrides_from(flags),
     )
     if settings.token is None:
         click.echo(f"edgexray: no token configured: anyone on {host} may call the API", err=True)
