@@ -23,14 +23,10 @@ from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
     audit_options,
     classifier_options_from,
-    dicom_options,
-    engine_options,
-    input_check_options,
-    model_options,
+    decision_options,
     model_or_demo,
     overrides_from,
     ray_options,
-    trust_options,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
@@ -157,7 +153,7 @@ def _classify_on_ray(
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@model_options
+@decision_options
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -180,9 +176,6 @@ def _classify_on_ray(
     "faster, pixels differ slightly from training's one-step resize; measure the agreement "
     "on your data first (README, 'Faster decoding'). Default: one step.",
 )
-@engine_options
-@input_check_options
-@trust_options
 @click.option(
     "--format",
     "output_format",
@@ -213,7 +206,6 @@ def _classify_on_ray(
 )
 @audit_options
 @ray_options
-@dicom_options
 def classify(
     paths: tuple[Path, ...],
     model: Path | None,

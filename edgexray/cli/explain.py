@@ -25,13 +25,9 @@ from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier
 from edgexray.cli.options import (
     classifier_options_from,
-    dicom_options,
-    engine_options,
-    input_check_options,
-    model_options,
+    decision_options,
     model_or_demo,
     overrides_from,
-    trust_options,
 )
 from edgexray.cli.writers import display_path
 from edgexray.errors import EdgexrayError, UntrustedModelError
@@ -137,7 +133,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@model_options
+@decision_options
 @click.option(
     "-o",
     "--output",
@@ -176,10 +172,6 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
     show_default=True,
     help="With --keras: Grad-CAM or Grad-CAM++.",
 )
-@engine_options
-@input_check_options
-@trust_options
-@dicom_options
 def explain(
     paths: tuple[Path, ...],
     model: Path | None,

@@ -247,6 +247,11 @@ model_options = _group(model_option, card_override_options)
 engine_options = _group(engine_option, threads_option)
 input_check_options = _group(input_check_option)
 audit_options = _group(audit_option)
+#: The groups that decide how a model decides, for every command that classifies with one model
+#: (classify, watch, serve, explain): model and card overrides, engine, input check, trust, DICOM.
+decision_options = _group(
+    model_options, engine_options, input_check_options, trust_options, dicom_options
+)
 #: Every group, by name (what tests/runtime/test_explain.py compares across the commands).
 OPTION_GROUPS: dict[str, Decorator] = {
     "model": model_options,

@@ -13,13 +13,9 @@ from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
     audit_options,
     classifier_options_from,
-    dicom_options,
-    engine_options,
-    input_check_options,
-    model_options,
+    decision_options,
     model_or_demo,
     overrides_from,
-    trust_options,
 )
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
@@ -39,7 +35,7 @@ def _require_extra() -> None:
 
 
 @click.command()
-@model_options
+@decision_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
@@ -91,10 +87,6 @@ def _require_extra() -> None:
     help="Seconds a request may wait for its inference (504 past it).",
 )
 @audit_options
-@engine_options
-@input_check_options
-@trust_options
-@dicom_options
 def serve(
     model: Path | None,
     host: str,

@@ -18,13 +18,9 @@ from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
     audit_options,
     classifier_options_from,
-    dicom_options,
-    engine_options,
-    input_check_options,
-    model_options,
+    decision_options,
     model_or_demo,
     overrides_from,
-    trust_options,
 )
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
@@ -36,7 +32,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 
 @click.command()
 @click.argument("inbox", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@model_options
+@decision_options
 @click.option("--results", type=_file, required=True, help="JSONL file results are appended to.")
 @click.option(
     "--journal", type=_file, default=None, help="Journal of finished files [RESULTS.journal]."
@@ -68,10 +64,6 @@ _file = click.Path(path_type=Path, dir_okay=False)
     "--once", cls=ActionOption, is_flag=True, help="Process what is in the inbox, then exit."
 )
 @audit_options
-@engine_options
-@input_check_options
-@trust_options
-@dicom_options
 def watch(
     inbox: Path,
     model: Path | None,
