@@ -110,7 +110,7 @@ allow_unsealed_card_option = click.option(
 
 def trust_options(function: F) -> F:
     """The options that decide which model files run: --trusted-key, --allow-unsealed-card."""
-    return allow_unsealed_card_option(trusted_key_option(function))
+    return trusted_key_option(allow_unsealed_card_option(function))
 
 
 def card_override_options(function: F) -> F:
