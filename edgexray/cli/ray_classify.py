@@ -27,6 +27,7 @@ from edgexray.cli.writers import display_path
 from edgexray.cores import usable_cores
 from edgexray.errors import EdgexrayError
 from edgexray.model_identity import ModelIdentity
+from edgexray.modelfile import read_model_file
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -300,9 +301,12 @@ def classify_on_ray(
     from edgexray.scale.records import records_table
 
     options = options or ClassifierOptions()
-    # A bad or untrusted model fails here, before Ray starts; the workers load the bytes checked
-    # here (their SHA-256 is checked on each worker), so the signature is verified once, here.
-    with Classifier(model, actor_options(options, keep_trust=True), overrides) as classifier:
+    # The model file is read once, here: a bad or untrusted model fails before Ray starts, and
+    # the workers get these same bytes, whose signature was verified (each checks their SHA-256),
+    # never another read of the file.
+    checked = read_model_file(model)
+    driver_options = actor_options(options, keep_trust=True)
+    with Classifier(model, driver_options, overrides, checked=checked) as classifier:
         labels, identity = classifier.labels, classifier.identity
     found = discover_images(list(paths))
     problems = _problems(found.problems, found.files, identity)
@@ -327,7 +331,7 @@ def classify_on_ray(
             if files:
                 records = classify_dataset(
                     ray.data.from_items([{"path": f} for f in files]),
-                    model,
+                    checked,
                     actors=actors or cpus,
                     batch_size=batch_size,
                     options=actor_options(options),

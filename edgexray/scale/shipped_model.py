@@ -1,25 +1,22 @@
 """The model file shipped to Ray workers through the object store, checked again where it lands.
 
 Workers need no shared disk: the driver reads the file (and its JSON sidecar, if the card lives
-there) once, checks it, and puts the bytes in Ray's object store; each worker fetches them, checks
+there) once, checks it (and verifies its signature, under a trust policy), and puts those same
+bytes in Ray's object store, never another read of the file; each worker fetches them, checks
 their SHA-256 against the driver's, then runs the runtime's own model-file checks (card digest,
 payload hash) before any engine loads them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgexray.errors import ModelError
-from edgexray.modelfile import ModelFile, check_model_bytes, read_model_file, sidecar_path
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+from edgexray.model_identity import bytes_sha256
+from edgexray.modelfile import ModelFile, check_model_bytes, read_model_file
 
 
 @dataclass(frozen=True)
@@ -38,13 +35,17 @@ class ShippedModel:
         """Read and check the model at `path` (ModelError/CardError as read_model_file, so a bad
         model fails here, once, not on every worker) and put its bytes in the object store.
         Needs a connected Ray (ray.init)."""
+        return cls.of(read_model_file(Path(path)))
+
+    @classmethod
+    def of(cls, checked: ModelFile) -> ShippedModel:
+        """The model file already read and checked (the bytes whose signature the driver
+        verified), put in the object store as it is. Needs a connected Ray (ray.init)."""
         import ray
 
-        checked = read_model_file(Path(path))
-        sidecar = (
-            sidecar_path(checked.path).read_bytes() if checked.card_source == "sidecar" else None
+        return cls(
+            checked.path.name, ray.put(checked.data), bytes_sha256(checked.data), checked.sidecar
         )
-        return cls(checked.path.name, ray.put(checked.data), _sha256(checked.data), sidecar)
 
     def load(self) -> ModelFile:
         """On a worker: the bytes from the object store, their SHA-256 checked against the
@@ -52,7 +53,7 @@ class ShippedModel:
         import ray
 
         data = ray.get(self.data)
-        if _sha256(data) != self.sha256:
+        if bytes_sha256(data) != self.sha256:
             raise ModelError(
                 f"{self.name}: the model bytes this worker received do not match the driver's "
                 "SHA-256; refusing to load them"
