@@ -1,4 +1,5 @@
-"""The configuration file, `edgexray.toml`: values for `classify`, `serve` and `watch`.
+"""The configuration file, `edgexray.toml`: values for the commands that run a model (`classify`,
+`serve`, `watch`, `explain`, `bench` and `info`: SECTIONS).
 
     model = "/opt/edgexray/pneumonia.tflite-int8.tflite"   # keys at the top apply to every command
     threads = 2                                             # that has the option
@@ -35,7 +36,7 @@ CONFIG_ENV = "EDGEXRAY_CONFIG"
 FILE_NAME = "edgexray.toml"
 # Looked up in this order when neither --config nor the environment names a file.
 SEARCH_PATH = (Path(FILE_NAME), Path("/etc/edgexray") / FILE_NAME)
-SECTIONS = ("classify", "serve", "watch")
+SECTIONS = ("classify", "serve", "watch", "explain", "bench", "info")
 
 
 class ConfigError(EdgexrayError):
@@ -44,7 +45,7 @@ class ConfigError(EdgexrayError):
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """shared: top-level keys; sections: the [classify], [serve] and [watch] tables."""
+    """shared: top-level keys; sections: the tables named after SECTIONS ([classify], [serve]...)."""
 
     path: Path
     shared: dict[str, Any] = field(default_factory=dict)

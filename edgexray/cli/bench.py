@@ -153,7 +153,7 @@ def _bench_on_ray(
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="With --sweep --recommend: write the recommended deployment as an edgexray.toml "
-    "(model, engine, threads), read by classify, serve and watch.",
+    "(model, engine, threads), read by classify, serve, watch and explain.",
 )
 @trusted_key_option
 @ray_options
