@@ -12,10 +12,6 @@ them even when the tests run as root; where that cannot be arranged, that one in
 What a mode cannot take by design, and so is not sent to it:
 - serve receives uploaded bytes, not files: a FIFO or a file the client cannot read never
   reaches it (the client fails first).
-- classify --ray cannot yet take a file name that is not UTF-8: the driver refuses it ("file name
-  is not UTF-8", edgexray.cli.ray_classify._problems), since Arrow strings carry the paths to the
-  workers. The one disagreement left in the matrix; the test pins it (KNOWN_DISAGREEMENTS), so
-  that a fix shows up as a failure to update.
 - bench's parity pass measures images every mode decides: it runs with the input checks in
   `warn` (each image of a bench set keeps its label) and is given readable, decodable images only
   (bench's data loader lists files, it has no per-file refusal record).
@@ -54,11 +50,6 @@ ORDINARY = ("png", "jpeg", "non-utf8", "dicom")
 HOSTILE = ("fifo", "unreadable", "blank", "truncated", "png16-sbit", "png16")
 
 Decision = tuple[Any, ...]
-
-# (mode, input) -> what that mode decides instead of classify's decision (see the docstring).
-KNOWN_DISAGREEMENTS: dict[tuple[str, str], Decision] = {
-    ("classify --ray", "non-utf8"): ("failed", "file name is not UTF-8"),
-}
 
 
 def _png_with_sbit(image: Image.Image, bits: int) -> bytes:
@@ -152,9 +143,6 @@ def assert_same(reference: dict[str, Decision], found: dict[str, Decision], mode
     assert set(found) == set(reference), (mode, sorted(found), sorted(reference))
     for key, expected in reference.items():
         got = found[key]
-        if (mode, key) in KNOWN_DISAGREEMENTS:
-            assert got == KNOWN_DISAGREEMENTS[mode, key], (mode, key, got)
-            continue
         assert got[:2] == expected[:2], (mode, key, got, expected)
         if expected[0] == "decided":
             for label, p in expected[2].items():

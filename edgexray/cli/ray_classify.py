@@ -204,29 +204,12 @@ class Tally:
         self.folders.add(table)
 
 
-def _encodable(path: Path) -> bool:
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _problems(
-    found_problems: list[tuple[Path, str]], files: list[Path], model: ModelIdentity
-) -> list[Prediction]:
-    """Error records made on the driver: paths that gave no image, names Arrow cannot carry."""
-    problems = [
+def _problems(found_problems: list[tuple[Path, str]], model: ModelIdentity) -> list[Prediction]:
+    """Error records made on the driver: the paths that gave no image."""
+    return [
         Prediction(model=model, path=str(p), error=f"{display_path(str(p))}: {why}")
         for p, why in found_problems
     ]
-    for path in files:
-        if not _encodable(path):  # Arrow strings are UTF-8: this name cannot travel to a worker
-            name = display_path(str(path))
-            problems.append(
-                Prediction(model=model, path=str(path), error=f"{name}: file name is not UTF-8")
-            )
-    return problems
 
 
 def _audit(auditor: RunAudit, table: Any) -> None:
@@ -309,8 +292,10 @@ def classify_on_ray(
     with Classifier(model, driver_options, overrides, checked=checked) as classifier:
         labels, identity = classifier.labels, classifier.identity
     found = discover_images(list(paths))
-    problems = _problems(found.problems, found.files, identity)
-    files = [str(p) for p in found.files if _encodable(p)]
+    problems = _problems(found.problems, identity)
+    # The paths travel as bytes (an Arrow binary column): a name that is not UTF-8 reaches its
+    # worker as it is, and its record names it as classify's does (display_name).
+    files = [os.fsencode(p) for p in found.files]
     tally = Tally(FolderConfusion(labels))
     show = sys.stderr.isatty()
     with ExitStack() as stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -18,7 +19,7 @@ from edgexray.scale.shipped_model import ShippedModel
 def batch_sources(batch: dict[str, np.ndarray]) -> list[Any]:
     """The images of a Ray batch: the `bytes` column (as files read already, named and hashed by
     `path` when present, so records and errors name the file as classify does), else the `path`
-    column (read by the worker)."""
+    column (read by the worker; str, or bytes as os.fsencode gives them)."""
     if "bytes" in batch:
         if "path" in batch:
             return [
@@ -26,8 +27,8 @@ def batch_sources(batch: dict[str, np.ndarray]) -> list[Any]:
                 for b, p in zip(batch["bytes"], batch["path"], strict=True)
             ]
         return [bytes(b) for b in batch["bytes"]]
-    if "path" in batch:
-        return [str(p) for p in batch["path"]]
+    if "path" in batch:  # text, or the file system's bytes (any name, UTF-8 or not)
+        return [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in batch["path"]]
     raise ValueError(f"edgexray.scale needs a 'path' or a 'bytes' column, got {sorted(batch)}")
 
 
