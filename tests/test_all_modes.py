@@ -312,3 +312,28 @@ def test_classify_on_a_local_ray_decides_as_classify(
     )  # fmt: skip
     assert done.returncode == exit_codes.PARTIAL, done.stderr
     assert_same(reference, by_input(json_lines(out.read_text())), "classify --ray")
+
+
+def test_the_dicom_options_reach_every_command_that_reads_a_folder(tmp_path: Path) -> None:
+    """One declaration of --dicom-* (edgexray.cli.options.dicom_options), honoured by each
+    command: a gate that lets only MR through refuses the CR sample everywhere, for one reason."""
+    skip_unless_an_engine_reads(MODEL)
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "dicom" / "NORMAL" / "NORMAL_00000.dcm", folder / "dicom.dcm")
+    gate = ("--dicom-modalities", "MR")
+    results = tmp_path / "results.jsonl"
+    runs = {
+        "classify": ("classify", *STRICT, *gate, "--format", "jsonl", str(folder)),
+        "watch": ("watch", str(folder), *STRICT, *gate, "--results", str(results), "--once"),
+        "explain": ("explain", *STRICT, *gate, str(folder), "-o", str(tmp_path / "explained")),
+    }
+    reasons = {}
+    for mode, args in runs.items():
+        done = edgexray(*args, "--settle", "0") if mode == "watch" else edgexray(*args)
+        assert done.returncode == exit_codes.PARTIAL, (mode, done.stderr)
+        text = results.read_text() if mode == "watch" else done.stdout
+        (record,) = json_lines(text)
+        reasons[mode] = decision(record)
+    assert reasons["classify"][0] == "failed" and "MR" in reasons["classify"][1], reasons
+    assert reasons["watch"] == reasons["explain"] == reasons["classify"], reasons
