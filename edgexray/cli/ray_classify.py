@@ -321,6 +321,7 @@ def classify_on_ray(
                     batch_size=batch_size,
                     options=actor_options(options),
                     overrides=overrides,
+                    identity=identity,
                 )
                 _stream(records, destination, tally, len(files), show, auditor)
         finally:

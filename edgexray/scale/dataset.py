@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.model_identity import ModelIdentity
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.scale.predictor import ClassifyBatch
 from edgexray.scale.shipped_model import ShippedModel
@@ -66,6 +67,7 @@ def classify_dataset(
     cpus_per_actor: float = 1.0,
     options: ClassifierOptions = ACTOR_OPTIONS,
     overrides: CardOverrides | None = None,
+    identity: ModelIdentity | None = None,
 ) -> Dataset:
     """Classify every row of `ds` with `model` on a pool of `actors` Ray actors, lazily (Ray runs
     it when the result is consumed or written).
@@ -78,6 +80,8 @@ def classify_dataset(
     checked) is checked here (ModelError, CardError) and those bytes are shipped to the workers
     through the object store; each checks their SHA-256 before loading them. An actor that
     dies is restarted and its batches retried, so every row still gives exactly one record.
+    identity: the model's identity as the caller made it when it loaded (and verified) `model`;
+    every record carries it (None: each worker's own, without a signer).
     Needs a connected Ray (ray.init).
     """
     if actors < 1:
@@ -86,7 +90,7 @@ def classify_dataset(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     checked = checked_model(model)
     model_labels(checked, options, overrides)
-    shipped = ShippedModel.of(checked)
+    shipped = ShippedModel.of(checked, identity)
     return map_on_actors(
         ds,
         ClassifyBatch,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from typing import Any
@@ -44,10 +45,16 @@ class ClassifyBatch:
         overrides: CardOverrides | None = None,
     ) -> None:
         self.classifier = Classifier(model.name, options, overrides, checked=model.load())
+        # The identity made once, on the driver (its signer too: the keys stay there); load()
+        # checked that these are the bytes it names.
+        self.identity = model.identity or self.classifier.identity
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         with warnings.catch_warnings():
             # As in `classify`: Pillow's warnings name no file; each record says what matters.
             warnings.filterwarnings("ignore", module=r"PIL\.")
-            predictions = list(self.classifier.iter_predictions(batch_sources(batch)))
+            predictions = [
+                dataclasses.replace(prediction, model=self.identity)
+                for prediction in self.classifier.iter_predictions(batch_sources(batch))
+            ]
         return records_table(predictions, self.classifier.labels)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgexray.errors import ModelError
-from edgexray.model_identity import bytes_sha256
+from edgexray.model_identity import ModelIdentity, bytes_sha256
 from edgexray.modelfile import ModelFile, check_model_bytes, read_model_file
 
 
@@ -23,12 +23,15 @@ from edgexray.modelfile import ModelFile, check_model_bytes, read_model_file
 class ShippedModel:
     """name: the model file's name (its suffix gives the format). data: an object reference to the
     file's bytes. sha256: their digest, taken on the driver. sidecar: the JSON sidecar's bytes when
-    the card is there (small, travels inline), else None."""
+    the card is there (small, travels inline), else None. identity: the model's identity as the
+    driver made it when it loaded (and verified) these bytes, signer included, which every record
+    a worker makes carries; None: each worker's own."""
 
     name: str
     data: Any  # ray.ObjectRef[bytes]; typed loosely so this module imports without Ray's stubs
     sha256: str
     sidecar: bytes | None = None
+    identity: ModelIdentity | None = None
 
     @classmethod
     def put(cls, path: str | os.PathLike[str]) -> ShippedModel:
@@ -38,14 +41,16 @@ class ShippedModel:
         return cls.of(read_model_file(Path(path)))
 
     @classmethod
-    def of(cls, checked: ModelFile) -> ShippedModel:
+    def of(cls, checked: ModelFile, identity: ModelIdentity | None = None) -> ShippedModel:
         """The model file already read and checked (the bytes whose signature the driver
-        verified), put in the object store as it is. Needs a connected Ray (ray.init)."""
+        verified), put in the object store as it is, with the identity the driver made of them.
+        Needs a connected Ray (ray.init)."""
         import ray
 
-        return cls(
-            checked.path.name, ray.put(checked.data), bytes_sha256(checked.data), checked.sidecar
-        )
+        digest = bytes_sha256(checked.data)
+        if identity is not None and identity.sha256 != digest:
+            raise ModelError(f"{checked.path}: the identity given is not these bytes' identity")
+        return cls(checked.path.name, ray.put(checked.data), digest, checked.sidecar, identity)
 
     def load(self) -> ModelFile:
         """On a worker: the bytes from the object store, their SHA-256 checked against the

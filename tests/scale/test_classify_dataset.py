@@ -197,3 +197,38 @@ def test_ray_workers_run_the_bytes_the_driver_verified_never_the_file_again(
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records and not [r for r in records if "error" in r]
     assert {r["model"]["sha256"] for r in records} == {verified}
+
+
+def test_ray_records_carry_the_identity_the_driver_made_signer_included(
+    local_ray, tmp_path: Path
+) -> None:
+    """The identity is made once, where the driver loads and verifies the model, and every worker
+    record carries it: the signer too, although the trusted keys never leave the driver."""
+    pytest.importorskip("cryptography")
+    from edgexray.card_resolution import CardOverrides
+    from edgexray.classifier import Classifier, ClassifierOptions
+    from edgexray.cli import ray_classify
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    private, public, _ = generate_key_pair(tmp_path / "site")
+    model = tmp_path / "model.tflite"
+    shutil.copy(default_model(), model)
+    sign_model(model, private)
+    options = ClassifierOptions(trusted_keys=(public,))
+    with Classifier(model, options) as classifier:
+        expected = classifier.identity.to_record()
+    assert expected["signer"] is not None
+    out = tmp_path / "records.jsonl"
+    ray_classify.classify_on_ray(
+        (samples_folder(),),
+        model,
+        "local",
+        out,
+        actors=1,
+        batch_size=4,
+        overrides=CardOverrides(),
+        options=options,
+    )
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and all(r["model"] == expected for r in records), records[0]["model"]
