@@ -1,5 +1,5 @@
-"""The configuration file, `edgexray.toml`: values for `classify`, `serve`, `watch` and
-`dicom-node`.
+"""The configuration file, `edgexray.toml`: values for the commands that run a model (`classify`,
+`serve`, `watch`, `explain`, `bench`, `info` and `dicom-node`: SECTIONS).
 
     model = "/opt/edgexray/pneumonia.tflite-int8.tflite"   # keys at the top apply to every command
     threads = 2                                             # that has the option
@@ -45,7 +45,7 @@ FILE_NAME = "edgexray.toml"
 SYSTEM_PATH = Path("/etc/edgexray") / FILE_NAME
 #: Names another system file (an installation that keeps it elsewhere; the tests).
 SYSTEM_CONFIG_ENV = "EDGEXRAY_SYSTEM_CONFIG"
-SECTIONS = ("classify", "serve", "watch", "dicom-node")
+SECTIONS = ("classify", "serve", "watch", "explain", "bench", "info", "dicom-node")
 
 
 class ConfigError(EdgexrayError):
@@ -54,7 +54,7 @@ class ConfigError(EdgexrayError):
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """shared: top-level keys; sections: the [classify], [serve], [watch] and [dicom-node] tables."""
+    """shared: top-level keys; sections: the tables named after SECTIONS ([classify], [serve]...)."""
 
     path: Path
     shared: dict[str, Any] = field(default_factory=dict)

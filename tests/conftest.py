@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -168,3 +169,44 @@ def local_ray():
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield
     ray.shutdown()
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def service_user() -> dict[str, Any]:
+    """Popen arguments that make the child subject to file permissions like the `edgexray`
+    service user. As root, the child drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
+    bounding set before it execs, so root's capabilities after the exec no longer include them.
+    (Running it as another user, e.g. nobody, does not work everywhere: the interpreter may live
+    where only root can reach it.) Not root: nothing to change."""
+    if os.geteuid() != 0:
+        return {}
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop() -> None:
+        for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+            if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+                os._exit(125)
+
+    return {"preexec_fn": drop}
+
+
+def unreadable_for(path: Path, popen: dict[str, Any]) -> bool:
+    """chmod 000 `path`; whether a child started with `popen` is then refused its bytes (False
+    where it still reads them: root whose capabilities could not be dropped)."""
+    path.chmod(0)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"open({str(path)!r}, 'rb').read()"],
+        capture_output=True,
+        timeout=60,
+        **popen,
+    )
+    return probe.returncode != 0
+
+
+def make_unreadable(path: Path, popen: dict[str, Any]) -> None:
+    """chmod 000 `path`, and skip the test when a child started with `popen` still reads it."""
+    if not unreadable_for(path, popen):
+        pytest.skip("a child of this process reads a chmod 000 file (capabilities not droppable)")

@@ -3,7 +3,7 @@
 For every engine distribution, machine (x86_64, aarch64, armv7l) and Python (3.10 to 3.13), asks pip
 which wheel it would install, within the versions edgexray's extras allow, with
 `pip install --dry-run --only-binary=:all: --platform ... --python-version ...` (pip reads the
-wheels' metadata, it does not download them). The test of edgexray.doctor.availability checks its
+wheels' metadata, it does not download them). The test of edgexray.doctor.engines checks its
 table against this file; re-run this when the extras or the engines' releases change:
 
     python tools/record_engine_wheels.py > tests/data/engine_wheels.json

@@ -1,7 +1,7 @@
 """Entry point of the measuring child process: `python -m edgexray.bench.child JOB.json OUT.json`.
 
 JOB.json: {"factory", "path", "card" (dict or null), "overrides" (CardOverrides.to_dict()),
-"threads", "files", "plan", "tensors" (an .npy of the files preprocessed, or null)}. OUT.json gets the
+"sha256" (of the bytes the parent verified, or null), "threads", "files", "plan", "tensors" (an .npy of the files preprocessed, or null)}. OUT.json gets the
 measurement, or {"error": one line} when the subject could not be measured. Anything the runtimes
 print goes to this process's own stdout/stderr, which the runner keeps apart from the result.
 """
@@ -26,7 +26,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         card = ModelCard.from_dict(job["card"]) if job.get("card") else None
         overrides = CardOverrides.from_dict(job.get("overrides") or {})
         subject = subject_class(job["factory"])(
-            Path(job["path"]), card, job.get("threads"), overrides
+            Path(job["path"]), card, job.get("threads"), overrides, sha256=job.get("sha256")
         )
         files = [Path(f) for f in job["files"]]
         tensors = Path(job["tensors"]) if job.get("tensors") else None

@@ -30,6 +30,9 @@ class SubjectSpec:
     has none (Keras, peers). role: "variant", "full-model" or "peer", for reports. python_path:
     folders the child needs on sys.path to import `factory`. overrides: card facts given by the
     user (--labels, --normalize...), applied by the child as `edgexray classify` applies them.
+    sha256: of the model file's bytes as the parent read and checked them (its signature verified
+    under a trust policy); the child refuses a file whose bytes no longer have it (a file
+    replaced since), so the bytes measured are the bytes verified. None: not checked.
     """
 
     name: str
@@ -40,6 +43,7 @@ class SubjectSpec:
     role: str = "variant"
     python_path: tuple[str, ...] = field(default_factory=tuple)
     overrides: CardOverrides = field(default_factory=CardOverrides)
+    sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ("variant", "full-model", "peer"):
@@ -88,6 +92,7 @@ def run_isolated(
         "path": str(spec.path),
         "card": spec.card.to_dict() if spec.card else None,
         "overrides": spec.overrides.to_dict(),
+        "sha256": spec.sha256,
         "threads": threads,
         "files": [str(f) for f in files],
         "plan": plan.to_dict(),

@@ -28,7 +28,9 @@ class Subject(ABC):
 
     threads: engine threads (None = one per usable core, as the engines do). overrides: card facts the
     user gave (--labels, --normalize...); subjects that read the card from the model file apply
-    them, the others get a `card` they are already applied to.
+    them, the others get a `card` they are already applied to. sha256: of the bytes the parent
+    read and verified (SubjectSpec.sha256); a subject that loads an edgexray model file refuses
+    other bytes (ModelError).
     """
 
     #: Short engine name for reports ("edgexray/litert", "keras", "onnxruntime").
@@ -40,11 +42,14 @@ class Subject(ABC):
         card: ModelCard | None,
         threads: int | None,
         overrides: CardOverrides | None = None,
+        *,
+        sha256: str | None = None,
     ) -> None:
         self.path = Path(path)
         self._card = card
         self.threads = threads
         self.overrides = overrides or CardOverrides()
+        self.sha256 = sha256
         self._preprocessor: Preprocessor | None = None
 
     @property
@@ -93,6 +98,13 @@ class EdgexraySubject(Subject):
             ClassifierOptions(threads=self.threads, engine=self.engine_name, input_check="warn"),
             self.overrides,
         )
+        loaded = self.classifier.identity.sha256  # of the bytes the engine was given
+        if self.sha256 is not None and loaded != self.sha256:
+            self.classifier.close()
+            raise ModelError(
+                f"{self.path}: the file changed since bench read and verified it (SHA-256 "
+                f"{loaded[:12]}..., verified {self.sha256[:12]}...); refusing to measure it"
+            )
         self._card = self.classifier.card
 
     def engine_label(self) -> str:

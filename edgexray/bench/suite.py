@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,11 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, EdgexrayError, EngineUnavailableError, ModelError
-from edgexray.modelfile import read_card
+from edgexray.model_identity import bytes_sha256
+from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.preprocessing import Preprocessor
+from edgexray.signing.rules import SIGNATURE_ONLY
+from edgexray.signing.verify import TrustPolicy
 
 KERAS_ROWS = ("keras-predict", "keras-tf-function")
 # The row whose probabilities are "the full model" for parity: how the model was validated.
@@ -51,7 +54,9 @@ class BenchRequest:
     threads: engine threads (None = one per usable core). limit: use at most this many data images.
     overrides: card facts given by the user (--labels, --normalize...), applied to every model, as
     `edgexray classify` applies them; they let bench measure models without a card. timeout_s:
-    seconds each measuring process may take; past it, that row fails and the run goes on."""
+    seconds each measuring process may take; past it, that row fails and the run goes on.
+    trusted_keys: public key files; when given, every model must be signed by one of them (checked
+    on the bytes read once, before anything is measured: UntrustedModelError)."""
 
     models: tuple[Path, ...]
     data: Path
@@ -62,6 +67,7 @@ class BenchRequest:
     limit: int | None = None
     overrides: CardOverrides = field(default_factory=CardOverrides)
     timeout_s: float = DEFAULT_TIMEOUT_S
+    trusted_keys: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models and self.keras is None:
@@ -74,42 +80,75 @@ class BenchRequest:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
 
 
-def resolve_bench_card(model: Path, overrides: CardOverrides) -> ModelCard:
-    """The card `model` runs with: its own, or, when it has none or the user overrides part of it,
-    the one `Classifier` resolves (loading the model here once: a card-less model's input size is
-    read from its tensors). CardError when it has no card and the overrides do not make one."""
-    card = read_card(model)
-    if card is not None and not overrides.given():
-        return card
-    # One thread and no decode worker: this load only reads tensors; the timed one is in a child.
-    with Classifier(model, ClassifierOptions(threads=1, decode_workers=0), overrides) as classifier:
-        return classifier.card
+@dataclass(frozen=True)
+class BenchModel:
+    """One model file as bench read it, once: `checked` (its bytes, checked against the card and,
+    under a trust policy, its signature), the card it runs with, and the SHA-256 of those bytes,
+    which every measuring child checks (SubjectSpec.sha256) instead of trusting the file again."""
+
+    checked: ModelFile
+    card: ModelCard
+    sha256: str
+
+    @property
+    def path(self) -> Path:
+        return self.checked.path
+
+
+def read_model(
+    model: Path, overrides: CardOverrides, trusted_keys: tuple[Path, ...] = ()
+) -> BenchModel:
+    """`model` read once and checked (UntrustedModelError under a trust policy it fails), with the
+    card it runs with: its own, or, when it has none or the user overrides part of it, the one
+    `Classifier` resolves from these bytes (a card-less model's input size is read from its
+    tensors). CardError when it has no card and the overrides do not make one."""
+    if not model.is_file():
+        raise ModelError(f"{model}: model file not found")
+    checked = read_model_file(model)
+    if trusted_keys:
+        # The signature alone: a variant the gate flagged degraded is measured too.
+        TrustPolicy(trusted_keys, SIGNATURE_ONLY).check(checked)
+    card = checked.card
+    if card is None or overrides.given():
+        # One thread and no decode worker: this load only reads tensors; the timed one is in a child.
+        options = ClassifierOptions(threads=1, decode_workers=0)
+        with Classifier(model, options, overrides, checked=checked) as classifier:
+            card = classifier.card
+    return BenchModel(checked, card, bytes_sha256(checked.data))
+
+
+def read_models(
+    models: tuple[Path, ...],
+    overrides: CardOverrides | None = None,
+    trusted_keys: tuple[Path, ...] = (),
+) -> list[BenchModel]:
+    """Every model read once (see read_model): ModelError/CardError when one is missing, has no
+    card and no --labels/--normalize, or when their labels differ (they would not be the same
+    classifier); UntrustedModelError under a trust policy one fails."""
+    read = [read_model(model, overrides or CardOverrides(), trusted_keys) for model in models]
+    if len({model.card.labels for model in read}) > 1:
+        raise CardError("the models have different labels; bench compares variants of one model")
+    return read
 
 
 def read_cards(models: tuple[Path, ...], overrides: CardOverrides | None = None) -> list[ModelCard]:
-    """The card every model runs with (see resolve_bench_card); ModelError/CardError when one is
-    missing, has no card and no --labels/--normalize, or when their labels differ (they would not
-    be the same classifier)."""
-    cards = []
-    for model in models:
-        if not model.is_file():
-            raise ModelError(f"{model}: model file not found")
-        cards.append(resolve_bench_card(model, overrides or CardOverrides()))
-    if len({card.labels for card in cards}) > 1:
-        raise CardError("the models have different labels; bench compares variants of one model")
-    return cards
+    """The card every model runs with (see read_models)."""
+    return [model.card for model in read_models(models, overrides)]
 
 
 def variant_specs(
     models: tuple[Path, ...],
     cards: list[ModelCard],
     overrides: CardOverrides | None = None,
+    digests: Sequence[str | None] | None = None,
 ) -> list[SubjectSpec]:
     """One row per model, named after its card's variant (the file name when that repeats or the
-    model has no card); each child applies `overrides` as the parent did to resolve `cards`."""
+    model has no card); each child applies `overrides` as the parent did to resolve `cards`, and
+    refuses a file whose bytes are no longer those of `digests` (BenchModel.sha256)."""
     names = [card.variant for card in cards]
+    digests = digests or [None] * len(models)
     specs = []
-    for model, card in zip(models, cards, strict=True):
+    for model, card, digest in zip(models, cards, digests, strict=True):
         unique = names.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
         name = card.variant if unique else model.name
         specs.append(
@@ -119,6 +158,7 @@ def variant_specs(
                 model,
                 model.suffix.lstrip(".").lower(),
                 overrides=overrides or CardOverrides(),
+                sha256=digest,
             )
         )
     return specs
@@ -350,13 +390,15 @@ def run_bench(
     """Everything `edgexray bench` does between parsing flags and writing outputs. With
     require_reference (for --recommend), NoReferenceError before measuring when nothing could
     be compared with the variants (see ComparisonPlan)."""
-    cards = read_cards(request.models, request.overrides)
+    models = read_models(request.models, request.overrides, request.trusted_keys)
+    cards = [model.card for model in models]
     card = cards[0] if cards else None
     if card is None:
         raise CardError("bench needs at least one exported model to read the preprocessing from")
     data = load_bench_data(request.data, card.labels, request.limit)
     specs = keras_specs(request.keras, card) if request.keras else []
-    specs += variant_specs(request.models, cards, request.overrides)
+    digests = [model.sha256 for model in models]
+    specs += variant_specs(request.models, cards, request.overrides, digests)
     plan = plan_comparison(request, cards, data, len(specs), progress)
     if require_reference:
         plan.require(data)

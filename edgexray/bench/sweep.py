@@ -26,7 +26,7 @@ from edgexray.bench.suite import (
     assemble_report,
     plan_comparison,
     preprocess_once,
-    read_cards,
+    read_models,
 )
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
@@ -53,11 +53,14 @@ def plan_sweep(
     installed: Sequence[str],
     max_threads: int,
     overrides: CardOverrides | None = None,
+    digests: Sequence[str | None] | None = None,
 ) -> list[SweepPoint]:
-    """One point per (file, engine that reads it, threads in 1..max_threads)."""
+    """One point per (file, engine that reads it, threads in 1..max_threads); each child refuses a
+    file whose bytes are no longer those of `digests` (BenchModel.sha256)."""
     points = []
     variants = [card.variant for card in cards]
-    for model, card in zip(models, cards, strict=True):
+    digests = digests or [None] * len(models)
+    for model, card, digest in zip(models, cards, digests, strict=True):
         unique = variants.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
         variant = card.variant if unique else model.name
         for engine in engines_reading(model, installed):
@@ -69,6 +72,7 @@ def plan_sweep(
                     model,
                     model.suffix.lstrip(".").lower(),
                     overrides=overrides or CardOverrides(),
+                    sha256=digest,
                 )
                 points.append(SweepPoint(spec, deployment))
     return points
@@ -97,11 +101,13 @@ def run_sweep(
     edgexray.bench.suite.ComparisonPlan; with require_reference, NoReferenceError before
     measuring when nothing could be compared). `request.threads` is not used: the sweep goes
     over 1..max_threads (default: the usable cores)."""
-    cards = read_cards(request.models, request.overrides)
+    models = read_models(request.models, request.overrides, request.trusted_keys)
+    cards = [model.card for model in models]
     data = load_bench_data(request.data, cards[0].labels, request.limit)
     installed = available_engines()
     max_threads = max_threads or usable_cores()
-    points = plan_sweep(request.models, cards, installed, max_threads, request.overrides)
+    digests = [model.sha256 for model in models]
+    points = plan_sweep(request.models, cards, installed, max_threads, request.overrides, digests)
     if not points:
         raise EngineUnavailableError(
             f"no installed engine reads these files (installed: {', '.join(installed) or 'none'})"

@@ -153,7 +153,7 @@ def _bench_on_ray(
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="With --sweep --recommend: write the recommended deployment as an edgexray.toml "
-    "(model, engine, threads), read by classify, serve and watch.",
+    "(model, engine, threads), read by classify, serve, watch and explain.",
 )
 @trusted_key_option
 @ray_options
@@ -202,14 +202,6 @@ def bench(
         raise click.UsageError("give --reference or --keras, not both")
     if plot is not None and not plotting_available():
         raise EngineUnavailableError("--plot needs matplotlib: pip install 'edgexray[plot]'")
-    if trusted_keys:
-        # Every model is checked before any is measured: an untrusted one stops the run (exit 1).
-        from edgexray.signing import TrustPolicy, verify_model
-        from edgexray.signing.rules import SIGNATURE_ONLY
-
-        policy = TrustPolicy(trusted_keys, SIGNATURE_ONLY)  # a degraded variant is measured too
-        for model in models:
-            verify_model(model, policy)
     if ray_address is not None and (
         keras or reference or sweep or write_config or plot or min_agreement is not None
     ):
@@ -227,6 +219,9 @@ def bench(
         limit=limit,
         overrides=overrides_from(card_flags),
         timeout_s=timeout_s,
+        # Every model is read and verified once, before any is measured: an untrusted one stops
+        # the run (exit 1); each measuring process checks that it loads those same bytes.
+        trusted_keys=trusted_keys,
     )
     if ray_address is not None:
         _bench_on_ray(request, ray_address, actors, ray_timeout, json_path, markdown)

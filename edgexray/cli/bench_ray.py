@@ -13,7 +13,7 @@ from typing import Any
 
 from edgexray.bench.comparison import most_exact
 from edgexray.bench.dataset import load_bench_data
-from edgexray.bench.suite import BenchRequest, read_cards, variant_specs
+from edgexray.bench.suite import BenchRequest, read_models, variant_specs
 from edgexray.card import ModelCard
 from edgexray.cli.ray_classify import (
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -52,7 +52,9 @@ def bench_on_ray(
     from edgexray.classifier import ClassifierOptions
     from edgexray.scale import ACTOR_OPTIONS, ArchiveComparison, ArchiveReport, compare_dataset
 
-    cards = read_cards(request.models, request.overrides)
+    # Each model is read (and, under a trust policy, verified) once: the actors get these bytes.
+    models = read_models(request.models, request.overrides, request.trusted_keys)
+    cards = [model.card for model in models]
     names = [spec.name for spec in variant_specs(request.models, cards, request.overrides)]
     labels = cards[0].labels
     data = load_bench_data(request.data, labels, request.limit)
@@ -69,7 +71,7 @@ def bench_on_ray(
             ray.data.from_items(
                 [{"path": str(f), "truth": int(t)} for f, t in zip(data.files, truth, strict=True)]
             ),
-            request.models,
+            [model.checked for model in models],
             actors=pool,
             batch_size=BATCH_SIZE,
             options=options,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from edgexray import exit_codes
 from edgexray.atomic import write_text_atomically
 from edgexray.bench.deployment import config_text
 from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import BenchRequest, require_comparison
 from edgexray.bench.sweep import run_sweep
-from edgexray.cli import exit_codes
 from edgexray.errors import EdgexrayError
 
 

@@ -21,19 +21,12 @@ from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.dicom_results import dicom_result_options, result_folder_from
 from edgexray.cli.explain import open_folder
 from edgexray.cli.options import (
-    audit_option,
-    card_override_options,
-    dicom_options,
-    dicom_options_from,
-    engine_option,
-    input_check_option,
-    model_option,
+    audit_options,
+    classifier_options_from,
+    decision_options,
     model_or_demo,
     overrides_from,
     ray_options,
-    run_settings,
-    threads_option,
-    trust_options,
 )
 from edgexray.cli.writers import WRITERS, OutputFile, ResultWriter, display_path
 from edgexray.demo import samples_folder
@@ -44,7 +37,6 @@ from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.input_file import input_from_bytes
 from edgexray.preprocessing.transform import DISPLAY_SIDE
-from edgexray.signing.rules import TrustRules
 
 
 def _progress(batches: Iterator[list[Judged]], total: int, show: bool) -> Iterator[list[Judged]]:
@@ -161,7 +153,7 @@ def _classify_on_ray(
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@model_option
+@decision_options
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -184,10 +176,6 @@ def _classify_on_ray(
     "faster, pixels differ slightly from training's one-step resize; measure the agreement "
     "on your data first (README, 'Faster decoding'). Default: one step.",
 )
-@threads_option
-@engine_option
-@input_check_option
-@trust_options
 @click.option(
     "--format",
     "output_format",
@@ -216,10 +204,8 @@ def _classify_on_ray(
     default=None,
     help="With --explain: only for images decided as this label (e.g. PNEUMONIA).",
 )
-@audit_option
+@audit_options
 @ray_options
-@card_override_options
-@dicom_options
 @dicom_result_options
 def classify(
     paths: tuple[Path, ...],
@@ -227,12 +213,6 @@ def classify(
     batch_size: int,
     decode_workers: int | None,
     reducing_gap: float | None,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    trust_rules: TrustRules,
     output_format: str,
     output: Path | None,
     explain_dir: Path | None,
@@ -268,18 +248,8 @@ def classify(
             f"edgexray: no PATH given, classifying the sample images in {paths[0]}", err=True
         )
     overrides = overrides_from(flags)
-    options = ClassifierOptions(
-        threads=threads,
-        engine=engine,
-        batch_size=batch_size,
-        decode_workers=decode_workers,
-        reducing_gap=reducing_gap,
-        verbose=run_settings().verbose,
-        dicom=dicom_options_from(flags),
-        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
-        trusted_keys=trusted_keys,
-        allow_unsealed_card=allow_unsealed_card,
-        trust_rules=trust_rules,
+    options = classifier_options_from(
+        flags, batch_size=batch_size, decode_workers=decode_workers, reducing_gap=reducing_gap
     )
     if ray_address is not None:
         ray_run = _RayRun(ray_address, output, actors, audit, ray_timeout)

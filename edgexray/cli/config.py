@@ -1,8 +1,9 @@
-"""The configuration files on the command line: their values become the defaults of `classify`,
-`serve` and `watch` (click's default_map, so flags and environment variables win), and
-`edgexray config show` prints the effective configuration, where each value came from, and the
-settings of the less protected file that were ignored because they would weaken the system
-file's (edgexray.config_precedence)."""
+"""The configuration files on the command line: their values become the defaults of every command
+that runs a model (edgexray.config.SECTIONS: classify, serve, watch, explain, bench, info,
+dicom-node; click's default_map, so flags and environment variables win), each through
+apply_config, and `edgexray config show` prints the effective configuration, where each value came
+from, and the settings of the less protected file that were ignored because they would weaken the
+system file's (edgexray.config_precedence)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,18 @@ class ActionOption(click.Option):
     that stops) instead of the service the file configures."""
 
 
-def _options(command: click.Command) -> dict[str, click.Option]:
+# An argument the file may set: `info [MODEL]` takes the model file as an argument, where the
+# other commands take -m/--model, so a top-level `model` key names the model for all of them.
+FILE_ARGUMENTS = ("model",)
+
+
+def _options(command: click.Command) -> dict[str, click.Parameter]:
     """Key accepted in the file -> the option: long names with dashes or underscores, and the
-    parameter's own name."""
-    keys: dict[str, click.Option] = {}
+    parameter's own name (and the arguments of FILE_ARGUMENTS)."""
+    keys: dict[str, click.Parameter] = {}
     for param in command.params:
+        if isinstance(param, click.Argument) and param.name in FILE_ARGUMENTS:
+            keys[param.name] = param
         if isinstance(param, click.Option) and param.name and not param.hidden:
             if param.name in ("help", "version"):
                 continue
@@ -48,7 +56,7 @@ def _options(command: click.Command) -> dict[str, click.Option]:
     return keys
 
 
-def _value(config: ConfigFile, option: click.Option, value: Any) -> Any:
+def _value(config: ConfigFile, option: click.Parameter, value: Any) -> Any:
     if option.multiple and not isinstance(value, list):
         value = [value]  # `trusted-key = "site.pub"`: one value of a repeatable option
     if isinstance(option.type, click.Path):
@@ -65,7 +73,7 @@ def _setting(
     where: str,
     key: str,
     value: Any,
-    option: click.Option,
+    option: click.Parameter,
     context: click.Context,
 ) -> Any:
     """The value of `key` (found at `where`: `[serve]` or `(top level)`) for the default_map,
@@ -229,9 +237,9 @@ def config() -> None:
 )
 @click.pass_context
 def show(ctx: click.Context, only: str | None) -> None:
-    """Print the effective configuration of classify, serve and watch, and where each value came
-    from (the file, the environment, or the built-in default). Flags given on a command line win
-    over all of these."""
+    """Print the effective configuration of each command that reads the files (classify, serve,
+    watch, explain, bench, info, dicom-node), and where each value came from (a file, the
+    environment, or the built-in default). Flags given on a command line win over all of these."""
     root = ctx.find_root()
     paths = root.meta.get("edgexray.config_paths") or ConfigPaths()
     group = root.command

@@ -15,21 +15,13 @@ from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier
 from edgexray.cli.dicom_results import code_option, overlay_option, settings_from, uid_root_option
 from edgexray.cli.options import (
-    audit_option,
-    card_override_options,
-    classifier_options,
-    dicom_options,
-    dicom_options_from,
-    engine_option,
-    input_check_option,
-    model_option,
+    audit_options,
+    classifier_options_from,
+    decision_options,
     model_or_demo,
     overrides_from,
-    threads_option,
-    trust_options,
 )
 from edgexray.pacs.node_settings import Destination, NodeSettings, TlsSettings, parse_networks
-from edgexray.signing import TrustRules
 
 _file = click.Path(path_type=Path, dir_okay=False)
 
@@ -106,14 +98,8 @@ def _networks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @overlay_option
 @uid_root_option
 @code_option
-@model_option
-@audit_option
-@threads_option
-@engine_option
-@input_check_option
-@trust_options
-@card_override_options
-@dicom_options
+@decision_options
+@audit_options
 def dicom_node(
     ae_title: str,
     port: int,
@@ -134,12 +120,6 @@ def dicom_node(
     dicom_codes: Any,
     model: Path | None,
     audit: Path | None,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    trust_rules: TrustRules,
     **flags: Any,
 ) -> None:
     """Receive images over DICOM (C-STORE SCP, C-ECHO), classify each through the same decision
@@ -176,15 +156,7 @@ def dicom_node(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    options = classifier_options(
-        threads,
-        engine,
-        input_check,
-        trusted_keys,
-        allow_unsealed_card,
-        dicom_options_from(flags),
-        trust_rules,
-    )
+    options = classifier_options_from(flags)
     classifier = Classifier(model_or_demo(model), options, overrides_from(flags))
     auditor = RunAudit.open(audit, mode="dicom-node") if audit else None
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 
 
 @click.command()

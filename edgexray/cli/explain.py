@@ -24,17 +24,10 @@ from edgexray import exit_codes
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier
 from edgexray.cli.options import (
-    card_override_options,
-    classifier_options,
-    dicom_options,
-    dicom_options_from,
-    engine_option,
-    input_check_option,
-    model_option,
+    classifier_options_from,
+    decision_options,
     model_or_demo,
     overrides_from,
-    threads_option,
-    trust_options,
 )
 from edgexray.cli.writers import display_path
 from edgexray.errors import EdgexrayError, UntrustedModelError
@@ -45,7 +38,6 @@ from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 from edgexray.preprocessing.dicom import DicomOptions
-from edgexray.signing.rules import TrustRules
 
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
 KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
@@ -141,7 +133,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@model_option
+@decision_options
 @click.option(
     "-o",
     "--output",
@@ -180,12 +172,6 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
     show_default=True,
     help="With --keras: Grad-CAM or Grad-CAM++.",
 )
-@threads_option
-@engine_option
-@input_check_option
-@trust_options
-@card_override_options
-@dicom_options
 def explain(
     paths: tuple[Path, ...],
     model: Path | None,
@@ -195,12 +181,6 @@ def explain(
     mode: str,
     keras: bool,
     method: str,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    trust_rules: TrustRules,
     **flags: Any,
 ) -> None:
     """Explain each image's decision: overlay PNG, raw map (.npy) and JSON record in DIR.
@@ -211,24 +191,21 @@ def explain(
     refused by the input checks (each has its record and no map; the others are explained).
     """
     overrides = overrides_from(flags)
-    dicom = dicom_options_from(flags)
+    options = classifier_options_from(flags)
     if keras and model is None:
         raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
     model = model_or_demo(model)
     with ExitStack() as stack:
         explainer: Explainer
         if keras or model.suffix.lower() in KERAS_SUFFIXES:
-            if trusted_keys:
+            if options.trusted_keys:
                 raise UntrustedModelError(
                     f"{model}: refused: a Keras model cannot be signed, and a trust policy is set "
                     "(--trusted-key or EDGEXRAY_TRUSTED_KEYS)"
                 )
-            keras_explainer = _keras_explainer(model, method, overrides, dicom)
+            keras_explainer = _keras_explainer(model, method, overrides, options.dicom)
             explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
-            options = classifier_options(
-                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom, trust_rules
-            )
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)
             explainer = Explainer(

@@ -122,7 +122,8 @@ class EdgexrayGroup(LazyGroup):
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Configuration file for classify, serve and watch (env EDGEXRAY_CONFIG; else "
+    help="Configuration file for classify, serve, watch, explain, bench and info (env "
+    "EDGEXRAY_CONFIG; else "
     "./edgexray.toml, else /etc/edgexray/edgexray.toml). Flags win over it.",
 )
 @click.pass_context

@@ -307,25 +307,60 @@ def model_or_demo(model: Path | None) -> Path:
     return model
 
 
-def classifier_options(
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool = False,
-    dicom: DicomOptions | None = None,
-    trust_rules: TrustRules | None = None,
-) -> ClassifierOptions:
-    """The ClassifierOptions of a command (`serve`, `watch`, `explain`) from its shared flags."""
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _group(*options: Decorator) -> Decorator:
+    """One decorator that adds `options`, in this order, to a command."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+# The option groups the commands that run a model share (classify, watch, serve, explain, bench):
+# one decorator per group, so a flag is declared once and means the same everywhere. A command takes
+# a group whole or not at all; bench, which measures several files on the engines their suffixes
+# name, takes --threads, --trusted-key and card_override_options alone (-m is repeatable there).
+model_options = _group(model_option, card_override_options)
+engine_options = _group(engine_option, threads_option)
+input_check_options = _group(input_check_option)
+audit_options = _group(audit_option)
+#: The groups that decide how a model decides, for every command that classifies with one model
+#: (classify, watch, serve, explain): model and card overrides, engine, input check, trust, DICOM.
+decision_options = _group(
+    model_options, engine_options, input_check_options, trust_options, dicom_options
+)
+#: Every group, by name (what tests/runtime/test_explain.py compares across the commands).
+OPTION_GROUPS: dict[str, Decorator] = {
+    "model": model_options,
+    "engine": engine_options,
+    "input check": input_check_options,
+    "trust": trust_options,
+    "dicom": dicom_options,
+    "audit": audit_options,
+}
+
+
+def classifier_options_from(params: dict[str, Any], **settings: Any) -> ClassifierOptions:
+    """The ClassifierOptions in a command's keyword arguments from engine_options,
+    input_check_options, trust_options (its rules included) and (when the command has them)
+    dicom_options, removed from `params`; `settings`: the command's own ClassifierOptions fields
+    (batch_size...)."""
+    dicom = dicom_options_from(params) if "dicom_window" in params else DicomOptions()
     return ClassifierOptions(
-        threads=threads,
-        engine=engine,
+        threads=params.pop("threads"),
+        engine=params.pop("engine"),
         verbose=run_settings().verbose,
-        input_check=input_check,  # type: ignore[arg-type]  # click.Choice of the same names
-        trusted_keys=trusted_keys,
-        allow_unsealed_card=allow_unsealed_card,
-        dicom=dicom or DicomOptions(),
-        trust_rules=trust_rules or TrustRules(),
+        input_check=params.pop("input_check"),
+        trusted_keys=params.pop("trusted_keys"),
+        allow_unsealed_card=params.pop("allow_unsealed_card"),
+        dicom=dicom,
+        trust_rules=params.pop("trust_rules", None) or TrustRules(),
+        **settings,
     )
 
 

@@ -27,6 +27,7 @@ from edgexray.cli.writers import display_path
 from edgexray.cores import usable_cores
 from edgexray.errors import EdgexrayError
 from edgexray.model_identity import ModelIdentity
+from edgexray.modelfile import read_model_file
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
 
@@ -203,29 +204,12 @@ class Tally:
         self.folders.add(table)
 
 
-def _encodable(path: Path) -> bool:
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _problems(
-    found_problems: list[tuple[Path, str]], files: list[Path], model: ModelIdentity
-) -> list[Prediction]:
-    """Error records made on the driver: paths that gave no image, names Arrow cannot carry."""
-    problems = [
+def _problems(found_problems: list[tuple[Path, str]], model: ModelIdentity) -> list[Prediction]:
+    """Error records made on the driver: the paths that gave no image."""
+    return [
         Prediction(model=model, path=str(p), error=f"{display_path(str(p))}: {why}")
         for p, why in found_problems
     ]
-    for path in files:
-        if not _encodable(path):  # Arrow strings are UTF-8: this name cannot travel to a worker
-            name = display_path(str(path))
-            problems.append(
-                Prediction(model=model, path=str(path), error=f"{name}: file name is not UTF-8")
-            )
-    return problems
 
 
 def _audit(auditor: RunAudit, table: Any) -> None:
@@ -300,13 +284,18 @@ def classify_on_ray(
     from edgexray.scale.records import records_table
 
     options = options or ClassifierOptions()
-    # A bad or untrusted model fails here, before Ray starts; the workers load the bytes checked
-    # here (their SHA-256 is checked on each worker), so the signature is verified once, here.
-    with Classifier(model, actor_options(options, keep_trust=True), overrides) as classifier:
+    # The model file is read once, here: a bad or untrusted model fails before Ray starts, and
+    # the workers get these same bytes, whose signature was verified (each checks their SHA-256),
+    # never another read of the file.
+    checked = read_model_file(model)
+    driver_options = actor_options(options, keep_trust=True)
+    with Classifier(model, driver_options, overrides, checked=checked) as classifier:
         labels, identity = classifier.labels, classifier.identity
     found = discover_images(list(paths))
-    problems = _problems(found.problems, found.files, identity)
-    files = [str(p) for p in found.files if _encodable(p)]
+    problems = _problems(found.problems, identity)
+    # The paths travel as bytes (an Arrow binary column): a name that is not UTF-8 reaches its
+    # worker as it is, and its record names it as classify's does (display_name).
+    files = [os.fsencode(p) for p in found.files]
     tally = Tally(FolderConfusion(labels))
     show = sys.stderr.isatty()
     with ExitStack() as stack:
@@ -327,11 +316,12 @@ def classify_on_ray(
             if files:
                 records = classify_dataset(
                     ray.data.from_items([{"path": f} for f in files]),
-                    model,
+                    checked,
                     actors=actors or cpus,
                     batch_size=batch_size,
                     options=actor_options(options),
                     overrides=overrides,
+                    identity=identity,
                 )
                 _stream(records, destination, tally, len(files), show, auditor)
         finally:

@@ -12,16 +12,11 @@ import click
 from edgexray.classifier import Classifier
 from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
-    audit_option,
-    card_override_options,
-    classifier_options,
-    engine_option,
-    input_check_option,
-    model_option,
+    audit_options,
+    classifier_options_from,
+    decision_options,
     model_or_demo,
     overrides_from,
-    threads_option,
-    trust_options,
 )
 from edgexray.errors import EdgexrayError
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
@@ -34,7 +29,6 @@ from edgexray.serve.tokens import (
     state_token,
     write_new_token,
 )
-from edgexray.signing.rules import TrustRules
 
 
 def _require_extra() -> None:
@@ -50,7 +44,7 @@ def _require_extra() -> None:
 
 
 @click.command()
-@model_option
+@decision_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
@@ -118,12 +112,7 @@ def _require_extra() -> None:
     show_default=True,
     help="Seconds a request may wait for its inference (504 past it).",
 )
-@audit_option
-@threads_option
-@input_check_option
-@trust_options
-@engine_option
-@card_override_options
+@audit_options
 def serve(
     model: Path | None,
     host: str,
@@ -138,13 +127,7 @@ def serve(
     queue_size: int,
     request_timeout: float,
     audit: Path | None,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    trust_rules: TrustRules,
-    **card_flags: Any,
+    **flags: Any,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics.
 
@@ -179,10 +162,8 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        classifier_options(
-            threads, engine, input_check, trusted_keys, allow_unsealed_card, trust_rules=trust_rules
-        ),
-        overrides_from(card_flags),
+        classifier_options_from(flags),
+        overrides_from(flags),
     )
     _say_where_the_token_is(token, settings)
     _run(settings, classifier)

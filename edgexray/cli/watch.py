@@ -16,21 +16,15 @@ from edgexray.audit import RunAudit
 from edgexray.classifier import Classifier
 from edgexray.cli.config import ActionOption
 from edgexray.cli.options import (
-    audit_option,
-    card_override_options,
-    classifier_options,
-    engine_option,
-    input_check_option,
-    model_option,
+    audit_options,
+    classifier_options_from,
+    decision_options,
     model_or_demo,
     overrides_from,
-    threads_option,
-    trust_options,
 )
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
 from edgexray.inbox.watcher import InboxWatcher
-from edgexray.signing.rules import TrustRules
 
 _folder = click.Path(path_type=Path, file_okay=False)
 _file = click.Path(path_type=Path, dir_okay=False)
@@ -38,7 +32,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 
 @click.command()
 @click.argument("inbox", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@model_option
+@decision_options
 @click.option("--results", type=_file, required=True, help="JSONL file results are appended to.")
 @click.option(
     "--journal", type=_file, default=None, help="Journal of finished files [RESULTS.journal]."
@@ -69,12 +63,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 @click.option(
     "--once", cls=ActionOption, is_flag=True, help="Process what is in the inbox, then exit."
 )
-@audit_option
-@threads_option
-@engine_option
-@input_check_option
-@trust_options
-@card_override_options
+@audit_options
 def watch(
     inbox: Path,
     model: Path | None,
@@ -88,13 +77,7 @@ def watch(
     poll: bool,
     once: bool,
     audit: Path | None,
-    threads: int | None,
-    engine: str | None,
-    input_check: str,
-    trusted_keys: tuple[Path, ...],
-    allow_unsealed_card: bool,
-    trust_rules: TrustRules,
-    **card_flags: Any,
+    **flags: Any,
 ) -> None:
     """Classify every image that lands in INBOX (recursively), once each, even across restarts
     and crashes: a journal of finished files is kept beside the results. A file that failed and
@@ -121,10 +104,8 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        classifier_options(
-            threads, engine, input_check, trusted_keys, allow_unsealed_card, trust_rules=trust_rules
-        ),
-        overrides_from(card_flags),
+        classifier_options_from(flags),
+        overrides_from(flags),
     )
     auditor = RunAudit.open(audit, mode="watch") if audit else None
 

@@ -21,6 +21,7 @@ import numpy as np
 from edgexray.atomic import write_text_atomically
 from edgexray.explain.explainer import Explanation
 from edgexray.prediction import Prediction
+from edgexray.preprocessing.input_file import display_name
 
 INDEX = "explanations.jsonl"
 
@@ -35,7 +36,8 @@ class ExplanationFolder:
         self._index = (self.folder / INDEX).open("w", encoding="utf-8")
 
     def _stem(self, path: str | None) -> str:
-        base = Path(path).stem if path else "image"
+        # Escaped as every output escapes names: the record names these files, in UTF-8.
+        base = display_name(Path(path).stem) if path else "image"
         stem, n = base, 1
         while stem in self._taken:
             n += 1

@@ -40,6 +40,8 @@ class ModelFile:
     payload_ranges: where the model bytes without the container are in `data`.
     entries: the container's named text entries (the card's JSON under "card"); {} for a plain file.
     card: the checked card, embedded or from the JSON sidecar (`card_source`), or None.
+    sidecar: the JSON sidecar's bytes when the card came from it (what a copy of this model sent
+    elsewhere needs besides `data`: edgexray.scale.ShippedModel), else None.
     """
 
     path: Path
@@ -48,6 +50,7 @@ class ModelFile:
     entries: Mapping[str, str] = field(default_factory=dict)
     card: ModelCard | None = None
     card_source: str | None = None  # "embedded", "sidecar" or None
+    sidecar: bytes | None = None
 
     @property
     def payload(self) -> bytes:
@@ -144,8 +147,9 @@ def _check_model(path: Path, data: bytes, load_sidecar: Callable[[], bytes | Non
     entries = dict(split.entries)
     model = ModelFile(path, data, split.payload, entries)
     text = entries.get(CARD_ENTRY)
+    sidecar = None
     if text is not None:
-        card, source = _parse_card(path, text, embedded=True), "embedded"
+        card = _parse_card(path, text, embedded=True)
     elif entries:
         raise DamagedCardError(
             f"{path}: the file has edgexray entries ({', '.join(sorted(entries))}) but no card; "
@@ -155,9 +159,10 @@ def _check_model(path: Path, data: bytes, load_sidecar: Callable[[], bytes | Non
         sidecar = load_sidecar()
         if sidecar is None:
             return model
-        card, source = _parse_card(sidecar_path(path), sidecar, embedded=False), "sidecar"
+        card = _parse_card(sidecar_path(path), sidecar, embedded=False)
     verify_payload(path, model, card)
-    return ModelFile(path, data, split.payload, entries, card, source)
+    source = "embedded" if sidecar is None else "sidecar"
+    return ModelFile(path, data, split.payload, entries, card, source, sidecar)
 
 
 def read_embedded_card(path: Path) -> tuple[bytes, ModelCard | None]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
+from edgexray.model_identity import ModelIdentity
+from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.scale.predictor import ClassifyBatch
 from edgexray.scale.shipped_model import ShippedModel
 from edgexray.signing.rules import TrustRules
@@ -35,27 +38,39 @@ def actor_options(options: ClassifierOptions, *, keep_trust: bool = False) -> Cl
     )
 
 
+#: A model file by path (read once, here), or already read and checked: the bytes the caller
+#: verified, shipped to the workers as they are (never another read of the file).
+ModelSource = Union[str, "os.PathLike[str]", ModelFile]
+
+
+def checked_model(model: ModelSource) -> ModelFile:
+    """`model` read and checked (read_model_file), unless it already is."""
+    return model if isinstance(model, ModelFile) else read_model_file(Path(model))
+
+
 def model_labels(
-    model: str | os.PathLike[str],
+    model: ModelSource,
     options: ClassifierOptions = ACTOR_OPTIONS,
     overrides: CardOverrides | None = None,
 ) -> tuple[str, ...]:
     """Load `model` as the workers will (ModelError, CardError if they could not: a bad file, a
     card-less model without overrides) and return its labels, which name the record_schema's
     probability fields. classify_dataset calls it, so a bad model fails once, on the driver."""
-    with Classifier(model, options, overrides) as classifier:
+    checked = checked_model(model)
+    with Classifier(checked.path, options, overrides, checked=checked) as classifier:
         return classifier.labels
 
 
 def classify_dataset(
     ds: Dataset,
-    model: str | os.PathLike[str],
+    model: ModelSource,
     *,
     actors: int = 1,
     batch_size: int = 16,
     cpus_per_actor: float = 1.0,
     options: ClassifierOptions = ACTOR_OPTIONS,
     overrides: CardOverrides | None = None,
+    identity: ModelIdentity | None = None,
 ) -> Dataset:
     """Classify every row of `ds` with `model` on a pool of `actors` Ray actors, lazily (Ray runs
     it when the result is consumed or written).
@@ -64,17 +79,21 @@ def classify_dataset(
     include_paths=True), whose `path` then names each record) or a `path` column (files the workers
     can read). Returns a Dataset of classify's records (edgexray.scale.record_schema): one per input
     row, an unreadable image being a record with `error`, never a failed job. Output order is
-    Ray's (not the input's). The model is checked here (ModelError, CardError) and shipped to the
-    workers through the object store; each checks its SHA-256 before loading it. An actor that
+    Ray's (not the input's). The model (a path, read once here, or a ModelFile already read and
+    checked) is checked here (ModelError, CardError) and those bytes are shipped to the workers
+    through the object store; each checks their SHA-256 before loading them. An actor that
     dies is restarted and its batches retried, so every row still gives exactly one record.
+    identity: the model's identity as the caller made it when it loaded (and verified) `model`;
+    every record carries it (None: each worker's own, without a signer).
     Needs a connected Ray (ray.init).
     """
     if actors < 1:
         raise ValueError(f"actors must be at least 1, got {actors}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    model_labels(model, options, overrides)
-    shipped = ShippedModel.put(model)
+    checked = checked_model(model)
+    model_labels(checked, options, overrides)
+    shipped = ShippedModel.of(checked, identity)
     return map_on_actors(
         ds,
         ClassifyBatch,

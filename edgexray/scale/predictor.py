@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import warnings
 from typing import Any
 
@@ -18,7 +20,7 @@ from edgexray.scale.shipped_model import ShippedModel
 def batch_sources(batch: dict[str, np.ndarray]) -> list[Any]:
     """The images of a Ray batch: the `bytes` column (as files read already, named and hashed by
     `path` when present, so records and errors name the file as classify does), else the `path`
-    column (read by the worker)."""
+    column (read by the worker; str, or bytes as os.fsencode gives them)."""
     if "bytes" in batch:
         if "path" in batch:
             return [
@@ -26,8 +28,8 @@ def batch_sources(batch: dict[str, np.ndarray]) -> list[Any]:
                 for b, p in zip(batch["bytes"], batch["path"], strict=True)
             ]
         return [bytes(b) for b in batch["bytes"]]
-    if "path" in batch:
-        return [str(p) for p in batch["path"]]
+    if "path" in batch:  # text, or the file system's bytes (any name, UTF-8 or not)
+        return [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in batch["path"]]
     raise ValueError(f"edgexray.scale needs a 'path' or a 'bytes' column, got {sorted(batch)}")
 
 
@@ -43,10 +45,16 @@ class ClassifyBatch:
         overrides: CardOverrides | None = None,
     ) -> None:
         self.classifier = Classifier(model.name, options, overrides, checked=model.load())
+        # The identity made once, on the driver (its signer too: the keys stay there); load()
+        # checked that these are the bytes it names.
+        self.identity = model.identity or self.classifier.identity
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         with warnings.catch_warnings():
             # As in `classify`: Pillow's warnings name no file; each record says what matters.
             warnings.filterwarnings("ignore", module=r"PIL\.")
-            predictions = list(self.classifier.iter_predictions(batch_sources(batch)))
+            predictions = [
+                dataclasses.replace(prediction, model=self.identity)
+                for prediction in self.classifier.iter_predictions(batch_sources(batch))
+            ]
         return records_table(predictions, self.classifier.labels)

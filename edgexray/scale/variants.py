@@ -4,7 +4,6 @@ by side in one row, ready to compare (edgexray.scale.agreement), with nothing to
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,7 +14,13 @@ from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, EdgexrayError, ImageError
 from edgexray.preprocessing.input_file import InputFile
-from edgexray.scale.dataset import ACTOR_OPTIONS, map_on_actors, model_labels
+from edgexray.scale.dataset import (
+    ACTOR_OPTIONS,
+    ModelSource,
+    checked_model,
+    map_on_actors,
+    model_labels,
+)
 from edgexray.scale.predictor import batch_sources
 from edgexray.scale.shipped_model import ShippedModel
 
@@ -137,7 +142,7 @@ class CompareBatch:
 
 def compare_dataset(
     ds: Dataset,
-    models: Sequence[str | os.PathLike[str]],
+    models: Sequence[ModelSource],
     *,
     actors: int = 1,
     batch_size: int = 16,
@@ -153,9 +158,10 @@ def compare_dataset(
     Feed the result to edgexray.scale.ArchiveComparison. Needs a connected Ray (ray.init)."""
     if not models:
         raise ValueError("compare_dataset needs at least one model")
-    if len({model_labels(model, options, overrides) for model in models}) > 1:
+    checked = [checked_model(model) for model in models]  # each file read once, here
+    if len({model_labels(model, options, overrides) for model in checked}) > 1:
         raise CardError("the models have different labels; compare variants of one model")
-    shipped = [ShippedModel.put(model) for model in models]
+    shipped = [ShippedModel.of(model) for model in checked]
     return map_on_actors(
         ds,
         CompareBatch,

@@ -17,8 +17,8 @@ from dicom_files import PHI, dataset, ramp, save
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
+from edgexray import exit_codes
 from edgexray.classifier import Classifier, ClassifierOptions
-from edgexray.cli import exit_codes
 from edgexray.cli.main import cli
 from edgexray.errors import CardError, ImageError
 from edgexray.explain.overlay import render_overlay

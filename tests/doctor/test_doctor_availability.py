@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgexray.doctor.availability import WHEELS, installable_engines, table_machine
+from edgexray.doctor.engines import WHEELS, installable_engines, table_machine
 
 RECORDED = json.loads((Path(__file__).parents[1] / "data" / "engine_wheels.json").read_text())
 CASES = [

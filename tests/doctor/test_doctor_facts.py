@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from edgexray.cpuinfo import parse_cpuinfo
-from edgexray.doctor.cpu import CpuFacts, int8_features
 from edgexray.doctor.engines import InstalledEngine
-from edgexray.doctor.memory import collect_memory
-from edgexray.doctor.system import SystemFacts, os_release
-from edgexray.doctor.thermal import ThermalFacts, decode_throttled, max_zone_temperature
-from edgexray.doctor.traps import find_traps
+from edgexray.doctor.facts import (
+    CpuFacts,
+    SystemFacts,
+    ThermalFacts,
+    collect_memory,
+    decode_throttled,
+    int8_features,
+    max_zone_temperature,
+    os_release,
+)
+from edgexray.doctor.report import find_traps
 from edgexray.platform_support import is_32bit_arm, unsupported_platform
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "arm64"

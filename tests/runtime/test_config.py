@@ -141,6 +141,46 @@ def test_a_device_configured_only_by_the_file_refuses_unsigned_and_runs_signed(
     assert "x.png" in accepted.stdout
 
 
+# Each command that runs a model reads the file through the same apply_config: here the model
+# and the trust policy come from the file alone (the model as `model`, info's argument included).
+_COMMANDS_FROM_THE_FILE = {
+    "explain": ["explain", "x.png", "-o", "explained"],
+    "bench": ["bench", "--data", "data", "--runs", "1", "--warmup", "0", "--batch-sizes", "1"],
+    "info": ["info"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(_COMMANDS_FROM_THE_FILE))
+def test_explain_bench_and_info_take_the_model_and_the_trust_policy_from_the_file(
+    command: str, carded, tmp_path: Path
+) -> None:
+    pytest.importorskip("cryptography")
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    (tmp_path / "keys").mkdir()
+    private = generate_key_pair(tmp_path / "keys" / "site")[0]
+    model = carded("binary_gray.tflite")
+    shutil.copy(model, tmp_path / "unsigned.tflite")
+    sign_model(model, private)
+    (tmp_path / "data").mkdir()
+    Image.new("L", (20, 20), 90).save(tmp_path / "x.png")
+    Image.new("L", (20, 20), 90).save(tmp_path / "data" / "x.png")
+    config = tmp_path / "edgexray.toml"
+    args = _COMMANDS_FROM_THE_FILE[command]
+
+    config.write_text('trusted-key = "keys/site.pub"\nmodel = "unsigned.tflite"\n')
+    refused = _run(*args, cwd=tmp_path, env=_OFF)
+    assert refused.returncode == exit_codes.FATAL, refused.stdout + refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert "unsigned.tflite" in lines[-1] and "not signed" in lines[-1], lines
+
+    config.write_text(f'trusted-key = "keys/site.pub"\nmodel = "{model.name}"\n')
+    accepted = _run(*args, cwd=tmp_path, env=_OFF)
+    assert accepted.returncode == 0, accepted.stderr
+    assert model.name in accepted.stdout + accepted.stderr
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [

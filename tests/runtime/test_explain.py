@@ -17,15 +17,7 @@ from PIL import Image
 from edgexray import Classifier, exit_codes
 from edgexray.card_resolution import CardOverrides
 from edgexray.cli.main import cli, main
-from edgexray.cli.options import (
-    card_override_options,
-    dicom_options,
-    engine_option,
-    input_check_option,
-    model_option,
-    threads_option,
-    trust_options,
-)
+from edgexray.cli.options import OPTION_GROUPS
 from edgexray.engines import ENGINES, available_engines
 from edgexray.explain import OcclusionConfig, summarize
 from edgexray.explain.agreement import rank_correlation, top_overlap
@@ -466,30 +458,47 @@ def test_a_trust_policy_refuses_a_keras_model_which_cannot_be_signed(
     assert "cannot be signed" in message and str(keras) in message
 
 
-# The option groups explain shares with classify (edgexray.cli.options): one decorator per group.
-SHARED_GROUPS = (
-    model_option,
-    card_override_options,
-    engine_option,
-    threads_option,
-    input_check_option,
-    trust_options,
-    dicom_options,
-)
+# Which option groups (edgexray.cli.options.OPTION_GROUPS) each command that runs a model takes,
+# whole. bench measures several files (-m is repeatable there) on the engines their suffixes name:
+# it takes --threads, --trusted-key and the card overrides alone, the same options all the same.
+COMMAND_GROUPS = {
+    "classify": ("model", "engine", "input check", "trust", "dicom", "audit"),
+    "watch": ("model", "engine", "input check", "trust", "dicom", "audit"),
+    "serve": ("model", "engine", "input check", "trust", "dicom", "audit"),
+    "explain": ("model", "engine", "input check", "trust", "dicom"),
+    "bench": (),
+}
+BENCH_SHARED = {"threads", "trusted_keys", "labels", "normalize", "interpolation", "output_kind"}
+BENCH_SHARED |= {"threshold"}
 
 
-def test_explain_takes_exactly_classify_s_options_for_the_groups_they_share() -> None:
+def _group_params(name: str) -> set[str | None]:
+    return {p.name for p in OPTION_GROUPS[name](click.Command("probe")).params}
+
+
+def _options(command: click.Command, names: set[str | None]) -> dict[str | None, Any]:
+    return {
+        p.name: {**p.to_info_dict(), "callback": p.callback}
+        for p in command.params
+        if p.name in names
+    }
+
+
+def test_the_commands_that_run_a_model_share_one_declaration_of_each_option_group() -> None:
+    from edgexray.cli.bench import bench
     from edgexray.cli.classify import classify
     from edgexray.cli.explain import explain
+    from edgexray.cli.serve import serve
+    from edgexray.cli.watch import watch
 
-    shared = {p.name for group in SHARED_GROUPS for p in group(click.Command("probe")).params}
-
-    def options(command: click.Command) -> dict[str | None, Any]:
-        return {
-            p.name: {**p.to_info_dict(), "callback": p.callback}
-            for p in command.params
-            if p.name in shared
-        }
-
-    assert set(options(explain)) == set(options(classify)) == shared
-    assert options(explain) == options(classify)
+    commands = {"classify": classify, "watch": watch, "serve": serve, "explain": explain}
+    commands["bench"] = bench
+    shared = set().union(*(_group_params(name) for name in OPTION_GROUPS))
+    reference = _options(classify, shared)
+    assert set(reference) == shared
+    for name, command in commands.items():
+        groups = COMMAND_GROUPS[name]
+        expected = set().union(*map(_group_params, groups)) if groups else BENCH_SHARED
+        found = _options(command, shared)
+        assert set(found) == expected, name
+        assert found == {key: reference[key] for key in found}, name

@@ -9,7 +9,6 @@ read exactly as it does for the unprivileged `edgexray` user of the systemd unit
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_unreadable, service_user
 from watch_support import folders, png, read_results, running, stopped, wait_for, watch_args
 
 from edgexray import exit_codes
@@ -32,40 +32,7 @@ from edgexray.inbox.settings import WatchSettings
 from edgexray.inbox.watcher import InboxWatcher
 
 LABELS = ("NORMAL", "PNEUMONIA")
-_PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
 MTIME_NS = 1_700_000_000_123_456_789
-
-
-def service_user() -> dict[str, Any]:
-    """Popen arguments that make the child subject to file permissions like the `edgexray`
-    service user. As root, the child drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
-    bounding set before it execs, so root's capabilities after the exec no longer include them.
-    (Running it as another user, e.g. nobody, does not work everywhere: the interpreter may live
-    where only root can reach it.) Not root: nothing to change."""
-    if os.geteuid() != 0:
-        return {}
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def drop() -> None:
-        for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
-            if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
-                os._exit(125)
-
-    return {"preexec_fn": drop}
-
-
-def make_unreadable(path: Path, popen: dict[str, Any]) -> None:
-    """chmod 000 `path`, and skip the test when a child started with `popen` still reads it."""
-    path.chmod(0)
-    probe = subprocess.run(
-        [sys.executable, "-c", f"open({str(path)!r}, 'rb').read()"],
-        capture_output=True,
-        timeout=60,
-        **popen,
-    )
-    if probe.returncode == 0:
-        pytest.skip("a child of this process reads a chmod 000 file (capabilities not droppable)")
 
 
 def run_once(

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +167,68 @@ def test_runtime_import_does_not_import_ray():
     code = "import sys, edgexray, edgexray.classifier; print('ray' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_ray_workers_run_the_bytes_the_driver_verified_never_the_file_again(
+    local_ray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`classify --ray` reads the model once: a file replaced after the driver checked it (here
+    by another valid model) never reaches a worker, which runs the verified bytes."""
+    from edgexray.card_resolution import CardOverrides
+    from edgexray.cli import ray_classify
+
+    model = tmp_path / "model.tflite"
+    shutil.copy(default_model(), model)
+    verified = hashlib.sha256(model.read_bytes()).hexdigest()
+    other = default_model().with_name("seed_cnn.tflite-fp32.tflite")
+    connect = ray_classify.ray_session
+
+    @contextmanager
+    def swap_then_connect(address: str, timeout: float) -> Iterator[int]:
+        shutil.copy(other, model)  # after the driver read and verified the file
+        with connect(address, timeout) as cpus:
+            yield cpus
+
+    monkeypatch.setattr(ray_classify, "ray_session", swap_then_connect)
+    out = tmp_path / "records.jsonl"
+    ray_classify.classify_on_ray(
+        (samples_folder(),), model, "local", out, actors=1, batch_size=4, overrides=CardOverrides()
+    )
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and not [r for r in records if "error" in r]
+    assert {r["model"]["sha256"] for r in records} == {verified}
+
+
+def test_ray_records_carry_the_identity_the_driver_made_signer_included(
+    local_ray, tmp_path: Path
+) -> None:
+    """The identity is made once, where the driver loads and verifies the model, and every worker
+    record carries it: the signer too, although the trusted keys never leave the driver."""
+    pytest.importorskip("cryptography")
+    from edgexray.card_resolution import CardOverrides
+    from edgexray.classifier import Classifier, ClassifierOptions
+    from edgexray.cli import ray_classify
+    from edgexray.signing.keys import generate_key_pair
+    from edgexray.signing.sign import sign_model
+
+    private, public, _ = generate_key_pair(tmp_path / "site")
+    model = tmp_path / "model.tflite"
+    shutil.copy(default_model(), model)
+    sign_model(model, private)
+    options = ClassifierOptions(trusted_keys=(public,))
+    with Classifier(model, options) as classifier:
+        expected = classifier.identity.to_record()
+    assert expected["signer"] is not None
+    out = tmp_path / "records.jsonl"
+    ray_classify.classify_on_ray(
+        (samples_folder(),),
+        model,
+        "local",
+        out,
+        actors=1,
+        batch_size=4,
+        overrides=CardOverrides(),
+        options=options,
+    )
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and all(r["model"] == expected for r in records), records[0]["model"]
