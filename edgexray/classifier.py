@@ -313,8 +313,14 @@ class Classifier:
         return source, None, None
 
     def _item(self, source: ImageInput, film_side: int | None = None) -> _Item:
-        """`source` read, decoded, checked and preprocessed; ImageError when it cannot be."""
-        return self._decoded(*self._read(source), film_side)
+        """`source` read, decoded, checked and preprocessed; ImageError when it cannot be (with the
+        SHA-256 of the bytes when they were read)."""
+        source, name, sha256 = self._read(source)
+        try:
+            return self._decoded(source, name, sha256, film_side)
+        except ImageError as exc:
+            exc.sha256 = sha256
+            raise
 
     def _decoded(
         self, source: ImageInput, name: str | None, sha256: str | None, film_side: int | None
@@ -391,13 +397,9 @@ class Classifier:
         """`_item`, or the item of its failure: named, with the SHA-256 of the bytes when they
         were read (a truncated or corrupt file), so that its record says which bytes failed."""
         try:
-            source, name, sha256 = self._read(source)
+            return self._item(source, film_side)
         except ImageError as exc:
-            return _Item(_name(source), None, None, str(exc), NOT_CHECKED, exc.source)
-        try:
-            return self._decoded(source, name, sha256, film_side)
-        except ImageError as exc:
-            return _Item(name, sha256, None, str(exc), NOT_CHECKED, exc.source)
+            return _Item(_name(source), exc.sha256, None, str(exc), NOT_CHECKED, exc.source)
 
     def _prepared(
         self, sources: Iterable[ImageInput], lookahead: int, film_side: int | None

@@ -37,11 +37,15 @@ class ImageError(EdgexrayError):
     """One input image cannot be decoded; the others are unaffected.
 
     source: what is known of the file when it was refused (e.g. a DICOM file's UIDs), for its record.
+    sha256: of the bytes read, when they were (a corrupt or refused file), for its record.
     """
 
-    def __init__(self, message: str, source: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, source: Mapping[str, Any] | None = None, sha256: str | None = None
+    ) -> None:
         super().__init__(message)
         self.source = source
+        self.sha256 = sha256
 
 
 class UntrustedModelError(ModelError):

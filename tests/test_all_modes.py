@@ -261,8 +261,8 @@ def test_serve_decides_each_upload_as_classify(
     # By design serve receives bytes: a FIFO or a file the client cannot read never reaches it.
     sent = {k: p for k, p in files.items() if k not in ("fifo", "unreadable")}
     records = []
-    with running_server(tmp_path, "--input-check", "strict", token=None, model=MODEL) as server:
-        client = server.client(token=None)
+    with running_server(tmp_path, "--input-check", "strict", model=MODEL) as server:
+        client = server.client()
         for key, path in sent.items():
             upload_name = key + path.suffix  # an HTTP client names the upload in text
             response = client.post("/v1/classify", files={"file": (upload_name, path.read_bytes())})

@@ -83,7 +83,13 @@ def explain_files(
             record = folder.write_unexplained(exc.prediction)
             tally.rejected += 1
         except EdgexrayError as exc:  # a bad image (or an engine failure) costs only this one
-            failure = _failure(explainer, path, str(exc), getattr(exc, "source", None))
+            failure = _failure(
+                explainer,
+                path,
+                str(exc),
+                getattr(exc, "source", None),
+                getattr(exc, "sha256", None),
+            )
             record = folder.write_unexplained(failure)
             tally.failed += 1
         _echo(record)
@@ -91,10 +97,16 @@ def explain_files(
 
 
 def _failure(
-    explainer: Explainer, path: Path, error: str, source: Mapping[str, Any] | None = None
+    explainer: Explainer,
+    path: Path,
+    error: str,
+    source: Mapping[str, Any] | None = None,
+    sha256: str | None = None,
 ) -> Prediction:
     """The record of an image that could not be explained, as classify records it."""
-    return Prediction(model=explainer.identity, path=str(path), error=error, source=source)
+    return Prediction(
+        model=explainer.identity, path=str(path), error=error, source=source, sha256=sha256
+    )
 
 
 def _echo(record: dict[str, Any]) -> None:

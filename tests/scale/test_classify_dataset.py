@@ -78,7 +78,8 @@ def test_paths_give_classify_records(local_ray, images, classify_records):
     assert len(records) == len(classify_records)  # one record per input, no duplicates
     _assert_same_records(_by_path(records), classify_records)
     broken = _by_path(records)[str(images / "NORMAL" / "broken.png")]
-    assert set(broken) == {"path", "error", "model"} and "not an image" in broken["error"]
+    # Like classify's: the bytes were read, so the record says which bytes failed.
+    assert set(broken) == {"path", "sha256", "error", "model"} and "not an image" in broken["error"]
     # Every worker's records name the bytes it loaded: those of the model file, read once.
     loaded = {r["model"]["sha256"] for r in records}
     assert loaded == {hashlib.sha256(default_model().read_bytes()).hexdigest()}
