@@ -49,6 +49,7 @@ from edgexray.modelcheck import (
 )
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
+from edgexray.precision import EXACT
 from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
@@ -79,7 +80,10 @@ class ClassifierOptions:
     dicom: how DICOM files are read (window, header gate; docs/dicom.md).
     allow_unsealed_card: load a model whose card has no digest (`card_sha256`): an edit to such a
     card (threshold, labels, checks removed) cannot be detected, so it is refused unless the user
-    accepts that; every decision then says `"card": "legacy"`."""
+    accepts that; every decision then says `"card": "legacy"`.
+    precision: the engine's arithmetic (edgexray.precision): `f32`, exact, by default; `bf16` or
+    `f16` where the CPU has it, as `bench --sweep` measured and recommended (docs/bench.md). Every
+    record says which precision decided."""
 
     threads: int | None = None
     engine: str | None = None
@@ -94,6 +98,7 @@ class ClassifierOptions:
     trusted_keys: tuple[str | os.PathLike[str], ...] = ()
     dicom: DicomOptions = field(default_factory=DicomOptions)
     allow_unsealed_card: bool = False
+    precision: str = EXACT
 
     def __post_init__(self) -> None:
         check_mode(self.input_check)
@@ -102,7 +107,7 @@ class ClassifierOptions:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
             raise ValueError(f"decode_workers must not be negative, got {self.decode_workers}")
-        EngineOptions(self.threads)  # validates threads
+        EngineOptions(self.threads, precision=self.precision)  # validates both
         DecodeLimits(self.max_pixels, self.max_bytes)
         check_reducing_gap(self.reducing_gap)
 
@@ -205,7 +210,7 @@ class Classifier:
         loaded_sha256 = bytes_sha256(checked.data)
         self.engine: Engine = open_engine(
             self.path,
-            EngineOptions(self.options.threads, self.options.verbose),
+            EngineOptions(self.options.threads, self.options.verbose, self.options.precision),
             self.options.engine,
             content=checked.data,
         )
@@ -222,6 +227,7 @@ class Classifier:
             variant=self.card.variant,
             engine=self.engine.name,
             engine_version=self.engine.library_version,
+            precision=self.engine.precision,
             threshold=self.card.decision_threshold if self.card.task == "binary" else None,
             signer=None if self.signer is None else self.signer.key_id,
             overrides=overrides_applied(embedded, self.card),

@@ -67,6 +67,7 @@ class ModelIdentity:
     variant: str
     engine: str
     engine_version: str
+    precision: str = "f32"
     threshold: float | None = None
     signer: str | None = None
     overrides: tuple[Override, ...] = ()
@@ -88,6 +89,7 @@ class ModelIdentity:
             "signer": self.signer,
             "engine": self.engine,
             "engine_version": self.engine_version,
+            "precision": self.precision,
             "threshold": self.threshold,
         }
         if self.overrides:

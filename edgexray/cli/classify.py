@@ -30,6 +30,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    precision_option,
     ray_options,
     run_settings,
     threads_option,
@@ -185,6 +186,7 @@ def _classify_on_ray(
 )
 @threads_option
 @engine_option
+@precision_option
 @input_check_option
 @trust_options
 @click.option(
@@ -227,6 +229,7 @@ def classify(
     reducing_gap: float | None,
     threads: int | None,
     engine: str | None,
+    precision: str,
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
@@ -268,6 +271,7 @@ def classify(
     options = ClassifierOptions(
         threads=threads,
         engine=engine,
+        precision=precision,
         batch_size=batch_size,
         decode_workers=decode_workers,
         reducing_gap=reducing_gap,

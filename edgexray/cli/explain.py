@@ -33,6 +33,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    precision_option,
     threads_option,
     trust_options,
 )
@@ -181,6 +182,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 )
 @threads_option
 @engine_option
+@precision_option
 @input_check_option
 @trust_options
 @card_override_options
@@ -196,6 +198,7 @@ def explain(
     method: str,
     threads: int | None,
     engine: str | None,
+    precision: str,
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
@@ -225,7 +228,7 @@ def explain(
             explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
             options = classifier_options(
-                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom
+                threads, engine, input_check, trusted_keys, allow_unsealed_card, dicom, precision
             )
             clf = stack.enter_context(Classifier(model, options, overrides))
             config = OcclusionConfig(steps=steps, mode=mode)

@@ -16,6 +16,7 @@ from edgexray.cli.ray_classify import DEFAULT_CONNECT_TIMEOUT_S
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
+from edgexray.precision import EXACT, PRECISIONS
 from edgexray.preprocessing.dicom import DicomOptions, parse_window
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,6 +77,15 @@ engine_option = click.option(
     type=click.Choice(sorted(ENGINES)),
     default=None,
     help="Inference engine (default: by file type: .tflite -> litert, .onnx -> onnxruntime).",
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=EXACT,
+    show_default=True,
+    envvar="EDGEXRAY_PRECISION",
+    help="The engine's arithmetic. f32 is exact; bf16 or f16 (OpenVINO, where the CPU has it) "
+    "only as `bench --sweep` measured its parity (docs/bench.md). Env: EDGEXRAY_PRECISION.",
 )
 
 input_check_option = click.option(
@@ -234,6 +244,7 @@ def classifier_options(
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool = False,
     dicom: DicomOptions | None = None,
+    precision: str = EXACT,
 ) -> ClassifierOptions:
     """The ClassifierOptions of a command (`serve`, `watch`, `explain`) from its shared flags."""
     return ClassifierOptions(
@@ -244,6 +255,7 @@ def classifier_options(
         trusted_keys=trusted_keys,
         allow_unsealed_card=allow_unsealed_card,
         dicom=dicom or DicomOptions(),
+        precision=precision,
     )
 
 

@@ -19,6 +19,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    precision_option,
     threads_option,
     trust_options,
 )
@@ -96,6 +97,7 @@ def _require_extra() -> None:
 @input_check_option
 @trust_options
 @engine_option
+@precision_option
 @card_override_options
 def serve(
     model: Path | None,
@@ -111,6 +113,7 @@ def serve(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    precision: str,
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
@@ -144,7 +147,9 @@ def serve(
     model = model_or_demo(model)
     classifier = Classifier(
         model,
-        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
+        classifier_options(
+            threads, engine, input_check, trusted_keys, allow_unsealed_card, precision=precision
+        ),
         overrides_from(card_flags),
     )
     if settings.token is None:

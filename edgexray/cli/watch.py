@@ -24,6 +24,7 @@ from edgexray.cli.options import (
     model_option,
     model_or_demo,
     overrides_from,
+    precision_option,
     threads_option,
     trust_options,
 )
@@ -71,6 +72,7 @@ _file = click.Path(path_type=Path, dir_okay=False)
 @audit_option
 @threads_option
 @engine_option
+@precision_option
 @input_check_option
 @trust_options
 @card_override_options
@@ -89,6 +91,7 @@ def watch(
     audit: Path | None,
     threads: int | None,
     engine: str | None,
+    precision: str,
     input_check: str,
     trusted_keys: tuple[Path, ...],
     allow_unsealed_card: bool,
@@ -119,7 +122,9 @@ def watch(
         raise click.UsageError(str(exc)) from None
     classifier = Classifier(
         model_or_demo(model),
-        classifier_options(threads, engine, input_check, trusted_keys, allow_unsealed_card),
+        classifier_options(
+            threads, engine, input_check, trusted_keys, allow_unsealed_card, precision=precision
+        ),
         overrides_from(card_flags),
     )
     auditor = RunAudit.open(audit, mode="watch") if audit else None
