@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from dicom_files import PHI, dataset, ramp, save
 from system_commands import require_command
 
-from edgexray.cli import exit_codes
+from edgexray import exit_codes
 from edgexray.cli.main import cli
 from edgexray.demo import default_model
 from edgexray.errors import EdgexrayError
