@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from edgexray import exit_codes
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 @pytest.mark.tensorflow  # the workstation commands (export, train...) render only where installed
@@ -30,3 +34,40 @@ def test_every_exit_code_is_in_the_table() -> None:
         if name.isupper() and isinstance(value, int)
     }
     assert documented == codes
+
+
+def _figures() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_figures", ROOT / "tools/docs_figures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_figure_block_is_its_results_file() -> None:
+    figures = _figures()
+    stale = [s for document in figures.documents() for s in figures.render(document)[1]]
+    assert not stale, "run tools/docs_figures.py: " + "; ".join(
+        f"{s.document.name}: {s.source} {s.reason}" for s in stale
+    )
+
+
+def test_a_block_that_differs_from_its_source_is_stale(tmp_path: Path) -> None:
+    figures = _figures()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "RESULTS.md").write_text(
+        "# R\n\n## seed cnn\n\n| a | p50 |\n|---|---|\n| x | 1 ms |\n"
+    )
+    document = tmp_path / "docs" / "page.md"
+    document.write_text("text\n<!-- figures: RESULTS.md#seed-cnn -->\nold\n<!-- /figures -->\n")
+    text, stale = figures.render(document, tmp_path)
+    assert [s.reason for s in stale] == ["differs from its source"]
+    assert "| x | 1 ms |" in text
+    document.write_text(text)
+    assert figures.render(document, tmp_path)[1] == []
+    assert figures.loose_figures(document, tmp_path) == []
+    document.write_text(
+        text.replace("<!-- /figures -->\n", "<!-- /figures -->\n| p50 |\n|---|\n| 2 ms |\n")
+    )
+    assert figures.loose_figures(document, tmp_path) == ["docs/page.md:9"]

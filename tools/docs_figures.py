@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Figures in the docs come from results files that benchmarks write; this keeps them in step.
+
+A figure block in README.md or docs/*.md names its source, a Markdown results file a benchmark
+wrote (with its command, machine and date), and optionally a section of it:
+
+    <!-- figures: benchmarks/RESULTS.md#seed-cnn -->
+    ...copied from that section...
+    <!-- /figures -->
+
+`tools/docs_figures.py` rewrites every block from its source; `--check` only reports the stale ones
+(exit 1). tests/test_docs.py runs the check, and also fails on a table of measured figures (ms, %,
+MB, images/s, x) outside any block: re-measuring means re-running a benchmark, never editing prose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(
+    r"(?P<open><!-- figures: (?P<source>[^#\s]+)(?:#(?P<anchor>[\w-]+))? -->\n)"
+    r"(?P<body>.*?)(?P<close><!-- /figures -->)",
+    re.S,
+)
+# A table cell holding a measured figure: a number with a unit of time, size or rate; or a share or
+# ratio, which count only in a table whose header names a measurement (thresholds are shares too).
+TIMED = re.compile(r"\|[^|\n]*\b\d+(?:\.\d+)?\s?(?:ms|s|MB|MiB|kB|GB|images/s|img/s)(?=[\s|/*])")
+FIGURE = re.compile(r"\|[^|\n]*\b\d+(?:\.\d+)?\s?(?:%|x)(?=[\s|/*])")
+# The header of a table of measurements (a table of settings or thresholds has none of these).
+MEASURED = re.compile(
+    r"p50|p90|p99|\bms\b|median|latency|throughput|images/s|agreement|accuracy|\bMB\b|"
+    r"peak|speed|refused|measured|rate\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Stale:
+    document: Path
+    source: str
+    reason: str
+
+
+def documents(root: Path = ROOT) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^\w-]", "", heading.strip().lower().replace(" ", "-"))
+
+
+def section(text: str, anchor: str | None) -> str | None:
+    """The source's content below its title (anchor None), or the body of the section whose
+    heading slugs to `anchor`, up to the next heading of the same or a higher level."""
+    lines = text.splitlines()
+    if anchor is None:
+        start = 1 if lines and lines[0].startswith("# ") else 0
+        return "\n".join(lines[start:]).strip() + "\n"
+    for number, line in enumerate(lines):
+        match = re.match(r"(#+) (.+)", line)
+        if match and _slug(match.group(2)) == anchor:
+            level, body = len(match.group(1)), []
+            for following in lines[number + 1 :]:
+                heading = re.match(r"(#+) ", following)
+                if heading and len(heading.group(1)) <= level:
+                    break
+                body.append(following)
+            return "\n".join(body).strip() + "\n"
+    return None
+
+
+def render(document: Path, root: Path = ROOT) -> tuple[str, list[Stale]]:
+    """The document with every block copied from its source, and the blocks that differed."""
+    text = document.read_text(encoding="utf-8")
+    stale: list[Stale] = []
+
+    def replace(match: re.Match[str]) -> str:
+        source = root / match["source"]
+        name = match["source"] + (f"#{match['anchor']}" if match["anchor"] else "")
+        body = (
+            section(source.read_text(encoding="utf-8"), match["anchor"])
+            if source.is_file()
+            else None
+        )
+        if body is None:
+            stale.append(Stale(document, name, "source or section missing"))
+            return match.group(0)
+        if body != match["body"]:
+            stale.append(Stale(document, name, "differs from its source"))
+        return f"{match['open']}{body}{match['close']}"
+
+    return BLOCK.sub(replace, text), stale
+
+
+def loose_figures(document: Path, root: Path = ROOT) -> list[str]:
+    """`file:line` of each row of measured figures (a table whose header names a measurement, a
+    cell with a number and a unit) outside any figure block."""
+    text = document.read_text(encoding="utf-8")
+    inside = [range(m.start(), m.end()) for m in BLOCK.finditer(text)]
+    found, offset, header = [], 0, None
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        if not line.startswith("|"):
+            header = None
+        elif header is None:
+            header = line
+        elif (TIMED.search(line) or (MEASURED.search(header) and FIGURE.search(line))) and not any(
+            offset in r for r in inside
+        ):
+            found.append(f"{document.relative_to(root)}:{number}")
+        offset += len(line)
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report stale blocks, write nothing")
+    check = parser.parse_args().check
+    problems = 0
+    for document in documents():
+        text, stale = render(document)
+        for item in stale:
+            print(f"{document.relative_to(ROOT)}: {item.source}: {item.reason}", file=sys.stderr)
+        problems += len(stale)
+        if stale and not check:
+            document.write_text(text, encoding="utf-8")
+    return 1 if check and problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
