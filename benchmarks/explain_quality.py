@@ -1,6 +1,6 @@
 """How good and how faithful the explanations of the shipped models are (writes benchmarks/EXPLAIN.md).
 
-    python benchmarks/explain_quality.py                 # the figures in the README (~15 min here)
+    python benchmarks/explain_quality.py                 # the figures in docs/explain.md (~15 min here)
     python benchmarks/explain_quality.py --count 10      # a quick look
 
 Images: fresh PNEUMONIA (and, for the fine-tuned model, COVID) images from the synthetic generator

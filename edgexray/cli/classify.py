@@ -181,7 +181,7 @@ def _classify_on_ray(
     default=None,
     help="Resize large images in two steps, as Pillow's reducing_gap (2 is a good value): "
     "faster, pixels differ slightly from training's one-step resize; measure the agreement "
-    "on your data first (README, 'Faster decoding'). Default: one step.",
+    "on your data first (docs/bench.md). Default: one step.",
 )
 @threads_option
 @engine_option

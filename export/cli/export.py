@@ -163,7 +163,7 @@ def _progress(line: str) -> None:
     default="generic",
     show_default=True,
     help="CPU family the int8 variants are for: its preset picks activation types, weight range "
-    "and per-channel weights; generic runs correctly on every CPU (see docs/quantization.md).",
+    "and per-channel weights; generic runs correctly on every CPU (see docs/export.md).",
 )
 @click.option(
     "--model-check-layer",
