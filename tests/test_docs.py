@@ -71,3 +71,26 @@ def test_a_block_that_differs_from_its_source_is_stale(tmp_path: Path) -> None:
         text.replace("<!-- /figures -->\n", "<!-- /figures -->\n| p50 |\n|---|\n| 2 ms |\n")
     )
     assert figures.loose_figures(document, tmp_path) == ["docs/page.md:9"]
+
+
+def test_no_measured_figure_outside_a_figure_block() -> None:
+    figures = _figures()
+    loose = [row for document in figures.documents() for row in figures.loose_figures(document)]
+    assert not loose, (
+        "measured figures outside a figure block (copy them from the results file a benchmark "
+        "writes, <!-- figures: benchmarks/FILE.md#section -->): " + ", ".join(loose)
+    )
+
+
+def test_a_measured_share_is_found_whatever_the_header_and_a_bound_is_not(tmp_path: Path) -> None:
+    figures = _figures()
+    (tmp_path / "docs").mkdir()
+    document = tmp_path / "docs" / "page.md"
+    document.write_text(
+        "| category | seed CNN |\n|---|---:|\n| knee | 98% |\n\n"  # a share, whatever the header
+        "| check | refused when |\n|---|---|\n| `colour` | over **5%** of pixels |\n\n"  # a bound
+        "| goal | value |\n|---|---|\n| latency | <= 1.10x plain int8 |\n\n"  # a goal
+        "| endpoint | what |\n|---|---|\n| `/metrics` | the 413s and 401s |\n\n"  # status codes
+        "| run | wall |\n|---|---|\n| cold | 1.5 s |\n"  # a time
+    )
+    assert figures.loose_figures(document, tmp_path) == ["docs/page.md:3", "docs/page.md:19"]

@@ -27,16 +27,23 @@ BLOCK = re.compile(
     r"(?P<body>.*?)(?P<close><!-- /figures -->)",
     re.S,
 )
-# A table cell holding a measured figure: a number with a unit of time, size or rate; or a share or
-# ratio, which count only in a table whose header names a measurement (thresholds are shares too).
-TIMED = re.compile(r"\|[^|\n]*\b\d+(?:\.\d+)?\s?(?:ms|s|MB|MiB|kB|GB|images/s|img/s)(?=[\s|/*])")
-FIGURE = re.compile(r"\|[^|\n]*\b\d+(?:\.\d+)?\s?(?:%|x)(?=[\s|/*])")
-# The header of a table of measurements (a table of settings or thresholds has none of these).
-MEASURED = re.compile(
-    r"p50|p90|p99|\bms\b|median|latency|throughput|images/s|agreement|accuracy|\bMB\b|"
-    r"peak|speed|refused|measured|rate\b",
-    re.I,
+# A table cell holding a measured figure: a number with a unit of time, size or rate (a bare "s"
+# only after a space: "413s" is a plural of a status code), or a share or ratio (%, x). A share or
+# ratio stated as a bound ("over **5%**", "<= 1.10x") is a threshold or a goal, not a measurement.
+TIMED = re.compile(
+    r"\|[^|\n]*\b\d+(?:\.\d+)?(?:\s?(?:ms|MB|MiB|kB|GB|images/s|img/s)| s)(?=[\s|/*])"
 )
+BOUND = r"(?:over|under|above|below|at most|at least|up to|<=|>=|<|>|≤|≥)\s*(?:\*\*)?"
+FIGURE = re.compile(r"(?<![\w.])(?P<number>\d+(?:\.\d+)?)\s?(?:%|x)(?=[\s|/*),;:]|$)")
+
+
+def _measured_share(line: str) -> bool:
+    """Whether a table row holds a share or ratio that is not stated as a bound."""
+    for match in FIGURE.finditer(line):
+        before = line[: match.start()]
+        if not re.search(BOUND + r"$", before):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,8 @@ def render(document: Path, root: Path = ROOT) -> tuple[str, list[Stale]]:
 
 
 def loose_figures(document: Path, root: Path = ROOT) -> list[str]:
-    """`file:line` of each row of measured figures (a table whose header names a measurement, a
-    cell with a number and a unit) outside any figure block."""
+    """`file:line` of each table row holding a measured figure (a number with a unit, or a share
+    or ratio not stated as a bound) outside any figure block."""
     text = document.read_text(encoding="utf-8")
     inside = [range(m.start(), m.end()) for m in BLOCK.finditer(text)]
     found, offset, header = [], 0, None
@@ -108,9 +115,7 @@ def loose_figures(document: Path, root: Path = ROOT) -> list[str]:
             header = None
         elif header is None:
             header = line
-        elif (TIMED.search(line) or (MEASURED.search(header) and FIGURE.search(line))) and not any(
-            offset in r for r in inside
-        ):
+        elif (TIMED.search(line) or _measured_share(line)) and not any(offset in r for r in inside):
             found.append(f"{document.relative_to(root)}:{number}")
         offset += len(line)
     return found

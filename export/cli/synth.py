@@ -43,8 +43,8 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Scales the lesions' strength down (1.0: the fine-tuned model's training set; 0.3, "
-    "lesions 3.3x stronger: the demo seed CNN's).",
+    help="Scales the lesions' strength down (1.0: the fine-tuned model's training set; 0.3: "
+    "the demo seed CNN's).",
 )
 @click.option(
     "--workers",
