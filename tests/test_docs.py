@@ -94,3 +94,19 @@ def test_a_measured_share_is_found_whatever_the_header_and_a_bound_is_not(tmp_pa
         "| run | wall |\n|---|---|\n| cold | 1.5 s |\n"  # a time
     )
     assert figures.loose_figures(document, tmp_path) == ["docs/page.md:3", "docs/page.md:19"]
+
+
+def test_every_results_file_a_block_copies_says_its_command_machine_and_date() -> None:
+    figures = _figures()
+    sources = {
+        block["source"]
+        for document in figures.documents()
+        for block in figures.BLOCK.finditer(document.read_text(encoding="utf-8"))
+    }
+    assert sources
+    for source in sorted(sources):
+        text = (ROOT / source).read_text(encoding="utf-8")
+        preamble = re.split(r"\n#{2,} ", text, maxsplit=1)[0]  # above its first section
+        assert "python benchmarks/" in preamble, f"{source}: no command"
+        assert re.search(r"\b20\d\d-\d\d-\d\d(?!\d)", preamble), f"{source}: no date"
+        assert re.search(r"\bcores?\b", preamble), f"{source}: no machine"
