@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,50 @@ def test_every_results_file_a_block_copies_says_its_command_machine_and_date() -
         assert "python benchmarks/" in preamble, f"{source}: no command"
         assert re.search(r"\b20\d\d-\d\d-\d\d(?!\d)", preamble), f"{source}: no date"
         assert re.search(r"\bcores?\b", preamble), f"{source}: no machine"
+
+
+def _commands() -> dict[str, Any]:
+    import click
+
+    from edgexray.cli.main import cli
+
+    context = click.Context(cli)
+    found: dict[str, Any] = {}
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            if isinstance(command, click.Group):
+                walk(command, f"{prefix}{name} ")
+            elif command is not None:
+                found[f"{prefix}{name}"] = command
+
+    walk(cli, "")
+    return found
+
+
+@pytest.mark.tensorflow  # the workstation commands load only where installed
+def test_help_texts_are_short_and_the_detail_is_in_the_docs() -> None:
+    import click
+
+    long = [
+        f"{name} {param.opts[0]} ({len(param.help or '')})"
+        for name, command in _commands().items()
+        for param in command.params
+        if isinstance(param, click.Option) and len(param.help or "") > 180
+    ]
+    long += [
+        f"{name} ({len(command.help or '')})"
+        for name, command in _commands().items()
+        if len(command.help or "") > 600
+    ]
+    assert not long, "move the detail into docs/ and keep --help short: " + ", ".join(long)
+
+
+def test_every_command_that_runs_a_model_defaults_to_the_bundled_demo_model() -> None:
+    commands = _commands()
+    for name in ("classify", "explain", "serve", "watch", "bench"):
+        (model,) = [p for p in commands[name].params if "--model" in p.opts]
+        assert not model.required and "Default: the bundled demo model" in (model.help or ""), name
+    (model,) = [p for p in commands["info"].params if p.name == "model"]
+    assert not model.required

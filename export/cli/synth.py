@@ -65,9 +65,8 @@ import click
 @click.option(
     "--not-chest",
     is_flag=True,
-    help="Write what a chest model should refuse instead: COUNT images of each category (blank, "
-    "noise, gradient, text, colour photograph, hand, knee, skull, chest upside down and inverted) "
-    "to OUT/<category>/, for measuring input checks.",
+    help="Write what a chest model should refuse instead: COUNT images per non-chest category "
+    "to OUT/<category>/, for measuring input checks (docs/input-checks.md).",
 )
 @click.option(
     "--chests",
