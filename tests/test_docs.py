@@ -92,9 +92,15 @@ def test_a_measured_share_is_found_whatever_the_header_and_a_bound_is_not(tmp_pa
         "| check | refused when |\n|---|---|\n| `colour` | over **5%** of pixels |\n\n"  # a bound
         "| goal | value |\n|---|---|\n| latency | <= 1.10x plain int8 |\n\n"  # a goal
         "| endpoint | what |\n|---|---|\n| `/metrics` | the 413s and 401s |\n\n"  # status codes
-        "| run | wall |\n|---|---|\n| cold | 1.5 s |\n"  # a time
+        "| run | wall |\n|---|---|\n| cold | 1.5 s |\n\n"  # a time
+        "| setting | median ms |\n|---|---:|\n| int8 | 2.96 |\n\n"  # a bare number, measured
+        "| option | default |\n|---|---:|\n| --runs | 50 |\n"  # a bare number, a setting
     )
-    assert figures.loose_figures(document, tmp_path) == ["docs/page.md:3", "docs/page.md:19"]
+    assert figures.loose_figures(document, tmp_path) == [
+        "docs/page.md:3",
+        "docs/page.md:19",
+        "docs/page.md:23",
+    ]
 
 
 def test_every_results_file_a_block_copies_says_its_command_machine_and_date() -> None:

@@ -33,6 +33,13 @@ BLOCK = re.compile(
 TIMED = re.compile(
     r"\|[^|\n]*\b\d+(?:\.\d+)?(?:\s?(?:ms|MB|MiB|kB|GB|images/s|img/s)| s)(?=[\s|/*])"
 )
+# A table whose header names a measurement holds measured figures in bare numeric cells too.
+MEASURED = re.compile(
+    r"\bms\b|MiB|\bMB\b|\bkB\b|images/s|img/s|requests/s|p50|p90|p99|median|latency|"
+    r"throughput|hit rate|agreement|\|dp\||peak|RSS",
+    re.I,
+)
+NUMBER_CELL = re.compile(r"\|\s*(?:\*\*)?\d[\d,]*(?:\.\d+)?(?:\*\*)?\s*(?=\|)")
 BOUND = r"(?:over|under|above|below|at most|at least|up to|<=|>=|<|>|≤|≥)\s*(?:\*\*)?"
 FIGURE = re.compile(r"(?<![\w.])(?P<number>\d+(?:\.\d+)?)\s?(?:%|x)(?=[\s|/*),;:]|$)")
 
@@ -105,8 +112,9 @@ def render(document: Path, root: Path = ROOT) -> tuple[str, list[Stale]]:
 
 
 def loose_figures(document: Path, root: Path = ROOT) -> list[str]:
-    """`file:line` of each table row holding a measured figure (a number with a unit, or a share
-    or ratio not stated as a bound) outside any figure block."""
+    """`file:line` of each table row holding a measured figure (a number with a unit, a share or
+    ratio not stated as a bound, or a bare number under a header that names a measurement)
+    outside any figure block."""
     text = document.read_text(encoding="utf-8")
     inside = [range(m.start(), m.end()) for m in BLOCK.finditer(text)]
     found, offset, header = [], 0, None
@@ -115,7 +123,11 @@ def loose_figures(document: Path, root: Path = ROOT) -> list[str]:
             header = None
         elif header is None:
             header = line
-        elif (TIMED.search(line) or _measured_share(line)) and not any(offset in r for r in inside):
+        elif (
+            TIMED.search(line)
+            or _measured_share(line)
+            or (MEASURED.search(header) and NUMBER_CELL.search(line))
+        ) and not any(offset in r for r in inside):
             found.append(f"{document.relative_to(root)}:{number}")
         offset += len(line)
     return found
