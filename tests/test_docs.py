@@ -164,3 +164,29 @@ def test_every_command_that_runs_a_model_defaults_to_the_bundled_demo_model() ->
         assert not model.required and "Default: the bundled demo model" in (model.help or ""), name
     (model,) = [p for p in commands["info"].params if p.name == "model"]
     assert not model.required
+
+
+def _modules(folder: Path) -> list[Path]:
+    return [
+        path
+        for path in sorted(folder.iterdir())
+        if (path.suffix == ".py" and path.name != "__init__.py")
+        or (path.is_dir() and (path / "__init__.py").is_file())
+    ]
+
+
+def test_the_architecture_page_names_every_package_and_module() -> None:
+    page = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([\w.]+)/?`", page))
+    paths = [
+        path
+        for root in ("edgexray", "export")
+        for top in _modules(ROOT / root)
+        for path in (top, *(_modules(top) if top.is_dir() else ()))
+    ]
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in paths
+        if path.name not in named and path.name.removesuffix(".py") not in named
+    ]
+    assert not missing, "docs/architecture.md does not name: " + ", ".join(missing)
