@@ -74,6 +74,17 @@ def test_a_block_that_differs_from_its_source_is_stale(tmp_path: Path) -> None:
     assert figures.loose_figures(document, tmp_path) == ["docs/page.md:9"]
 
 
+def test_a_block_keeps_the_links_of_its_source_working(tmp_path: Path) -> None:
+    figures = _figures()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "R.md").write_text("# R\n\n![plot](plot.png) [web](https://x.org/a)\n")
+    document = tmp_path / "docs" / "page.md"
+    document.write_text("<!-- figures: bench/R.md -->\n<!-- /figures -->\n")
+    text, _ = figures.render(document, tmp_path)
+    assert "![plot](../bench/plot.png) [web](https://x.org/a)" in text
+
+
 def test_no_measured_figure_outside_a_figure_block() -> None:
     figures = _figures()
     loose = [row for document in figures.documents() for row in figures.loose_figures(document)]

@@ -16,6 +16,7 @@ MB, images/s, x) outside any block: re-measuring means re-running a benchmark, n
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -88,6 +89,20 @@ def section(text: str, anchor: str | None) -> str | None:
     return None
 
 
+def _rebased(body: str, source: Path, document: Path) -> str:
+    """`body` with its relative links (images, other files) pointing where they pointed from
+    `source`, now seen from `document`."""
+
+    def rebase(match: re.Match[str]) -> str:
+        target = match["target"]
+        if re.match(r"[a-z]+:|#|/", target):
+            return match.group(0)
+        moved = os.path.relpath(source.parent / target, document.parent)
+        return f"]({Path(moved).as_posix()})"
+
+    return re.sub(r"\]\((?P<target>[^)\s]+)\)", rebase, body)
+
+
 def render(document: Path, root: Path = ROOT) -> tuple[str, list[Stale]]:
     """The document with every block copied from its source, and the blocks that differed."""
     text = document.read_text(encoding="utf-8")
@@ -104,6 +119,7 @@ def render(document: Path, root: Path = ROOT) -> tuple[str, list[Stale]]:
         if body is None:
             stale.append(Stale(document, name, "source or section missing"))
             return match.group(0)
+        body = _rebased(body, source, document)
         if body != match["body"]:
             stale.append(Stale(document, name, "differs from its source"))
         return f"{match['open']}{body}{match['close']}"
