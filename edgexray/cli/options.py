@@ -72,7 +72,7 @@ audit_option = click.option(
     "--audit",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Append one JSON line per decision to FILE, fsync'd (README: 'Audit log').",
+    help="Append one JSON line per decision to FILE, fsync'd (docs/kiosk.md).",
 )
 engine_option = click.option(
     "--engine",
