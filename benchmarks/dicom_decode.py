@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import measured_on
 from rounds import interleaved, median_ms
 
 from edgexray.atomic import write_text_atomically
@@ -170,8 +171,8 @@ def main() -> None:
         write_text_atomically(
             args.write,
             "# DICOM decoding cost\n\n"
-            "Made by `python benchmarks/dicom_decode.py --write benchmarks/DICOM.md` "
-            "(see its docstring for what each row does). Decode + preprocess is what `classify` "
+            f"Made by `python benchmarks/dicom_decode.py --write benchmarks/DICOM.md`. {measured_on()} "
+            "See its docstring for what each row does. Decode + preprocess is what `classify` "
             "does per file before inference: read, decode the first frame, DICOM pixel pipeline "
             "(docs/dicom.md) or 16-bit PNG to 8 bits, resize to the model input. Peak memory is "
             "the VmHWM growth of a fresh process over one such call, after warming the same path "

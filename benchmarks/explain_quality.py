@@ -1,6 +1,6 @@
 """How good and how faithful the explanations of the shipped models are (writes benchmarks/EXPLAIN.md).
 
-    python benchmarks/explain_quality.py                 # the figures in the README (~15 min here)
+    python benchmarks/explain_quality.py                 # the figures in docs/explain.md (~15 min here)
     python benchmarks/explain_quality.py --count 10      # a quick look
 
 Images: fresh PNEUMONIA (and, for the fine-tuned model, COVID) images from the synthetic generator
@@ -40,6 +40,7 @@ from edgexray_export.data.synthetic import (
 from edgexray_export.explain.localization import TOLERANCE, energy_inside, mask_at, pointing_hit
 from edgexray_export.rebuild import BINARY_DIFFICULTY, RebuildPlan
 from PIL import Image
+from provenance import measured_on
 
 from edgexray import Classifier
 from edgexray.explain import OcclusionConfig, occlusion_map
@@ -201,7 +202,7 @@ def main(count: int, steps: int, mode: str, only: str | None, out: Path) -> None
         f"occlusion mode {mode!r}, {steps} window positions per side; pointing-game tolerance "
         f"{100 * TOLERANCE:.0f}% of the input side; images: synthetic seed {EXPLAIN_SEED} (never "
         "used in training), training generator settings. Timing (median, one map, no decoding) "
-        f"measured on a shared 2-core machine: `{load}`.",
+        f"measured on a shared 2-core machine: `{load}`. {measured_on()}",
         "",
     ]
     for subject in subjects(count):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 from PIL import Image
+from provenance import measured_on
 
 from edgexray import Classifier
 from edgexray.atomic import write_text_atomically
@@ -48,7 +49,8 @@ def main(repeat: int, out: Path) -> None:
             "# Speed of one explanation (256x256 PNG: decode, occlusion, overlay)",
             "",
             f"`python benchmarks/explain_speed.py --repeat {repeat}`; median of {repeat} after a "
-            f"warm-up; occlusion {OcclusionConfig().mode!r}, {OcclusionConfig().steps} steps.",
+            f"warm-up; occlusion {OcclusionConfig().mode!r}, {OcclusionConfig().steps} steps. "
+            f"{measured_on()}",
             "",
             "| model | engine images | median ms | min ms | median CPU ms | load average before / after |",
             "|---|---|---|---|---|---|",

@@ -28,7 +28,6 @@ it does not change what export ships.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import numpy as np
 from edgexray_export.calibration import load_tensors, split_images
 from edgexray_export.model_check_fit import fit_model_check
 from input_check import CATEGORIES, HERE, ROOT, build_inputs, held_out_chests
+from provenance import measured_on
 
 from edgexray import Classifier, ClassifierOptions
 from edgexray.atomic import write_text_atomically
@@ -198,7 +198,7 @@ def main() -> None:
     data = args.data if args.data.is_dir() else None
     parts = [
         "# Model check: which features separate non-chest inputs\n",
-        f"`python benchmarks/feature_taps.py`, {datetime.date.today()}, load average "
+        f"`python benchmarks/feature_taps.py`. {measured_on()} Load average "
         f"{os.getloadavg()[0]:.1f}. The Keras models (float); summaries fitted as export fits "
         "the model check (k-NN, 16 PCA components, 99th percentile x 1.1) on the calibration "
         "half of the held-out chests; a cell is the share scored above the threshold by that "

@@ -22,7 +22,6 @@ model check that lives in the Classifier is measured too. Writes a Markdown repo
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import os
 import statistics
@@ -39,6 +38,7 @@ from edgexray_export.data.not_chest import CATEGORIES, write_not_chest
 from edgexray_export.data.synthetic import SynthConfig, generate_image, write_image
 from edgexray_export.rebuild import RebuildPlan
 from PIL import Image
+from provenance import measured_on
 
 from edgexray import Classifier, ClassifierOptions
 from edgexray.atomic import write_text_atomically
@@ -241,7 +241,7 @@ def measure(folders: list[Path], work: Path, data: Path | None, only: str | None
     load = os.getloadavg()
     parts = [
         "# Input checks: what is refused\n",
-        f"`python benchmarks/input_check.py`, {datetime.date.today()}, load average "
+        f"`python benchmarks/input_check.py`. {measured_on()} Load average "
         f"{load[0]:.1f} (shares do not depend on it). Non-chest: {PER_CATEGORY} images per "
         f"category (`edgexray_export.data.not_chest`, seed {NOT_CHEST_SEED}); the upside-down and "
         "inverted chests are the model's own held-out images, turned. Held-out chest: the "

@@ -89,13 +89,16 @@ class OpenVINOByHand(Subject):
 
     engine = "openvino"
 
-    def load(self) -> None:
-        import openvino as ov
-
+    def config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = self.threads
-        self.compiled = ov.Core().compile_model(str(self.path), "CPU", config)
+        return config
+
+    def load(self) -> None:
+        import openvino as ov
+
+        self.compiled = ov.Core().compile_model(str(self.path), "CPU", self.config())
         self.request = self.compiled.create_infer_request()
         names = [o.get_any_name() if o.get_names() else "" for o in self.compiled.outputs]
         self.output_at = output_positions(names)[0]
@@ -104,6 +107,14 @@ class OpenVINOByHand(Subject):
         self.request.infer({0: batch})
         y = np.array(self.request.get_output_tensor(self.output_at).data, dtype=np.float32)
         return to_probabilities(y.reshape(len(batch), -1), self.card)
+
+
+class OpenVINODefaults(OpenVINOByHand):
+    """openvino.Core().compile_model(onnx, "CPU") with no configuration at all: what a user who
+    does not tune gets (on CPUs with bf16, OpenVINO then runs float models in bf16)."""
+
+    def config(self) -> dict[str, Any]:
+        return {}
 
 
 # Peer factory -> the model file suffix it runs.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import measured_on
 from rounds import interleaved, median_ms
 
 from edgexray.atomic import write_text_atomically
@@ -244,7 +245,8 @@ def _markdown(
         "",
         f"{parity} parity images, {min(calibration, args.calibration_images)} calibration images "
         f"(of {calibration}); decisions at the card's {decision}. Goal: max |dp| <= {GOAL_MAX}, "
-        f"mean <= {GOAL_MEAN}, no decision changed, latency <= 1.10x plain int8. Load average "
+        f"mean <= {GOAL_MEAN}, no decision changed, latency <= 1.10x plain int8. {measured_on()} "
+        "Load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end of the run.",
         "",
         f"`python benchmarks/quantization_onnx.py {args.model} --data {args.data} "

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provenance import measured_on
+
 from edgexray.atomic import write_text_atomically
 from edgexray.demo import default_model
 
@@ -221,7 +223,7 @@ def report(
         f"`{command}` on {count} synthetic {side} px radiographs (`edgexray synth`'s generator, "
         f"half PNG half JPEG, {size_kb:.0f} KB per file on average, in {folder}); model "
         f"`{default_model().name}`; a local Ray with 2 CPUs; {os.cpu_count()} cores. The run "
-        f"took {seconds / 60:.1f} min{partial}.",
+        f"took {seconds / 60:.1f} min{partial}. {measured_on()}",
         "",
         f"**Load average** (1/5/15 min) before: {_load(loads[0])}; at the end: "
         f"{_load(loads[1])}. The load column is the 1-min load average as each run started.",

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from provenance import measured_on
 
 from edgexray import Classifier, ClassifierOptions
 from edgexray.atomic import write_text_atomically
@@ -185,9 +186,8 @@ def main() -> None:
         write_text_atomically(
             args.markdown,
             "# `edgexray serve` under load\n\n"
-            f"`python benchmarks/serve_load.py` on the 8 bundled samples, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-            + table
-            + "\n",
+            f"`python benchmarks/serve_load.py --markdown {args.markdown}` on the 8 bundled samples. "
+            f"{measured_on()}\n\n" + table + "\n",
         )
     _ = warm
     classifier.close()

@@ -179,7 +179,7 @@ class ModelCard:
     normalize: pixel scaling the model was trained with; `unit` x/255, `symmetric` x/127.5-1,
     `imagenet` (x/255-mean)/std, `caffe` BGR minus the ImageNet mean (keras ResNet50/VGG),
     `raw` 0..255 as float (models with their own Rescaling layer, e.g. keras EfficientNet).
-    interpolation: the resize filter used in training (see README, "Matching the training pipeline").
+    interpolation: the resize filter used in training (see docs/export.md, "Matching the training pipeline").
     threshold: decision threshold on the positive-class probability of a binary model.
     payload_sha256/payload_size: hash and size of the model bytes without the card, set when the card
     is embedded, so a corrupted or swapped model file is detected on load.

@@ -44,6 +44,7 @@ from edgexray.model_identity import ModelIdentity, bytes_sha256, overrides_appli
 from edgexray.modelcheck import ModelCheckSummary
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.postprocess import decide, to_probabilities
+from edgexray.precision import EXACT
 from edgexray.prediction import Judged, Prediction
 from edgexray.preprocessing import DecodeLimits, Preprocessor
 from edgexray.preprocessing.decode import ImageInput
@@ -80,7 +81,11 @@ class ClassifierOptions:
     accepts that; every decision then says `"card": "legacy"`.
     trust_rules: what the trust policy asks beyond a trusted signer (a minimum version per model
     name, an allow-list of file digests, a degraded variant, which card values `overrides` may
-    replace; edgexray.signing.rules); the pinning rules need trusted_keys."""
+    replace; edgexray.signing.rules); the pinning rules need trusted_keys.
+
+    precision: the engine's arithmetic (edgexray.precision): `f32`, exact, by default; `bf16` or
+    `f16` where the CPU has it, as `bench --sweep` measured and recommended (docs/bench.md). Every
+    record says which precision decided."""
 
     threads: int | None = None
     engine: str | None = None
@@ -96,6 +101,7 @@ class ClassifierOptions:
     dicom: DicomOptions = field(default_factory=DicomOptions)
     allow_unsealed_card: bool = False
     trust_rules: TrustRules = field(default_factory=TrustRules)
+    precision: str = EXACT
 
     def __post_init__(self) -> None:
         check_mode(self.input_check)
@@ -108,7 +114,7 @@ class ClassifierOptions:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers is not None and self.decode_workers < 0:
             raise ValueError(f"decode_workers must not be negative, got {self.decode_workers}")
-        EngineOptions(self.threads)  # validates threads
+        EngineOptions(self.threads, precision=self.precision)  # validates both
         DecodeLimits(self.max_pixels, self.max_bytes)
         check_reducing_gap(self.reducing_gap)
 
@@ -203,7 +209,7 @@ class Classifier:
         loaded_sha256 = bytes_sha256(checked.data)
         self.engine: Engine = open_engine(
             self.path,
-            EngineOptions(self.options.threads, self.options.verbose),
+            EngineOptions(self.options.threads, self.options.verbose, self.options.precision),
             self.options.engine,
             content=checked.data,
         )
@@ -220,6 +226,7 @@ class Classifier:
             variant=self.card.variant,
             engine=self.engine.name,
             engine_version=self.engine.library_version,
+            precision=self.engine.precision,
             threshold=self.card.decision_threshold if self.card.task == "binary" else None,
             signer=None if self.signer is None else self.signer.key_id,
             version=None if self.signer is None else self.signer.version,

@@ -1,4 +1,4 @@
-"""Exit codes of every edgexray command (documented in the README).
+"""Exit codes of every edgexray command (documented in docs/exit-codes.md).
 
 A runtime module, not a CLI one, so library code (the export pipeline's errors) can name the code a
 failure ends with without importing the CLI.

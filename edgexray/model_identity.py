@@ -68,6 +68,7 @@ class ModelIdentity:
     variant: str
     engine: str
     engine_version: str
+    precision: str = "f32"
     threshold: float | None = None
     signer: str | None = None
     version: int | None = None
@@ -100,6 +101,7 @@ class ModelIdentity:
             "version": self.version,
             "engine": self.engine,
             "engine_version": self.engine_version,
+            "precision": self.precision,
             "threshold": self.threshold,
         }
         if self.overrides:

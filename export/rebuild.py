@@ -47,7 +47,7 @@ BINARY_DIFFICULTY = 0.3
 # tflite-int8 keeps the input and first layers in float until the mean |dp| on the calibration
 # images is within 0.0025, where input noise flipped about 0.15%, well inside the 0.5% allowed,
 # and the largest |dp| within 0.04 (issue 17's goal is 0.05 on the parity images). Prefix, not the
-# worst layers or blocks: measured in docs/quantization.md, only the prefix met the max-|dp| budget.
+# worst layers or blocks: measured in docs/export.md, only the prefix met the max-|dp| budget.
 # Its onnx-int8 gets the same mean budget: past the calibration methods, the worst nodes of the
 # layer report stay float until it is met.
 EXPORT_QUANTIZATION = {

@@ -3,7 +3,7 @@
 Each preset holds the settings measured or documented as fastest without losing accuracy on that
 family; `apply_target` copies them into a QuantizationConfig (which records the target's name, so the
 card says what was chosen). The measurements and sources behind every row are in
-docs/quantization.md ("Hardware presets").
+docs/export.md ("Hardware presets").
 
 - generic: what runs correctly everywhere. ONNX activations uint8 with weights int8 (U8S8), with
   reduce_range (7-bit weights) because x86 CPUs without VNNI multiply u8 x s8 with VPMADDUBSW, whose

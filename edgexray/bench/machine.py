@@ -67,6 +67,15 @@ class MachineInfo:
             f"{threads}, {self.system} {self.machine}, Python {self.python}"
         )
 
+    def describe_host(self) -> str:
+        """The machine alone, for a results file whose rows set their own threads:
+        `AMD EPYC (avx2, avx512_vnni), 2 logical cores, Linux x86_64, Python 3.11.7`."""
+        features = f" ({', '.join(self.cpu_features)})" if self.cpu_features else ""
+        return (
+            f"{self.cpu_model}{features}, {self.logical_cores} logical cores, "
+            f"{self.system} {self.machine}, Python {self.python}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["cpu_features"] = list(self.cpu_features)

@@ -20,6 +20,7 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, ModelError
+from edgexray.precision import EXACT
 from edgexray.preprocessing import Preprocessor
 
 
@@ -90,12 +91,19 @@ class EdgexraySubject(Subject):
     engine = "edgexray"
     #: The edgexray engine to run the file on; None: the default engine for its suffix.
     engine_name: ClassVar[str | None] = None
+    #: The precision to run in (edgexray.precision).
+    precision: ClassVar[str] = EXACT
 
     def load(self) -> None:
         self.classifier = Classifier(
             # warn: the checks are timed end to end, and every image of a bench set keeps its label.
             self.path,
-            ClassifierOptions(threads=self.threads, engine=self.engine_name, input_check="warn"),
+            ClassifierOptions(
+                threads=self.threads,
+                engine=self.engine_name,
+                input_check="warn",
+                precision=self.precision,
+            ),
             self.overrides,
         )
         loaded = self.classifier.identity.sha256  # of the bytes the engine was given

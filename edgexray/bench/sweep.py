@@ -1,5 +1,8 @@
 """`bench --sweep`: every model file on every installed engine that reads it, over thread counts
-1 to the usable cores, each in its own process; and the fastest of them that keeps an agreement floor.
+1 to the usable cores and the precisions this CPU offers (edgexray.precision), each in its own
+process; and the fastest of them that keeps an agreement floor. A reduced precision is a row like
+any other, with its parity against the full model measured the same way, so it is recommended
+only when its agreement was measured and clears the floor.
 
 A file's fastest engine is not the one its suffix picks by default (an int8 QDQ ONNX file can run
 twice as fast on OpenVINO as on ONNX Runtime), nor is the fastest thread count always all cores
@@ -8,6 +11,8 @@ twice as fast on OpenVINO as on ONNX Runtime), nor is the fastest thread count a
 
 from __future__ import annotations
 
+import itertools
+import platform
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +36,10 @@ from edgexray.bench.suite import (
 from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.cores import usable_cores
+from edgexray.cpuinfo import read_cpuinfo
 from edgexray.engines.registry import ENGINES, available_engines
 from edgexray.errors import EngineUnavailableError
+from edgexray.precision import EXACT, offered_precisions
 
 
 def engines_reading(path: Path, installed: Sequence[str]) -> list[str]:
@@ -54,9 +61,11 @@ def plan_sweep(
     max_threads: int,
     overrides: CardOverrides | None = None,
     digests: Sequence[str | None] | None = None,
+    precisions: Sequence[str] = (EXACT,),
 ) -> list[SweepPoint]:
-    """One point per (file, engine that reads it, threads in 1..max_threads); each child refuses a
-    file whose bytes are no longer those of `digests` (BenchModel.sha256)."""
+    """One point per (file, engine that reads it, threads in 1..max_threads, precision of
+    `precisions` that engine runs); each child refuses a file whose bytes are no longer those of
+    `digests` (BenchModel.sha256)."""
     points = []
     variants = [card.variant for card in cards]
     digests = digests or [None] * len(models)
@@ -64,11 +73,12 @@ def plan_sweep(
         unique = variants.count(card.variant) == 1 and card.variant not in ("unknown", "uncarded")
         variant = card.variant if unique else model.name
         for engine in engines_reading(model, installed):
-            for threads in range(1, max_threads + 1):
-                deployment = Deployment(model, engine, threads)
+            runs = [p for p in precisions if p in ENGINES[engine].precisions]
+            for precision, threads in itertools.product(runs, range(1, max_threads + 1)):
+                deployment = Deployment(model, engine, threads, precision)
                 spec = SubjectSpec(
                     deployment.row_name(variant),
-                    PINNED_FACTORIES[engine],
+                    PINNED_FACTORIES[engine, precision],
                     model,
                     model.suffix.lstrip(".").lower(),
                     overrides=overrides or CardOverrides(),
@@ -107,7 +117,10 @@ def run_sweep(
     installed = available_engines()
     max_threads = max_threads or usable_cores()
     digests = [model.sha256 for model in models]
-    points = plan_sweep(request.models, cards, installed, max_threads, request.overrides, digests)
+    precisions = offered_precisions(read_cpuinfo(), platform.machine())
+    points = plan_sweep(
+        request.models, cards, installed, max_threads, request.overrides, digests, precisions
+    )
     if not points:
         raise EngineUnavailableError(
             f"no installed engine reads these files (installed: {', '.join(installed) or 'none'})"

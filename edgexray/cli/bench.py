@@ -19,6 +19,7 @@ from edgexray.bench.report import format_markdown, format_table
 from edgexray.bench.suite import DEFAULT_TIMEOUT_S, BenchRequest, require_comparison, run_bench
 from edgexray.cli.options import (
     card_override_options,
+    model_or_demo,
     overrides_from,
     ray_options,
     threads_option,
@@ -70,9 +71,9 @@ def _bench_on_ray(
     "--model",
     "models",
     multiple=True,
-    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Exported model file (.tflite/.onnx); repeat for each variant.",
+    help="Exported model file (.tflite/.onnx); repeat for each variant. Default: the bundled "
+    "demo model.",
 )
 @click.option(
     "--data",
@@ -104,9 +105,8 @@ def _bench_on_ray(
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Fresh processes per model; each row reports its median one, and fails if any of them "
-    "failed. A model of a fraction of a millisecond can differ by half between two processes: "
-    "use 3 or more to compare such rows.",
+    help="Fresh processes per model; each row reports its median one (use 3 or more to compare "
+    "sub-millisecond models: docs/bench.md).",
 )
 @click.option(
     "--batch-sizes",
@@ -145,8 +145,7 @@ def _bench_on_ray(
     "--sweep",
     is_flag=True,
     help="Measure every model on every installed engine that reads it, at 1 to --threads "
-    "(default: the usable cores) threads, each in its own process; with --recommend, name the "
-    "fastest (file, engine, threads).",
+    "threads; with --recommend, name the fastest (file, engine, threads).",
 )
 @click.option(
     "--write-config",
@@ -182,22 +181,15 @@ def bench(
     ray_timeout: float,
     **card_flags: Any,
 ) -> None:
-    """Measure each model in its own process: load time, first inference, latency p50/p90/p99
-    (inference alone and end to end), throughput, peak memory, agreement with the full model, and
-    accuracy when --data has class sub-folders. When no saved reference covers the images, agreement
-    is measured against the most exact variant measured (fp32, else fp16), named in every output.
-    --labels/--normalize/... apply to every model, as in classify: they let bench measure a model
-    that has no card.
+    """Measure each model in its own process: load time, first inference, latency, throughput,
+    peak memory, agreement with the full model (or with the most exact variant measured), and
+    accuracy when --data has class sub-folders. With --ray, no timing: agreement and accuracy
+    over an archive on Ray actors. Details: docs/bench.md, docs/scale.md.
 
-    With --ray, no timing: every model runs on every image of --data (an archive of any size) on
-    Ray actors, each image decoded once for all of them; it reports agreement with the most exact
-    variant (top-1, decisions changed at its threshold, max/mean |dp|) and accuracy, precision,
-    recall, F1 and confusion when --data has class folders (docs/scale.md).
-
-    Exit codes: 0 all measured, 1 fatal error (also: --recommend with nothing to compare the
-    variants with, --write-config with no row to recommend), 2 usage error, 3 some models could
-    not be measured (with --ray: some images could not be read or run).
+    Exit codes: 0 all measured, 1 fatal error, 2 usage error, 3 some models could not be
+    measured (docs/exit-codes.md).
     """
+    models = models or (model_or_demo(None),)
     if reference is not None and keras is not None:
         raise click.UsageError("give --reference or --keras, not both")
     if plot is not None and not plotting_available():

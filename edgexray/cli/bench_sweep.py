@@ -40,7 +40,12 @@ def sweep_command(
     if json_path:
         document = sweep.report.to_dict()
         document["deployments"] = {
-            name: {"path": str(d.path), "engine": d.engine, "threads": d.threads}
+            name: {
+                "path": str(d.path),
+                "engine": d.engine,
+                "threads": d.threads,
+                "precision": d.precision,
+            }
             for name, d in sweep.deployments.items()
         }
         if chosen is not None:

@@ -172,9 +172,8 @@ def _classify_on_ray(
     "--reducing-gap",
     type=click.FloatRange(min=1.0),
     default=None,
-    help="Resize large images in two steps, as Pillow's reducing_gap (2 is a good value): "
-    "faster, pixels differ slightly from training's one-step resize; measure the agreement "
-    "on your data first (README, 'Faster decoding'). Default: one step.",
+    help="Resize large images in two steps (2 is a good value): faster, pixels differ slightly "
+    "from training's resize (docs/bench.md). Default: one step.",
 )
 @click.option(
     "--format",

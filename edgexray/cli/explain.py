@@ -174,8 +174,8 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 @click.option(
     "--keras",
     is_flag=True,
-    help="-m is a Keras model (.keras, .h5): Grad-CAM on the workstation (needs the export "
-    "extra; no input checks, and no trust policy can accept it: a Keras file cannot be signed).",
+    help="-m is a Keras model (.keras, .h5): Grad-CAM on the workstation ([export] extra; no "
+    "input checks; refused under a trust policy). docs/explain.md.",
 )
 @click.option(
     "--method",

@@ -17,6 +17,7 @@ from edgexray.cli.ray_classify import DEFAULT_CONNECT_TIMEOUT_S
 from edgexray.demo import default_model
 from edgexray.engines import ENGINES
 from edgexray.inputcheck import DEFAULT_MODE, INPUT_CHECK_MODES
+from edgexray.precision import EXACT, PRECISIONS
 from edgexray.preprocessing.dicom import DicomOptions, parse_window
 from edgexray.signing.rules import OVERRIDABLE, TrustRules, parse_min_version, rules_from_options
 
@@ -71,13 +72,22 @@ audit_option = click.option(
     "--audit",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Append one JSON line per decision to FILE, fsync'd (README: 'Audit log').",
+    help="Append one JSON line per decision to FILE, fsync'd (docs/kiosk.md).",
 )
 engine_option = click.option(
     "--engine",
     type=click.Choice(sorted(ENGINES)),
     default=None,
     help="Inference engine (default: by file type: .tflite -> litert, .onnx -> onnxruntime).",
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=EXACT,
+    show_default=True,
+    envvar="EDGEXRAY_PRECISION",
+    help="The engine's arithmetic. f32 is exact; bf16 or f16 (OpenVINO, where the CPU has it) "
+    "only as `bench --sweep` measured its parity (docs/bench.md). Env: EDGEXRAY_PRECISION.",
 )
 
 input_check_option = click.option(
@@ -326,7 +336,7 @@ def _group(*options: Decorator) -> Decorator:
 # a group whole or not at all; bench, which measures several files on the engines their suffixes
 # name, takes --threads, --trusted-key and card_override_options alone (-m is repeatable there).
 model_options = _group(model_option, card_override_options)
-engine_options = _group(engine_option, threads_option)
+engine_options = _group(engine_option, threads_option, precision_option)
 input_check_options = _group(input_check_option)
 audit_options = _group(audit_option)
 #: The groups that decide how a model decides, for every command that classifies with one model
@@ -360,6 +370,7 @@ def classifier_options_from(params: dict[str, Any], **settings: Any) -> Classifi
         allow_unsealed_card=params.pop("allow_unsealed_card"),
         dicom=dicom,
         trust_rules=params.pop("trust_rules", None) or TrustRules(),
+        precision=params.pop("precision"),
         **settings,
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgexray.cores import usable_cores
 from edgexray.cpuinfo import CpuInfo, read_cpuinfo
+from edgexray.precision import EXACT, offered_precisions
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,15 @@ X86_INT8_FEATURES = {
 class CpuFacts:
     """model: CPU (or board) name; arm_cores: ARM core names; logical_cores: os.cpu_count();
     usable_cores: those this process may run on (affinity); features: flag -> present, for the flags
-    of this architecture in ARM_INT8_FEATURES or X86_INT8_FEATURES."""
+    of this architecture in ARM_INT8_FEATURES or X86_INT8_FEATURES; precisions: the arithmetic
+    precisions the CPU computes natively (edgexray.precision), which `bench --sweep` measures."""
 
     model: str
     arm_cores: tuple[str, ...]
     logical_cores: int
     usable_cores: int
     features: dict[str, bool]
+    precisions: tuple[str, ...] = (EXACT,)
 
 
 def int8_features(cpu: CpuInfo, machine: str) -> dict[str, bool]:
@@ -109,6 +112,7 @@ def collect_cpu(machine: str) -> CpuFacts:
         logical_cores=os.cpu_count() or 1,
         usable_cores=usable_cores(),
         features=int8_features(cpu, machine),
+        precisions=offered_precisions(cpu, machine),
     )
 
 

@@ -120,6 +120,7 @@ class DoctorReport:
             f"cpu:         {c.model}{cores}",
             f"cores:       {c.usable_cores} usable of {c.logical_cores}",
             f"int8 features: {features or 'none known for this architecture'}",
+            f"precisions:  {', '.join(c.precisions)} (bench --sweep measures each; f32 is exact)",
             f"memory:      {_mb(m.total_mb)} total, {_mb(m.available_mb)} available",
         ]
         if self.thermal.max_temperature_c is not None:

@@ -17,21 +17,26 @@ import numpy as np
 
 from edgexray.cores import usable_cores
 from edgexray.engines.outputs import EngineOutputs
-from edgexray.errors import EdgexrayError, EngineError
+from edgexray.errors import EdgexrayError, EngineError, EngineUnavailableError
+from edgexray.precision import EXACT, check_precision
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     """threads: intra-op threads for the engine; None means one per core this process may use.
     verbose: let the runtime's own messages through (e.g. LiteRT's "INFO: Created TensorFlow Lite
-    XNNPACK delegate for CPU."); by default they are silenced while the model loads."""
+    XNNPACK delegate for CPU."); by default they are silenced while the model loads.
+    precision: the arithmetic precision to run in (edgexray.precision); an engine that cannot run
+    it on this CPU refuses to load (EngineUnavailableError) rather than run another one."""
 
     threads: int | None = None
     verbose: bool = False
+    precision: str = EXACT
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
+        check_precision(self.precision)
 
     @property
     def resolved_threads(self) -> int:
@@ -85,10 +90,17 @@ class Engine(ABC):
     suffixes: ClassVar[tuple[str, ...]]
     #: Import names of the runtime library, in order of preference (for messages and `available`).
     libraries: ClassVar[tuple[str, ...]]
+    #: The precisions (edgexray.precision) this engine can be told to run in.
+    precisions: ClassVar[tuple[str, ...]] = (EXACT,)
 
     def __init__(self, path: Path, options: EngineOptions, content: bytes | None = None) -> None:
         self.path = Path(path)
         self.options = options
+        if options.precision not in self.precisions:
+            raise EngineUnavailableError(
+                f"the {self.name} engine runs {' or '.join(self.precisions)} only, "
+                f"not {options.precision}"
+            )
         # Set by each subclass once its model is loaded.
         self._input: TensorInfo
         self._output: TensorInfo
@@ -122,6 +134,11 @@ class Engine(ABC):
     def batch_independent(self) -> bool:
         """True when an image's output does not depend on the other images of its call."""
         return self._batch_independent
+
+    @property
+    def precision(self) -> str:
+        """The precision the runtime computes in (the one asked for: see EngineOptions)."""
+        return self.options.precision
 
     @property
     def library_version(self) -> str:

@@ -1,4 +1,4 @@
-"""Thresholds of the image checks. The README ("Input checks") says why each value was chosen; the
+"""Thresholds of the image checks. docs/input-checks.md says why each value was chosen; the
 figures behind them come from `python benchmarks/input_check.py`."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from edgexray.preprocessing.decode import (
 from edgexray.preprocessing.dicom.options import DicomOptions
 
 # Pillow filters. Pillow antialiases when it shrinks (the filter support grows with the scale), which
-# is what `keras.utils.load_img` does; `tf.image.resize` does not (see README).
+# is what `keras.utils.load_img` does; `tf.image.resize` does not (see docs/export.md, "Matching the training pipeline").
 _FILTERS = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -67,7 +67,7 @@ class Preprocessor:
     a cheap integer reduction (JPEGs are decoded at a reduced scale in the decoder, other images
     are box-averaged by `Image.reduce`), then the card's interpolation over the last factor of at
     least `reducing_gap`. Faster on large images; pixels differ slightly from the one-step resize
-    (see README, "Faster decoding").
+    (see docs/bench.md, "Faster decoding").
 
     dicom: how DICOM files are read (window, header gate; see docs/dicom.md).
     """

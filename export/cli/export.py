@@ -153,9 +153,8 @@ def _progress(line: str) -> None:
     type=click.Choice(TFLITE_FALLBACKS),
     default="auto",
     show_default=True,
-    help="Layers kept float to meet the budget: the worst layers or blocks of layers by "
-    "contribution to the final error, the input and leading layers (prefix), or all tried and "
-    "the file with the fewest float layers kept (auto).",
+    help="Which layers stay float to meet the budget: worst layers, worst blocks, the leading "
+    "layers (prefix), or all tried, fewest float layers kept (auto). docs/export.md.",
 )
 @click.option(
     "--target",
@@ -163,24 +162,23 @@ def _progress(line: str) -> None:
     default="generic",
     show_default=True,
     help="CPU family the int8 variants are for: its preset picks activation types, weight range "
-    "and per-channel weights; generic runs correctly on every CPU (see docs/quantization.md).",
+    "and per-channel weights; generic runs correctly on every CPU (see docs/export.md).",
 )
 @click.option(
     "--model-check-layer",
     default=None,
     metavar="LAYER",
-    help="The model check reads the statistics of this layer's feature map (per channel: mean, "
-    "mean absolute deviation, top-half and bottom-half means), or the classifier head's input "
-    "with head-input. Default: the candidate that best separates generated non-chest images from "
-    "the held-out films, recorded in the cards; see docs/input-checks.md.",
+    help="The model check reads statistics of this layer's feature map, or the head's input with "
+    "head-input. Default: the candidate that best separates generated non-chest images from "
+    "held-out films, recorded in the card (docs/input-checks.md).",
 )
 @click.option(
     "--model-check-margin",
     type=click.FloatRange(1.0, 3.0),
     default=1.1,
     show_default=True,
-    help="The model check's threshold: the 99th percentile of held-out calibration scores times "
-    "this. Feature-map statistics have a longer tail than a head's input (1.4 for the seed CNN).",
+    help="The model check's threshold: the 99th percentile of held-out calibration scores "
+    "times this; feature-map statistics need more (docs/input-checks.md).",
 )
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
 @trust_model_option

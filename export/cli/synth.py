@@ -43,8 +43,8 @@ import click
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Scales the lesions' strength down (1.0: the fine-tuned model's training set; 0.3, "
-    "lesions 3.3x stronger: the demo seed CNN's).",
+    help="Scales the lesions' strength down (1.0: the fine-tuned model's training set; 0.3: "
+    "the demo seed CNN's).",
 )
 @click.option(
     "--workers",
@@ -65,9 +65,8 @@ import click
 @click.option(
     "--not-chest",
     is_flag=True,
-    help="Write what a chest model should refuse instead: COUNT images of each category (blank, "
-    "noise, gradient, text, colour photograph, hand, knee, skull, chest upside down and inverted) "
-    "to OUT/<category>/, for measuring input checks.",
+    help="Write what a chest model should refuse instead: COUNT images per non-chest category "
+    "to OUT/<category>/, for measuring input checks (docs/input-checks.md).",
 )
 @click.option(
     "--chests",

@@ -146,6 +146,23 @@ def test_without_reference_agreement_is_null_and_said_so(
     assert "agreement not measured" in result.output
 
 
+def test_without_a_model_bench_measures_the_bundled_demo_model_as_classify_does(
+    tmp_path: Path,
+) -> None:
+    import edgexray
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(edgexray.demo.sample_images()[0], data / "one.png")
+    out = tmp_path / "bench.json"
+    args = ["bench", "--data", str(data), "--runs", "1", "--warmup", "0", "--batch-sizes", "1"]
+    result = CliRunner().invoke(cli, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["name"] in edgexray.demo.model_path().name  # e.g. tflite-int8 of seed_cnn
+    assert "using the demo model" in result.output
+
+
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     with pytest.raises(SystemExit) as stop:
         main(argv)

@@ -46,6 +46,25 @@ def test_plan_has_every_engine_that_reads_a_file_times_every_thread_count() -> N
     assert [p.spec.name for p in same_variant] == ["a.tflite litert 1t", "b.tflite litert 1t"]
 
 
+def test_plan_adds_each_offered_reduced_precision_on_the_engines_that_run_it() -> None:
+    models = [Path("m.tflite-fp32.tflite"), Path("m.onnx-fp32.onnx")]
+    cards = [CARD.replace(variant="tflite-fp32"), CARD.replace(variant="onnx-fp32")]
+    installed = ["litert", "onnxruntime", "openvino"]
+    points = plan_sweep(models, cards, installed, 1, precisions=("f32", "bf16"))
+    assert [p.spec.name for p in points] == [
+        "tflite-fp32 litert 1t",
+        "onnx-fp32 onnxruntime 1t",
+        "onnx-fp32 openvino 1t",
+        "onnx-fp32 openvino 1t bf16",
+    ]
+    bf16 = points[-1]
+    assert bf16.deployment == Deployment(models[1], "openvino", 1, "bf16")
+    assert bf16.spec.factory == "edgexray.bench.pinned_subjects:OnOpenVINOBF16"
+    assert bf16.deployment.arguments()[-2:] == ["--precision", "bf16"]
+    # A CPU that offers f32 only gets the exact rows alone.
+    assert len(plan_sweep(models, cards, installed, 1)) == 3
+
+
 def test_deployment_command_and_checks() -> None:
     command = Deployment(Path("/m/x y.onnx"), "openvino", 2).command()
     assert command == "edgexray classify -m '/m/x y.onnx' --engine openvino --threads 2"
@@ -53,6 +72,10 @@ def test_deployment_command_and_checks() -> None:
         Deployment(Path("a.onnx"), "openvino", 0)
     with pytest.raises(ValueError, match="engine"):
         Deployment(Path("a.onnx"), "tensorrt", 1)
+    with pytest.raises(ValueError, match="litert engine does not run bf16"):
+        Deployment(Path("a.tflite"), "litert", 1, "bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Deployment(Path("a.onnx"), "openvino", 1, "int4")
 
 
 def test_sweep_recommends_the_fastest_row_at_the_floor_and_writes_a_deployment_that_runs(
@@ -109,6 +132,7 @@ def test_sweep_recommends_the_fastest_row_at_the_floor_and_writes_a_deployment_t
         "model": str(Path(chosen["path"]).resolve()),
         "engine": chosen["engine"],
         "threads": chosen["threads"],
+        "precision": chosen["precision"],
     }
     assert f"--engine {chosen['engine']} --threads {chosen['threads']}" in result.output
     # classify reads the written configuration and runs the recommended deployment.
@@ -155,6 +179,7 @@ def test_sweep_without_a_reference_compares_with_the_fp32_variant_as_plain_bench
             "model": str(Path(chosen["path"]).resolve()),
             "engine": "litert",
             "threads": 1,
+            "precision": "f32",
         }
 
 

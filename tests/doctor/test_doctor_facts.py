@@ -22,6 +22,7 @@ from edgexray.doctor.facts import (
 )
 from edgexray.doctor.report import find_traps
 from edgexray.platform_support import is_32bit_arm, unsupported_platform
+from edgexray.precision import offered_precisions
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "arm64"
 X86 = "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
@@ -41,6 +42,9 @@ def test_pi4_and_pi5_cpuinfo_give_their_cores_and_dot_product_only_on_the_pi5() 
         "asimd": True, "asimddp": False, "i8mm": False, "sve": False, "sve2": False
     }  # fmt: skip
     assert int8_features(pi5, "aarch64")["asimddp"] is True
+    # The Pi 5's Cortex-A76 has fp16 arithmetic (asimdhp), the Pi 4's Cortex-A72 has not.
+    assert offered_precisions(pi4, "aarch64") == ("f32",)
+    assert offered_precisions(pi5, "aarch64") == ("f32", "f16")
 
 
 def test_x86_features_and_32bit_neon() -> None:

@@ -38,7 +38,7 @@ BINARY = ("NORMAL", "PNEUMONIA")
 BRIGHTNESS = ("FAINT", "NORMAL", "PNEUMONIA")  # no blob, a faint one, a bright one
 LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 CONTROLLED = ("tflite-int8", "onnx-int8")  # the int8 variants with a ladder and a control run
-# Variants that cannot reach the gate on a head, and why (measured; see docs/quantization.md):
+# Variants that cannot reach the gate on a head, and why (measured; see docs/export.md):
 # each must still be below it, so that a fix shows here and the entry goes.
 KNOWN_GAPS = {
     ("batchnorm", "onnx-int8-dynamic"): (

@@ -4,7 +4,7 @@ ONNX Runtime multiplies u8 x s8 with VPMADDUBSW on x86 CPUs without VNNI (AVX2, 
 VNNI), which saturates pairs of products at 16 bits when the weights use the full 8-bit range. The
 seed CNN exported that way moved its model-check features by 11-20% on an AVX2-only EPYC, and the
 model check then refused every bundled NORMAL sample. Exports default to the `generic` preset:
-7-bit weights (reduce_range), which cannot saturate (docs/quantization.md, "Hardware presets").
+7-bit weights (reduce_range), which cannot saturate (docs/export.md, "Hardware presets").
 """
 
 from __future__ import annotations
