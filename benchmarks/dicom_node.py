@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "pacs")]
 from pacs_helpers import Node, Orthanc, copies, free_port, storescu  # noqa: E402
 
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from provenance import measured_on  # noqa: E402
+
+from edgexray.atomic import write_text_atomically  # noqa: E402
+
 
 def _classify_ms(folder: Path, *extra: str) -> float:
     done = subprocess.run(
@@ -47,6 +53,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     args = parser.parse_args()
     os.environ.setdefault("EDGEXRAY_INPUT_CHECK", "strict")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         files = copies(work / "images", args.count)
@@ -71,18 +78,26 @@ def main() -> None:
         with_sr = _classify_ms(work / "images", "--dicom-sr", str(work / "sr"))
     n = len(files)
     node_ms = decided * 1000 / n
-    print(f"| {n} CR images (~200x200, RLE), demo model, {os.cpu_count()} cores | value |")
-    print("|---|---|")
-    print(f"| storescu done (all acknowledged) | {received:.2f} s ({n / received:.1f} images/s) |")
-    print(
-        f"| received and decided (journal) | {decided:.2f} s ({n / decided:.1f} images/s, {node_ms:.1f} ms per image) |"
-    )
-    print(f"| every SR filed by Orthanc | {filed:.2f} s ({n / filed:.1f} images/s) |")
-    print(f"| `classify` on the same files | {plain:.1f} ms per image |")
-    print(f"| `classify --dicom-sr` on the same files | {with_sr:.1f} ms per image |")
-    print(
-        f"| node overhead over `classify` | {node_ms - plain:+.1f} ms per image (over `classify --dicom-sr`: {node_ms - with_sr:+.1f}) |"
-    )
+    per = f"{n / decided:.1f} images/s, {node_ms:.1f} ms per image"
+    lines = [
+        "# DICOM node throughput",
+        "",
+        f"`python benchmarks/dicom_node.py --count {n}`. {measured_on()} Load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
+        "",
+        f"| {n} CR images (~200x200, RLE), demo model, {os.cpu_count()} cores | value |",
+        "|---|---|",
+        f"| storescu done (all acknowledged) | {received:.2f} s ({n / received:.1f} images/s) |",
+        f"| received and decided (journal) | {decided:.2f} s ({per}) |",
+        f"| every SR filed by Orthanc | {filed:.2f} s ({n / filed:.1f} images/s) |",
+        f"| `classify` on the same files | {plain:.1f} ms per image |",
+        f"| `classify --dicom-sr` on the same files | {with_sr:.1f} ms per image |",
+        f"| node overhead over `classify` | {node_ms - plain:+.1f} ms per image (over "
+        f"`classify --dicom-sr`: {node_ms - with_sr:+.1f}) |",
+    ]
+    text = "\n".join(lines) + "\n"
+    write_text_atomically(HERE / "DICOM_NODE.md", text)
+    print(text, end="")
 
 
 if __name__ == "__main__":

@@ -122,14 +122,11 @@ def dicom_node(
     audit: Path | None,
     **flags: Any,
 ) -> None:
-    """Receive images over DICOM (C-STORE SCP, C-ECHO), classify each through the same decision
-    path as `classify` (input checks, trust policy, audit), and send a DICOM SR (and with
-    --dicom-overlay a heatmap Secondary Capture) to the PACS, through a durable outbox: a crash
-    or a PACS outage loses nothing and sends nothing twice. Objects that are not images, or of a
-    modality the model does not take, are accepted and recorded unclassified.
+    """Receive images over DICOM (C-STORE), decide each as `classify` does, and send an SR (and
+    a heatmap with --dicom-overlay) to the PACS through a durable outbox (docs/dicom-node.md).
 
-    Stops on SIGTERM or Ctrl-C (exit 0). Exit codes: 1 the model cannot load, the extra is
-    missing, another node runs on --state; 2 a bad option.
+    Exit codes: 0 stopped (SIGTERM, Ctrl-C), 1 the model cannot load or the node cannot start,
+    2 a bad option.
     """
     from edgexray.pacs.folder import require_pacs_extra
 

@@ -147,8 +147,7 @@ trust_rule_options = (
         metavar="NAME=N",
         callback=_min_version,
         help="With --trusted-key (repeatable): run a model named NAME only when its signature "
-        "binds version N or later (a rollback is refused); any such rule also refuses a "
-        "signature made before versions were bound.",
+        "binds version N or later (docs/signing.md).",
     ),
     click.option(
         "--allowed-model-digest",

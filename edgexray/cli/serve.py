@@ -52,9 +52,8 @@ def _require_extra() -> None:
     "allow_hosts",
     multiple=True,
     metavar="NAME",
-    help="A name clients may reach the server by (the request's Host header), besides localhost, "
-    "127.0.0.1, [::1] and --host; *.example.org for its subdomains. Repeatable. Any other Host "
-    "is refused (400): DNS rebinding.",
+    help="A name clients reach the server by (Host header), besides localhost, 127.0.0.1, [::1] "
+    "and --host (repeatable; *.example.org for subdomains; docs/kiosk.md).",
 )
 @click.option(
     "--token-file",
@@ -74,9 +73,8 @@ def _require_extra() -> None:
     "--state-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help=f"Folder where serve keeps the token it makes on first start ({STATE_TOKEN_NAME}, mode "
-    "0600) when none is configured. Default: $STATE_DIRECTORY (systemd), else "
-    "$XDG_STATE_HOME/edgexray, else ~/.local/state/edgexray.",
+    help=f"Where serve keeps the token it makes when none is configured ({STATE_TOKEN_NAME}). "
+    "Default: $STATE_DIRECTORY, else the XDG state folder (docs/kiosk.md).",
 )
 @click.option(
     "--insecure-no-auth",

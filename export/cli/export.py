@@ -168,9 +168,8 @@ def _progress(line: str) -> None:
     "--model-check-layer",
     default=None,
     metavar="LAYER",
-    help="The model check reads statistics of this layer's feature map, or the head's input with "
-    "head-input. Default: the candidate that best separates generated non-chest images from "
-    "held-out films, recorded in the card (docs/input-checks.md).",
+    help="The layer (or head-input) the model check reads. Default: the one that best separates "
+    "generated non-chest images from held-out films (docs/input-checks.md).",
 )
 @click.option(
     "--model-check-margin",
