@@ -181,7 +181,7 @@ def family_table(outcomes: list[Outcome], inputs: Inputs) -> str:
     return "\n".join(lines)
 
 
-TITLES = {"cnn": "Seed CNN (binary)", "finetune": "Fine-tuned EfficientNet-Lite0 (three classes)"}
+TITLES = {"cnn": "Seed CNN (binary)", "finetune": "Fine-tuned MobileNetV2 (three classes)"}
 
 
 def _span(values: list[float], digits: int) -> str:
