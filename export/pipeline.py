@@ -241,6 +241,17 @@ def _staged(path: Path, judge: Callable[[Path], VariantResult]) -> VariantResult
     return dataclasses.replace(result, path=path)
 
 
+def _standard_metadata(path: Path, card: ModelCard) -> dict[str, str]:
+    """A .tflite file gets standard TFLite Metadata (for MediaPipe) in its model bytes; returns the
+    container entries that go beside the card (its labels.txt). Nothing for ONNX files."""
+    if path.suffix != ".tflite":
+        return {}
+    from edgexray_export.variants import tflite_metadata
+
+    tflite_metadata.add_metadata(path, card)
+    return {tflite_metadata.LABELS_ENTRY: tflite_metadata.labels_text(card)}
+
+
 def _export_one(
     variant: str,
     job: ConversionInput,
@@ -262,7 +273,8 @@ def _export_one(
     features_parity: dict[str, Any] = {}
     try:
         notes = _convert(variant, job, path)
-        write_card(path, job.card.replace(variant=variant, quantization=notes))
+        entries = _standard_metadata(path, job.card.replace(variant=variant))
+        write_card(path, job.card.replace(variant=variant, quantization=notes), entries=entries)
         with Classifier(path) as classifier:
             outputs = _infer_in_batches(classifier, parity_x)
             probabilities = to_probabilities(outputs.prediction, classifier.card)
@@ -303,7 +315,7 @@ def _export_one(
         return VariantResult(variant, "below gate", parity=parity)
     parity = dataclasses.replace(parity, degraded=below, **features_parity)
     card = card.replace(variant=variant, quantization=notes, parity=parity, model_check=summary)
-    write_card(path, card)
+    write_card(path, card, entries=entries)
     status = "degraded" if below else "ok"
     return VariantResult(variant, status, path, path.stat().st_size, parity)
 

@@ -11,6 +11,7 @@ from edgexray.card import ModelCard
 from edgexray.cli.options import trusted_key_option
 from edgexray.demo import default_model
 from edgexray.errors import CardError
+from edgexray.mediapipe_support import mediapipe_support
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.signing.rules import SIGNATURE_ONLY
 from edgexray.signing.verify import Signer, TrustPolicy, describe_signature
@@ -87,6 +88,17 @@ def _appearance_check(card: ModelCard) -> str:
     return "none (too few calibration images to fit it)"
 
 
+def _mediapipe(model: Path, checked: ModelFile, card: ModelCard) -> str:
+    """What MediaPipe's ImageClassifier will do with the file (edgexray.mediapipe_support)."""
+    if model.suffix.lower() != ".tflite":
+        return "not for MediaPipe (it reads .tflite files)"
+    support = mediapipe_support(card)
+    if "labels" not in checked.entries:
+        why = "export it again to add it" if support.runs else "; ".join(support.reasons)
+        return f"MediaPipe ImageClassifier: will refuse it: no TFLite Metadata ({why})"
+    return support.describe()
+
+
 def _trusted(signer: Signer) -> str:
     return f"{signer.describe()}, checked"
 
@@ -120,6 +132,7 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     click.echo(f"signature: {signature}")
     click.echo(f"model check: {_model_check(card)}")
     click.echo(f"appearance check: {_appearance_check(card)}")
+    click.echo(f"mediapipe: {_mediapipe(model, checked, card)}")
     fields = card.to_dict()
     for name in (
         "card_sha256",

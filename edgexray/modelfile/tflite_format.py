@@ -3,7 +3,8 @@
 The interpreter reads the flatbuffer from the start of the file and ignores trailing bytes; zip readers
 find an archive from the end of a file. So one file is both a valid .tflite and a readable archive
 (tests/runtime/test_modelfile.py loads such a file in LiteRT). Each entry is one member,
-`edgexray_<name>.json`; the archive comment is the fixed marker `edgexray-container/1`, so a file
+`edgexray_<name>.json`, but for the associated files of TFLite Metadata (PLAIN_MEMBERS: the entry
+`labels` is `labels.txt`, which MediaPipe reads from this archive); the archive comment is the fixed marker `edgexray-container/1`, so a file
 written by this version ends with the marker.
 
 A damaged container is told from no container: when no archive with a card member can be read, a
@@ -33,7 +34,19 @@ MARKER = b"edgexray-container/1"
 FILE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 
 
+# Entries stored under a plain member name rather than `edgexray_<name>.json`: the associated files
+# that standard TFLite Metadata names (MediaPipe reads `labels.txt` from the same archive).
+PLAIN_MEMBERS = {"labels": "labels.txt"}
+
+
+def _member_name(entry: str) -> str:
+    return PLAIN_MEMBERS.get(entry, f"{MEMBER_PREFIX}{entry}{MEMBER_SUFFIX}")
+
+
 def _entry_name(member: str) -> str | None:
+    for entry, plain in PLAIN_MEMBERS.items():
+        if member == plain:
+            return entry
     if member.startswith(MEMBER_PREFIX) and member.endswith(MEMBER_SUFFIX):
         return member[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)] or None
     return None
@@ -113,11 +126,14 @@ class TFLiteCardFormat:
     def join(self, payload: bytes, entries: Mapping[str, str]) -> bytes:
         buffer = io.BytesIO()
         buffer.write(payload)
-        with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        # MediaPipe reads associated files only from an archive whose members are all stored
+        # uncompressed ("Expected uncompressed zip archive"): with one, nothing is deflated.
+        method = zipfile.ZIP_STORED if set(entries) & set(PLAIN_MEMBERS) else zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(buffer, "a", compression=method) as archive:
             for name, text in entries.items():
                 # A fixed time stamp makes join deterministic, so the container of a signed file
                 # can be checked byte for byte (edgexray.signing).
-                member = zipfile.ZipInfo(f"{MEMBER_PREFIX}{name}{MEMBER_SUFFIX}", _FIXED_TIME)
-                archive.writestr(member, text, compress_type=zipfile.ZIP_DEFLATED)
+                member = zipfile.ZipInfo(_member_name(name), _FIXED_TIME)
+                archive.writestr(member, text, compress_type=method)
             archive.comment = MARKER
         return buffer.getvalue()

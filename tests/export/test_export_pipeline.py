@@ -28,7 +28,7 @@ from synthetic import CLASSES, fit_briefly, write_folder
 from edgexray import Classifier
 from edgexray.card import ModelCard
 from edgexray.cli.main import cli
-from edgexray.modelfile import read_card, sidecar_path
+from edgexray.modelfile import read_card, read_model_file, sidecar_path
 from edgexray.parity import measure_parity
 from edgexray.postprocess import to_probabilities
 from edgexray.preprocessing import Preprocessor
@@ -278,6 +278,12 @@ def test_nested_backbone_rgb_softmax(nested_rgb: dict, folders: dict[str, Path])
     for variant in FLOAT_VARIANTS:
         with Classifier(nested_rgb["report"].result(variant).path) as classifier:
             assert np.max(np.abs(classifier.predict_tensor(x) - want)) < 1e-4, variant
+    # Every .tflite carries standard TFLite Metadata's labels.txt beside the card (for MediaPipe).
+    for result in nested_rgb["report"].results:
+        if result.path is not None and result.path.suffix == ".tflite":
+            assert read_model_file(result.path).entries["labels"] == "".join(
+                f"{label}\n" for label in CLASSES
+            )
     # Barely trained, the backbone's decision margins are tiny, so int8 may fall below the gate; it
     # is then kept only because allow_degraded was given, and its card says so.
     for variant in INT8_VARIANTS:
