@@ -141,10 +141,15 @@ def _candidate_model(model: Any) -> tuple[Any, list[str]] | None:
     return keras.Model(model.inputs[0], outputs), names
 
 
+def _outputs(candidates: Any, x: np.ndarray) -> list[Any]:
+    """Every candidate's output for the batch `x`: a list even when the head's input is the only
+    candidate (a one-output Keras model returns its tensor alone)."""
+    outputs = candidates(x, training=False)
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
 def _features(candidates: Any, x: np.ndarray, batch_size: int = 32) -> list[np.ndarray]:
-    chunks = [
-        candidates(x[i : i + batch_size], training=False) for i in range(0, len(x), batch_size)
-    ]
+    chunks = [_outputs(candidates, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     return [
         np.concatenate([np.asarray(chunk[k], dtype=np.float32) for chunk in chunks]).reshape(
             len(x), -1

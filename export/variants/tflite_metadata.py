@@ -38,6 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgexray.atomic import write_bytes_atomically
 from edgexray.card import ModelCard
 from edgexray.mediapipe_support import MEDIAPIPE_NORMALIZATION
 
@@ -208,7 +209,9 @@ def with_metadata(model: bytes, metadata: bytes) -> bytes:
 def add_metadata(path: Path, card: ModelCard, license: str = "") -> None:
     """Write TFLite Metadata into the plain .tflite at `path` (before its card is embedded)."""
     model = path.read_bytes()
-    path.write_bytes(with_metadata(model, metadata_buffer(card, output_kinds(model), license)))
+    write_bytes_atomically(
+        path, with_metadata(model, metadata_buffer(card, output_kinds(model), license))
+    )
 
 
 def embed(path: Path, license: str = "") -> ModelCard:
@@ -232,7 +235,7 @@ def embed(path: Path, license: str = "") -> ModelCard:
         for name, text in checked.entries.items()
         if name not in (CARD_ENTRY, SIGNATURE_ENTRY, LABELS_ENTRY)
     }
-    path.write_bytes(model)
+    write_bytes_atomically(path, model)
     return write_card(
         path,
         checked.card,
