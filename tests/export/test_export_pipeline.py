@@ -245,7 +245,7 @@ def nested_rgb(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path
     """Functional, 3 channels, Rescaling, nested keras.applications MobileNetV2 backbone, softmax."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="rescaling")(inputs)
     backbone = keras.applications.MobileNetV2(
         alpha=0.35, weights=None, include_top=False, input_shape=(32, 32, 3)
     )

@@ -64,6 +64,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         folder / "out",
         calibration_dir=calibration,
         variants=list(VARIANTS),
+        normalize="unit",  # no Rescaling layer: export needs it stated (never guessed)
         allow_degraded=True,
     )
     return {variant: report.result(variant).path for variant in VARIANTS}

@@ -97,7 +97,9 @@ def test_no_or_unknown_preprocessing_states_nothing(
 
 
 def test_the_flag_wins_and_is_recorded_as_the_source() -> None:
-    detected = detect_normalization(_model(keras.layers.Rescaling(1 / 255)), (32, 32, 3))
+    # Named: Keras numbers unnamed layers per process, and other tests make Rescaling layers too.
+    rescaling = keras.layers.Rescaling(1 / 255, name="rescaling")
+    detected = detect_normalization(_model(rescaling), (32, 32, 3))
     chosen = choose_normalization("unit", detected)
     assert (chosen.value, chosen.source) == ("unit", "flag --normalize")
     assert choose_normalization(None, detected).source == "Rescaling layer 'rescaling'"
