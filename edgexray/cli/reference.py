@@ -75,7 +75,9 @@ def _section(name: str, command: click.Command, parent: click.Context) -> list[s
 
 def render(group: click.Group, program: str = "edgexray") -> str:
     """docs/cli.md for `group`: the group's own options, then each command in name order."""
-    ctx = click.Context(group, info_name=program)
+    # The group's own context settings (-h as well as --help), as `edgexray` itself runs it; the
+    # commands' contexts inherit them.
+    ctx = click.Context(group, info_name=program, **group.context_settings)
     lines = [HEADER, f"## `{program}`", "", inspect.cleandoc(group.help or ""), ""]
     lines += [*_options(group, ctx), ""]
     for name in group.list_commands(ctx):

@@ -28,6 +28,7 @@ from serve_process import (
     REPO,
     TOKEN,
     ServerProcess,
+    large_film,
     large_jpeg,
     raw_request,
     running_server,
@@ -405,8 +406,9 @@ def test_after_a_504_the_audit_says_the_decision_was_not_delivered(tmp_path: Pat
     """A running job is not stopped by its request's timeout: its audit line says `delivered:
     false`. A job still waiting in the queue at its timeout never runs: no audit line at all."""
     audit = tmp_path / "audit.jsonl"
-    slow = {"params": {"explain": 1}, "files": upload(sample("NORMAL", 2))}  # seconds of occlusion
-    args = ["--workers", "1", "--queue-size", "4", "--timeout", "1", "--audit", str(audit)]
+    # A 6000-pixel film explained: most of a second even on a quiet machine, past the 0.3 s timeout.
+    slow = {"params": {"explain": 1}, "files": {"file": ("large.png", large_film())}}
+    args = ["--workers", "1", "--queue-size", "4", "--timeout", "0.3", "--audit", str(audit)]
     with running_server(tmp_path, *args) as process:
         with process.client() as client, ThreadPoolExecutor(2) as pool:
             running = pool.submit(client.post, "/v1/classify", **slow)
