@@ -13,7 +13,7 @@ import click
 HEADER = (
     "# CLI reference\n\n"
     "Generated from the commands themselves by `tools/cli-reference` (a test fails when this page "
-    "and the commands differ). Exit codes: [exit-codes.md](exit-codes.md). Options shared by "
+    "and the commands differ). Every command takes `-h`/`--help`. Exit codes: [exit-codes.md](exit-codes.md). Options shared by "
     "several commands have the same name, default and environment variable in each.\n"
 )
 
@@ -43,7 +43,9 @@ def _kind(param: click.Parameter) -> str:
 def _options(command: click.Command, ctx: click.Context) -> list[str]:
     rows = []
     for param in command.get_params(ctx):
-        if not isinstance(param, click.Option) or param.hidden:
+        # -h/--help is on every command: said once in the header, not per command (click caches
+        # the help option per command object, so listing it would depend on what ran before).
+        if not isinstance(param, click.Option) or param.hidden or param.name == "help":
             continue
         names = ", ".join(f"`{n}`" for n in (*param.opts, *param.secondary_opts))
         envvar = param.envvar if isinstance(param.envvar, str) else ""
