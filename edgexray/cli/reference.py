@@ -45,7 +45,7 @@ def _options(command: click.Command, ctx: click.Context) -> list[str]:
     for param in command.get_params(ctx):
         # -h/--help is on every command: said once in the header, not per command (click caches
         # the help option per command object, so listing it would depend on what ran before).
-        if not isinstance(param, click.Option) or param.hidden or param.name == "help":
+        if not isinstance(param, click.Option) or param.hidden or "--help" in param.opts:
             continue
         names = ", ".join(f"`{n}`" for n in (*param.opts, *param.secondary_opts))
         envvar = param.envvar if isinstance(param.envvar, str) else ""
