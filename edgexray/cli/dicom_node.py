@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -20,6 +17,7 @@ from edgexray.cli.options import (
     decision_options,
     model_or_demo,
     overrides_from,
+    stop_on_signals,
 )
 from edgexray.pacs.node_settings import Destination, NodeSettings, TlsSettings, parse_networks
 
@@ -167,20 +165,14 @@ def dicom_node(
     except ValueError as exc:  # a label without a finding code
         classifier.close()
         raise click.UsageError(str(exc)) from None
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
     def listening(host: str, bound: int) -> None:
         report(f"dicom-node {settings.ae_title} listening on {host}:{bound}, results to {pacs}")
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        service.run(stop, listening)
+        with stop_on_signals() as stop:
+            service.run(stop, listening)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         service.close()
         classifier.close()
         if auditor:

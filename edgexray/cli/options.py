@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar, cast
 
 import click
@@ -301,6 +305,23 @@ def dicom_options_from(params: dict[str, Any]) -> DicomOptions:
         gate=params.pop("dicom_gate") == "on",
         modalities=params.pop("dicom_modalities"),
     )
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event SIGTERM and SIGINT set, for a long-running command's loop to end on (watch,
+    dicom-node); the previous handlers are back when the block ends."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def model_or_demo(model: Path | None) -> Path:

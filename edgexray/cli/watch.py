@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -21,6 +18,7 @@ from edgexray.cli.options import (
     decision_options,
     model_or_demo,
     overrides_from,
+    stop_on_signals,
 )
 from edgexray.inbox.processor import InboxProcessor
 from edgexray.inbox.settings import WatchSettings
@@ -113,17 +111,10 @@ def watch(
         click.echo(f"edgexray: {message}", err=True)
 
     processor = InboxProcessor(settings, classifier, auditor, report)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        InboxWatcher(settings, processor, report).run(stop)
+        with stop_on_signals() as stop:
+            InboxWatcher(settings, processor, report).run(stop)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         processor.close()
         classifier.close()
         if auditor:
