@@ -72,7 +72,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
 
 @protected_routes.get("/v1/model", tags=["model"])
 async def model(service: ServiceDep) -> dict[str, Any]:
-    """The card of the model being served, its file hash, engine and signer."""
+    """The card of the model being served and its identity (what every record carries)."""
     return service.model.describe()
 
 

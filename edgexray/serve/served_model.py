@@ -78,25 +78,17 @@ class ServedModel:
         return f"{card.name}:{card.variant}:{self.sha256[:12]}"
 
     @property
-    def signer(self) -> str | None:
-        """Who signed the model file, when this build verifies signatures and it is signed."""
-        signer = getattr(self.classifier, "signer", None)
-        return None if signer is None else str(signer)
-
-    @property
     def can_explain(self) -> bool:
         return callable(getattr(self.classifier, "explain", None))
 
     def describe(self) -> dict[str, Any]:
-        """The card, with the file's hash, the engine and the signer (GET /v1/model)."""
-        engine = self.classifier.engine
+        """GET /v1/model: the card, and the model identity every record and audit line of this
+        service carries (file, SHA-256 of the bytes loaded, card state and digest, signer, signed
+        version, engine, precision, threshold, overrides), so a client can tell exactly what
+        decides its images."""
         return {
             "card": self.classifier.card.to_dict(),
-            "file": self.classifier.path.name,
-            "sha256": self.sha256,
-            "engine": engine.name,
-            "engine_version": engine.library_version,
-            "signer": self.signer,
+            "model": self.classifier.identity.to_record(),
             "explain": self.can_explain,
         }
 

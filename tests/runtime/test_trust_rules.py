@@ -20,7 +20,13 @@ from edgexray.cli.main import cli, main
 from edgexray.errors import UntrustedModelError
 from edgexray.modelfile import read_model_file, write_entries
 from edgexray.signing import SIGNATURE_ENTRY, TrustPolicy, signature_sidecar, verify_model
-from edgexray.signing.keys import generate_key_pair, key_id, load_private_key, raw_public
+from edgexray.signing.keys import (
+    generate_key_pair,
+    key_id,
+    load_private_key,
+    load_public_key,
+    raw_public,
+)
 from edgexray.signing.rules import TrustPolicyError, TrustRules
 from edgexray.signing.sign import sign_model
 from edgexray.signing.statement import Signature, file_statement
@@ -213,6 +219,28 @@ def test_verify_and_info_show_the_signed_version(carded, key):
     assert "version 5" in shown.output
 
 
+def test_verify_answers_what_a_device_with_the_same_policy_would_do(carded, key, capsys):
+    """verify takes the rules that judge a file: a rolled-back version, a digest off the
+    allow-list and a degraded variant fail it (exit 1, one line) as they fail classify."""
+    verify = ["verify", "--trusted-key", key[1]]
+    old = _signed(carded, key, 2, folder="old")
+    code, line = _stderr_line([*verify, "--min-model-version", f"{NAME}=3", old], capsys)
+    assert code == exit_codes.FATAL and "older than the minimum 3" in line
+    code, line = _stderr_line([*verify, "--allowed-model-digest", "0" * 64, old], capsys)
+    assert code == exit_codes.FATAL and "allow-list" in line
+    digest = hashlib.sha256(old.read_bytes()).hexdigest()
+    for rule in (["--min-model-version", f"{NAME}=2"], ["--allowed-model-digest", digest]):
+        passed = CliRunner().invoke(cli, [str(a) for a in [*verify, *rule, old]])
+        assert passed.exit_code == 0, passed.output
+    degraded = _signed(carded, key, 3, folder="degraded", parity=_degraded())
+    code, line = _stderr_line([*verify, degraded], capsys)
+    assert code == exit_codes.FATAL and "flagged this variant degraded" in line
+    allowed = CliRunner().invoke(
+        cli, [str(a) for a in [*verify, "--allow-degraded-model", degraded]]
+    )
+    assert allowed.exit_code == 0 and "degraded" in allowed.output
+
+
 def test_a_table_or_csv_run_says_which_card_values_it_replaced(carded, tmp_path):
     model = carded(NAME, threshold=0.5)
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "a.png")
@@ -223,3 +251,21 @@ def test_a_table_or_csv_run_says_which_card_values_it_replaced(carded, tmp_path)
         assert "edgexray: card values replaced: threshold 0.5 -> 0.3" in result.stderr
     plain = CliRunner().invoke(cli, ["classify", "-m", str(model), str(tmp_path)])
     assert "replaced" not in plain.stderr
+
+
+def test_the_service_states_the_identity_its_records_carry(carded, key):
+    """GET /v1/model (ServedModel.describe) gives the signer and signed version with the rest of
+    the identity: a client can check what decides its images without reading an audit line."""
+    pytest.importorskip("fastapi")
+    from edgexray.serve.served_model import ServedModel
+
+    served = ServedModel(Classifier(_signed(carded, key, 7, folder="served"), _options(key)))
+    try:
+        described = served.describe()
+    finally:
+        served.close()
+    assert described["model"] == served.classifier.identity.to_record()
+    assert (described["model"]["signer"], described["model"]["version"]) == (
+        key_id(raw_public(load_public_key(key[1]))),
+        7,
+    )

@@ -80,8 +80,8 @@ def test_the_right_token_opens_the_model_card(server: ServerProcess) -> None:
         model = client.get("/v1/model").json()
     assert model["card"]["name"] == "seed_cnn"
     assert model["card"]["variant"] == "tflite-int8"
-    assert model["engine"] == "litert"
-    assert len(model["sha256"]) == 64
+    assert model["model"]["engine"] == "litert"
+    assert len(model["model"]["sha256"]) == 64
 
 
 def test_new_token_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
@@ -128,12 +128,14 @@ def test_a_corrupt_file_among_good_ones_gets_422_and_the_others_their_labels(
     # The error record names the upload's bytes and the model asked, like every other record.
     assert records[2]["sha256"] == hashlib.sha256(corrupt.read_bytes()).hexdigest()
     assert records[2]["model"] == records[0]["model"]
-    assert records[2]["model"]["sha256"] == client_model_sha256(server)
+    # GET /v1/model states the identity the records carry, all of it (signer, card state...).
+    assert records[2]["model"] == served_identity(server)
 
 
-def client_model_sha256(server: ServerProcess) -> str:
+def served_identity(server: ServerProcess) -> dict[str, object]:
     with server.client() as client:
-        return str(client.get("/v1/model").json()["sha256"])
+        identity: dict[str, object] = client.get("/v1/model").json()["model"]
+    return identity
 
 
 def test_the_record_is_the_one_classify_writes(server: ServerProcess) -> None:
