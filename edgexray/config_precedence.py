@@ -9,15 +9,18 @@ in force). A weaker value is ignored, and said so (`config show`, and every run'
 
 Security settings, by option name, and what "stronger" means:
 
-- trusted_keys, allowed_model_digests: a list that restricts what runs. Stronger: a list where
-  there was none, or a non-empty part of the list already set.
-- allow_overrides, allow_unsealed_card, allow_degraded_model: what the policy lets through.
-  Stronger: a part of what was allowed (False where it was False).
+- trusted_keys, allowed_model_digests, allowed_aes, allowed_networks: a list that restricts what
+  runs or who may connect (dicom-node's calling AE titles and source networks). Stronger: a list
+  where there was none, or a non-empty part of the list already set.
+- allow_overrides, allow_unsealed_card, allow_degraded_model, insecure_no_auth, allow_hosts: what
+  the policy lets through (serve's extra Host names included: each one is a name a DNS-rebinding
+  page could use). Stronger: a part of what was allowed (False where it was False).
 - input_check (off < warn < strict), dicom_gate (off < on): stronger is later in the order.
 - min_model_versions (NAME=N): per model name, the higher version wins; new names are added.
 - labels, normalize, interpolation, output_kind, threshold (the card overrides), audit,
-  token_file, host, insecure_no_auth, dicom_modalities: once the system file sets one, the other
-  file cannot change it (there is no "stronger" threshold or audit path).
+  token_file, state_dir (where serve keeps its token), host, tls_cert, tls_key, tls_ca,
+  dicom_modalities: once the system file sets one, the other file cannot change it (there is no
+  "stronger" threshold, audit path or certificate).
 
 Values are the commands' default_map values: lists for repeatable options, bools for flags,
 strings for choices and paths (already resolved against their file's folder).
@@ -97,10 +100,13 @@ def _highest_versions(base: Any, system_set: bool, local: Any) -> Merged:
 RULES: dict[str, Rule] = {
     "trusted_keys": _restricting,
     "allowed_model_digests": _restricting,
+    "allowed_aes": _restricting,
+    "allowed_networks": _restricting,
     "allow_overrides": _allowing,
     "allow_unsealed_card": _allowing,
     "allow_degraded_model": _allowing,
     "insecure_no_auth": _allowing,
+    "allow_hosts": _allowing,
     "input_check": _ordered("off", "warn", "strict"),
     "dicom_gate": _ordered("off", "on"),
     "min_model_versions": _highest_versions,
@@ -114,7 +120,11 @@ RULES: dict[str, Rule] = {
             "threshold",
             "audit",
             "token_file",
+            "state_dir",
             "host",
+            "tls_cert",
+            "tls_key",
+            "tls_ca",
             "dicom_modalities",
         )
     },

@@ -289,6 +289,30 @@ def test_a_less_protected_file_cannot_weaken_the_system_file(tmp_path: Path) -> 
     assert len(ignored) == 9, warnings  # each once, though top-level keys are every section's
 
 
+def test_the_service_and_node_settings_are_security_settings(tmp_path: Path) -> None:
+    """Who may reach serve and dicom-node is the system file's to set: ./edgexray.toml cannot add
+    a Host name (a DNS-rebinding page's way in), move the token's folder, swap the node's TLS CA
+    or widen its allow-lists."""
+    system = _two_files(
+        tmp_path,
+        '[serve]\nallow-host = ["kiosk.local"]\nstate-dir = "/var/lib/edgexray"\n'
+        '[dicom-node]\nallow-ae = ["PACS"]\nallow-address = ["10.0.4.0/24"]\n'
+        'tls-ca = "/etc/edgexray/ca.pem"\n',
+        '[serve]\nallow-host = ["kiosk.local", "evil.example"]\nstate-dir = "/tmp/mine"\n'
+        '[dicom-node]\nallow-ae = ["PACS", "ANY"]\nallow-address = ["0.0.0.0/0"]\n'
+        'tls-ca = "/tmp/mine/ca.pem"\n',
+    )
+    lines, warnings = _show(tmp_path, system)
+    assert "evil.example" not in lines[("serve", "--allow-host")]
+    assert "/var/lib/edgexray" in lines[("serve", "--state-dir")]
+    assert "ANY" not in lines[("dicom-node", "--allow-ae")]
+    assert "0.0.0.0/0" not in lines[("dicom-node", "--allow-address")]
+    assert "/etc/edgexray/ca.pem" in lines[("dicom-node", "--tls-ca")]
+    ignored = [w for w in warnings if "ignored: it would weaken" in w]
+    for key in ("allow-host", "state-dir", "allow-ae", "allow-address", "tls-ca"):
+        assert any(f" {key} = " in w for w in ignored), (key, warnings)
+
+
 def test_a_less_protected_file_can_strengthen_and_set_ordinary_values(tmp_path: Path) -> None:
     system = _two_files(
         tmp_path,
