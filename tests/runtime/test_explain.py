@@ -4,6 +4,7 @@ construction, files and records are written, bad images are one error record, ru
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -506,3 +507,22 @@ def test_the_commands_that_run_a_model_share_one_declaration_of_each_option_grou
         found = _options(command, shared)
         assert set(found) == expected, name
         assert found == {key: reference[key] for key in found}, name
+
+
+@pytest.mark.parametrize("side", [16, 150, 160, 224, 256, 299, 331, 512])
+@pytest.mark.parametrize("steps", [2, 3, 5, 8])
+def test_steps_is_the_number_of_window_positions_on_every_side(side: int, steps: int) -> None:
+    """`steps` windows per side, spread from edge to edge, whatever the input size: on 224 pixels
+    the old rounded stride gave 6 positions for 5 steps (the last two 1 pixel apart), 44% more
+    engine images for the same map."""
+    from edgexray.explain.occlusion import _boxes
+
+    config = OcclusionConfig(steps=steps)
+    boxes = _boxes(side, side, config)
+    window, _ = config.window(side)
+    tops = sorted({box[0] for box in boxes})
+    assert len(boxes) == steps * steps and len(tops) == steps
+    assert tops[0] == 0 and tops[-1] + window == side
+    assert config.engine_images(side, side) == 1 + steps * steps + 1
+    # Neighbouring windows overlap, so every pixel is under one.
+    assert all(b - a <= window for a, b in pairwise(tops))
