@@ -12,9 +12,9 @@ For each shipped model (benchmarks/run.py's suites), in one run on this machine:
 3. all rows measured in fresh processes, in interleaved rounds, each row's figure the median of
    its rounds' single-image p50; the load average before and after.
 
-It writes DEPLOYMENT_VS_PEERS.md and results-deployment-vs-peers.json beside it: per model the
-rows, the ratio of edgexray's recommendation to the fastest peer (at most 1.0 is the bar), and the
-physical limit (the model's MACs over the cores' peak int8/float rate, benchmarks/physical_limit.py).
+It writes DEPLOYMENT_VS_PEERS.md (--out) and results-deployment-vs-peers.json (named after --out)
+beside it: per model the rows, the ratio of edgexray's recommendation to the fastest peer (at most
+1.0 is the bar), and the physical limit (the model's MACs over the cores' peak int8/float rate, benchmarks/physical_limit.py).
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ DEFAULT_PEERS = {
     "onnxruntime": ("peers:ONNXRuntimeByHand", ".onnx"),
     "openvino": ("peers:OpenVINODefaults", ".onnx"),
 }
+
+
+def _suite(text: str) -> Suite:
+    name, sep, folder = text.partition("=")
+    keras = sorted(Path(folder).glob("*.keras")) if sep else []
+    if len(keras) != 1 or not variant_files(Path(folder)):
+        raise click.BadParameter(f"expected NAME=FOLDER with one .keras file and variants: {text}")
+    return Suite(name, keras[0], Path(folder))
 
 
 def recommend(suite: Suite, data: Path, folder: Path, runs: int) -> Deployment:
@@ -191,9 +199,17 @@ def markdown(document: dict[str, Any]) -> str:
     default=HERE / "DEPLOYMENT_VS_PEERS.md",
     show_default=True,
 )
-def main(rounds: int, runs: int, per_class: int, out: Path) -> None:
+@click.option(
+    "--suite",
+    "extra",
+    multiple=True,
+    metavar="NAME=FOLDER",
+    help="Measure this folder (one .keras file and its exported variants) instead of the shipped "
+    "models (repeatable).",
+)
+def main(rounds: int, runs: int, per_class: int, out: Path, extra: tuple[str, ...]) -> None:
     """Measure edgexray's recommendation against the peers' defaults; write the results file."""
-    suites, _ = shipped_suites()
+    suites = [_suite(text) for text in extra] or shipped_suites()[0]
     plan = TimingPlan(runs=runs, warmup=10, batch_sizes=(1,), processes=1)
     load_before = os.getloadavg()[0]
     document: dict[str, Any] = {
@@ -239,7 +255,8 @@ def main(rounds: int, runs: int, per_class: int, out: Path) -> None:
         )
     document["load"] = [load_before, os.getloadavg()[0]]
     write_text_atomically(
-        HERE / "results-deployment-vs-peers.json", json.dumps(document, indent=2) + "\n"
+        out.with_name(f"results-{out.stem.lower().replace('_', '-')}.json"),
+        json.dumps(document, indent=2) + "\n",
     )
     write_text_atomically(out, markdown(document))
     click.echo(f"wrote {out}", err=True)
