@@ -247,11 +247,15 @@ def decode(
     (default: DicomOptions()); anything else by Pillow.
     """
     limits = limits or DecodeLimits()
+    # A 16-bit grey image in memory is read at its data's depth as a file without sBIT is: the
+    # same pixels whether a caller hands over the file, its decoded image or its array.
     if isinstance(source, np.ndarray):
-        return _finish(_from_array(source), mode, keep_grey, sample_colour)
+        image, depth = _sixteen_bit(_from_array(source), None)
+        return _with_depth(_finish(image, mode, keep_grey, sample_colour), depth)
     if isinstance(source, Image.Image):
         try:
-            return _finish(_upright(source), mode, keep_grey, sample_colour)
+            image, depth = _sixteen_bit(_upright(source), None)
+            return _with_depth(_finish(image, mode, keep_grey, sample_colour), depth)
         except (OSError, *_CORRUPT_DATA) as exc:
             raise ImageError(f"cannot use this {source.mode} image ({exc})") from None
     if isinstance(source, (str, os.PathLike)):
@@ -286,11 +290,15 @@ def decode(
             if box is None:
                 stored = transposed.size
             decoded = _finish(transposed, mode, keep_grey, sample_colour, box, stored)
-            return decoded if depth is None else dataclasses.replace(decoded, depth=depth)
+            return _with_depth(decoded, depth)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, too many pixels (decompression bomb limit)") from None
     except (OSError, *_CORRUPT_DATA) as exc:
         raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
+
+
+def _with_depth(decoded: Decoded, depth: SampleDepth | None) -> Decoded:
+    return decoded if depth is None else dataclasses.replace(decoded, depth=depth)
 
 
 def _sixteen_bit(
@@ -341,6 +349,8 @@ def _from_array(array: np.ndarray) -> Image.Image:
         raise ImageError(f"numpy image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"numpy image is empty (shape {array.shape})")
+    if array.dtype == np.uint16 and array.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(array))  # "I;16": read at its depth (decode)
     if array.dtype == np.uint16:
         array = _sixteen_to_eight_bit_table()[array]
     elif array.dtype == np.bool_:

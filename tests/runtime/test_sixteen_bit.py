@@ -138,3 +138,21 @@ def test_the_policy_survives_an_arrow_record(demo_model, tmp_path):
     row = records_table([prediction], tuple(prediction.probabilities)).to_pylist()[0]
     assert row_to_record(row) == prediction.to_record()
     assert row_to_prediction(row).input_check.notes == prediction.input_check.notes
+
+
+def test_twelve_bit_data_in_memory_decide_as_its_file(demo_model, tmp_path):
+    """The same 12-bit data as a file, a decoded Pillow image or a uint16 array give the same
+    probabilities and the same recorded depth: one reading of 16-bit data whatever hands it over
+    (an array used to be scaled as if it filled 16 bits, crushed to 16 grey levels)."""
+    twelve = _twelve_bit(_grey8())
+    path = _png16(tmp_path / "twelve.png", twelve, None)
+    with Image.open(path) as opened:
+        opened.load()
+        sources = {"file": path, "image": opened.copy(), "array": twelve}
+    with Classifier(demo_model, ClassifierOptions(input_check="warn")) as clf:
+        decided = {name: clf.predict(source) for name, source in sources.items()}
+    for name, prediction in decided.items():
+        assert prediction.ok, (name, prediction.error)
+        assert prediction.probabilities == decided["file"].probabilities, name
+        depth = prediction.to_record()["input_check"]["depth"]
+        assert (depth["policy"], depth["bits"]) == ("data", 12), name
