@@ -99,7 +99,7 @@ def test_every_variant_keeps_both_outputs_and_its_own_model_check(
 ) -> None:
     path = exported["report"].result(variant).path
     card = read_card(path)
-    assert card is not None and card.schema_version == 3
+    assert card is not None and card.schema_version == 4
     summary = card.model_check
     assert summary is not None and summary.feature_dim == 12
     assert summary.fit_images + summary.threshold_images == 24
@@ -233,7 +233,7 @@ def test_a_model_without_pooled_features_before_its_head_exports_without_a_check
     assert any("without a model check" in line for line in lines)
     for result in report.results:
         card = read_card(result.path)
-        assert card is not None and card.model_check is None and card.schema_version == 3
+        assert card is not None and card.model_check is None and card.schema_version == 4
         assert card.appearance_check is not None  # it needs no features
         with Classifier(result.path) as classifier:
             assert classifier.engine.features is None and classifier.model_check is None
