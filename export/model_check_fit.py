@@ -19,7 +19,8 @@ from edgexray.modelcheck import (
     encode_array,
     score_features,
 )
-from edgexray.modelcheck.orientation import OrientationSummary, turned_over
+from edgexray.modelcheck.appearance import GRID
+from edgexray.modelcheck.orientation import HALVES, OrientationSummary, turned_over
 from edgexray.modelcheck.score import whiten
 
 # k-NN found more of the benchmark's non-chest inputs than Mahalanobis with both shipped models at
@@ -165,29 +166,40 @@ class OrientationConfig:
     """How the orientation check is fitted. variants: plausible variants drawn per calibration
     image (edgexray_export.calibration_variants; 0: none) to estimate which layout blocks the
     images agree on; shrinkage: the blocks' variances are pulled this far (0..1) towards their
-    mean, so that a block few images vary in does not dominate; min_images: fewer calibration
-    images give no orientation check; seed: the variants'."""
+    mean, so that a block few images vary in does not dominate; min_upright: every calibration
+    image, left out, must read upright by at least this (its turn, in units of the others' mean),
+    or the turn is not checked: a set whose layout reads nearly the same both ways cannot tell;
+    min_images: fewer calibration images give no orientation check; seed: the variants'."""
 
     variants: int = PER_IMAGE
     shrinkage: float = 0.5
+    min_upright: float = 0.25
     min_images: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.variants < 0 or self.min_images < 2 or not 0.0 <= self.shrinkage <= 1.0:
             raise ValueError("variants must be >= 0, min_images >= 2, shrinkage in 0..1")
+        if self.min_upright < 0:
+            raise ValueError("min_upright must be >= 0")
 
 
 def _turn_weights(layouts: np.ndarray, shrinkage: float) -> np.ndarray:
-    """The direction that tells `layouts` from their upside-down copies: the mean of the part of
-    each layout that changes sign when it is turned over, divided block by block by that part's
-    (shrunk) variance, scaled so that the layouts' mean projection is 1."""
+    """(HALVES, GRID * GRID): per half of the film (its left and right columns), the direction that
+    tells `layouts` from their upside-down copies: the mean of the part of each layout that
+    changes sign when it is turned over, divided block by block by that part's (shrunk)
+    variance, scaled so that the layouts' mean projection is 1 (zeros where it is not positive:
+    that half cannot tell)."""
     changing = (layouts - turned_over(layouts)) / 2
     variance = changing.var(axis=0)
     variance = (1.0 - shrinkage) * variance + shrinkage * float(variance.mean())
     weights = changing.mean(axis=0) / np.maximum(variance, 1e-12)
-    unit = float(np.mean(layouts @ weights))
-    return weights / unit if unit > 0 else weights * 0.0
+    columns = np.tile(np.arange(GRID), GRID)
+    halves = np.stack(
+        [np.where(columns * HALVES // GRID == half, weights, 0.0) for half in range(HALVES)]
+    )
+    units = np.mean(layouts @ halves.T, axis=0)
+    return np.where(units[:, None] > 0, halves / np.where(units > 0, units, 1.0)[:, None], 0.0)
 
 
 def fit_orientation_check(
@@ -198,9 +210,9 @@ def fit_orientation_check(
     Each real image is left out in turn (with its variants) and scored against the rest: its
     correlation with their mean layout (polarity) and its projection on their turn direction.
     The thresholds are relative, 0 (the input matches better inverted, or turned over), unless a
-    left-out calibration image itself scores at or below 0: then that check would refuse films
-    like the calibration images, and the summary says so (polarity: no summary at all; turn:
-    turn_threshold None, not checked). None with fewer than config.min_images images."""
+    left-out calibration image itself scores at or below 0 (the turn: below config.min_upright):
+    then that check would refuse films like the calibration images, or tells too little, and the
+    summary says so (polarity: no summary at all; turn: turn_threshold None, not checked). None with fewer than config.min_images images."""
     config = config or OrientationConfig()
     x = np.asarray(images, dtype=np.float32)
     if len(x) < config.min_images:
@@ -216,11 +228,11 @@ def fit_orientation_check(
         rest = layouts[sources != i]
         mean = rest.mean(axis=0)
         polarity.append(float(real[i] @ mean / np.linalg.norm(mean) / np.sqrt(real.shape[1])))
-        turn.append(float(real[i] @ _turn_weights(rest, config.shrinkage)))
+        turn.append(float((_turn_weights(rest, config.shrinkage) @ real[i]).max()))
     if min(polarity) <= 0.0:
         return None
     weights = _turn_weights(layouts, config.shrinkage)
-    turn_ok = min(turn) > 0.0 and bool(np.any(weights))
+    turn_ok = min(turn) >= config.min_upright and bool(np.all(np.any(weights, axis=1)))
     return OrientationSummary(
         template=encode_array(layouts.mean(axis=0)),
         weights=encode_array(weights),

@@ -10,11 +10,14 @@ reversed. The card's summary (card field `orientation_check`, schema 4) carries
 - `template`: the calibration images' mean layout. An input whose layout correlates negatively with
   it (`polarity` below `polarity_threshold`, 0 unless the fit says otherwise) matches the
   calibration images better with black and white swapped: refused as inverted.
-- `weights`: a direction in layout space along which the calibration layouts and their row-reversed
-  copies fall on opposite sides: the part of the template that changes when it is turned over,
-  each block weighted by how consistently the calibration images agree on it, scaled so that the
-  calibration images' mean projection is 1 (a turned-over one's is then -1). `turn` (the
-  layout's projection on it) below `turn_threshold` is refused as upside down.
+- `weights`: one direction in layout space per half of the film (left columns, right columns)
+  along which the calibration layouts and their row-reversed copies fall on opposite sides: the
+  part of the template that changes when it is turned over, each block weighted by how
+  consistently the calibration images agree on it, scaled so that the calibration images' mean
+  projection is 1 (a turned-over one's is then -1). `turn` is the larger of the two halves'
+  projections: a film is upside down only when both halves read turned over, so an opacity in
+  one lung (which can look like the heart turned up) does not turn an upright film over. `turn`
+  below `turn_threshold` is refused as upside down.
 
 Fitted at export (edgexray_export.model_check_fit.fit_orientation_check); numpy only here.
 """
@@ -39,6 +42,10 @@ INVERTED_REASON = (
 UPSIDE_DOWN_REASON = "upside down: it matches the calibration images better turned over"
 
 
+#: The halves of the film the turn is read on: the layout's left and right columns.
+HALVES = 2
+
+
 def turned_over(layouts: np.ndarray) -> np.ndarray:
     """(N, GRID * GRID) layouts with their rows reversed: the layouts of the films upside down."""
     return np.asarray(layouts).reshape(len(layouts), GRID, GRID)[:, ::-1].reshape(len(layouts), -1)
@@ -48,7 +55,8 @@ def turned_over(layouts: np.ndarray) -> np.ndarray:
 class OrientationSummary:
     """The orientation check's card summary.
 
-    template / weights: encoded (GRID * GRID,) arrays (edgexray.modelcheck.summary.encode_array).
+    template: encoded (GRID * GRID,) array, weights: encoded (HALVES, GRID * GRID) array
+    (edgexray.modelcheck.summary.encode_array).
     polarity_threshold: an input whose correlation with the template is below it is inverted.
     turn_threshold: an input whose projection on `weights` (scaled so that the calibration images
     average 1) is below it is upside down; None: the fit found the calibration images' layouts
@@ -70,13 +78,11 @@ class OrientationSummary:
             if not ok:
                 raise CardError(f"invalid model card: orientation_check {message}")
 
-        for name in ("template", "weights"):
-            shape = (
-                tuple(getattr(self, name).get("shape", ()))
-                if isinstance(getattr(self, name), dict)
-                else ()
-            )
-            require(shape == (GRID * GRID,), f"{name} must have shape ({GRID * GRID},)")
+        shapes = {"template": (GRID * GRID,), "weights": (HALVES, GRID * GRID)}
+        for name, wanted in shapes.items():
+            value = getattr(self, name)
+            shape = tuple(value.get("shape", ())) if isinstance(value, dict) else ()
+            require(shape == wanted, f"{name} must have shape {wanted}")
         for name in ("polarity_threshold", "turn_threshold"):
             value = getattr(self, name)
             require(
@@ -95,11 +101,12 @@ class OrientationSummary:
 
     def scores(self, layouts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(polarity, turn) of (N, GRID * GRID) layouts: their correlation with the template, and
-        their projection on the weights in units of the calibration images' mean projection."""
+        the larger of their projections on each half's weights (in units of the calibration
+        images' mean projection)."""
         template, weights = self.decoded
         layouts = np.asarray(layouts, dtype=np.float64)
         polarity = layouts @ template / math.sqrt(GRID * GRID)
-        turn = layouts @ weights
+        turn = (layouts @ weights.T).max(axis=1)
         return polarity, turn
 
     def finding(self, x: np.ndarray) -> tuple[dict[str, float], Finding | None]:
