@@ -19,6 +19,7 @@ from test_appearance_check import _chest_like
 from edgexray import Classifier, ClassifierOptions
 from edgexray.card import ModelCard
 from edgexray.errors import CardError, DamagedCardError
+from edgexray.modelcheck import appearance_features
 from edgexray.modelcheck.orientation import INVERTED_REASON, UPSIDE_DOWN_REASON, turned_over
 from edgexray.modelfile import read_card, write_card
 
@@ -119,3 +120,28 @@ def test_the_card_validates_and_seals_it_and_a_version_3_card_loads_without_it(
     assert "orientation" not in result.input_check.to_dict()
     info = run_edgexray("info", str(old))
     assert "orientation check: none (card schema 3; re-export to add it)" in info.stdout
+
+
+def _opacity(film: np.ndarray) -> np.ndarray:
+    """The film with a dense round opacity in its upper left lung field (bright, like bone): on
+    the coarse layout, that half looks like the heart turned up."""
+    yy, xx = np.mgrid[0:64, 0:64] / 64
+    inside = ((xx - 0.3) / 0.2) ** 2 + ((yy - 0.3) / 0.2) ** 2 < 1
+    return np.where(inside, 255, film).astype(np.uint8)
+
+
+def test_an_opacity_in_one_lung_does_not_turn_an_upright_film_over(oriented_model) -> None:
+    films = [_opacity(film) for film in _films(70, 6)]
+    card = read_card(oriented_model)
+    assert card is not None and card.orientation_check is not None
+    weights = card.orientation_check.decoded[1]
+    with Classifier(oriented_model, ClassifierOptions(decode_workers=0)) as clf:
+        layouts = np.stack([appearance_features(clf.preprocessor(f)[None])[0] for f in films])
+        results = clf.predict_batch(films)
+    halves = layouts @ weights.T
+    assert np.all(halves[:, 0] < 0) and np.all(
+        halves.sum(axis=1) < 0
+    )  # the left half, and the whole
+    for result in results:
+        assert result.label is not None and result.input_check.status == "passed"
+        assert result.input_check.to_dict()["orientation"]["turn"] > 0
