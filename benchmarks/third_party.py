@@ -153,9 +153,10 @@ def main() -> None:
             non_chest = float(np.mean([outcome.rejected[c][0] for c in CATEGORIES]))
             chest, by = outcome.rejected["held-out chest"]
             per = ", ".join(f"{c} {outcome.rejected[c][0]:.0%}" for c in CATEGORIES)
+            why = ", ".join(f"{check} {n}" for check, n in by.most_common()) or "-"
             rows.append(
                 f"| {images} | {outcome.model_check} | {non_chest:.1%} | {chest:.1%} "
-                f"({sum(by.values())} of {outcome.sizes['held-out chest']}) | {per} |"
+                f"({sum(by.values())} of {outcome.sizes['held-out chest']}) | {why} | {per} |"
             )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     text = "\n".join(
@@ -167,8 +168,8 @@ def main() -> None:
             f"{load}); see its docstring. {VARIANT}, strict mode.",
             "",
             "| calibration images | model check | non-chest refused | held-out chest refused "
-            "| by category |",
-            "|---:|---|---:|---:|---|",
+            "| held-out chests refused by | by category |",
+            "|---:|---|---:|---:|---|---|",
             *rows,
             "",
         ]

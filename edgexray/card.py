@@ -16,14 +16,17 @@ from typing import Any, Literal, cast, get_args
 
 from edgexray.errors import CardError, DamagedCardError
 from edgexray.modelcheck.appearance import GRID
+from edgexray.modelcheck.orientation import OrientationSummary
 from edgexray.modelcheck.summary import ModelCheckSummary
 
 # 2: the optional `model_check` (pooled-feature summary and threshold). Version-1 cards still load,
 # without a model check (SUPPORTED_SCHEMA_VERSIONS); their digest is unchanged.
 # 3: the optional `appearance_check` (summary of the calibration images' coarse layout). Version-2
 # cards still load, without it, and keep their digest.
-SCHEMA_VERSION = 3
-SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
+# 4: the optional `orientation_check` (is the input inverted or upside down, relative to the
+# calibration images' layout). Version-3 cards still load, without it, and keep their digest.
+SCHEMA_VERSION = 4
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3, 4)
 
 Task = Literal["binary", "multiclass"]
 ColorMode = Literal["grayscale", "rgb"]
@@ -197,6 +200,10 @@ class ModelCard:
     appearance_check: schema 3; how the calibration images' coarse layouts (edgexray.modelcheck.
     appearance) lie, and the threshold beyond which an input is refused before inference; None:
     no appearance check (a card older than schema 3, or too few calibration images to fit one).
+    orientation_check: schema 4; the calibration images' mean layout and the direction that tells
+    it from its upside-down copy (edgexray.modelcheck.orientation), against which an inverted or
+    upside-down input is refused before inference; None: no orientation check (a card older than
+    schema 4, or calibration images whose layouts disagree).
     normalize_source: where export took `normalize` from (the `--normalize` flag, the model's
     Rescaling layer, or the keras.applications preprocessing detected at the start of its
     graph); None: not recorded (cards exported before it).
@@ -228,6 +235,7 @@ class ModelCard:
     model_check: ModelCheckSummary | None = None
     appearance_check: ModelCheckSummary | None = None
     normalize_source: str | None = None
+    orientation_check: OrientationSummary | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -241,6 +249,10 @@ class ModelCard:
         _require(
             self.appearance_check is None or self.schema_version >= 3,
             "an appearance_check needs schema_version 3",
+        )
+        _require(
+            self.orientation_check is None or self.schema_version >= 4,
+            "an orientation_check needs schema_version 4",
         )
         object.__setattr__(self, "labels", tuple(self.labels))
         problem = labels_problem(self.labels)
@@ -352,7 +364,7 @@ class ModelCard:
             del data["views"]
         else:
             data["views"] = list(self.views)
-        for name in ("model_check", "appearance_check", "normalize_source"):
+        for name in ("model_check", "appearance_check", "normalize_source", "orientation_check"):
             if getattr(self, name) is None:
                 del data[name]
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
@@ -399,6 +411,8 @@ class ModelCard:
             for name in ("model_check", "appearance_check"):
                 if data.get(name) is not None:
                     data[name] = ModelCheckSummary.from_dict(data[name])
+            if data.get("orientation_check") is not None:
+                data["orientation_check"] = OrientationSummary.from_dict(data["orientation_check"])
             card = cls(**data)
         except TypeError as exc:
             raise CardError(f"invalid model card: {exc}") from None

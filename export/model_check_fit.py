@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from edgexray_export.calibration_variants import PER_IMAGE, calibration_variants
 
 from edgexray.modelcheck import (
     ModelCheckSummary,
@@ -18,6 +19,8 @@ from edgexray.modelcheck import (
     encode_array,
     score_features,
 )
+from edgexray.modelcheck.appearance import GRID
+from edgexray.modelcheck.orientation import HALVES, OrientationSummary, turned_over
 from edgexray.modelcheck.score import whiten
 
 # k-NN found more of the benchmark's non-chest inputs than Mahalanobis with both shipped models at
@@ -156,3 +159,90 @@ def fit_appearance_check(
     """The appearance check's summary of the calibration images' coarse layouts (model inputs
     (N, H, W, C) of any size, preprocessed as at inference); None with too few images."""
     return fit_model_check(appearance_features(calibration), config)
+
+
+@dataclass(frozen=True)
+class OrientationConfig:
+    """How the orientation check is fitted. variants: plausible variants drawn per calibration
+    image (edgexray_export.calibration_variants; 0: none) to estimate which layout blocks the
+    images agree on; shrinkage: the blocks' variances are pulled this far (0..1) towards their
+    mean, so that a block few images vary in does not dominate; min_upright: every calibration
+    image, left out, must read upright by at least this (its turn, in units of the others' mean),
+    or the turn is not checked: a set whose layout reads nearly the same both ways cannot tell;
+    min_images: fewer calibration images give no orientation check; seed: the variants'."""
+
+    variants: int = PER_IMAGE
+    shrinkage: float = 0.5
+    min_upright: float = 0.25
+    min_images: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.variants < 0 or self.min_images < 2 or not 0.0 <= self.shrinkage <= 1.0:
+            raise ValueError("variants must be >= 0, min_images >= 2, shrinkage in 0..1")
+        if self.min_upright < 0:
+            raise ValueError("min_upright must be >= 0")
+
+
+def _turn_weights(layouts: np.ndarray, shrinkage: float) -> np.ndarray:
+    """(HALVES, GRID * GRID): per half of the film (its left and right columns), the direction that
+    tells `layouts` from their upside-down copies: the mean of the part of each layout that
+    changes sign when it is turned over, divided block by block by that part's (shrunk)
+    variance, scaled so that the layouts' mean projection is 1 (zeros where it is not positive:
+    that half cannot tell)."""
+    changing = (layouts - turned_over(layouts)) / 2
+    variance = changing.var(axis=0)
+    variance = (1.0 - shrinkage) * variance + shrinkage * float(variance.mean())
+    weights = changing.mean(axis=0) / np.maximum(variance, 1e-12)
+    columns = np.tile(np.arange(GRID), GRID)
+    halves = np.stack(
+        [np.where(columns * HALVES // GRID == half, weights, 0.0) for half in range(HALVES)]
+    )
+    units = np.mean(layouts @ halves.T, axis=0)
+    return np.where(units[:, None] > 0, halves / np.where(units > 0, units, 1.0)[:, None], 0.0)
+
+
+def fit_orientation_check(
+    images: np.ndarray, config: OrientationConfig | None = None
+) -> OrientationSummary | None:
+    """The orientation check's summary of calibration model inputs `images` (N, H, W, C).
+
+    Each real image is left out in turn (with its variants) and scored against the rest: its
+    correlation with their mean layout (polarity) and its projection on their turn direction.
+    The thresholds are relative, 0 (the input matches better inverted, or turned over), unless a
+    left-out calibration image itself scores at or below 0 (the turn: below config.min_upright):
+    then that check would refuse films like the calibration images, or tells too little, and the
+    summary says so (polarity: no summary at all; turn: turn_threshold None, not checked). None with fewer than config.min_images images."""
+    config = config or OrientationConfig()
+    x = np.asarray(images, dtype=np.float32)
+    if len(x) < config.min_images:
+        return None
+    real = appearance_features(x)
+    layouts, sources = real, np.arange(len(real))
+    if config.variants:
+        variants, of = calibration_variants(x, config.variants, config.seed)
+        layouts = np.concatenate([real, appearance_features(variants)])
+        sources = np.concatenate([sources, of])
+    polarity, turn = [], []
+    for i in range(len(real)):
+        rest = layouts[sources != i]
+        mean = rest.mean(axis=0)
+        polarity.append(float(real[i] @ mean / np.linalg.norm(mean) / np.sqrt(real.shape[1])))
+        turn.append(float((_turn_weights(rest, config.shrinkage) @ real[i]).max()))
+    if min(polarity) <= 0.0:
+        return None
+    weights = _turn_weights(layouts, config.shrinkage)
+    turn_ok = min(turn) >= config.min_upright and bool(np.all(np.any(weights, axis=1)))
+    return OrientationSummary(
+        template=encode_array(layouts.mean(axis=0)),
+        weights=encode_array(weights),
+        polarity_threshold=0.0,
+        turn_threshold=0.0 if turn_ok else None,
+        images=len(real),
+        augmented_images=len(layouts) - len(real),
+        notes={
+            "left_out_polarity_min": round(min(polarity), 4),
+            "left_out_turn_min": round(min(turn), 4),
+            "shrinkage": config.shrinkage,
+        },
+    )

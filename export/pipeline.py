@@ -40,8 +40,10 @@ from edgexray_export.model_check_fit import (
     APPEARANCE_CONFIG,
     WEAK_BELOW,
     ModelCheckConfig,
+    OrientationConfig,
     fit_appearance_check,
     fit_model_check,
+    fit_orientation_check,
 )
 from edgexray_export.model_check_layer import (
     HEAD_INPUT,
@@ -409,6 +411,7 @@ def export_model(
     trust_model: bool = False,
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
+    orientation_check: OrientationConfig | None = None,
     model_check_layer: str | None = None,
     layer_choice: LayerChoiceConfig | None = None,
     verbose: bool = False,
@@ -439,7 +442,9 @@ def export_model(
     calibration images (default ModelCheckConfig()); a model whose head does not read pooled
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
-    variant's card. model_check_layer: the model check reads the statistics of this layer's
+    variant's card. orientation_check: how the orientation check (inverted, upside down) is fitted
+    on the calibration and parity images' layouts (default OrientationConfig()); one summary for
+    every variant's card. model_check_layer: the model check reads the statistics of this layer's
     feature map (edgexray_export.feature_tap), or the head's input for "head-input"; None: the
     candidate that best separates generated non-chest images from the parity films
     (edgexray_export.model_check_layer, with layer_choice's settings), recorded in the cards. verbose: let the
@@ -496,7 +501,21 @@ def export_model(
     _warn_about_few_images(len(calibration_x), model_check or ModelCheckConfig(), progress)
     # The same for every variant: it reads the model input, not the variant's outputs.
     appearance = fit_appearance_check(calibration_x, appearance_check or APPEARANCE_CONFIG)
-    card = card.replace(appearance_check=appearance)
+    # Relative (is the input closer to these films inverted or turned over?), so it sets no
+    # threshold on held-out images and may use every image, the parity ones too.
+    orientation = fit_orientation_check(
+        calibration_x if split.overlapping else np.concatenate([calibration_x, parity_x]),
+        orientation_check,
+    )
+    progress(
+        "orientation check: "
+        + (
+            "none (the calibration images' layouts disagree)"
+            if orientation is None
+            else orientation.describe()
+        )
+    )
+    card = card.replace(appearance_check=appearance, orientation_check=orientation)
     progress("running the Keras model (float, inference mode) on them")
     calibration_raw = loaded.predict_raw(calibration_x)
     reference = to_probabilities(loaded.predict_raw(parity_x).astype(np.float32), card)

@@ -88,6 +88,14 @@ def _appearance_check(card: ModelCard) -> str:
     return "none (too few calibration images to fit it)"
 
 
+def _orientation_check(card: ModelCard) -> str:
+    if card.orientation_check is not None:
+        return card.orientation_check.describe()
+    if card.schema_version < 4:
+        return f"none (card schema {card.schema_version}; re-export to add it)"
+    return "none (the calibration images' layouts disagree)"
+
+
 def _mediapipe(model: Path, checked: ModelFile, card: ModelCard) -> str:
     """What MediaPipe's ImageClassifier will do with the file (edgexray.mediapipe_support)."""
     if model.suffix.lower() != ".tflite":
@@ -131,6 +139,7 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     click.echo("\n".join(_integrity(checked, card)))
     click.echo(f"signature: {signature}")
     click.echo(f"model check: {_model_check(card)}")
+    click.echo(f"orientation check: {_orientation_check(card)}")
     click.echo(f"appearance check: {_appearance_check(card)}")
     click.echo(f"mediapipe: {_mediapipe(model, checked, card)}")
     fields = card.to_dict()
@@ -140,6 +149,7 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
         "payload_size",
         "model_check",
         "appearance_check",
+        "orientation_check",
     ):
         fields.pop(name, None)
     click.echo("\n".join(_lines(fields)))

@@ -1,10 +1,13 @@
-"""The stages of the checks every model has or its card carries: the image checks, the appearance
-check (before the engine) and the model check (after it)."""
+"""The stages of the checks every model has or its card carries: the image checks, the orientation
+and appearance checks (before the engine) and the model check (after it)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
+
+import numpy as np
 
 from edgexray.errors import ModelError
 from edgexray.inputcheck.facts import ImageFacts
@@ -17,6 +20,7 @@ from edgexray.modelcheck import (
     model_check_finding,
     score_features,
 )
+from edgexray.modelcheck.orientation import OrientationSummary
 from edgexray.stages.stage import CHECKING_MODES, FactsStage, Look, Outcome, Phase, Setup
 
 
@@ -59,13 +63,48 @@ class _SummaryStage:
         return summary
 
 
+class _OnModelInput(ABC):
+    """A stage on the model input, before the engine: it judges the input's tensor (`judge`)."""
+
+    phase: ClassVar[Phase] = "decoded"
+
+    def applies(self, look: Look) -> bool:
+        return look.x is not None
+
+    def run(self, look: Look) -> Outcome:
+        return Outcome() if look.x is None else self.judge(look.x)
+
+    @abstractmethod
+    def judge(self, x: np.ndarray) -> Outcome:
+        """The stage's outcome on the model input x (H, W, C)."""
+
+
 @dataclass(frozen=True)
-class AppearanceStage(_SummaryStage):
+class OrientationStage(_OnModelInput):
+    """The orientation check (card field `orientation_check`, schema 4): an input that matches the
+    calibration images' layout better inverted or turned over is refused as such, before the
+    appearance check would call it merely unlike them. Its scores are kept in its note."""
+
+    summary: OrientationSummary
+    name: ClassVar[str] = "orientation"
+    modes: ClassVar[frozenset[str]] = CHECKING_MODES
+
+    @classmethod
+    def configure(cls, setup: Setup) -> OrientationStage | None:
+        summary = setup.card.orientation_check
+        return None if summary is None else cls(summary)
+
+    def judge(self, x: np.ndarray) -> Outcome:
+        scores, finding = self.summary.finding(x)
+        return Outcome(() if finding is None else (finding,), note=scores)
+
+
+@dataclass(frozen=True)
+class AppearanceStage(_OnModelInput, _SummaryStage):
     """The appearance check (card field `appearance_check`): the model input's coarse layout,
     before inference, so that an input laid out unlike the calibration images is not run."""
 
     name: ClassVar[str] = "appearance"
-    phase: ClassVar[Phase] = "decoded"
     card_field: ClassVar[str] = "appearance_check"
 
     @classmethod
@@ -73,13 +112,8 @@ class AppearanceStage(_SummaryStage):
         summary = cls._summary(setup)
         return None if summary is None else cls(summary)
 
-    def applies(self, look: Look) -> bool:
-        return look.x is not None
-
-    def run(self, look: Look) -> Outcome:
-        if look.x is None:
-            return Outcome()
-        return _scored(self.name, self.summary, *appearance_finding(self.summary, look.x))
+    def judge(self, x: np.ndarray) -> Outcome:
+        return _scored(self.name, self.summary, *appearance_finding(self.summary, x))
 
 
 @dataclass(frozen=True)

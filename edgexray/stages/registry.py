@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edgexray.stages.checks import AppearanceStage, ImageStage, ModelStage
+from edgexray.stages.checks import AppearanceStage, ImageStage, ModelStage, OrientationStage
 from edgexray.stages.depth import DepthStage
 from edgexray.stages.stage import Setup, Stage
 
@@ -15,6 +15,7 @@ StageFactory = Callable[[Setup], "Stage | None"]
 STAGES: tuple[StageFactory, ...] = (
     DepthStage.configure,
     ImageStage.configure,
+    OrientationStage.configure,
     AppearanceStage.configure,
     ModelStage.configure,
 )

@@ -203,7 +203,7 @@ def test_a_version_2_card_loads_without_the_check_and_info_says_so(tmp_path: Pat
 
 def test_the_card_validates_and_seals_the_appearance_check(appearance_model) -> None:
     card = read_card(appearance_model)
-    assert card is not None and card.appearance_check is not None and card.schema_version == 3
+    assert card is not None and card.appearance_check is not None and card.schema_version == 4
     data = card.sealed().to_dict()
     assert ModelCard.from_dict(json.loads(json.dumps(data))).appearance_check == (
         card.appearance_check

@@ -15,6 +15,7 @@ from edgexray_export.model_check_fit import (
     ModelCheckConfig,
     fit_appearance_check,
     fit_model_check,
+    fit_orientation_check,
 )
 from PIL import Image
 
@@ -121,6 +122,10 @@ EDITS = {
     ).to_dict(),  # type: ignore[union-attr]
     # Where export took `normalize` from, left out when None: recording one is an edit too.
     "normalize_source": "flag --normalize",
+    # Schema 4, left out when None: adding an orientation check is an edit.
+    "orientation_check": fit_orientation_check(
+        np.random.default_rng(0).uniform(size=(8, 16, 16, 1)) + np.linspace(0, 1, 16)[:, None, None]
+    ).to_dict(),  # type: ignore[union-attr]
 }
 
 
