@@ -79,7 +79,7 @@ def subjects(count: int) -> list[Subject]:
             ("PNEUMONIA",),
         ),
         Subject(
-            "fine-tuned MobileNetV2 (three classes, 160x160x3)",
+            "fine-tuned EfficientNet-Lite0 (three classes, 224x224x3)",
             ROOT / "models/finetune/finetune.keras",
             ROOT / "models/finetune",
             "finetune",

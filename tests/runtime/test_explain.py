@@ -227,8 +227,9 @@ def _greys(image: Image.Image) -> np.ndarray:
     [
         # The command: the seed CNN is saturated on PNEUMONIA (peak 4e-06).
         (DEMO_INT8, "binary/PNEUMONIA/PNEUMONIA_02.png"),
-        # Bilateral COVID haze, which no one window carries in the default mode (peak 1e-06).
-        (FINETUNE_INT8, "three-class/COVID/COVID_01.png"),
+        # (The MobileNetV2 trained from scratch had no window carrying bilateral COVID haze, peak
+        # 1e-06; the fine-tuned EfficientNet-Lite0 that replaced it finds evidence above the floor
+        # on every bundled COVID sample, peaks 0.044-0.071, so the seed CNN carries this test.)
     ],
 )
 def test_a_map_below_the_floor_is_drawn_and_recorded_as_no_localized_evidence(
