@@ -6,6 +6,7 @@ softmax(fq @ W + b) with fq the int8 model's pooled features on the parity image
 
 import os
 import sys
+from typing import Any
 
 import keras
 import numpy as np
@@ -19,7 +20,7 @@ if not os.path.exists(cache):
     data = scan_folder("build/synthetic/three", SplitConfig(0.15, 0.15, 2026))
     pre = Preprocessor(224, 224, color_mode="rgb", normalize="symmetric")
     pooled = keras.Model(model.input, model.get_layer("pool").output)
-    out = {}
+    out: dict[str, Any] = {}
     for name in ("train", "val", "test"):
         s = data.splits[name]
         feats = []
@@ -34,12 +35,12 @@ par = np.load("build/lite0_int8/parity_tflite-int8.npz")
 W0, b0 = model.get_layer("Output").get_weights()
 
 
-def sm(a):
+def sm(a: np.ndarray) -> np.ndarray:
     e = np.exp(a - a.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
 
 
-def report(name, W, b):
+def report(name: str, W: np.ndarray, b: np.ndarray) -> None:
     acc = {k: (np.argmax(d[k + "_f"] @ W + b, 1) == d[k + "_y"]).mean() for k in ("val", "test")}
     p, q = sm(par["f"] @ W + b), sm(par["fq"] @ W + b)
     dp = np.abs(p - q).max(1)

@@ -20,7 +20,7 @@ model = keras.saving.load_model(model_path, compile=False)
 split = split_images(held, 720, seed=2026)
 pre = Preprocessor(224, 224, color_mode="rgb", normalize="symmetric")
 x = load_tensors(split.parity, pre)
-labels = np.array([["COVID", "NORMAL", "PNEUMONIA"].index(i.class_name) for i in split.parity])
+labels = np.array([["COVID", "NORMAL", "PNEUMONIA"].index(str(i.class_name)) for i in split.parity])
 pooled_model = keras.Model(model.input, model.get_layer("pool").output)
 f = np.asarray(pooled_model.predict(x, batch_size=32, verbose=0))
 W, b = model.get_layer("Output").get_weights()
@@ -40,7 +40,7 @@ print(
 )
 
 
-def run_tflite(path):
+def run_tflite(path: str) -> tuple[np.ndarray, np.ndarray]:
     it = Interpreter(model_path=path)
     it.allocate_tensors()
     inp = it.get_input_details()[0]
@@ -73,7 +73,7 @@ for path in [*sys.argv[4:], int8_path]:
         print(f"  logit error from features: median {np.median(dz):.3f} max {dz.max():.3f}")
         for t in (1, 2, 4, 8):
 
-            def sm(a):
+            def sm(a: np.ndarray) -> np.ndarray:
                 e = np.exp(a - a.max(1, keepdims=True))
                 return e / e.sum(1, keepdims=True)
 
