@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgexray.engines import ENGINES, available_engines
 from edgexray.errors import ModelError
+from edgexray.extras import install_hint
 from edgexray.preprocessing import discover_images
 
 # Demo variants in order of preference; the first one whose engine is installed is the default.
@@ -49,7 +50,8 @@ def default_model() -> Path:
     if not candidates:
         raise ModelError(f"no bundled demo model in {demo}; give one with -m/--model")
     raise ModelError(
-        "no inference engine installed for the demo model: pip install 'edgexray[onnx]' or 'edgexray[tflite]'"
+        "no inference engine installed for the demo model: "
+        f"{install_hint('onnx')} or {install_hint('tflite')}"
     )
 
 

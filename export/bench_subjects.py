@@ -14,6 +14,7 @@ import numpy as np
 
 from edgexray.bench.subjects import Subject
 from edgexray.errors import EngineUnavailableError
+from edgexray.extras import install_hint
 from edgexray.postprocess import to_probabilities
 
 
@@ -22,7 +23,7 @@ def _keras_model(subject: Subject) -> Any:
         import tensorflow as tf
     except ImportError:
         raise EngineUnavailableError(
-            "TensorFlow is not installed: --keras needs pip install 'edgexray[export]'"
+            f"TensorFlow is not installed: --keras needs {install_hint('export')}"
         ) from None
     if subject.threads is not None:
         # Must run before TensorFlow creates its thread pools, i.e. before any op.

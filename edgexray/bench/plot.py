@@ -7,6 +7,7 @@ from pathlib import Path
 from edgexray.atomic import write_figure_atomically
 from edgexray.bench.results import BenchResult
 from edgexray.errors import EngineUnavailableError
+from edgexray.extras import install_hint
 
 
 def plotting_available() -> bool:
@@ -23,7 +24,7 @@ def plot_latency_vs_agreement(
     Rows without a measured agreement are left out. EngineUnavailableError without matplotlib.
     """
     if not plotting_available():
-        raise EngineUnavailableError("plotting needs matplotlib: pip install 'edgexray[plot]'")
+        raise EngineUnavailableError(f"plotting needs matplotlib: {install_hint('plot')}")
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a device or in CI

@@ -29,6 +29,7 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides
 from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.errors import CardError, EdgexrayError, EngineUnavailableError, ModelError
+from edgexray.extras import install_hint
 from edgexray.model_identity import bytes_sha256
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.preprocessing import Preprocessor
@@ -168,7 +169,7 @@ def keras_specs(keras: Path, card: ModelCard) -> list[SubjectSpec]:
     """The full model timed both ways; EngineUnavailableError without TensorFlow."""
     if importlib.util.find_spec("tensorflow") is None:
         raise EngineUnavailableError(
-            "--keras needs TensorFlow, which is not installed: pip install 'edgexray[export]'"
+            f"--keras needs TensorFlow, which is not installed: {install_hint('export')}"
         )
     if not keras.exists():
         raise ModelError(f"{keras}: Keras model not found")

@@ -26,6 +26,7 @@ from edgexray.cli.options import (
     trusted_key_option,
 )
 from edgexray.errors import EngineUnavailableError
+from edgexray.extras import install_hint
 
 
 def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -193,7 +194,7 @@ def bench(
     if reference is not None and keras is not None:
         raise click.UsageError("give --reference or --keras, not both")
     if plot is not None and not plotting_available():
-        raise EngineUnavailableError("--plot needs matplotlib: pip install 'edgexray[plot]'")
+        raise EngineUnavailableError(f"--plot needs matplotlib: {install_hint('plot')}")
     if ray_address is not None and (
         keras or reference or sweep or write_config or plot or min_agreement is not None
     ):

@@ -34,6 +34,7 @@ from edgexray.errors import EdgexrayError, UntrustedModelError
 from edgexray.explain.explainer import Explanation, InputRejected, check_target
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
+from edgexray.extras import install_hint
 from edgexray.model_identity import ModelIdentity
 from edgexray.prediction import Prediction
 from edgexray.preprocessing import discover_images
@@ -131,7 +132,7 @@ def _keras_explainer(
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise EdgexrayError(
-            f"explaining a Keras model needs the export extra (pip install 'edgexray[export]'): {exc}"
+            f"explaining a Keras model needs the export extra ({install_hint('export')}): {exc}"
         ) from None
     return getattr(module, attribute)(model, method, overrides, dicom)
 

@@ -14,6 +14,7 @@ import click
 from edgexray import __version__, exit_codes
 from edgexray.cli.options import RunSettings
 from edgexray.errors import EdgexrayError
+from edgexray.extras import install_hint
 
 # Command name -> "module:attribute [extra]" (entry-point syntax). A command's module is imported
 # only when that command runs (or help lists it), so `edgexray classify` does not pay for bench,
@@ -67,7 +68,7 @@ class LazyGroup(click.Group):
 def _missing_command(name: str, module: str, extras: list[str]) -> click.Command:
     """A stand-in for a command whose module is not installed: it takes any arguments and ends with
     one line naming the extra to install (exit 1); help lists it with that hint."""
-    install = f"pip install 'edgexray[{','.join(extras)}]'" if extras else "reinstall edgexray"
+    install = install_hint(*extras) if extras else "reinstall edgexray"
     message = f"`edgexray {name}` is not installed here ({module} is missing): {install}"
 
     def refuse() -> None:

@@ -26,6 +26,7 @@ from edgexray.classifier import Classifier, ClassifierOptions
 from edgexray.cli.writers import display_path
 from edgexray.cores import usable_cores
 from edgexray.errors import EdgexrayError
+from edgexray.extras import install_hint
 from edgexray.model_identity import ModelIdentity
 from edgexray.modelfile import read_model_file
 from edgexray.prediction import Prediction
@@ -47,7 +48,7 @@ def require_ray() -> None:
         import ray  # noqa: F401
     except ModuleNotFoundError as exc:
         raise EdgexrayError(
-            f"--ray needs Ray Data ({exc.name} is not installed here): pip install 'edgexray[ray]'"
+            f"--ray needs Ray Data ({exc.name} is not installed here): {install_hint('ray')}"
         ) from None
 
 

@@ -19,6 +19,7 @@ from edgexray.cli.options import (
     overrides_from,
 )
 from edgexray.errors import EdgexrayError
+from edgexray.extras import install_hint
 from edgexray.serve.settings import DEFAULT_MAX_UPLOAD_BYTES, ServeSettings
 from edgexray.serve.tokens import (
     STATE_TOKEN_NAME,
@@ -39,7 +40,7 @@ def _require_extra() -> None:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise EdgexrayError(
-            f"serve needs the [serve] extra ({exc.name} is missing): pip install 'edgexray[serve]'"
+            f"serve needs the [serve] extra ({exc.name} is missing): {install_hint('serve')}"
         ) from None
 
 

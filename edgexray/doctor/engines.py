@@ -13,6 +13,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 
+from edgexray.extras import install_hint
+
 # edgexray engine -> the distributions that provide it, in the order the engine prefers them.
 ENGINE_DISTRIBUTIONS = {
     "litert": ("ai-edge-litert", "tflite-runtime", "tensorflow", "tensorflow-cpu"),
@@ -72,19 +74,19 @@ WHEELS = (
     EngineWheels(
         "litert",
         "ai-edge-litert",
-        "pip install 'edgexray[tflite]'",
+        install_hint("tflite"),
         {"x86_64": PY310_313, "aarch64": PY310_313},
     ),
     EngineWheels(
         "onnxruntime",
         "onnxruntime",
-        "pip install 'edgexray[onnx]'",
+        install_hint("onnx"),
         {"x86_64": PY310_313, "aarch64": PY310_313},
     ),
     EngineWheels(
         "openvino",
         "openvino",
-        "pip install 'edgexray[openvino]'",
+        install_hint("openvino"),
         {"x86_64": PY310_313, "aarch64": PY310_313},
     ),
     EngineWheels(

@@ -28,6 +28,7 @@ from edgexray.doctor.facts import (
     collect_thermal,
 )
 from edgexray.doctor.smoke import SmokeResult, smoke_all
+from edgexray.extras import install_hint
 from edgexray.platform_support import is_32bit_arm
 
 # (distribution, version) -> why it is a trap on 64-bit ARM.
@@ -62,7 +63,7 @@ def find_traps(
     if numpy_major >= 2 and any(e.distribution == "tflite-runtime" for e in installed):
         warnings.append(
             f"tflite-runtime is built for numpy 1 but numpy {system.numpy} is installed; "
-            "use ai-edge-litert (pip install 'edgexray[tflite]') or numpy<2"
+            f"use ai-edge-litert ({install_hint('tflite')}) or numpy<2"
         )
     if cpu.usable_cores < cpu.logical_cores:
         warnings.append(

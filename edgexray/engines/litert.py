@@ -19,6 +19,7 @@ from edgexray.engines.base import (
 from edgexray.engines.native_stderr import native_stderr_silenced
 from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
+from edgexray.extras import install_hint
 
 # (module, attribute) pairs, most preferred first. tflite-runtime is unmaintained (numpy 1 only);
 # tensorflow.lite works wherever TensorFlow is installed but costs seconds to import.
@@ -38,7 +39,7 @@ def _interpreter_class() -> tuple[Any, str]:
         top = importlib.import_module(module_name.split(".")[0])
         return getattr(module, attribute), f"{top.__name__} {getattr(top, '__version__', '?')}"
     raise EngineUnavailableError(
-        "no LiteRT interpreter installed: pip install 'edgexray[tflite]' (ai-edge-litert)"
+        f"no LiteRT interpreter installed: {install_hint('tflite')} (ai-edge-litert)"
     )
 
 

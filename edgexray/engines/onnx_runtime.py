@@ -18,6 +18,7 @@ from edgexray.engines.base import (
 from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
+from edgexray.extras import install_hint
 
 _DTYPES = {
     "tensor(float)": np.float32,
@@ -46,7 +47,7 @@ class ONNXRuntimeEngine(Engine):
             import onnxruntime as ort
         except ImportError:
             raise EngineUnavailableError(
-                "ONNX Runtime is not installed: pip install 'edgexray[onnx]'"
+                f"ONNX Runtime is not installed: {install_hint('onnx')}"
             ) from None
         self._version = f"onnxruntime {ort.__version__}"
         session_options = ort.SessionOptions()

@@ -11,6 +11,7 @@ from edgexray.engines.base import Engine, EngineOptions, TensorInfo, first_line
 from edgexray.engines.batch_independence import onnx_quantizes_per_call
 from edgexray.engines.outputs import EngineOutputs, output_positions
 from edgexray.errors import EngineUnavailableError, ModelError
+from edgexray.extras import install_hint
 
 
 def _shape(partial_shape: Any) -> tuple[int | None, ...]:
@@ -29,7 +30,7 @@ class OpenVINOEngine(Engine):
             import openvino as ov
         except ImportError:
             raise EngineUnavailableError(
-                "OpenVINO is not installed: pip install 'edgexray[openvino]'"
+                f"OpenVINO is not installed: {install_hint('openvino')}"
             ) from None
         self._version = f"openvino {ov.__version__}"
         core = ov.Core()

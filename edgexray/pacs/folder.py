@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgexray.errors import EdgexrayError, ImageError
+from edgexray.extras import install_hint
 from edgexray.pacs.results import DicomResults, ResultError, is_dicom_decision, write_results
 from edgexray.pacs.settings import ResultSettings
 from edgexray.prediction import Prediction
@@ -33,7 +34,7 @@ def require_pacs_extra(*modules: str) -> None:
     for module in modules or ("highdicom",):
         if importlib.util.find_spec(module) is None:
             raise MissingExtraError(
-                f"this needs {module}, which is not installed: pip install 'edgexray[pacs]'"
+                f"this needs {module}, which is not installed: {install_hint('pacs')}"
             )
 
 

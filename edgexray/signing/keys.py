@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from edgexray.atomic import write_bytes_atomically
 from edgexray.errors import EngineUnavailableError, SigningKeyError
+from edgexray.extras import install_hint
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -25,8 +26,7 @@ def _crypto() -> None:
         import cryptography  # noqa: F401
     except ImportError:
         raise EngineUnavailableError(
-            "signing and signature checks need the cryptography package: "
-            "pip install 'edgexray[sign]'"
+            "signing and signature checks need the cryptography package: " + install_hint("sign")
         ) from None
 
 

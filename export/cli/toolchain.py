@@ -7,6 +7,8 @@ import importlib
 import click
 from edgexray_export.errors import ExportError
 
+from edgexray.extras import install_hint
+
 # What the [export] extra brings that training and evaluation need; export needs the converters too.
 TRAINING_MODULES = ("tensorflow", "keras")
 EXPORT_MODULES = (*TRAINING_MODULES, "tf2onnx", "onnx", "onnxruntime")
@@ -20,7 +22,7 @@ def require_export_extra(modules: tuple[str, ...] = TRAINING_MODULES) -> None:
         except ImportError:
             raise ExportError(
                 f"this command needs the export toolchain ({module} is missing): "
-                "pip install 'edgexray[export]'"
+                + install_hint("export")
             ) from None
 
 

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from edgexray_export.errors import ExportError
 
+from edgexray.extras import install_hint
+
 if TYPE_CHECKING:
     from pydicom.uid import UID
 
 BITS_STORED = 12
 CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
-INSTALL_HINT = "pip install 'edgexray[dicom]'"
+INSTALL_HINT = install_hint("dicom")
 
 
 def _pydicom() -> Any:

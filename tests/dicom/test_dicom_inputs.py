@@ -280,9 +280,8 @@ def _decode_without(path: Path, blocked: list[str]) -> str:
 
 def test_without_pydicom_the_error_names_the_extra(tmp_path):
     message = _decode_without(chest(tmp_path / "a.dcm"), ["pydicom"])
-    assert (
-        message == "DICOM files need pydicom, which is not installed: pip install 'edgexray[dicom]'"
-    )
+    assert message.startswith("DICOM files need pydicom, which is not installed: pip install '")
+    assert "[dicom]'" in message and "'edgexray[" not in message
 
 
 def test_without_the_decoder_a_compressed_file_names_the_extra(tmp_path):
@@ -291,7 +290,7 @@ def test_without_the_decoder_a_compressed_file_names_the_extra(tmp_path):
     message = _decode_without(
         save(ds, tmp_path / "a.dcm", JPEGLosslessSV1), ["libjpeg", "pylibjpeg"]
     )
-    assert "compressed as JPEG Lossless" in message and "pip install 'edgexray[dicom]'" in message
+    assert "compressed as JPEG Lossless" in message and "[dicom]'" in message
     assert "\n" not in message
 
 

@@ -23,6 +23,7 @@ from edgexray import exit_codes
 from edgexray.cli.main import cli
 from edgexray.demo import default_model
 from edgexray.errors import EdgexrayError
+from edgexray.extras import install_hint
 from edgexray.pacs.codes import Code, says_not_for_clinical_use
 from edgexray.pacs.results import DicomResults, ResultError
 from edgexray.pacs.settings import ResultSettings
@@ -264,5 +265,5 @@ def test_without_the_pacs_extra_one_line_names_it(monkeypatch):
     result = CliRunner().invoke(cli, ["classify", str(SAMPLES), "--dicom-sr", "out"])
     assert isinstance(result.exception, EdgexrayError)
     assert str(result.exception) == (
-        "this needs highdicom, which is not installed: pip install 'edgexray[pacs]'"
+        f"this needs highdicom, which is not installed: {install_hint('pacs')}"
     )

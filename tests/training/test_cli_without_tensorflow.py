@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgexray.cli.main import cli, main
+from edgexray.extras import install_hint
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def test_missing_tensorflow_is_one_line(
     assert exited.value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "edgexray: error: this command needs the export toolchain (tensorflow is missing): "
-        "pip install 'edgexray[export]'"
+        + install_hint("export")
     ]
 
 
@@ -79,6 +80,6 @@ def test_a_missing_workstation_toolchain_names_the_extra(
     assert line.startswith(
         f"edgexray: error: `edgexray {command}` is not installed here (edgexray_export"
     )
-    assert line.endswith("is missing): pip install 'edgexray[export]'")
+    assert line.endswith(f"is missing): {install_hint('export')}")
     listing = CliRunner().invoke(cli, ["--help"])
     assert listing.exit_code == 0 and f"  {command} " in listing.output

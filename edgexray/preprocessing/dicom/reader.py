@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from PIL import Image
 
 from edgexray.errors import ImageError
+from edgexray.extras import install_hint
 from edgexray.preprocessing.dicom.header import (
     frame_count,
     gate_problem,
@@ -28,7 +29,7 @@ from edgexray.preprocessing.dicom.pixels import PixelProblem, render
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-INSTALL_HINT = "pip install 'edgexray[dicom]'"
+INSTALL_HINT = install_hint("dicom")
 # What pydicom raises on a malformed or truncated file. Their text is never shown: a message about
 # a bad element could quote its value, and that value could be patient data.
 _CORRUPT = (
