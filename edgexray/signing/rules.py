@@ -124,7 +124,8 @@ class TrustRules:
 
 
 #: The rules of a command that inspects or measures a model rather than decides with it (`info`,
-#: `verify`, `bench`): the signature alone; the gate's verdict is shown, not enforced.
+#: `bench`): the signature alone; the gate's verdict is shown, not enforced. (`verify` takes the
+#: rules that judge a file and enforces them, as a device would.)
 SIGNATURE_ONLY = TrustRules(allow_degraded=True)
 
 
