@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 
@@ -15,6 +16,7 @@ from edgexray.card_resolution import CardOverrides
 from edgexray.engines import EngineOptions, engine_for
 from edgexray.engines.base import TensorInfo, dequantize, quantize
 from edgexray.errors import CardError, EngineUnavailableError, ImageError, ModelError
+from edgexray.extras import install_hint
 
 
 def sigmoid_reference(tiny_reference):
@@ -163,7 +165,7 @@ def test_engine_choice_and_errors(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
-    with pytest.raises(EngineUnavailableError, match=r"pip install 'edgexray\[onnx\]'"):
+    with pytest.raises(EngineUnavailableError, match=re.escape(install_hint("onnx"))):
         Classifier(DATA / "three_rgb.onnx")
 
 

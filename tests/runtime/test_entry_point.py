@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import DATA, runnable
 
 from edgexray import exit_codes
+from edgexray.extras import install_hint
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,5 +100,5 @@ def test_demo_model_follows_the_installed_engine(monkeypatch):
     monkeypatch.setattr(demo, "available_engines", lambda: ["litert"])
     assert demo.default_model().name == "seed_cnn.tflite-int8.tflite"
     monkeypatch.setattr(demo, "available_engines", lambda: [])
-    with pytest.raises(ModelError, match=r"pip install 'edgexray\[onnx\]'"):
+    with pytest.raises(ModelError, match=re.escape(install_hint("onnx"))):
         demo.default_model()
