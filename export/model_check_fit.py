@@ -20,7 +20,12 @@ from edgexray.modelcheck import (
     score_features,
 )
 from edgexray.modelcheck.appearance import GRID
-from edgexray.modelcheck.orientation import HALVES, OrientationSummary, turned_over
+from edgexray.modelcheck.orientation import (
+    HALVES,
+    OrientationSummary,
+    orientation_scores,
+    turned_over,
+)
 from edgexray.modelcheck.score import whiten
 
 # k-NN found more of the benchmark's non-chest inputs than Mahalanobis with both shipped models at
@@ -226,9 +231,11 @@ def fit_orientation_check(
     polarity, turn = [], []
     for i in range(len(real)):
         rest = layouts[sources != i]
-        mean = rest.mean(axis=0)
-        polarity.append(float(real[i] @ mean / np.linalg.norm(mean) / np.sqrt(real.shape[1])))
-        turn.append(float((_turn_weights(rest, config.shrinkage) @ real[i]).max()))
+        scored = orientation_scores(
+            real[i : i + 1], rest.mean(axis=0), _turn_weights(rest, config.shrinkage)
+        )
+        polarity.append(float(scored[0][0]))
+        turn.append(float(scored[1][0]))
     if min(polarity) <= 0.0:
         return None
     weights = _turn_weights(layouts, config.shrinkage)

@@ -51,6 +51,21 @@ def turned_over(layouts: np.ndarray) -> np.ndarray:
     return np.asarray(layouts).reshape(len(layouts), GRID, GRID)[:, ::-1].reshape(len(layouts), -1)
 
 
+def orientation_scores(
+    layouts: np.ndarray, template: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(polarity, turn) of (N, GRID * GRID) layouts: their correlation with `template` (a mean
+    layout, any scale), and the larger of their projections on each half's `weights` (HALVES,
+    GRID * GRID). The one scoring of the check: the device's, and export's on each left-out
+    calibration image when it sets the thresholds."""
+    layouts = np.asarray(layouts, dtype=np.float64)
+    unit = np.asarray(template, dtype=np.float64)
+    unit = unit / max(float(np.linalg.norm(unit)), 1e-12)
+    polarity = layouts @ unit / math.sqrt(GRID * GRID)
+    turn = (layouts @ np.asarray(weights, dtype=np.float64).T).max(axis=1)
+    return polarity, turn
+
+
 @dataclass(frozen=True)
 class OrientationSummary:
     """The orientation check's card summary.
@@ -94,20 +109,15 @@ class OrientationSummary:
 
     @cached_property
     def decoded(self) -> tuple[np.ndarray, np.ndarray]:
-        """(template as a unit vector, weights as stored), float64, decoded once."""
-        template = decode_array(self.template).astype(np.float64)
-        template /= max(float(np.linalg.norm(template)), 1e-12)
-        return template, decode_array(self.weights).astype(np.float64)
+        """(template, weights) as stored, float64, decoded once."""
+        return (
+            decode_array(self.template).astype(np.float64),
+            decode_array(self.weights).astype(np.float64),
+        )
 
     def scores(self, layouts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(polarity, turn) of (N, GRID * GRID) layouts: their correlation with the template, and
-        the larger of their projections on each half's weights (in units of the calibration
-        images' mean projection)."""
-        template, weights = self.decoded
-        layouts = np.asarray(layouts, dtype=np.float64)
-        polarity = layouts @ template / math.sqrt(GRID * GRID)
-        turn = (layouts @ weights.T).max(axis=1)
-        return polarity, turn
+        """(polarity, turn) of (N, GRID * GRID) layouts against this summary (orientation_scores)."""
+        return orientation_scores(layouts, *self.decoded)
 
     def finding(self, x: np.ndarray) -> tuple[dict[str, float], Finding | None]:
         """The scores of one model input (H, W, C) (`orientation_polarity`,
