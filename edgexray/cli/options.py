@@ -143,7 +143,8 @@ def _digests(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     return value
 
 
-trust_rule_options = (
+#: The rules that judge a model file itself (`verify` takes these alone).
+file_rule_options = (
     click.option(
         "--min-model-version",
         "min_model_versions",
@@ -167,6 +168,11 @@ trust_rule_options = (
         is_flag=True,
         help="Under a trust policy, run a signed variant the export gate flagged degraded.",
     ),
+)
+
+#: All the trust policy's rules: the file's, and which card values a run may replace.
+trust_rule_options = (
+    *file_rule_options,
     click.option(
         "--allow-override",
         "allow_overrides",
@@ -202,10 +208,10 @@ def trust_options(function: F) -> F:
             )
         return function(*args, trust_rules=rules, **params)
 
-    wrapped: Any = command
-    for option in reversed((trusted_key_option, allow_unsealed_card_option, *trust_rule_options)):
-        wrapped = option(wrapped)
-    return cast(F, wrapped)
+    return cast(
+        F,
+        option_group(trusted_key_option, allow_unsealed_card_option, *trust_rule_options)(command),
+    )
 
 
 def card_override_options(function: F) -> F:
@@ -340,7 +346,7 @@ def model_or_demo(model: Path | None) -> Path:
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _group(*options: Decorator) -> Decorator:
+def option_group(*options: Decorator) -> Decorator:
     """One decorator that adds `options`, in this order, to a command."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -355,13 +361,13 @@ def _group(*options: Decorator) -> Decorator:
 # one decorator per group, so a flag is declared once and means the same everywhere. A command takes
 # a group whole or not at all; bench, which measures several files on the engines their suffixes
 # name, takes --threads, --trusted-key and card_override_options alone (-m is repeatable there).
-model_options = _group(model_option, card_override_options)
-engine_options = _group(engine_option, threads_option, precision_option)
-input_check_options = _group(input_check_option)
-audit_options = _group(audit_option)
+model_options = option_group(model_option, card_override_options)
+engine_options = option_group(engine_option, threads_option, precision_option)
+input_check_options = option_group(input_check_option)
+audit_options = option_group(audit_option)
 #: The groups that decide how a model decides, for every command that classifies with one model
 #: (classify, watch, serve, explain): model and card overrides, engine, input check, trust, DICOM.
-decision_options = _group(
+decision_options = option_group(
     model_options, engine_options, input_check_options, trust_options, dicom_options
 )
 #: Every group, by name (what tests/runtime/test_explain.py compares across the commands).

@@ -7,21 +7,15 @@ from pathlib import Path
 
 import click
 
-from edgexray.cli.options import trust_rule_options, trusted_key_option
+from edgexray.cli.options import file_rule_options, option_group, trusted_key_option
 from edgexray.signing import TrustPolicy, verify_model
 from edgexray.signing.rules import rules_from_options
-
-# --min-model-version, --allowed-model-digest, --allow-degraded-model: the rules that judge the
-# file itself (--allow-override judges a run's flags, which verify has none of).
-_FILE_RULES = trust_rule_options[:3]
 
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @trusted_key_option
-@_FILE_RULES[0]
-@_FILE_RULES[1]
-@_FILE_RULES[2]
+@option_group(*file_rule_options)  # --allow-override judges a run's flags: verify has none
 def verify(
     model: Path,
     trusted_keys: tuple[Path, ...],
