@@ -84,7 +84,7 @@ def _session(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    position, _ = output_positions([o.name for o in session.get_outputs()])
+    position = output_positions([o.name for o in session.get_outputs()]).prediction
     return lambda x: session.run(None, {name: x})[position]
 
 

@@ -30,7 +30,8 @@ from edgexray.card import ModelCard
 from edgexray.card_resolution import CardOverrides, resolve_card
 from edgexray.cores import usable_cores
 from edgexray.engines import Engine, EngineOptions, open_engine
-from edgexray.errors import CardError, EdgexrayError, ImageError
+from edgexray.engines.outputs import EngineOutputs
+from edgexray.errors import CardError, EdgexrayError, ImageError, NoClassEvidenceError
 from edgexray.inputcheck import (
     DEFAULT_MODE,
     NOT_CHECKED,
@@ -262,9 +263,24 @@ class Classifier:
         No input check runs here (see `predict` for the checked path)."""
         return self._infer(batch)[0]
 
-    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Probabilities and pooled features (None without a model check) of a model-input batch,
-        from one engine call."""
+    @property
+    def has_class_evidence(self) -> bool:
+        """True when the model was exported with class evidence (edgexray.explain.class_evidence):
+        an explanation in one inference."""
+        return self.engine.evidence is not None
+
+    def class_evidence(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocessed float32 (N, H, W, C) -> (N, h, w, units): each cell of the last feature map's
+        share of each logit, from one engine call. NoClassEvidenceError for a model without it."""
+        if not self.has_class_evidence:
+            raise NoClassEvidenceError(f"{self.path.name}: exported without class evidence")
+        evidence = self._engine_outputs(batch).evidence
+        if evidence is None:  # has_class_evidence says the engine gives it on every call
+            raise NoClassEvidenceError(f"{self.path.name}: the engine gave no class evidence")
+        return evidence
+
+    def _engine_outputs(self, batch: np.ndarray) -> EngineOutputs:
+        """Every output of one engine call on a model-input batch (N, H, W, C) or (H, W, C)."""
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 3:
             batch = batch[None]
@@ -274,7 +290,12 @@ class Classifier:
                 f"expected input (N, {expected[0]}, {expected[1]}, {expected[2]}), got {batch.shape}"
             )
         with self._lock:
-            outputs = self.engine.infer(batch)
+            return self.engine.infer(batch)
+
+    def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and pooled features (None without a model check) of a model-input batch,
+        from one engine call."""
+        outputs = self._engine_outputs(batch)
         features = outputs.features if self.pipeline.needs_features else None
         return to_probabilities(outputs.prediction, self.card), features
 
@@ -476,16 +497,18 @@ class Classifier:
         source: ImageInput,
         target: str | None = None,
         config: OcclusionConfig | None = None,
+        method: str = "auto",
     ) -> Explanation:
         """Where the model looked: the decision on `source` (`predict`'s, checks included) and a
-        heatmap of the evidence for `target` (default: the decided label) by occlusion through
-        this model's own engine, with `.heatmap` (float32, model input size) and `.overlay` (a PIL
+        heatmap of the evidence for `target` (default: the decided label) through this model's own
+        engine, by its class evidence when it has it and by occlusion otherwise (`method`:
+        edgexray.explain.METHODS), with `.heatmap` (float32, model input size) and `.overlay` (a PIL
         image for a screen). Raises ImageError if the image cannot be read or decoded,
         InputRejected (with the refusal as `.prediction`) when the input checks refuse it. See
         edgexray.explain."""
         from edgexray.explain import explain
 
-        return explain(self, source, target, config)
+        return explain(self, source, target, config, method=method)
 
     # Lifetime -------------------------------------------------------------------------------------
 

@@ -29,6 +29,10 @@ class EngineError(EdgexrayError):
     """The inference engine failed while running a batch (the runtime's own error, in one line)."""
 
 
+class NoClassEvidenceError(ModelError):
+    """Class evidence (edgexray.explain.class_evidence) was asked of a model exported without it."""
+
+
 class EngineUnavailableError(EdgexrayError):
     """No installed inference engine can run this model file."""
 

@@ -142,7 +142,7 @@ def predictions(model: Path, images: np.ndarray) -> np.ndarray:
 
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    position, _ = output_positions([o.name for o in session.get_outputs()])
+    position = output_positions([o.name for o in session.get_outputs()]).prediction
     return np.concatenate(
         [session.run(None, {name: images[i : i + 1]})[position] for i in range(len(images))]
     )

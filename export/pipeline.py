@@ -26,6 +26,7 @@ from edgexray_export.calibration import (
     load_tensors,
     split_images,
 )
+from edgexray_export.class_evidence import class_evidence
 from edgexray_export.errors import ExportError, ParityError
 from edgexray_export.explain.parity import (
     EXPLANATION_IMAGES,
@@ -221,13 +222,28 @@ def _with_explanation_parity(
     from edgexray import Classifier
 
     with Classifier(path) as classifier:
-        correlation, overlap, images = explanation_parity(maps, classifier.predict_tensor)
+        evidence = classifier.class_evidence if classifier.has_class_evidence else None
+        correlation, overlap, images = explanation_parity(
+            maps, classifier.predict_tensor, card, evidence=evidence
+        )
     return dataclasses.replace(
         parity,
         explanation_rank_correlation=correlation,
         explanation_top_overlap=overlap,
         explanation_images=images,
     )
+
+
+def _keras_class_evidence(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The Keras model's class evidence on a batch (export/class_evidence.py), as every variant
+    will give it; None when its head has none."""
+    import keras
+
+    evidence = class_evidence(model)
+    if evidence is None:
+        return None
+    evidence_model = keras.Model(model.inputs, evidence)
+    return lambda b: np.asarray(evidence_model(b, training=False), dtype=np.float32)
 
 
 def _staged(path: Path, judge: Callable[[Path], VariantResult]) -> VariantResult:
@@ -523,13 +539,16 @@ def export_model(
     truth = saved_reference.true_label_indices()
     ref_file = write_reference(reference_path(out, info.name), saved_reference)
 
+    keras_evidence = _keras_class_evidence(loaded.model)
     progress(
-        f"occlusion maps of the Keras model on {min(EXPLANATION_IMAGES, len(parity_x))} images"
+        f"{'class evidence' if keras_evidence else 'occlusion'} maps of the Keras model on "
+        f"{min(EXPLANATION_IMAGES, len(parity_x))} images"
     )
     maps = reference_maps(
         parity_x,
         lambda b: to_probabilities(loaded.predict_raw(b).astype(np.float32), card),
         card,
+        evidence=keras_evidence,
     )
     check_config = model_check or ModelCheckConfig()
     model_check_layer, layer_note = _model_check_layer(

@@ -1,7 +1,8 @@
 """`edgexray explain [-m MODEL] PATH... -o DIR`: where the model looked, per image, as files in DIR
 (without -m, the bundled demo model, as for classify).
 
-On the device: occlusion through the model's own engine (any variant, int8 included). With
+On the device, through the model's own engine (any variant, int8 included): the class evidence of
+a model exported with it (one inference), occlusion otherwise or when asked for. With
 `--keras` (or a .keras/.h5 model) on the workstation: Grad-CAM on the Keras model, run by the
 export side, which this module names but never imports unless asked (the runtime has no TensorFlow).
 """
@@ -30,8 +31,14 @@ from edgexray.cli.options import (
     overrides_from,
 )
 from edgexray.cli.writers import display_path
-from edgexray.errors import EdgexrayError, UntrustedModelError
-from edgexray.explain.explainer import Explanation, InputRejected, check_target
+from edgexray.errors import EdgexrayError, NoClassEvidenceError, UntrustedModelError
+from edgexray.explain.explainer import (
+    METHODS,
+    Explanation,
+    InputRejected,
+    check_target,
+    resolve_method,
+)
 from edgexray.explain.files import ExplanationFolder
 from edgexray.explain.occlusion import MODES, OcclusionConfig
 from edgexray.extras import install_hint
@@ -43,6 +50,8 @@ from edgexray.preprocessing.dicom import DicomOptions
 # The workstation's Grad-CAM, by name: importing it needs TensorFlow and the export side.
 KERAS_EXPLAINER = "edgexray_export.explain.keras_explainer:KerasExplainer"
 KERAS_SUFFIXES = (".keras", ".h5")
+#: The workstation's methods (edgexray_export.explain.gradcam.METHODS, named here for the same reason).
+KERAS_METHODS = ("gradcam", "gradcam++")
 
 ExplainOne = Callable[[Path, "str | None"], Explanation]
 
@@ -163,7 +172,7 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
     type=click.IntRange(2, 64),
     default=OcclusionConfig.steps,
     show_default=True,
-    help="Occlusion window positions per side (the cost grows with its square).",
+    help="Occlusion: window positions per side (the cost grows with its square).",
 )
 @click.option(
     "--mode",
@@ -180,10 +189,11 @@ def _check_class(target: str | None, labels: tuple[str, ...]) -> None:
 )
 @click.option(
     "--method",
-    type=click.Choice(["gradcam", "gradcam++"]),
-    default="gradcam",
+    type=click.Choice([*METHODS, *KERAS_METHODS]),
+    default="auto",
     show_default=True,
-    help="With --keras: Grad-CAM or Grad-CAM++.",
+    help="auto: class evidence when the model has it (one inference), else occlusion; "
+    "gradcam or gradcam++ with --keras (auto: gradcam). docs/explain.md.",
 )
 def explain(
     paths: tuple[Path, ...],
@@ -208,21 +218,40 @@ def explain(
     if keras and model is None:
         raise click.UsageError("--keras needs -m MODEL (a .keras or .h5 file): it has no default")
     model = model_or_demo(model)
+    on_keras = keras or model.suffix.lower() in KERAS_SUFFIXES
+    if on_keras and method not in ("auto", *KERAS_METHODS):
+        raise click.BadParameter(
+            f"{method} runs on exported models; a Keras model takes gradcam or gradcam++",
+            param_hint="'--method'",
+        )
+    if not on_keras and method in KERAS_METHODS:
+        raise click.BadParameter(
+            f"{method} runs on a Keras model (--keras); an exported model takes "
+            + ", ".join(METHODS),
+            param_hint="'--method'",
+        )
     with ExitStack() as stack:
         explainer: Explainer
-        if keras or model.suffix.lower() in KERAS_SUFFIXES:
+        if on_keras:
             if options.trusted_keys:
                 raise UntrustedModelError(
                     f"{model}: refused: a Keras model cannot be signed, and a trust policy is set "
                     "(--trusted-key or EDGEXRAY_TRUSTED_KEYS)"
                 )
-            keras_explainer = _keras_explainer(model, method, overrides, options.dicom)
+            keras_method = KERAS_METHODS[0] if method == "auto" else method
+            keras_explainer = _keras_explainer(model, keras_method, overrides, options.dicom)
             explainer = Explainer(keras_explainer.labels, None, keras_explainer.explain)
         else:
             clf = stack.enter_context(Classifier(model, options, overrides))
+            try:
+                resolve_method(method, clf.has_class_evidence)
+            except NoClassEvidenceError as exc:
+                raise click.BadParameter(str(exc), param_hint="'--method'") from None
             config = OcclusionConfig(steps=steps, mode=mode)
             explainer = Explainer(
-                clf.labels, clf.identity, lambda path, label: clf.explain(path, label, config)
+                clf.labels,
+                clf.identity,
+                lambda path, label: clf.explain(path, label, config, method),
             )
         _check_class(target, explainer.labels)
         folder = stack.enter_context(open_folder(out_dir, "'-o' / '--output'"))

@@ -1,7 +1,8 @@
 """The interface every inference engine implements.
 
 An engine takes float32 NHWC batches and returns float32 (N, units) outputs, and, from the same
-call, the pooled features (N, D) of models exported with them (EngineOutputs). Quantized tensors
+call, the pooled features (N, D) and class evidence (N, h, w, units) of models exported with
+them (EngineOutputs). Quantized tensors
 (int8/uint8 inputs or outputs) are quantized and dequantized inside the engine with the tensor's own
 scale and zero point, so the code around it stays float.
 """
@@ -106,6 +107,8 @@ class Engine(ABC):
         self._output: TensorInfo
         # The pooled-features output (edgexray.engines.outputs), for models exported with one.
         self._features: TensorInfo | None = None
+        # The class evidence output (edgexray.engines.outputs), for models exported with one.
+        self._evidence: TensorInfo | None = None
         self._version = "unknown"
         # False for models whose output for an image depends on its batch companions (see
         # batch_independence.py): `run` then calls the runtime one image at a time.
@@ -124,6 +127,11 @@ class Engine(ABC):
     def features(self) -> TensorInfo | None:
         """The pooled-features output, or None when the model has none (no model check)."""
         return self._features
+
+    @property
+    def evidence(self) -> TensorInfo | None:
+        """The class evidence output (N, h, w, units), or None when the model has none."""
+        return self._evidence
 
     @property
     def batch_dynamic(self) -> bool:
@@ -166,7 +174,8 @@ class Engine(ABC):
         return self.infer(batch).prediction
 
     def infer(self, batch: np.ndarray) -> EngineOutputs:
-        """Like `run`, with the pooled features too (None without them), from the same call."""
+        """Like `run`, with the pooled features and the class evidence too (None without them),
+        from the same call."""
         try:
             return self._run(batch)
         except EdgexrayError:

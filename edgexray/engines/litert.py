@@ -85,12 +85,14 @@ class LiteRTEngine(Engine):
         self._input_index = input_detail["index"]
         self._input = _info(input_detail)
         outputs = named_outputs(self._interpreter)
-        prediction, features = output_positions(list(outputs))
+        at = output_positions(list(outputs))
         details = list(outputs.values())
-        self._output_index = details[prediction]["index"]
-        self._output = _info(details[prediction])
-        self._features_index = None if features is None else details[features]["index"]
-        self._features = None if features is None else _info(details[features])
+        self._output_index = details[at.prediction]["index"]
+        self._output = _info(details[at.prediction])
+        self._features_index = None if at.features is None else details[at.features]["index"]
+        self._features = None if at.features is None else _info(details[at.features])
+        self._evidence_index = None if at.evidence is None else details[at.evidence]["index"]
+        self._evidence = None if at.evidence is None else _info(details[at.evidence])
         self._allocated = int(input_detail["shape"][0])
         # Most conv nets exported with batch 1 still run larger batches after a resize.
         self._resizable = True
@@ -120,20 +122,22 @@ class LiteRTEngine(Engine):
         self._allocated = n
         return True
 
-    def _tensor(self, index: int, info: TensorInfo, n: int) -> np.ndarray:
+    def _tensor(self, index: int, info: TensorInfo, n: int, flat: bool = True) -> np.ndarray:
         y = self._interpreter.get_tensor(index)
         y = dequantize(y, info) if info.quantized else y.astype(np.float32)
-        return y.reshape(n, -1)
+        return y.reshape(n, -1) if flat else y.reshape(n, *y.shape[1:])
 
     def _invoke(self, batch: np.ndarray) -> EngineOutputs:
         x = quantize(batch, self._input) if self._input.quantized else batch
         self._interpreter.set_tensor(self._input_index, x.astype(self._input.dtype, copy=False))
         self._interpreter.invoke()
         n = len(batch)
-        features = None
+        features = evidence = None
         if self._features is not None and self._features_index is not None:
             features = self._tensor(self._features_index, self._features, n)
-        return EngineOutputs(self._tensor(self._output_index, self._output, n), features)
+        if self._evidence is not None and self._evidence_index is not None:
+            evidence = self._tensor(self._evidence_index, self._evidence, n, flat=False)
+        return EngineOutputs(self._tensor(self._output_index, self._output, n), features, evidence)
 
     def _run(self, batch: np.ndarray) -> EngineOutputs:
         if self._ensure_batch(len(batch)):

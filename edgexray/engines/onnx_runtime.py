@@ -76,8 +76,8 @@ class ONNXRuntimeEngine(Engine):
             self._session._model_bytes = None
         model_input = self._session.get_inputs()[0]
         outputs = self._session.get_outputs()
-        prediction, features = output_positions([o.name for o in outputs])
-        model_output = outputs[prediction]
+        at = output_positions([o.name for o in outputs])
+        model_output = outputs[at.prediction]
         shape = tuple(_dim(d) for d in model_input.shape)
         # Models exported from PyTorch are channels-first; the runtime feeds NHWC everywhere.
         self._nchw = _is_nchw(shape)
@@ -90,10 +90,15 @@ class ONNXRuntimeEngine(Engine):
             np.dtype(_DTYPES.get(model_output.type, np.float32)),
         )
         self._output_names = [model_output.name]
-        if features is not None:
-            self._output_names.append(outputs[features].name)
+        if at.features is not None:
+            self._output_names.append(outputs[at.features].name)
             self._features = TensorInfo(
-                tuple(_dim(d) for d in outputs[features].shape), np.dtype(np.float32)
+                tuple(_dim(d) for d in outputs[at.features].shape), np.dtype(np.float32)
+            )
+        if at.evidence is not None:
+            self._output_names.append(outputs[at.evidence].name)
+            self._evidence = TensorInfo(
+                tuple(_dim(d) for d in outputs[at.evidence].shape), np.dtype(np.float32)
             )
 
     def _invoke(self, batch: np.ndarray) -> EngineOutputs:
@@ -101,11 +106,12 @@ class ONNXRuntimeEngine(Engine):
         if self._input.quantized:
             x = quantize(x, self._input)
         x = np.ascontiguousarray(x, dtype=self._input.dtype)
-        y, *features = self._session.run(self._output_names, {self._input_name: x})
+        y, *others = self._session.run(self._output_names, {self._input_name: x})
         y = dequantize(y, self._output) if self._output.quantized else y.astype(np.float32)
         n = len(batch)
-        pooled = features[0].astype(np.float32).reshape(n, -1) if features else None
-        return EngineOutputs(y.reshape(n, -1), pooled)
+        pooled = others.pop(0).astype(np.float32).reshape(n, -1) if self._features else None
+        evidence = others.pop(0).astype(np.float32) if self._evidence else None
+        return EngineOutputs(y.reshape(n, -1), pooled, evidence)
 
     def close(self) -> None:
         self._session = None

@@ -69,7 +69,7 @@ class OpenVINOEngine(Engine):
             _shape(self._compiled.input(0).get_partial_shape()), np.dtype(np.float32)
         )
         outputs = self._compiled.outputs
-        self._prediction_at, self._features_at = output_positions(
+        self._prediction_at, self._features_at, self._evidence_at = output_positions(
             [output.get_any_name() if output.get_names() else "" for output in outputs]
         )
         self._output = TensorInfo(
@@ -79,18 +79,24 @@ class OpenVINOEngine(Engine):
             self._features = TensorInfo(
                 _shape(outputs[self._features_at].get_partial_shape()), np.dtype(np.float32)
             )
+        if self._evidence_at is not None:
+            self._evidence = TensorInfo(
+                _shape(outputs[self._evidence_at].get_partial_shape()), np.dtype(np.float32)
+            )
 
-    def _output_array(self, position: int, n: int) -> np.ndarray:
-        y = self._request.get_output_tensor(position).data
-        return np.array(y, dtype=np.float32).reshape(n, -1)
+    def _output_array(self, position: int, n: int, flat: bool = True) -> np.ndarray:
+        y = np.array(self._request.get_output_tensor(position).data, dtype=np.float32)
+        return y.reshape(n, -1) if flat else y.reshape(n, *y.shape[1:])
 
     def _invoke(self, batch: np.ndarray) -> EngineOutputs:
         self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
         n = len(batch)
-        features = None
+        features = evidence = None
         if self._features_at is not None:
             features = self._output_array(self._features_at, n)
-        return EngineOutputs(self._output_array(self._prediction_at, n), features)
+        if self._evidence_at is not None:
+            evidence = self._output_array(self._evidence_at, n, flat=False)
+        return EngineOutputs(self._output_array(self._prediction_at, n), features, evidence)
 
     def close(self) -> None:
         self._request = None

@@ -10,7 +10,9 @@ import numpy as np
 from PIL import Image
 
 from edgexray.card import ModelCard
-from edgexray.errors import EdgexrayError
+from edgexray.errors import EdgexrayError, NoClassEvidenceError
+from edgexray.explain.class_evidence import METHOD as CLASS_EVIDENCE
+from edgexray.explain.class_evidence import heatmaps
 from edgexray.explain.heatmap import NO_EVIDENCE, PROBABILITY_FLOOR, HeatmapSummary, summarize
 from edgexray.explain.occlusion import OcclusionConfig, occlusion_map
 from edgexray.explain.overlay import render_overlay
@@ -22,15 +24,21 @@ from edgexray.preprocessing.transform import DISPLAY_SIDE
 
 class Explainable(Protocol):
     """What `explain` needs of a classifier (edgexray.Classifier is one): its card, its checked
-    decision on one input with the input and film it was made on (judge), and its engine on a
-    batch (predict_tensor). Named here so that explain never imports the classifier (which
-    imports explain for Classifier.explain)."""
+    decision on one input with the input and film it was made on (judge), its engine on a batch
+    (predict_tensor) and, for models exported with it (has_class_evidence), the class evidence of
+    a batch (class_evidence: (N, h, w, units)). Named here so that explain never
+    imports the classifier (which imports explain for Classifier.explain)."""
 
     card: ModelCard
 
     def judge(self, source: ImageInput, film_side: int) -> Judged: ...
 
     def predict_tensor(self, batch: np.ndarray) -> np.ndarray: ...
+
+    @property
+    def has_class_evidence(self) -> bool: ...
+
+    def class_evidence(self, batch: np.ndarray) -> np.ndarray: ...
 
 
 class InputRejected(EdgexrayError):
@@ -49,7 +57,8 @@ class Explanation:
     """prediction: the decision on the image, as `predict` gives it. target: the label explained
     (the decided one unless another was asked for). heatmap: float32 (H, W) at the model's input
     size, the evidence for the target per pixel (occlusion: probability gained or lost, see
-    OcclusionConfig.mode; Grad-CAM: 0..1). overlay: the original image (long side at most
+    OcclusionConfig.mode; class evidence: log-odds, see edgexray.explain.class_evidence; Grad-CAM:
+    0..1). overlay: the original image (long side at most
     DISPLAY_SIDE) with the heatmap drawn on it, or bare when the map has no localized evidence
     (summary.localized). method and settings: how, for the record."""
 
@@ -90,6 +99,26 @@ class Explanation:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready: the prediction's record, then evidence_record()."""
         return {**self.prediction.to_record(), **self.evidence_record()}
+
+
+#: How the device explains: "auto" is class evidence for a model exported with it (one inference,
+#: edgexray.explain.class_evidence), else occlusion (edgexray.explain.occlusion).
+METHODS = ("auto", CLASS_EVIDENCE, "occlusion")
+
+
+def resolve_method(method: str, has_class_evidence: bool) -> str:
+    """CLASS_EVIDENCE or "occlusion" for `method` (one of METHODS) on a model that has class
+    evidence or not; NoClassEvidenceError when it was asked for and the model has none."""
+    if method not in METHODS:
+        raise ValueError(f"explanation method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == CLASS_EVIDENCE and not has_class_evidence:
+        raise NoClassEvidenceError(
+            "this model has no class evidence output (only a head of global average pooling into "
+            "one Dense layer has one, and only when exported by this edgexray): use occlusion"
+        )
+    if method == "auto":
+        return CLASS_EVIDENCE if has_class_evidence else "occlusion"
+    return method
 
 
 def check_target(target: str | None, labels: tuple[str, ...]) -> None:
@@ -134,18 +163,24 @@ def explain(
     target: str | None = None,
     config: OcclusionConfig | None = None,
     display_side: int = DISPLAY_SIDE,
+    method: str = "auto",
 ) -> Explanation:
-    """Explain the classifier's decision on `source` (path, PIL image or array) by occlusion
-    through the classifier's own engine. The decision is `predict`'s, input checks, trust policy
-    and DICOM options included (Classifier.judge: one read, one decode, which also gives the film
-    under the map); then one engine call for all occluded copies (explain_judged).
+    """Explain the classifier's decision on `source` (path, PIL image or array) through the
+    classifier's own engine: by its class evidence (one inference) when the model has it, else by
+    occlusion (`method`: one of METHODS; `config`: occlusion's settings). The decision is
+    `predict`'s, input checks, trust policy and DICOM options included (Classifier.judge: one read,
+    one decode, which also gives the film under the map); then one engine call for the map
+    (explain_judged).
 
     target: the label whose evidence is mapped (default: the decided label). Raises ImageError when
     the image cannot be read or decoded, InputRejected (its `.prediction` is the refusal) when the
-    input checks refuse it, ValueError for a label the model does not have.
+    input checks refuse it, ValueError for a label the model does not have, NoClassEvidenceError
+    when class evidence is asked of a model without it.
     """
     check_target(target, classifier.card.labels)
-    return explain_judged(classifier, classifier.judge(source, display_side), target, config)
+    resolve_method(method, classifier.has_class_evidence)
+    judged = classifier.judge(source, display_side)
+    return explain_judged(classifier, judged, target, config, method)
 
 
 def explain_judged(
@@ -153,16 +188,20 @@ def explain_judged(
     judged: Judged,
     target: str | None = None,
     config: OcclusionConfig | None = None,
+    method: str = "auto",
 ) -> Explanation:
-    """`explain` of a decision already made (Classifier.judge or iter_judged_batches, with its film): the
-    map is made on the model input the decision was made on, so nothing is read or decoded again.
-    InputRejected when the decision has no label (the input checks refused it)."""
+    """`explain` of a decision already made (Classifier.judge or iter_judged_batches, with its
+    film): the map is made on the model input the decision was made on, so nothing is read or
+    decoded again. InputRejected when the decision has no label (the input checks refused it)."""
     card = classifier.card
     check_target(target, card.labels)
-    config = config or OcclusionConfig()
     x, film = judged.model_input, judged.film
     if x is None or film is None:
         raise InputRejected(judged.prediction)
+    if resolve_method(method, classifier.has_class_evidence) == CLASS_EVIDENCE:
+        evidence = classifier.class_evidence(x[None])[0]
+        return _class_evidence_explanation(judged.prediction, film, evidence, target, card)
+    config = config or OcclusionConfig()
     decided = np.array([judged.prediction.probabilities[label] for label in card.labels])
     _, maps = occlusion_map(x, classifier.predict_tensor, config, decided)
     window_y, stride_y = config.window(card.input_height)
@@ -179,4 +218,26 @@ def explain_judged(
             "engine_images": config.engine_images(*x.shape[:2]),
         },
         PROBABILITY_FLOOR,  # an occlusion map is a change of probability
+    )
+
+
+def _class_evidence_explanation(
+    prediction: Prediction,
+    film: Image.Image,
+    evidence: np.ndarray,
+    target: str | None,
+    card: ModelCard,
+) -> Explanation:
+    """The explanation from one image's class evidence (h, w, units)."""
+    probabilities = np.array([prediction.probabilities[label] for label in card.labels])
+    binary = card.task == "binary"
+    maps = heatmaps(evidence, probabilities, binary, card.input_height, card.input_width)
+    return build_explanation(
+        prediction,
+        film,
+        lambda k: maps[..., k],
+        target,
+        CLASS_EVIDENCE,
+        {"cells": list(evidence.shape[:2]), "engine_images": 1},
+        0.0,  # log-odds: any cell that raises the label's log-odds is evidence for it
     )

@@ -14,7 +14,7 @@ from PIL import Image
 
 from edgexray.classifier import Classifier
 from edgexray.errors import EngineError, ImageError
-from edgexray.explain import explain_judged
+from edgexray.explain import explain_judged, resolve_method
 from edgexray.prediction import Prediction
 from edgexray.preprocessing.input_file import InputFile, input_from_bytes
 
@@ -81,15 +81,23 @@ class ServedModel:
     def can_explain(self) -> bool:
         return callable(getattr(self.classifier, "explain", None))
 
+    @property
+    def explain_method(self) -> str | None:
+        """How `?explain=1` maps a decision (edgexray.explain.resolve_method), None without it."""
+        if not self.can_explain:
+            return None
+        return resolve_method("auto", bool(getattr(self.classifier, "has_class_evidence", False)))
+
     def describe(self) -> dict[str, Any]:
         """GET /v1/model: the card, and the model identity every record and audit line of this
         service carries (file, SHA-256 of the bytes loaded, card state and digest, signer, signed
         version, engine, precision, threshold, overrides), so a client can tell exactly what
-        decides its images."""
+        decides its images; whether it explains, and how."""
         return {
             "card": self.classifier.card.to_dict(),
             "model": self.classifier.identity.to_record(),
             "explain": self.can_explain,
+            "explain_method": self.explain_method,
         }
 
     def warm_up(self) -> None:

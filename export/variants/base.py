@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from edgexray_export.class_evidence import class_evidence
 from edgexray_export.feature_tap import feature_model
 from edgexray_export.keras_loading import LoadedKerasModel
 from edgexray_export.metric_gate import MetricGate
 from edgexray_export.quantization import QuantizationConfig
 
 from edgexray.card import ModelCard
-from edgexray.engines.outputs import FEATURES_OUTPUT, PREDICTION_OUTPUT
+from edgexray.engines.outputs import EVIDENCE_OUTPUT, FEATURES_OUTPUT, PREDICTION_OUTPUT
 
 INPUT_NAME = "input"
 SAVED_MODEL_ENDPOINT = "serve"
@@ -72,14 +73,32 @@ class VariantExporter(ABC):
         """Write the variant to `out_path`; return what was done, for the card's `quantization`."""
 
 
+def graph_outputs(model: Any, map_layer: str | None = None) -> Any | None:
+    """A Keras model sharing `model`'s layers whose outputs are named: the prediction
+    (PREDICTION_OUTPUT); the model check's features (FEATURES_OUTPUT, feature_tap) when the model
+    has them; each cell's share of the logits (EVIDENCE_OUTPUT, class_evidence) when its head allows
+    it. One graph, so the backbone runs once for all of them. None when the prediction is all."""
+    import keras
+
+    outputs = {}
+    two_outputs = feature_model(model, map_layer)
+    if two_outputs is not None:
+        outputs[FEATURES_OUTPUT] = two_outputs.outputs[1]
+    evidence = class_evidence(model)
+    if evidence is not None:
+        outputs[EVIDENCE_OUTPUT] = evidence
+    if not outputs:
+        return None
+    return keras.Model(model.inputs, {PREDICTION_OUTPUT: model.outputs[0], **outputs})
+
+
 def serving_function(job: ConversionInput) -> tuple[Any, Any]:
     """A tf.function running the Keras model in inference mode, and its input signature.
 
     Both converters start from this: `tf2onnx.convert.from_keras` fails on Keras 3 models, and a
     concrete function pins the input shape (batch left open) and keeps Dropout/BatchNorm in inference.
-    For a model whose classifier head reads pooled (N, D) features, the function returns two named
-    outputs, the prediction (PREDICTION_OUTPUT) and those features (FEATURES_OUTPUT, for the model
-    check); the runtime finds them by name. Otherwise it returns the prediction alone.
+    The function returns the outputs of graph_outputs by name (the runtime finds them by name), or
+    the prediction alone for a model with neither features nor class evidence.
     """
     import tensorflow as tf
 
@@ -89,14 +108,13 @@ def serving_function(job: ConversionInput) -> tuple[Any, Any]:
         (None, info.input_height, info.input_width, info.input_channels), tf.float32, INPUT_NAME
     )
 
-    two_outputs = feature_model(model, job.model_check_layer)
+    named = graph_outputs(model, job.model_check_layer)
 
     @tf.function(input_signature=[spec])
     def serve(x: Any) -> Any:
-        if two_outputs is None:
+        if named is None:
             return model(x, training=False)
-        prediction, features = two_outputs(x, training=False)
-        return {PREDICTION_OUTPUT: prediction, FEATURES_OUTPUT: features}
+        return named(x, training=False)
 
     return serve, spec
 

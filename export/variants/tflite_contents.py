@@ -73,7 +73,7 @@ def read_tflite_contents(path: Path) -> TFLiteContents:
         integer = outputs and all(np.issubdtype(d, np.integer) for d in outputs)
         (int8 if integer else floating).append(op["op_name"])
     named = named_outputs(interpreter)
-    prediction, _ = output_positions(list(named))
+    prediction = output_positions(list(named)).prediction
     return TFLiteContents(
         np.dtype(interpreter.get_input_details()[0]["dtype"]).name,
         np.dtype(list(named.values())[prediction]["dtype"]).name,

@@ -15,10 +15,10 @@ member of it: the container entry `labels` (edgexray.modelfile.tflite_format), w
 signature covers like every entry. The metadata buffer is part of the model bytes, which the card's
 `payload_sha256` covers.
 
-Outputs. edgexray files have two: the class scores and the model check's pooled features (the
-features come first in the subgraph's outputs). Both are described: the scores as `probabilities`
-with the labels, the features as `features` with a description saying they are not class scores
-and no labels. MediaPipe then reports one classification head per output, by these names; a caller
+Outputs. edgexray files have up to three: the class scores, the model check's pooled features, and
+the class evidence map (export/class_evidence.py), in an order of the converter's. All are described:
+the scores as `probabilities` with the labels, the features as `features` and the map as
+`class_evidence`, each with a description saying it is not class scores and no labels. MediaPipe then reports one classification head per output, by these names; a caller
 takes the head named `probabilities` (or `category_allowlist`s nothing from `features`).
 
 What MediaPipe cannot run is said, not hidden (`edgexray.mediapipe_support`, shown by `edgexray
@@ -49,6 +49,7 @@ LABELS_FILE = "labels.txt"
 LABELS_ENTRY = "labels"
 PROBABILITIES = "probabilities"
 FEATURES = "features"
+EVIDENCE = "class_evidence"
 
 
 # Schema enums and union indices (metadata_schema.fbs).
@@ -122,12 +123,17 @@ def _input_metadata(w: _Writer, card: ModelCard) -> int:
     return w.table(fields)
 
 
-def _output_metadata(w: _Writer, card: ModelCard, features: bool) -> int:
-    if features:
-        name = w.string(FEATURES)
-        description = w.string(
-            "the model check's pooled features (edgexray), not class scores: ignore this head"
-        )
+_NOT_SCORES = {
+    FEATURES: "the model check's pooled features (edgexray), not class scores: ignore this head",
+    EVIDENCE: "each feature-map cell's share of each logit (edgexray's explanation), not class "
+    "scores: ignore this head",
+}
+
+
+def _output_metadata(w: _Writer, card: ModelCard, kind: str) -> int:
+    if kind in _NOT_SCORES:
+        name = w.string(kind)
+        description = w.string(_NOT_SCORES[kind])
         labels = None
     else:
         name = w.string(PROBABILITIES)
@@ -150,14 +156,14 @@ def _output_metadata(w: _Writer, card: ModelCard, features: bool) -> int:
 
 def metadata_buffer(card: ModelCard, outputs: list[str], license: str = "") -> bytes:
     """The ModelMetadata flatbuffer for a model with `card` whose subgraph outputs are, in order,
-    `outputs` (each PROBABILITIES or FEATURES)."""
+    `outputs` (each PROBABILITIES, FEATURES or EVIDENCE)."""
     w = _Writer()
     model_name = w.string(card.name)
     description = w.string(card.training_data or card.intended_use)
     version = w.string(card.variant)
     licence = w.string(license) if license else None
     inputs = w.offsets([_input_metadata(w, card)])
-    described = w.offsets([_output_metadata(w, card, kind == FEATURES) for kind in outputs])
+    described = w.offsets([_output_metadata(w, card, kind) for kind in outputs])
     subgraph = w.table([(2, "offset", inputs), (3, "offset", described)])
     subgraphs = w.offsets([subgraph])
     parser = w.string(MIN_PARSER_VERSION)
@@ -175,15 +181,17 @@ def metadata_buffer(card: ModelCard, outputs: list[str], license: str = "") -> b
 
 
 def output_kinds(model: bytes) -> list[str]:
-    """FEATURES or PROBABILITIES for each subgraph output, in order (features: the widest)."""
+    """PROBABILITIES, FEATURES or EVIDENCE for each subgraph output, in order: the class evidence
+    is the one 4-D output (N, h, w, units), the features the widest of the 2-D ones."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0)).subgraphs[0]
-    widths = [int(graph.tensors[index].shape[-1]) for index in graph.outputs]
-    if len(widths) == 1:
-        return [PROBABILITIES]
-    widest = widths.index(max(widths))
-    return [FEATURES if i == widest else PROBABILITIES for i in range(len(widths))]
+    shapes = [list(graph.tensors[index].shape) for index in graph.outputs]
+    flat = [i for i, shape in enumerate(shapes) if len(shape) != 4]
+    kinds = [EVIDENCE if len(shape) == 4 else PROBABILITIES for shape in shapes]
+    if len(flat) > 1:
+        kinds[max(flat, key=lambda i: int(shapes[i][-1]))] = FEATURES
+    return kinds
 
 
 def with_metadata(model: bytes, metadata: bytes) -> bytes:

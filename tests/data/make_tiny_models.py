@@ -2,6 +2,7 @@
 
     python tests/data/make_tiny_models.py
     python tests/data/make_tiny_models.py --features   # only the two-output features_gray models
+    python tests/data/make_tiny_models.py --evidence   # only the models with class evidence
 
 They let the runtime tests run without TensorFlow. Weights are seeded, so the models are
 deterministic; `tiny_reference.npz` holds Keras outputs on fixed inputs for parity checks.
@@ -194,7 +195,78 @@ def features_models() -> None:
     )
 
 
+def _named_outputs_files(model, stem: str, samples: np.ndarray, int8: bool) -> None:
+    """`model` with the outputs edgexray's export gives it (graph_outputs: prediction, and class
+    evidence for a head that allows it) as stem.tflite, stem.onnx and, with int8, stem.int8.tflite
+    (int8 everywhere, I/O included)."""
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+    from edgexray_export.variants.base import graph_outputs
+
+    named = graph_outputs(model)
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, "input")
+
+    @tf.function(input_signature=[spec])
+    def serve(x):
+        return named(x, training=False)
+
+    with tempfile.TemporaryDirectory() as folder:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", serve, input_signature=[spec])
+        archive.write_out(folder, verbose=False)
+        for quantized in (False, True) if int8 else (False,):
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serve"])
+            if quantized:
+                full_integer(converter, samples)
+            name = f"{stem}.int8.tflite" if quantized else f"{stem}.tflite"
+            (HERE / name).write_bytes(converter.convert())
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=[spec], opset=17)
+    (HERE / f"{stem}.onnx").write_bytes(proto.SerializeToString())
+
+
+def evidence_models() -> None:
+    """Models exported with class evidence (export/class_evidence.py): quadrant_evidence, the
+    quadrant model (its evidence is the top-right quadrant by construction), in .tflite, int8
+    .tflite and .onnx; and three_evidence, a 3-class softmax on GAP -> Dropout -> Dense, in .tflite
+    and .onnx, with evidence_reference.npz holding its Keras predictions, class evidence and head
+    bias on fixed inputs."""
+    import keras
+    from edgexray_export.variants.base import graph_outputs
+
+    rng = np.random.default_rng(5)
+    samples = rng.random((32, 16, 16, 1), dtype=np.float32)
+    _named_outputs_files(quadrant_model(), "quadrant_evidence", samples, int8=True)
+
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.5)(x)
+    head = keras.layers.Dense(3, activation="softmax")
+    model = keras.Model(inputs, head(x))
+    head.set_weights([rng.normal(0, 2, (8, 3)).astype(np.float32), np.float32([0.5, -0.25, 0])])
+    _named_outputs_files(model, "three_evidence", samples, int8=False)
+    outputs = graph_outputs(model)(samples[:8], training=False)
+    np.savez(
+        HERE / "evidence_reference.npz",
+        x=samples[:8],
+        prediction=np.asarray(outputs["output"]),
+        evidence=np.asarray(outputs["class_evidence"]),
+        bias=np.asarray(head.bias),
+    )
+
+
 if __name__ == "__main__":
     import sys
 
-    features_models() if "--features" in sys.argv else main()
+    if "--features" in sys.argv:
+        features_models()
+    elif "--evidence" in sys.argv:
+        evidence_models()
+    else:
+        main()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
@@ -112,11 +113,26 @@ HEADS = {
         loss="sparse_categorical_crossentropy",
         epochs=40,
     ),
+    "pooled_dropout_logits": Head(lambda: _small(keras.layers.Dropout(0.3), _dense(2))),
     "conv_map_features": Head(
         lambda: _small(_dense(16, "relu"), _dense(2)), model_check_layer="conv_2"
     ),
     "nested_mobilenet_128": Head(_nested_backbone, channels=3, side=128, scale=255.0, epochs=12),
 }
+
+
+# The heads export gives class evidence (export/class_evidence.py): pooling into one Dense layer.
+WITH_EVIDENCE = {"pooled_dropout_logits"}
+# How far each variant's class evidence may be from Keras's, over the largest |share| on the images
+# (measured: float variants 2e-7, fp16 9e-5, dynamic 0.002-0.005, int8 0.007-0.015).
+EVIDENCE_TOLERANCE = {
+    "tflite-fp16": 0.001,
+    "tflite-dynamic": 0.02,
+    "onnx-int8-dynamic": 0.02,
+    "tflite-int8": 0.08,
+    "onnx-int8": 0.08,
+}
+EVIDENCE_FLOAT_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +194,48 @@ def test_every_variant_of_every_head_passes_the_gate(exported: tuple[str, Export
         # The features the model check reads stay those of Keras (the lost ReLU bent them too).
         cosine = result.parity.feature_cosine_mean
         assert cosine is not None and cosine > 0.98, (result.variant, cosine)
+
+
+def test_class_evidence_is_exported_where_the_head_allows_it_and_matches_keras(
+    exported: tuple[str, ExportReport],
+) -> None:
+    """Every variant of a head of pooling into one Dense layer carries each cell's share of the
+    logits, as Keras computes it; no variant of any other head does."""
+    from edgexray_export.variants.base import graph_outputs
+    from synthetic import training_arrays
+
+    from edgexray.engines import EngineOptions, open_engine
+
+    name, report = exported
+    head = HEADS[name]
+    model = keras.models.load_model(report.output_dir.parent / f"{name}.keras")
+    x, _ = training_arrays(head.classes, 4, head.channels, seed=9, side=head.side)
+    named = graph_outputs(model)
+    keras_evidence = None if named is None else named(x * head.scale).get("class_evidence")
+    assert (keras_evidence is not None) == (name in WITH_EVIDENCE)
+    for result in report.results:
+        if result.path is None:
+            continue
+        engine = open_engine(result.path, EngineOptions(threads=1))
+        try:
+            evidence = engine.infer(x * head.scale).evidence
+        finally:
+            engine.close()
+        if keras_evidence is None:
+            assert evidence is None, result.variant
+            continue
+        want = np.asarray(keras_evidence)
+        assert evidence is not None and evidence.shape == want.shape, result.variant
+        error = float(np.abs(evidence - want).max() / np.abs(want).max())
+        print(
+            f"{name} {result.variant}: class evidence {error:.2g} of its largest share from Keras"
+        )
+        allowed = EVIDENCE_TOLERANCE.get(result.variant, EVIDENCE_FLOAT_TOLERANCE)
+        assert error <= allowed, (result.variant, error)
+        # The gate's explanation parity compares these maps (the device's method) with Keras's.
+        assert result.parity is not None
+        correlation = result.parity.explanation_rank_correlation
+        assert correlation is not None and correlation > 0.95, (result.variant, correlation)
 
 
 def test_every_int8_control_run_reproduces_keras(exported: tuple[str, ExportReport]) -> None:

@@ -90,7 +90,8 @@ def _mediapipe_scores(path: Path, array: np.ndarray) -> dict[str, float]:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(array))
         result = classifier.classify(image)
     heads = {c.head_name: c for c in result.classifications}
-    assert set(heads) == {"probabilities", "features"}, sorted(heads)
+    # The model's head (pooling into one Dense) gives class evidence: one more head, named as such.
+    assert set(heads) == {"probabilities", "features", "class_evidence"}, sorted(heads)
     return {c.category_name: c.score for c in heads["probabilities"].categories}
 
 

@@ -82,6 +82,8 @@ def test_the_right_token_opens_the_model_card(server: ServerProcess) -> None:
     assert model["card"]["variant"] == "tflite-int8"
     assert model["model"]["engine"] == "litert"
     assert len(model["model"]["sha256"]) == 64
+    # The seed CNN's head (two Dense layers after the pooling) has no class evidence.
+    assert model["explain"] is True and model["explain_method"] == "occlusion"
 
 
 def test_new_token_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
