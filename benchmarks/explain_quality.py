@@ -9,8 +9,9 @@ samples; these use seed EXPLAIN_SEED, which neither used), written as 8-bit grey
 where the generator drew the lesion. The class explained is the true one (the lesion's).
 
 Methods: occlusion (edgexray.explain) through the int8 variants and through the float32 TFLite
-variant (the full model: it matches Keras to 1e-5 in probability), Grad-CAM and Grad-CAM++ on
-the Keras model, and a random map. Scores: edgexray_export.explain.localization (pointing game
+variant (the full model: it matches Keras to 1e-5 in probability), the class evidence of each
+variant exported with it (edgexray.explain.class_evidence: one inference), Grad-CAM and Grad-CAM++
+on the Keras model, and a random map. Scores: edgexray_export.explain.localization (pointing game
 with its stated tolerance, energy inside the lesion) and edgexray.explain.agreement (int8 map
 against the full model's map: Spearman rank correlation, top-10% overlap).
 """
@@ -45,6 +46,7 @@ from provenance import measured_on
 from edgexray import Classifier
 from edgexray.explain import OcclusionConfig, occlusion_map
 from edgexray.explain.agreement import rank_correlation, top_overlap
+from edgexray.explain.class_evidence import heatmaps
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLAIN_SEED = RebuildPlan.seed + 2
@@ -148,13 +150,27 @@ def measure(subject: Subject, config: OcclusionConfig, lines: list[str]) -> None
                 seconds = time.perf_counter() - started
                 maps[name] = m[..., k]
                 scores.setdefault(f"occlusion, {name}", Scores()).add(maps[name], mask, seconds)
-            for variant in subject.int8:
-                parity[variant].append(
-                    (
-                        rank_correlation(maps[variant], maps[subject.full]),
-                        top_overlap(maps[variant], maps[subject.full]),
-                    )
+            for name, clf in engines.items():
+                if not clf.has_class_evidence:
+                    continue
+                started = time.perf_counter()
+                probabilities = clf.predict_tensor(x[None])[0]
+                evidence = clf.class_evidence(x[None])[0]
+                binary = clf.card.task == "binary"
+                maps[f"evidence {name}"] = heatmaps(evidence, probabilities, binary, *size)[..., k]
+                scores.setdefault(f"class evidence, {name}", Scores()).add(
+                    maps[f"evidence {name}"], mask, time.perf_counter() - started
                 )
+            for variant in subject.int8:
+                for prefix, label in (("", variant), ("evidence ", f"class evidence, {variant}")):
+                    if f"{prefix}{subject.full}" not in maps:
+                        continue
+                    parity.setdefault(label, []).append(
+                        (
+                            rank_correlation(maps[prefix + variant], maps[prefix + subject.full]),
+                            top_overlap(maps[prefix + variant], maps[prefix + subject.full]),
+                        )
+                    )
             for method, cam in cams.items():
                 started = time.perf_counter()
                 _, heat = cam.maps(x[None], k)
@@ -170,7 +186,7 @@ def measure(subject: Subject, config: OcclusionConfig, lines: list[str]) -> None
             "|---|---|---|---|---|",
             *(_row(method, s) for method, s in scores.items()),
             "",
-            f"Explanation parity against occlusion on {subject.full} ({class_name}):",
+            f"Explanation parity against the same method on {subject.full} ({class_name}):",
             "",
             "| variant | mean rank correlation | mean top-10% overlap |",
             "|---|---|---|",
