@@ -43,7 +43,7 @@ from provenance import measured_on
 from edgexray import Classifier, ClassifierOptions
 from edgexray.atomic import write_text_atomically
 from edgexray.inputcheck import check_image
-from edgexray.modelcheck import appearance_finding
+from edgexray.modelcheck import appearance_features, appearance_finding
 from edgexray.preprocessing import Preprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,7 +297,12 @@ def cost(runs: int = 200) -> str:
                         ("off", lambda p=path: off.predict(p)),
                         ("strict", lambda p=path: strict.predict(p)),
                         ("checks", lambda f=facts: check_image(f)),
-                        ("appearance", lambda s=layout, v=x: appearance_finding(s, v)),
+                        (
+                            "appearance",
+                            lambda s=layout, v=x: appearance_finding(
+                                s, appearance_features(v[None])[0]
+                            ),
+                        ),
                         ("with sample", functools.partial(pre.inspect, path, sample_colour=True)),
                         (
                             "without sample",

@@ -57,8 +57,10 @@ def appearance_features(batch: np.ndarray) -> np.ndarray:
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 1e-6)
 
 
-def appearance_finding(summary: ModelCheckSummary, x: np.ndarray) -> tuple[float, Finding | None]:
-    """The appearance score of one model input (H, W, C) and the finding when it is past the
-    summary's threshold (None when it passes)."""
-    score = float(score_features(summary, appearance_features(x[None]))[0])
+def appearance_finding(
+    summary: ModelCheckSummary, layout: np.ndarray
+) -> tuple[float, Finding | None]:
+    """The appearance score of one model input's layout (appearance_features of it, (GRID *
+    GRID,)) and the finding when it is past the summary's threshold (None when it passes)."""
+    score = float(score_features(summary, layout[None])[0])
     return score, model_check_finding(summary, score, "appearance", APPEARANCE_REASON)

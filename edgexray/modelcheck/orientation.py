@@ -33,7 +33,7 @@ import numpy as np
 
 from edgexray.errors import CardError
 from edgexray.inputcheck.result import Finding
-from edgexray.modelcheck.appearance import GRID, appearance_features
+from edgexray.modelcheck.appearance import GRID
 from edgexray.modelcheck.summary import decode_array
 
 INVERTED_REASON = (
@@ -119,10 +119,11 @@ class OrientationSummary:
         """(polarity, turn) of (N, GRID * GRID) layouts against this summary (orientation_scores)."""
         return orientation_scores(layouts, *self.decoded)
 
-    def finding(self, x: np.ndarray) -> tuple[dict[str, float], Finding | None]:
-        """The scores of one model input (H, W, C) (`orientation_polarity`,
-        `orientation_turn`) and the finding when it is inverted or upside down (None: neither)."""
-        polarity, turn = (float(s[0]) for s in self.scores(appearance_features(x[None])))
+    def finding(self, layout: np.ndarray) -> tuple[dict[str, float], Finding | None]:
+        """The scores of one model input's layout (appearance_features of it, (GRID * GRID,))
+        (`orientation_polarity`, `orientation_turn`) and the finding when it is inverted or
+        upside down (None: neither)."""
+        polarity, turn = (float(s[0]) for s in self.scores(layout[None]))
         scores = {"polarity": round(polarity, 4), "turn": round(turn, 4)}
         if not polarity >= self.polarity_threshold:
             return scores, Finding(

@@ -324,7 +324,8 @@ class DicomResults:
         image.BurnedInAnnotation = "YES"
         image.SeriesDescription = self._description(f"AI heatmap {explanation.target}")
         image.DerivationDescription = (
-            f"occlusion heatmap of {explanation.target} drawn over the image as the model saw it"
+            f"{explanation.method} heatmap of {explanation.target} drawn over the image as the "
+            "model saw it"
         )[:1024]
         source = _reference(header)
         image.SourceImageSequence = [source]

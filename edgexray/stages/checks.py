@@ -63,8 +63,9 @@ class _SummaryStage:
         return summary
 
 
-class _OnModelInput(ABC):
-    """A stage on the model input, before the engine: it judges the input's tensor (`judge`)."""
+class _OnLayout(ABC):
+    """A stage on the model input's coarse layout (Look.layout, made once for every such stage),
+    before the engine."""
 
     phase: ClassVar[Phase] = "decoded"
 
@@ -72,15 +73,16 @@ class _OnModelInput(ABC):
         return look.x is not None
 
     def run(self, look: Look) -> Outcome:
-        return Outcome() if look.x is None else self.judge(look.x)
+        layout = look.layout
+        return Outcome() if layout is None else self.judge(layout)
 
     @abstractmethod
-    def judge(self, x: np.ndarray) -> Outcome:
-        """The stage's outcome on the model input x (H, W, C)."""
+    def judge(self, layout: np.ndarray) -> Outcome:
+        """The stage's outcome on the layout (GRID * GRID,) of the model input."""
 
 
 @dataclass(frozen=True)
-class OrientationStage(_OnModelInput):
+class OrientationStage(_OnLayout):
     """The orientation check (card field `orientation_check`, schema 4): an input that matches the
     calibration images' layout better inverted or turned over is refused as such, before the
     appearance check would call it merely unlike them. Its scores are kept in its note."""
@@ -94,13 +96,13 @@ class OrientationStage(_OnModelInput):
         summary = setup.card.orientation_check
         return None if summary is None else cls(summary)
 
-    def judge(self, x: np.ndarray) -> Outcome:
-        scores, finding = self.summary.finding(x)
+    def judge(self, layout: np.ndarray) -> Outcome:
+        scores, finding = self.summary.finding(layout)
         return Outcome(() if finding is None else (finding,), note=scores)
 
 
 @dataclass(frozen=True)
-class AppearanceStage(_OnModelInput, _SummaryStage):
+class AppearanceStage(_OnLayout, _SummaryStage):
     """The appearance check (card field `appearance_check`): the model input's coarse layout,
     before inference, so that an input laid out unlike the calibration images is not run."""
 
@@ -112,8 +114,8 @@ class AppearanceStage(_OnModelInput, _SummaryStage):
         summary = cls._summary(setup)
         return None if summary is None else cls(summary)
 
-    def judge(self, x: np.ndarray) -> Outcome:
-        return _scored(self.name, self.summary, *appearance_finding(self.summary, x))
+    def judge(self, layout: np.ndarray) -> Outcome:
+        return _scored(self.name, self.summary, *appearance_finding(self.summary, layout))
 
 
 @dataclass(frozen=True)

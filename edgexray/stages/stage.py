@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -13,6 +14,7 @@ from edgexray.card import ModelCard
 from edgexray.inputcheck.facts import ImageFacts
 from edgexray.inputcheck.result import INPUT_CHECK_MODES, Finding
 from edgexray.inputcheck.thresholds import ImageCheckThresholds
+from edgexray.modelcheck.appearance import appearance_features
 
 #: decoded: before the engine, on the decode's facts and the model input; decided: after the
 #: engine, on the input's pooled features.
@@ -26,11 +28,17 @@ EVERY_MODE = frozenset(INPUT_CHECK_MODES)
 @dataclass(frozen=True)
 class Look:
     """What a stage sees of one input. facts: its one decode's facts (None after the engine);
-    x: the model input (None after the engine); features: its pooled features (after the engine)."""
+    x: the model input (None after the engine); features: its pooled features (after the engine);
+    layout: the model input's coarse layout (appearance_features), made once for the stages that
+    read it (the orientation and appearance checks), None without a model input."""
 
     facts: ImageFacts | None = None
     x: np.ndarray | None = None
     features: np.ndarray | None = None
+
+    @cached_property
+    def layout(self) -> np.ndarray | None:
+        return None if self.x is None else appearance_features(self.x[None])[0]
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,8 @@ def test_the_overlay_goes_to_the_pacs_with_the_sr(orthanc, nodes):
     assert sorted(i["Modality"] for i in study) == ["OT", "SR"]
     (overlay,) = [i for i in study if i["Modality"] == "OT"]
     assert overlay["BurnedInAnnotation"] == "YES" and overlay["ImageType"].startswith("DERIVED")
+    # How the map was made: the demo model (the seed CNN) has no class evidence.
+    assert overlay["DerivationDescription"].startswith("occlusion-keep heatmap of")
 
 
 def test_objects_the_model_does_not_take_are_accepted_and_recorded_without_patient_data(

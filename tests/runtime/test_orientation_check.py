@@ -145,3 +145,36 @@ def test_an_opacity_in_one_lung_does_not_turn_an_upright_film_over(oriented_mode
     for result in results:
         assert result.label is not None and result.input_check.status == "passed"
         assert result.input_check.to_dict()["orientation"]["turn"] > 0
+
+
+def test_the_layout_is_made_once_for_the_orientation_and_appearance_checks(
+    oriented_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both checks read the model input's coarse layout: one computation per input serves both."""
+    from edgexray_export.model_check_fit import ModelCheckConfig, fit_appearance_check
+
+    from edgexray.stages import stage
+
+    with Classifier(oriented_model, ClassifierOptions(input_check="off", decode_workers=0)) as clf:
+        x = np.stack([clf.preprocessor(film) for film in _films(3, 60)])
+    card = read_card(oriented_model)
+    assert card is not None and card.orientation_check is not None
+    appearance = fit_appearance_check(x, ModelCheckConfig(components=8))
+    orientation = card.orientation_check
+    write_card(
+        oriented_model,
+        tiny_card("binary_gray", orientation_check=orientation, appearance_check=appearance),
+    )
+    made: list[int] = []
+
+    def counted(batch: np.ndarray) -> np.ndarray:
+        made.append(len(batch))
+        return appearance_features(batch)
+
+    monkeypatch.setattr(stage, "appearance_features", counted)
+    with Classifier(oriented_model, ClassifierOptions(decode_workers=0)) as clf:
+        results = clf.predict_batch(_films(60, 3))
+    assert all(r.input_check.status == "passed" for r in results), results
+    notes = [r.input_check.to_dict() for r in results]
+    assert all("orientation" in n and "appearance_score" in str(n) for n in notes), notes
+    assert made == [1, 1, 1]
