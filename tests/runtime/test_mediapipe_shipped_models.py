@@ -46,7 +46,7 @@ def test_mediapipe_classifies_like_edgexray(variant: str) -> None:
             # The same pixels edgexray feeds (decoded and resized), as an app hands MediaPipe a frame.
             frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=pre.pixels(sample))
             heads = {h.head_name: h for h in theirs.classify(frame).classifications}
-            assert set(heads) == {"probabilities", "features"}
+            assert set(heads) == {"probabilities", "features", "class_evidence"}
             scores = {c.category_name: c.score for c in heads["probabilities"].categories}
             assert set(scores) == set(ours.labels)
             assert max(scores, key=lambda k: scores[k]) == expected.label, sample
