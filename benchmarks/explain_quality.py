@@ -210,12 +210,17 @@ def measure(subject: Subject, config: OcclusionConfig, lines: list[str]) -> None
 @click.option("--out", type=click.Path(path_type=Path), default=ROOT / "benchmarks/EXPLAIN.md")
 def main(count: int, steps: int, mode: str, only: str | None, out: Path) -> None:
     config = OcclusionConfig(steps=steps, mode=mode)
+    out = out.resolve()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# Explanation quality of the shipped models",
         "",
-        f"`python benchmarks/explain_quality.py --count {count} --steps {steps} --mode {mode}`; "
-        f"occlusion mode {mode!r}, {steps} window positions per side; pointing-game tolerance "
+        f"`python benchmarks/explain_quality.py --count {count} --steps {steps} --mode {mode}"
+        + (f" --only {only}" if only else "")
+        + (f" --out {out.relative_to(ROOT)}" if out.is_relative_to(ROOT) else f" --out {out}")
+        + "`; "
+        f"occlusion mode {mode!r}, {steps} window positions per side; class evidence for the "
+        "variants exported with it; pointing-game tolerance "
         f"{100 * TOLERANCE:.0f}% of the input side; images: synthetic seed {EXPLAIN_SEED} (never "
         "used in training), training generator settings. Timing (median, one map, no decoding) "
         f"measured on a shared 2-core machine: `{load}`. {measured_on()}",

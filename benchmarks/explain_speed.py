@@ -104,9 +104,11 @@ def main(
     lines = [
         "# One explanation against one classification of the same image (256x256 PNG)",
         "",
-        f"`{command}`: per model and setting, {repeat} interleaved rounds of `predict` then "
-        "`explain` after a warm-up, medians; the explanation's occluded copies go to the engine "
-        f"in one batch; occlusion mode {OcclusionConfig().mode!r}; input checks off. {measured_on()}",
+        f"`{command}`: per model, method and setting, {repeat} interleaved rounds of `predict` "
+        "then `explain` after a warm-up, medians. Class evidence: the decision, then one more "
+        "inference for the map (engine images 1); occlusion: the decision, then the occluded "
+        f"copies in one batch, mode {OcclusionConfig().mode!r}. Both draw the heatmap and the "
+        f"overlay. Input checks off. {measured_on()}",
         "",
         "| model | input | method | steps | engine images | predict ms | explain ms | "
         "explain / predict | explain CPU ms | load average before / after |",
