@@ -243,7 +243,16 @@ def _keras_class_evidence(model: Any) -> Callable[[np.ndarray], np.ndarray] | No
     if evidence is None:
         return None
     evidence_model = keras.Model(model.inputs, evidence)
-    return lambda b: np.asarray(evidence_model(b, training=False), dtype=np.float32)
+
+    def run(x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(evidence_model(x[i : i + batch_size], training=False), np.float32)
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
+    return run
 
 
 def _staged(path: Path, judge: Callable[[Path], VariantResult]) -> VariantResult:
@@ -574,6 +583,7 @@ def export_model(
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
         calibration_features=None if checks is None else checks.keras(calibration_x),
+        calibration_evidence=None if keras_evidence is None else keras_evidence(calibration_x),
         verbose=verbose,
         progress=progress,
     )

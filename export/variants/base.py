@@ -39,7 +39,8 @@ class ConversionInput:
     model_check_layer: the layer whose feature-map statistics are the features output (see
     feature_tap); None: the head's input.
     calibration_features: the Keras model's features output for the calibration images (N, D),
-    None when it has none; the int8 control runs compare both outputs with Keras.
+    None when it has none; calibration_evidence: its class evidence output for them (N, h, w,
+    units), None when it has none. The int8 control runs compare every output with Keras.
     verbose: let the converters' own messages through (ONNX Runtime's calibration prints to stdout).
     progress: called with one line when a converter has something to say (a ladder stopped).
     """
@@ -55,6 +56,7 @@ class ConversionInput:
     debug_quantization: bool = False
     model_check_layer: str | None = None
     calibration_features: np.ndarray | None = None
+    calibration_evidence: np.ndarray | None = None
     verbose: bool = False
     progress: Callable[[str], None] = field(default=lambda _: None, compare=False)
 

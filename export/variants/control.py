@@ -19,7 +19,12 @@ import numpy as np
 from edgexray_export.errors import ExportError
 from edgexray_export.variants.base import ConversionInput
 
-from edgexray.engines.outputs import FEATURES_OUTPUT, PREDICTION_OUTPUT, EngineOutputs
+from edgexray.engines.outputs import (
+    EVIDENCE_OUTPUT,
+    FEATURES_OUTPUT,
+    PREDICTION_OUTPUT,
+    EngineOutputs,
+)
 from edgexray.postprocess import to_probabilities
 
 #: How far the control run may be from Keras: probabilities (|dp|), and features relative to
@@ -30,16 +35,19 @@ _BATCH = 32
 
 def control_differences(outputs: EngineOutputs, job: ConversionInput) -> dict[str, float]:
     """How far each output of a control run on job.calibration is from Keras, by output name,
-    the prediction first: max |dp| of the probabilities, and for the features (when both have
-    them) max |difference| over their largest magnitude (at least 1)."""
+    the prediction first: max |dp| of the probabilities, and for the features and the class
+    evidence (when both have them) max |difference| over their largest magnitude (at least 1)."""
     got = to_probabilities(outputs.prediction.reshape(len(job.calibration), -1), job.card)
     want = to_probabilities(job.calibration_reference.astype(np.float32), job.card)
     differences = {PREDICTION_OUTPUT: float(np.max(np.abs(got - want), initial=0.0))}
-    keras = job.calibration_features
-    if keras is not None and outputs.features is not None:
-        features = outputs.features.reshape(keras.shape)
-        scale = max(1.0, float(np.max(np.abs(keras), initial=0.0)))
-        differences[FEATURES_OUTPUT] = float(np.max(np.abs(features - keras), initial=0.0)) / scale
+    for name, keras, got_output in (
+        (FEATURES_OUTPUT, job.calibration_features, outputs.features),
+        (EVIDENCE_OUTPUT, job.calibration_evidence, outputs.evidence),
+    ):
+        if keras is not None and got_output is not None:
+            got_output = got_output.reshape(keras.shape)
+            scale = max(1.0, float(np.max(np.abs(keras), initial=0.0)))
+            differences[name] = float(np.max(np.abs(got_output - keras), initial=0.0)) / scale
     return differences
 
 
