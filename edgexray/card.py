@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
@@ -170,6 +171,25 @@ class Parity:
         _require(
             self.max_abs_diff >= 0 and self.mean_abs_diff >= 0, "parity differences must be >= 0"
         )
+
+
+#: The card's fields that are objects of their own, and their types.
+_SECTIONS: dict[str, Callable[..., object]] = {
+    "parity": Parity,
+    "model_check": ModelCheckSummary,
+    "appearance_check": ModelCheckSummary,
+    "orientation_check": OrientationSummary,
+}
+
+
+def _section(kind: Callable[..., object], data: Any, name: str) -> object:
+    """The card field `name` as a `kind`; CardError, naming the field, when it is not that."""
+    if not isinstance(data, dict):
+        raise CardError(f"invalid model card: {name} must be an object")
+    try:
+        return kind(**data)
+    except TypeError as exc:
+        raise CardError(f"invalid model card: {name} ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -404,15 +424,10 @@ class ModelCard:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CardError(f"invalid model card: unknown field(s) {', '.join(unknown)}")
-        parity = data.get("parity")
+        for name, section in _SECTIONS.items():
+            if data.get(name) is not None:
+                data[name] = _section(section, data[name], name)
         try:
-            if parity is not None:
-                data["parity"] = Parity(**parity)
-            for name in ("model_check", "appearance_check"):
-                if data.get(name) is not None:
-                    data[name] = ModelCheckSummary.from_dict(data[name])
-            if data.get("orientation_check") is not None:
-                data["orientation_check"] = OrientationSummary.from_dict(data["orientation_check"])
             card = cls(**data)
         except TypeError as exc:
             raise CardError(f"invalid model card: {exc}") from None

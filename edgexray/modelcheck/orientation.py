@@ -25,7 +25,7 @@ Fitted at export (edgexray_export.model_check_fit.fit_orientation_check); numpy 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -149,15 +149,3 @@ class OrientationSummary:
             f"inverted below {self.polarity_threshold:.3g}, {turn} "
             f"(fitted on {self.images} calibration images{augmented})"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> OrientationSummary:
-        if not isinstance(data, dict):
-            raise CardError("invalid model card: orientation_check must be an object")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise CardError(f"invalid model card: orientation_check ({exc})") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
 
@@ -144,15 +144,3 @@ class ModelCheckSummary:
             f"{self.threshold_images} held-out calibration images; fitted on {self.fit_images})"
             + (f"; WEAK: {weak}" if weak else "")
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> ModelCheckSummary:
-        if not isinstance(data, dict):
-            raise CardError("invalid model card: model_check must be an object")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise CardError(f"invalid model card: model_check ({exc})") from None

@@ -109,3 +109,12 @@ def test_explanation_parity_is_optional_and_round_trips() -> None:
     assert card.digest() != plain.digest()
     with pytest.raises(CardError):
         Parity(1.0, 0.0, 0.0, 4, explanation_rank_correlation=1.5)
+
+
+@pytest.mark.parametrize("name", ["parity", "model_check", "appearance_check", "orientation_check"])
+@pytest.mark.parametrize("value", [[1, 2], {"no_such_field": 1}])
+def test_a_malformed_section_is_refused_naming_its_field(name, value):
+    data = card().to_dict()
+    data[name] = value
+    with pytest.raises(CardError, match=f"invalid model card: {name} "):
+        ModelCard.from_dict(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -113,19 +114,26 @@ EDITS = {
     "payload_size": 5,
     "views": ["PA"],  # left out of the card when None: adding it is an edit too
     # Schema 2, left out when None like `views`: adding a model check is an edit too.
-    "model_check": fit_model_check(
-        np.random.default_rng(0).normal(size=(40, 6)), ModelCheckConfig(components=3)
-    ).to_dict(),  # type: ignore[union-attr]
+    "model_check": asdict(  # type: ignore[arg-type]
+        fit_model_check(
+            np.random.default_rng(0).normal(size=(40, 6)), ModelCheckConfig(components=3)
+        )
+    ),
     # Schema 3, likewise: adding an appearance check is an edit.
-    "appearance_check": fit_appearance_check(
-        np.random.default_rng(0).uniform(size=(40, 16, 16, 1)), ModelCheckConfig(components=3)
-    ).to_dict(),  # type: ignore[union-attr]
+    "appearance_check": asdict(  # type: ignore[arg-type]
+        fit_appearance_check(
+            np.random.default_rng(0).uniform(size=(40, 16, 16, 1)), ModelCheckConfig(components=3)
+        )
+    ),
     # Where export took `normalize` from, left out when None: recording one is an edit too.
     "normalize_source": "flag --normalize",
     # Schema 4, left out when None: adding an orientation check is an edit.
-    "orientation_check": fit_orientation_check(
-        np.random.default_rng(0).uniform(size=(8, 16, 16, 1)) + np.linspace(0, 1, 16)[:, None, None]
-    ).to_dict(),  # type: ignore[union-attr]
+    "orientation_check": asdict(  # type: ignore[arg-type]
+        fit_orientation_check(
+            np.random.default_rng(0).uniform(size=(8, 16, 16, 1))
+            + np.linspace(0, 1, 16)[:, None, None]
+        )
+    ),
 }
 
 
