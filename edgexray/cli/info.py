@@ -10,7 +10,8 @@ import click
 from edgexray.card import ModelCard
 from edgexray.cli.options import trusted_key_option
 from edgexray.demo import default_model
-from edgexray.errors import CardError
+from edgexray.engines import EngineOptions, open_engine
+from edgexray.errors import CardError, EdgexrayError
 from edgexray.mediapipe_support import mediapipe_support
 from edgexray.modelfile import ModelFile, read_model_file
 from edgexray.signing.rules import SIGNATURE_ONLY
@@ -107,6 +108,22 @@ def _mediapipe(model: Path, checked: ModelFile, card: ModelCard) -> str:
     return support.describe()
 
 
+def _explanation(model: Path, checked: ModelFile) -> str:
+    """How `explain` maps this file's decisions (edgexray.explain): its outputs say, so the file
+    is loaded by the engine that runs it; a file no installed engine reads says so."""
+    try:
+        engine = open_engine(model, EngineOptions(threads=1), content=checked.data)
+    except EdgexrayError as exc:
+        return f"not known here ({exc})"
+    try:
+        has_evidence = engine.evidence is not None
+    finally:
+        engine.close()
+    if has_evidence:
+        return "class evidence, one inference a map (docs/explain.md)"
+    return "occlusion (no class evidence output; docs/explain.md)"
+
+
 def _trusted(signer: Signer) -> str:
     return f"{signer.describe()}, checked"
 
@@ -142,6 +159,7 @@ def info(model: Path | None, as_json: bool, trusted_keys: tuple[Path, ...]) -> N
     click.echo(f"orientation check: {_orientation_check(card)}")
     click.echo(f"appearance check: {_appearance_check(card)}")
     click.echo(f"mediapipe: {_mediapipe(model, checked, card)}")
+    click.echo(f"explain: {_explanation(model, checked)}")
     fields = card.to_dict()
     for name in (
         "card_sha256",

@@ -7,11 +7,13 @@ there by construction; three_evidence is a 3-class softmax whose Keras evidence 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from conftest import tiny_card
 from test_explain import ENGINE_BUGS, FLAGS, OVERRIDES, _image
 
 from edgexray import Classifier, ClassifierOptions, exit_codes
@@ -21,6 +23,7 @@ from edgexray.engines import ENGINES, EngineOptions, available_engines, open_eng
 from edgexray.errors import NoClassEvidenceError
 from edgexray.explain import OcclusionConfig
 from edgexray.explain.class_evidence import label_shares, upsample
+from edgexray.modelfile import write_card
 
 DATA = Path(__file__).parent.parent / "data"
 QUADRANT = ("quadrant_evidence.tflite", "quadrant_evidence.int8.tflite", "quadrant_evidence.onnx")
@@ -213,3 +216,17 @@ def test_a_card_override_does_not_change_the_evidence(tmp_path: Path) -> None:
     with Classifier(DATA / "quadrant_evidence.tflite", overrides=OVERRIDES) as clf:
         reference = clf.explain(image, "PNEUMONIA")
     np.testing.assert_array_equal(explanation.heatmap, reference.heatmap)
+
+
+@pytest.mark.parametrize(
+    ("model", "method"),
+    [("quadrant_evidence.tflite", "class evidence"), ("quadrant.tflite", "occlusion")],
+)
+def test_info_says_how_explain_maps_the_file(tmp_path: Path, model: str, method: str) -> None:
+    path = tmp_path / model
+    shutil.copy(DATA / model, path)
+    write_card(path, tiny_card("binary_gray"))  # the quadrant models' input and output
+    shown = CliRunner().invoke(cli, ["info", str(path)])
+    assert shown.exit_code == 0, shown.output
+    (line,) = [x for x in shown.output.splitlines() if x.startswith("explain: ")]
+    assert line.startswith(f"explain: {method}")
