@@ -13,7 +13,9 @@ share of the logit, with nothing approximated (class activation mapping, Zhou et
 units of the logit). The map costs h w C units multiply-adds, nothing beside the backbone's.
 
 Any other head (several Dense layers, a Flatten, max pooling, a nested head) mixes the cells
-non-linearly: no map is exported and the device explains by occlusion, as before.
+non-linearly: no map is exported and the device explains by occlusion, as before. So is a backbone
+that pools inside itself (keras.applications with pooling="avg"): its feature map is not a tensor
+of the outer graph, which is where the map must be built.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ _ACTIVATIONS = {"linear", "sigmoid", "softmax"}
 
 
 def _producer(tensor: Any) -> Any | None:
-    """The operation that made `tensor` in its graph, and its input tensor when it has exactly one."""
+    """(the operation that made `tensor` in its graph, that call's input tensors), or None for a
+    tensor no operation made (an input)."""
     history = getattr(tensor, "_keras_history", None)
     if history is None:
         return None
@@ -59,21 +62,21 @@ def _dense_head(model: Any) -> Any | None:
     if head not in model.layers:
         return None
     name = type(head).__name__
+    dense, activation = head, _activation(head)
     if name in ("Softmax", "Activation"):
-        if name == "Activation" and _activation(head) not in _ACTIVATIONS:
-            return None
+        activation = "softmax" if name == "Softmax" else activation
         produced = _producer(model.outputs[0])
         if produced is None or len(produced[1]) != 1:
             return None
         below = _producer(produced[1][0])
-        if below is None or type(below[0]).__name__ != "Dense" or _activation(below[0]) != "linear":
+        if below is None or _activation(below[0]) != "linear":
             return None
-        return below[0]
-    if name != "Dense" or _activation(head) not in _ACTIVATIONS:
+        dense = below[0]
+    if type(dense).__name__ != "Dense" or activation not in _ACTIVATIONS:
         return None
-    if _activation(head) == "sigmoid" and int(head.units) != 1:
+    if activation == "sigmoid" and int(dense.units) != 1:
         return None  # independent sigmoids (multi-label): not a model edgexray decides
-    return head
+    return dense
 
 
 def _pooled_map(dense: Any) -> Any | None:
