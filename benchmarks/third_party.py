@@ -2,8 +2,8 @@
 
     python benchmarks/third_party.py --data build/synthetic      # -> benchmarks/THIRD_PARTY.md
 
-The model: a keras.applications MobileNetV2 backbone at 150 x 150 RGB (alpha 0.35; its weights
-taken from the shipped fine-tuned model's backbone, as a user starts from pretrained weights)
+The model: an EfficientNet-Lite0 backbone at 150 x 150 RGB (its weights taken from the shipped
+fine-tuned model's backbone, as a user starts from pretrained weights)
 with a new head (global average pooling, dropout, one sigmoid unit) fine-tuned on synthetic
 NORMAL/PNEUMONIA films of seed TRAIN_SEED, the backbone frozen; preprocessing outside the model,
 so it is exported with `--normalize symmetric`. Exported (tflite-int8) twice: with CALIBRATION
@@ -54,15 +54,15 @@ VARIANT = "tflite-int8"
 
 
 def _pretrained_backbone() -> Any:
-    """MobileNetV2 (alpha 0.35) at SIDE px with the shipped fine-tuned model's backbone weights
-    (MobileNetV2 is fully convolutional, so the weights fit any input size)."""
+    """EfficientNet-Lite0 at SIDE px with the shipped fine-tuned model's backbone weights (the
+    network is fully convolutional, so the weights fit any input size). Until issue 26 the shipped
+    backbone, and so this one, was a MobileNetV2 (alpha 0.35)."""
     import keras
+    from edgexray_export.training.efficientnet_lite import lite0_backbone
 
     shipped = keras.models.load_model(ROOT / "models" / "finetune" / "finetune.keras")
-    source = next(layer for layer in shipped.layers if hasattr(layer, "layers"))
-    backbone = keras.applications.MobileNetV2(
-        alpha=0.35, weights=None, include_top=False, input_shape=(SIDE, SIDE, 3)
-    )
+    source = shipped.get_layer("backbone")
+    backbone = lite0_backbone((SIDE, SIDE, 3))
     backbone.set_weights(source.get_weights())
     backbone.trainable = False
     return backbone
