@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from edgexray_export.errors import ExportError
-from edgexray_export.keras_loading import _head_layer
+from edgexray_export.keras_loading import _head_layer, in_batches
 
 #: Cells per side the feature map is averaged into before its statistics.
 CELLS = 8
@@ -101,8 +101,5 @@ def feature_model(model: Any, map_layer: str | None = None) -> Any | None:
 
 def keras_features(two_outputs: Any, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """The features (N, D) of float32 NHWC images, in inference mode."""
-    chunks = [
-        np.asarray(two_outputs(x[i : i + batch_size], training=False)[1], dtype=np.float32)
-        for i in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(chunks).reshape(len(x), -1)
+    features = in_batches(lambda b: two_outputs(b, training=False)[1], x, batch_size)
+    return features.reshape(len(x), -1)

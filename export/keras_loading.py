@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,22 @@ class LoadedKerasModel:
 
     def predict_raw(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Float reference outputs for x (float32 N,H,W,C): (N, output_units), never in training mode."""
-        chunks = [
-            np.asarray(self.model(x[i : i + batch_size], training=False), dtype=np.float64)
-            for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(chunks).reshape(len(x), -1)
+        return in_batches(
+            lambda b: self.model(b, training=False), x, batch_size, np.float64
+        ).reshape(len(x), -1)
+
+
+def in_batches(
+    call: Callable[[np.ndarray], Any],
+    x: np.ndarray,
+    batch_size: int = 32,
+    dtype: type[np.floating[Any]] = np.float32,
+) -> np.ndarray:
+    """`call` (a Keras model or one of its outputs, in inference mode) on `x` a batch of
+    `batch_size` at a time, its results as one `dtype` array."""
+    return np.concatenate(
+        [np.asarray(call(x[i : i + batch_size]), dtype=dtype) for i in range(0, len(x), batch_size)]
+    )
 
 
 def source_sha256(path: Path) -> str:

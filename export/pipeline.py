@@ -35,7 +35,12 @@ from edgexray_export.explain.parity import (
     reference_maps,
 )
 from edgexray_export.feature_tap import MAP_STATISTICS, feature_model, keras_features
-from edgexray_export.keras_loading import KerasModelInfo, LoadedKerasModel, load_keras_model
+from edgexray_export.keras_loading import (
+    KerasModelInfo,
+    LoadedKerasModel,
+    in_batches,
+    load_keras_model,
+)
 from edgexray_export.metric_gate import MetricGate
 from edgexray_export.model_check_fit import (
     APPEARANCE_CONFIG,
@@ -243,16 +248,7 @@ def _keras_class_evidence(model: Any) -> Callable[[np.ndarray], np.ndarray] | No
     if evidence is None:
         return None
     evidence_model = keras.Model(model.inputs, evidence)
-
-    def run(x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        return np.concatenate(
-            [
-                np.asarray(evidence_model(x[i : i + batch_size], training=False), np.float32)
-                for i in range(0, len(x), batch_size)
-            ]
-        )
-
-    return run
+    return lambda x: in_batches(lambda b: evidence_model(b, training=False), x)
 
 
 def _staged(path: Path, judge: Callable[[Path], VariantResult]) -> VariantResult:
