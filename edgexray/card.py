@@ -387,6 +387,9 @@ class ModelCard:
         for name in ("model_check", "appearance_check", "normalize_source", "orientation_check"):
             if getattr(self, name) is None:
                 del data[name]
+        for name in ("model_check", "appearance_check"):
+            if name in data and data[name]["centre"] is None:
+                del data[name]["centre"]
         data["color_mode"] = self.color_mode  # derived; written for human readers of the sidecar
         return data
 

@@ -1,9 +1,13 @@
 """Fit the model check's summary on a variant's pooled features over the calibration images, and
 the appearance check's on the calibration images' coarse layouts.
 
-Half of the images fit the summary (mean, PCA, OAS-shrunk variances, a k-NN sample); the other
-half, held out, sets each method's threshold at a high quantile of its scores. numpy only, as the
-scores must be the ones edgexray.modelcheck computes on the device.
+The model check's default, the cosine method, has no PCA or neighbours to estimate, only the
+direction of the images' mean (signed square roots of the features): every image, left out in
+turn, scores against the others' mean, and the largest of those scores times a margin is the
+threshold. For k-NN and Mahalanobis (and the appearance check, which is k-NN), half of the images
+fit the summary (mean, PCA, OAS-shrunk variances, a k-NN sample); the other half, held out, sets
+each method's threshold at a high quantile of its scores. numpy only, as the scores must be the ones edgexray.modelcheck computes
+on the device.
 """
 
 from __future__ import annotations
@@ -26,11 +30,18 @@ from edgexray.modelcheck.orientation import (
     orientation_scores,
     turned_over,
 )
-from edgexray.modelcheck.score import whiten
+from edgexray.modelcheck.score import cosine_scores, signed_sqrt, whiten
 
-# k-NN found more of the benchmark's non-chest inputs than Mahalanobis with both shipped models at
-# the same held-out rejection (docs/input-checks.md, "Model check").
-DEFAULT_METHOD = "knn"
+#: How the model check scores an input. cosine (the default since issue 24) needs no PCA or
+#: neighbours, so it holds with few images: on the third-party benchmark's model it refused every
+#: hand, knee and skull at 8 to 200 calibration images and 0-0.15% of the held-out films, where
+#: k-NN refused 0.5-3.3% (docs/input-checks.md, "Model check"). k-NN found more of the benchmark's
+#: non-chest inputs than Mahalanobis with both shipped models, whose cards keep it (rebuild pins it).
+METHOD_CHOICES = ("cosine", "knn", "mahalanobis")
+#: The margin of each method when the configuration sets none. k-NN and Mahalanobis thresholds sit
+#: at a quantile of held-out scores; the cosine threshold is the largest leave-one-out score of a
+#: few images, and a film just past the extremes of 8 others is common (docs/input-checks.md).
+DEFAULT_MARGINS = {"knn": 1.1, "mahalanobis": 1.1, "cosine": 1.25}
 #: Fewer calibration images than this make a check's threshold weak. Half of them set it, at the
 #: 99th percentile, which below 100 held-out images is simply their largest score: an image like
 #: them scores above the largest of m others with probability 1 / (m + 1) (before the margin).
@@ -41,27 +52,35 @@ WEAK_BELOW = 50
 
 @dataclass(frozen=True)
 class ModelCheckConfig:
-    """components: PCA dimensions kept (at most; fewer with few images or features).
+    """method: one of METHOD_CHOICES.
+    components: PCA dimensions kept (at most; fewer with few images or features).
     k_neighbours: the k of the k-NN score. quantile: share of held-out calibration images below
-    each threshold. margin: the threshold is the quantile's score times this (>= 1), so an
-    in-distribution image just past the held-out images' extremes is not refused.
-    min_images: fewer calibration images give no model check. seed: which images fit."""
+    each threshold. margin: the threshold is the quantile's (cosine: the largest leave-one-out)
+    score times this (>= 1), so an in-distribution image just past the calibration images'
+    extremes is not refused; None: the method's DEFAULT_MARGINS. min_images: fewer calibration
+    images give no check. seed: which images fit."""
 
-    method: str = DEFAULT_METHOD
+    method: str = "cosine"
     components: int = 16
     k_neighbours: int = 5
     quantile: float = 0.99
-    margin: float = 1.1
-    min_images: int = 20
+    margin: float | None = None
+    min_images: int = 6
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.method not in ("mahalanobis", "knn"):
-            raise ValueError(f"model check method must be mahalanobis or knn, got {self.method!r}")
+        if self.method not in METHOD_CHOICES:
+            raise ValueError(
+                f"model check method must be one of {', '.join(METHOD_CHOICES)}, got {self.method!r}"
+            )
         if self.components < 1 or self.k_neighbours < 1 or self.min_images < 4:
             raise ValueError("components and k_neighbours must be >= 1, min_images >= 4")
-        if not 0.5 <= self.quantile <= 1.0 or self.margin < 1.0:
+        if not 0.5 <= self.quantile <= 1.0 or (self.margin is not None and self.margin < 1.0):
             raise ValueError("quantile must be in [0.5, 1] and margin >= 1")
+
+    def margin_for(self, method: str) -> float:
+        """The margin of `method`: the configured one, else its default."""
+        return self.margin if self.margin is not None else DEFAULT_MARGINS[method]
 
 
 def oas_shrinkage(eigenvalues: np.ndarray, dims: int, samples: int) -> tuple[float, float]:
@@ -91,8 +110,8 @@ def _summary(fit: np.ndarray, config: ModelCheckConfig) -> ModelCheckSummary:
     )
     placeholder = encode_array(np.zeros((config.k_neighbours, k + 1)))
     summary = ModelCheckSummary(
-        method=config.method,  # type: ignore[arg-type]
-        thresholds={config.method: 0.0},
+        method="knn",
+        thresholds={"knn": 0.0},
         quantile=config.quantile,
         feature_dim=dims,
         components=k,
@@ -116,28 +135,70 @@ def _replace(summary: ModelCheckSummary, **changes: object) -> ModelCheckSummary
     return dataclasses.replace(summary, **changes)  # type: ignore[arg-type]
 
 
+def _fit_cosine(features: np.ndarray, config: ModelCheckConfig) -> ModelCheckSummary:
+    """The cosine summary of `features` (N, D): the centre is the mean of all N images' signed
+    square roots; each image, left out, is scored against the mean of the other N - 1, and the
+    largest of those scores times the margin is the threshold (no quantile to estimate: with few
+    images their largest score is all there is). The PCA fields come from the same images (the
+    card's form needs them; the device does not read them for this method)."""
+    n = len(features)
+    roots = signed_sqrt(features)
+    total = roots.sum(axis=0)
+    left_out = np.array(
+        [cosine_scores((total - roots[i]) / (n - 1), features[i : i + 1])[0] for i in range(n)]
+    )
+    margin = config.margin_for("cosine")
+    # Six significant digits: cosine distances of films are small (around 1e-3).
+    threshold = float(f"{float(left_out.max()) * margin:.6g}")
+    notes: dict[str, object] = {
+        "margin": margin,
+        "calibration_images": n,
+        "left_out_max": float(f"{left_out.max():.6g}"),
+        "left_out_median": float(f"{np.median(left_out):.6g}"),
+    }
+    if n < WEAK_BELOW:
+        notes["weak"] = (
+            f"the threshold rests on the leave-one-out scores of {n} calibration images, under "
+            f"the {WEAK_BELOW} that make it trustworthy"
+        )
+    return _replace(
+        _summary(features, config),
+        method="cosine",
+        thresholds={"cosine": threshold},
+        quantile=1.0,
+        threshold_images=n,
+        centre=encode_array(total / n),
+        notes=notes,
+    )
+
+
 def fit_model_check(
     features: np.ndarray, config: ModelCheckConfig | None = None
 ) -> ModelCheckSummary | None:
-    """The summary of `features` (N, D): fitted on one half, thresholds for both methods from the
-    other. None with fewer than config.min_images images or non-finite features."""
+    """The summary of `features` (N, D) by config.method: cosine (_fit_cosine), or fitted
+    on one half with thresholds for knn and Mahalanobis from the other. None with fewer than
+    config.min_images images or non-finite features."""
     config = config or ModelCheckConfig()
     features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
     if len(features) < config.min_images or not np.all(np.isfinite(features)):
         return None
+    method = config.method
+    if method == "cosine":
+        return _fit_cosine(features, config)
     order = np.random.default_rng(config.seed).permutation(len(features))
     half = len(features) // 2
     fit, held_out = features[order[:half]], features[order[half:]]
     summary = _summary(fit, config)
     thresholds = {}
     rejected = {}
-    for method in ("mahalanobis", "knn"):
-        scores = score_features(summary, held_out, method)
-        threshold = float(np.quantile(scores, config.quantile, method="higher") * config.margin)
-        thresholds[method] = round(threshold, 6)
-        rejected[method] = round(float(np.mean(scores > threshold)), 4)
+    margin = config.margin_for(method)
+    for scored in ("mahalanobis", "knn"):
+        scores = score_features(summary, held_out, scored)
+        threshold = float(np.quantile(scores, config.quantile, method="higher") * margin)
+        thresholds[scored] = round(threshold, 6)
+        rejected[scored] = round(float(np.mean(scores > threshold)), 4)
     notes: dict[str, object] = {
-        "margin": config.margin,
+        "margin": margin,
         "held_out_rejected": rejected,
         "calibration_images": len(features),
     }
@@ -146,7 +207,14 @@ def fit_model_check(
             f"the threshold rests on {len(held_out)} held-out of {len(features)} calibration "
             f"images, under the {WEAK_BELOW} that make it trustworthy"
         )
-    return _replace(summary, thresholds=thresholds, threshold_images=len(held_out), notes=notes)
+    return _replace(
+        summary,
+        method=method,
+        thresholds=thresholds,
+        quantile=config.quantile,
+        threshold_images=len(held_out),
+        notes=notes,
+    )
 
 
 # The coarse layouts are 256 values with few strong directions; 32 components caught more of the
@@ -155,7 +223,10 @@ def fit_model_check(
 # PNEUMONIA film whose large bright opacity changes its layout) and 0.8-1.5% of its held-out
 # chests; at 1.25 none, and both models keep what the check is for (inverted films, hands, other
 # anatomy). The figures are in docs/input-checks.md, "The appearance check".
-APPEARANCE_CONFIG = ModelCheckConfig(components=32, margin=1.25)
+# The layouts are standardised, so the cosine method would only ask how well an input correlates
+# with the calibration images' mean layout: hands and knees do, and k-NN tells them apart better.
+# Below 20 images the k-NN's threshold is too weak to ship, so there is no appearance check.
+APPEARANCE_CONFIG = ModelCheckConfig(method="knn", components=32, margin=1.25, min_images=20)
 
 
 def fit_appearance_check(
@@ -171,22 +242,25 @@ class OrientationConfig:
     """How the orientation check is fitted. variants: plausible variants drawn per calibration
     image (edgexray_export.calibration_variants; 0: none) to estimate which layout blocks the
     images agree on; shrinkage: the blocks' variances are pulled this far (0..1) towards their
-    mean, so that a block few images vary in does not dominate; min_upright: every calibration
-    image, left out, must read upright by at least this (its turn, in units of the others' mean),
-    or the turn is not checked: a set whose layout reads nearly the same both ways cannot tell;
-    min_images: fewer calibration images give no orientation check; seed: the variants'."""
+    mean, so that a block few images vary in does not dominate; min_upright: the calibration
+    images, each left out, must read upright by at least this in the median (its turn, in units
+    of the others' mean), or the turn is not checked: a set whose layout reads nearly the same
+    both ways cannot tell; max_turned: the share of them that may read upside down (turn at or
+    below 0) for the turn to be checked (with under 100 images: none); min_images: fewer
+    calibration images give no orientation check; seed: the variants'."""
 
     variants: int = PER_IMAGE
     shrinkage: float = 0.5
     min_upright: float = 0.25
+    max_turned: float = 0.01
     min_images: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.variants < 0 or self.min_images < 2 or not 0.0 <= self.shrinkage <= 1.0:
             raise ValueError("variants must be >= 0, min_images >= 2, shrinkage in 0..1")
-        if self.min_upright < 0:
-            raise ValueError("min_upright must be >= 0")
+        if self.min_upright < 0 or not 0.0 <= self.max_turned < 0.5:
+            raise ValueError("min_upright must be >= 0 and max_turned in [0, 0.5)")
 
 
 def _turn_weights(layouts: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -214,10 +288,14 @@ def fit_orientation_check(
 
     Each real image is left out in turn (with its variants) and scored against the rest: its
     correlation with their mean layout (polarity) and its projection on their turn direction.
-    The thresholds are relative, 0 (the input matches better inverted, or turned over), unless a
-    left-out calibration image itself scores at or below 0 (the turn: below config.min_upright):
-    then that check would refuse films like the calibration images, or tells too little, and the
-    summary says so (polarity: no summary at all; turn: turn_threshold None, not checked). None with fewer than config.min_images images."""
+    The thresholds are relative, 0 (the input matches better inverted, or turned over). When a
+    left-out calibration image itself has a polarity at or below 0, that check would refuse
+    films like the calibration images: no summary at all. The turn is not checked
+    (turn_threshold None) when more than config.max_turned of the left-out images read upside
+    down (turn at or below 0), or their median turn is under config.min_upright (the set tells
+    too little). A single left-out image reading nearly symmetric no longer turns the check off:
+    with 8 images that happened in 6 of 20 draws of rebuild's binary films, which then let every
+    upside-down film through. None with fewer than config.min_images images."""
     config = config or OrientationConfig()
     x = np.asarray(images, dtype=np.float32)
     if len(x) < config.min_images:
@@ -239,7 +317,12 @@ def fit_orientation_check(
     if min(polarity) <= 0.0:
         return None
     weights = _turn_weights(layouts, config.shrinkage)
-    turn_ok = min(turn) >= config.min_upright and bool(np.all(np.any(weights, axis=1)))
+    turned = float(np.mean(np.asarray(turn) <= 0.0))
+    turn_ok = (
+        turned <= config.max_turned
+        and float(np.median(turn)) >= config.min_upright
+        and bool(np.all(np.any(weights, axis=1)))
+    )
     return OrientationSummary(
         template=encode_array(layouts.mean(axis=0)),
         weights=encode_array(weights),
@@ -250,6 +333,8 @@ def fit_orientation_check(
         notes={
             "left_out_polarity_min": round(min(polarity), 4),
             "left_out_turn_min": round(min(turn), 4),
+            "left_out_turn_median": round(float(np.median(turn)), 4),
+            "left_out_turned": round(turned, 4),
             "shrinkage": config.shrinkage,
         },
     )

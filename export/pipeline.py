@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edgexray_export.appearance_choice import choose_appearance
 from edgexray_export.calibration import (
     CalibrationImage,
     CalibrationSplit,
@@ -68,7 +69,7 @@ from edgexray import exit_codes
 from edgexray.card import ModelCard, Parity
 from edgexray.engines.outputs import EngineOutputs
 from edgexray.errors import EdgexrayError
-from edgexray.modelcheck import ModelCheckSummary
+from edgexray.modelcheck import ModelCheckSummary, appearance_features
 from edgexray.modelfile import sidecar_path, write_card
 from edgexray.parity import feature_parity, measure_parity
 from edgexray.postprocess import to_probabilities
@@ -354,13 +355,18 @@ def _infer_in_batches(classifier: Any, x: np.ndarray, size: int = 32) -> EngineO
 @dataclasses.dataclass(frozen=True)
 class _FeatureChecks:
     """The Keras model's pooled features on the parity images, the two-output Keras model they
-    come from (feature_model), and how to fit a model check."""
+        come from (feature_model), and how to fit a model check. parity_too: the check is fitted on
+        the parity images' features as well as the calibration images' (when the two sets differ:
+        every image the user gave counts, which matters most when they are few). appearance_note: why
+    the appearance check is in the cards or not (edgexray_export.appearance_choice)."""
 
     reference: np.ndarray
     config: ModelCheckConfig
     two_outputs: Any
     described: str = "pooled features"
     layer_note: dict[str, Any] = dataclasses.field(default_factory=dict)
+    parity_too: bool = False
+    appearance_note: str = ""
 
     def keras(self, x: np.ndarray) -> np.ndarray:
         """The Keras model's features of `x`."""
@@ -370,16 +376,20 @@ class _FeatureChecks:
         self, classifier: Any, parity_features: np.ndarray | None, calibration: np.ndarray
     ) -> tuple[dict[str, float], ModelCheckSummary | None]:
         """Feature parity of a variant on the parity images, and its own model check fitted on
-        its features of the calibration images (per variant: an int8 model's features differ from
-        the float model's, and the device scores the features of the file it runs)."""
+        its features of the calibration images, and of the parity images when parity_too (per
+        variant: an int8 model's features differ from the float model's, and the device scores
+        the features of the file it runs)."""
         own = _infer_in_batches(classifier, calibration).features
         if parity_features is None or own is None:
             raise ExportError("the variant lost its pooled-features output in conversion")
-        summary = fit_model_check(own, self.config)
+        fitted = np.concatenate([own, parity_features]) if self.parity_too else own
+        summary = fit_model_check(fitted, self.config)
         if summary is not None:
             notes = {**summary.notes, "features": self.described}
             if self.layer_note:
                 notes["layer_choice"] = self.layer_note
+            if self.appearance_note:
+                notes["appearance_check"] = self.appearance_note
             summary = dataclasses.replace(summary, notes=notes)
         return feature_parity(self.reference, parity_features), summary
 
@@ -432,6 +442,7 @@ def export_model(
     trust_model: bool = False,
     model_check: ModelCheckConfig | None = None,
     appearance_check: ModelCheckConfig | None = None,
+    keep_appearance_check: bool = False,
     orientation_check: OrientationConfig | None = None,
     model_check_layer: str | None = None,
     layer_choice: LayerChoiceConfig | None = None,
@@ -462,8 +473,9 @@ def export_model(
     model_check: how each variant's model check is fitted on its own pooled features of the
     calibration images (default ModelCheckConfig()); a model whose head does not read pooled
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
-    on the calibration images' coarse layouts (default APPEARANCE_CONFIG); one summary for every
-    variant's card. orientation_check: how the orientation check (inverted, upside down) is fitted
+    on the calibration and parity images' coarse layouts (default APPEARANCE_CONFIG); one summary
+    for every variant's card, left out when it refuses no generated non-chest image that the model
+    and orientation checks pass (edgexray_export.appearance_choice) unless keep_appearance_check. orientation_check: how the orientation check (inverted, upside down) is fitted
     on the calibration and parity images' layouts (default OrientationConfig()); one summary for
     every variant's card. model_check_layer: the model check reads the statistics of this layer's
     feature map (edgexray_export.feature_tap), or the head's input for "head-input"; None: the
@@ -519,15 +531,18 @@ def export_model(
     )
     calibration_x = load_tensors(split.calibration, pre)
     parity_x = load_tensors(split.parity, pre)
-    _warn_about_few_images(len(calibration_x), model_check or ModelCheckConfig(), progress)
-    # The same for every variant: it reads the model input, not the variant's outputs.
-    appearance = fit_appearance_check(calibration_x, appearance_check or APPEARANCE_CONFIG)
-    # Relative (is the input closer to these films inverted or turned over?), so it sets no
-    # threshold on held-out images and may use every image, the parity ones too.
-    orientation = fit_orientation_check(
-        calibration_x if split.overlapping else np.concatenate([calibration_x, parity_x]),
-        orientation_check,
+    # The input checks are fitted on every image the user gave: the parity images are chest films
+    # like the calibration ones, and with a small folder each of them counts.
+    check_x = calibration_x if split.overlapping else np.concatenate([calibration_x, parity_x])
+    _warn_about_few_images(
+        len(check_x),
+        model_check or ModelCheckConfig(),
+        appearance_check or APPEARANCE_CONFIG,
+        progress,
     )
+    # The same for every variant: it reads the model input, not the variant's outputs.
+    appearance = fit_appearance_check(check_x, appearance_check or APPEARANCE_CONFIG)
+    orientation = fit_orientation_check(check_x, orientation_check)
     progress(
         "orientation check: "
         + (
@@ -556,17 +571,25 @@ def export_model(
         evidence=keras_evidence,
     )
     check_config = model_check or ModelCheckConfig()
+    choice_config = layer_choice or LayerChoiceConfig()
+    count = choice_config.images_per_category
+    pixels = np.stack([pre.pixels(image.path) for image in split.calibration[:count]])
+    non_chest = pre.normalize_pixels(generated_non_chest(pixels, choice_config))
     model_check_layer, layer_note = _model_check_layer(
         loaded,
-        (pre, split, calibration_x, parity_x),
+        (calibration_x, parity_x, non_chest),
         check_config,
-        layer_choice or LayerChoiceConfig(),
         model_check_layer,
         progress,
     )
     checks = _feature_checks(
         loaded, parity_x, check_config, progress, model_check_layer, layer_note
     )
+    if checks is not None:
+        checks = dataclasses.replace(checks, parity_too=not split.overlapping)
+        card, checks = _appearance_choice(
+            card, checks, (check_x, non_chest), keep_appearance_check, progress
+        )
     job = ConversionInput(
         source=loaded,
         card=card,
@@ -623,26 +646,53 @@ def export_model(
 
 def _model_check_layer(
     loaded: LoadedKerasModel,
-    images: tuple[Preprocessor, CalibrationSplit, np.ndarray, np.ndarray],
+    images: tuple[np.ndarray, np.ndarray, np.ndarray],
     check: ModelCheckConfig,
-    config: LayerChoiceConfig,
     given: str | None,
     progress: Progress,
 ) -> tuple[str | None, dict[str, Any]]:
     """The layer whose feature map the model check reads (None: the head's input) and the card's
-    note of why: the user's --model-check-layer, else edgexray_export.model_check_layer's choice."""
+    note of why: the user's --model-check-layer, else edgexray_export.model_check_layer's choice
+    on `images` (calibration, parity and generated non-chest model inputs)."""
     if given is not None:
         layer = None if given == HEAD_INPUT else given
         return layer, {"chosen": "by the flag --model-check-layer", "layer": given}
-    pre, split, calibration_x, parity_x = images
-    count = config.images_per_category
-    pixels = np.stack([pre.pixels(image.path) for image in split.calibration[:count]])
-    non_chest = pre.normalize_pixels(generated_non_chest(pixels, config))
-    choice = choose_layer(loaded.model, calibration_x, parity_x, non_chest, check)
+    choice = choose_layer(loaded.model, *images, check)
     if choice is None:
         return None, {}
     progress(f"model check layer: {choice.describe()}")
     return choice.layer, choice.note()
+
+
+def _appearance_choice(
+    card: ModelCard,
+    checks: _FeatureChecks,
+    images: tuple[np.ndarray, np.ndarray],
+    keep: bool,
+    progress: Progress,
+) -> tuple[ModelCard, _FeatureChecks]:
+    """The card without its appearance check when that refuses no generated non-chest image the
+    model and orientation checks pass (edgexray_export.appearance_choice; `images`: the check
+    images and the generated non-chest ones), unless `keep`, and the feature checks carrying the
+    note of why for every variant's model check."""
+    check_x, non_chest = images
+    model_check = fit_model_check(checks.keras(check_x), checks.config)
+    if card.appearance_check is None or model_check is None:
+        return card, checks
+    choice = choose_appearance(
+        card.appearance_check,
+        card.orientation_check,
+        model_check,
+        appearance_features(non_chest),
+        checks.keras(non_chest),
+    )
+    note = choice.note()
+    if keep and not choice.kept:
+        note = f"kept by --keep-appearance-check, though {note.removeprefix('left out: ')}"
+    progress(f"appearance check: {note}")
+    if not (choice.kept or keep):
+        card = card.replace(appearance_check=None)
+    return card, dataclasses.replace(checks, appearance_note=note)
 
 
 def _feature_checks(
@@ -669,21 +719,23 @@ def _feature_checks(
     )
 
 
-def _warn_about_few_images(images: int, config: ModelCheckConfig, progress: Progress) -> None:
-    """A warning line when the calibration images are too few for the model and appearance
-    checks (none below config.min_images; a weak threshold below WEAK_BELOW, which the cards
-    record as well)."""
-    wanted = f"a folder and --calibration-size of at least {2 * WEAK_BELOW} images"
-    if images < config.min_images:
+def _warn_about_few_images(
+    images: int, model: ModelCheckConfig, appearance: ModelCheckConfig, progress: Progress
+) -> None:
+    """One warning line when the images the checks are fitted on are too few for the model or
+    the appearance check (none below a check's min_images; a weak threshold below WEAK_BELOW,
+    which the cards record as well)."""
+    said = []
+    for name, config in (("model", model), ("appearance", appearance)):
+        if images < config.min_images:
+            said.append(f"no {name} check (it needs {config.min_images})")
+        elif images < WEAK_BELOW:
+            said.append(f"a weak {name} check ({config.method} method)")
+    if said:
         progress(
-            f"warning: {images} calibration images: exported without the model and appearance "
-            f"checks, which need {config.min_images}; give {wanted}"
-        )
-    elif images < WEAK_BELOW:
-        progress(
-            f"warning: the model and appearance checks' thresholds rest on {images - images // 2} "
-            f"held-out of {images} calibration images, under {WEAK_BELOW}: weak, and the cards "
-            f"say so; give {wanted}"
+            f"warning: {images} calibration and parity images, under {WEAK_BELOW}: "
+            f"{' and '.join(said)}; the cards say so. Give a folder and --calibration-size of "
+            f"at least {WEAK_BELOW} images"
         )
 
 

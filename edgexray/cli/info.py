@@ -86,6 +86,9 @@ def _appearance_check(card: ModelCard) -> str:
         return card.appearance_check.describe("coarse layouts of the input")
     if card.schema_version < 3:
         return f"none (card schema {card.schema_version}; re-export to add it)"
+    chosen = card.model_check.notes.get("appearance_check") if card.model_check else None
+    if chosen:
+        return f"none ({chosen})"
     return "none (too few calibration images to fit it)"
 
 

@@ -24,6 +24,22 @@ def whiten(summary: ModelCheckSummary, features: np.ndarray) -> tuple[np.ndarray
     return z, np.linalg.norm(residual, axis=1) / summary.residual_scale
 
 
+def signed_sqrt(features: np.ndarray) -> np.ndarray:
+    """sign(x) * sqrt(|x|) of features (N, D) as float64: pooled activations are heavy-tailed (a
+    few channels fire strongly on anything), and the root lets the many moderate ones count."""
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    return np.sign(x) * np.sqrt(np.abs(x))
+
+
+def cosine_scores(centre: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """1 - the cosine between each row of signed_sqrt(features) (N, D) and `centre` (D,): 0 for
+    features in the centre's direction, 1 for orthogonal ones (and for all-zero features)."""
+    x = signed_sqrt(features)
+    norms = np.linalg.norm(x, axis=1) * float(np.linalg.norm(centre))
+    cosine = np.divide(x @ centre, norms, out=np.zeros(len(x)), where=norms > 0)
+    return 1.0 - cosine
+
+
 def score_features(
     summary: ModelCheckSummary, features: np.ndarray, method: str | None = None
 ) -> np.ndarray:
@@ -31,9 +47,15 @@ def score_features(
 
     mahalanobis: sqrt((|z|^2 + r^2) / D), the Mahalanobis distance per dimension, about 1 for a
     typical calibration image. knn: the distance in the same (z, r) space to the k-th nearest
-    stored calibration image, divided by sqrt(D).
+    stored calibration image, divided by sqrt(D). cosine: cosine_scores against the summary's
+    centre (needs no PCA; the method for few calibration images).
     """
     method = method or summary.method
+    if method == "cosine":
+        centre = summary.decoded.centre
+        if centre is None:
+            raise ValueError("the summary has no centre for the cosine method")
+        return cosine_scores(centre, features)
     z, r = whiten(summary, features)
     scale = np.sqrt(summary.feature_dim)
     if method == "mahalanobis":

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgexray.errors import CardError
 
-Method = Literal["mahalanobis", "knn"]
+Method = Literal["mahalanobis", "knn", "cosine"]
 METHODS: tuple[str, ...] = get_args(Method)
 _DTYPES = ("float32", "float16")
 
@@ -55,21 +55,24 @@ class DecodedArrays:
     projection: np.ndarray
     scales: np.ndarray
     neighbours: np.ndarray
+    centre: np.ndarray | None
 
 
 @dataclass(frozen=True)
 class ModelCheckSummary:
     """How the variant's pooled features are distributed over the calibration images.
 
-    method: the score the device applies (`mahalanobis` or `knn`); thresholds: the threshold of
-    each method, from held-out calibration images (scores above it are rejected); quantile: the
-    share of those images kept below it. feature_dim: D; components: k, the PCA dimensions kept.
+    method: the score the device applies (`mahalanobis`, `knn` or `cosine`); thresholds: the
+    threshold of each method, from held-out calibration images (scores above it are rejected);
+    quantile: the share of those images kept below it. feature_dim: D; components: k, the PCA dimensions kept.
     mean (D,), projection (D, k): the PCA; scales (k,): standard deviation along each component
     after shrinkage (OAS); residual_scale: the per-dimension standard deviation left outside the
     k components (0 when k = D). neighbours (n, k + 1): whitened calibration features and their
     residual (see score.whiten), for the k-NN score; k_neighbours: which neighbour's distance is the score. fit_images / threshold_images:
     calibration images the summary was fitted on and the threshold set on (disjoint halves).
-    shrinkage: the OAS coefficient (0..1).
+    shrinkage: the OAS coefficient (0..1). centre (D,): for `cosine`, the mean of the calibration
+    features' signed square roots (score.cosine_scores); None for the other methods, and then not
+    written, so cards sealed before it existed keep their digest.
     """
 
     method: Method
@@ -87,6 +90,7 @@ class ModelCheckSummary:
     threshold_images: int
     shrinkage: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
+    centre: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         def require(ok: bool, message: str) -> None:
@@ -116,6 +120,15 @@ class ModelCheckSummary:
                 tuple(getattr(self, name).get("shape", ())) == shape,
                 f"{name} must have shape {shape}",
             )
+        require(
+            (self.centre is not None) == (self.method == "cosine"),
+            "centre is given for the cosine method, and only for it",
+        )
+        if self.centre is not None:
+            require(
+                tuple(self.centre.get("shape", ())) == (self.feature_dim,),
+                f"centre must have shape ({self.feature_dim},)",
+            )
         neighbours = tuple(self.neighbours.get("shape", ()))
         require(
             len(neighbours) == 2
@@ -127,8 +140,17 @@ class ModelCheckSummary:
     @cached_property
     def decoded(self) -> DecodedArrays:
         """The arrays, decoded on first use and kept (a device scores every image against them)."""
-        arrays = (self.mean, self.projection, self.scales, self.neighbours)
-        return DecodedArrays(*(decode_array(a).astype(np.float64) for a in arrays))
+
+        def decoded(array: dict[str, Any]) -> np.ndarray:
+            return decode_array(array).astype(np.float64)
+
+        return DecodedArrays(
+            mean=decoded(self.mean),
+            projection=decoded(self.projection),
+            scales=decoded(self.scales),
+            neighbours=decoded(self.neighbours),
+            centre=None if self.centre is None else decoded(self.centre),
+        )
 
     @property
     def threshold(self) -> float:
@@ -138,6 +160,12 @@ class ModelCheckSummary:
     def describe(self, what: str = "pooled features") -> str:
         """One line for `info`: method, dimensions (of `what`) and threshold."""
         weak = self.notes.get("weak")
+        if self.method == "cosine":
+            return (
+                f"cosine, {self.feature_dim}-d {what} against their calibration mean, threshold "
+                f"{self.threshold:.4g} (the largest of {self.threshold_images} calibration images' "
+                f"leave-one-out scores, times the margin)" + (f"; WEAK: {weak}" if weak else "")
+            )
         return (
             f"{self.method}, {self.feature_dim}-d {what} reduced to {self.components} "
             f"(PCA), threshold {self.threshold:.4g} (quantile {self.quantile:g} of "

@@ -17,6 +17,7 @@ from edgexray_export.cli.toolchain import (
     trust_model_option,
 )
 from edgexray_export.metric_gate import DROP_MODES
+from edgexray_export.model_check_fit import METHOD_CHOICES
 from edgexray_export.quantization import CALIBRATION_METHODS, TFLITE_FALLBACKS
 from edgexray_export.targets import TARGETS
 from edgexray_export.variants import DEFAULT_VARIANTS, VARIANTS
@@ -172,12 +173,25 @@ def _progress(line: str) -> None:
     "generated non-chest images from held-out films (docs/input-checks.md).",
 )
 @click.option(
+    "--keep-appearance-check",
+    is_flag=True,
+    help="Keep the appearance check even when it refuses no generated non-chest image that the "
+    "other checks pass (docs/input-checks.md).",
+)
+@click.option(
+    "--model-check-method",
+    type=click.Choice(METHOD_CHOICES),
+    default="cosine",
+    show_default=True,
+    help="How the model check scores an input: cosine holds with few calibration images; knn "
+    "and mahalanobis need 50 or more (docs/input-checks.md).",
+)
+@click.option(
     "--model-check-margin",
     type=click.FloatRange(1.0, 3.0),
-    default=1.1,
-    show_default=True,
-    help="The model check's threshold: the 99th percentile of held-out calibration scores "
-    "times this; feature-map statistics need more (docs/input-checks.md).",
+    default=None,
+    help="The model check's threshold: the largest left-out (knn: 99th-percentile held-out) "
+    "calibration score times this. Default: cosine 1.25, others 1.1 (docs/input-checks.md).",
 )
 @click.option("--training-data", default="", help="A note on the training data, for the cards.")
 @trust_model_option
@@ -195,7 +209,9 @@ def export(
     int8_max_mean_dp: float | None,
     int8_max_dp: float | None,
     int8_fallback: str,
-    model_check_margin: float,
+    keep_appearance_check: bool,
+    model_check_method: str,
+    model_check_margin: float | None,
     **options: Any,
 ) -> None:
     """Convert a Keras MODEL (.keras, .h5 or SavedModel folder) into deployable variants.
@@ -239,7 +255,8 @@ def export(
             outputs=options.pop("output_kind"),
             quantization=quantization,
             metric_gate=gate,
-            model_check=ModelCheckConfig(margin=model_check_margin),
+            model_check=ModelCheckConfig(method=model_check_method, margin=model_check_margin),
+            keep_appearance_check=keep_appearance_check,
             progress=_progress,
             verbose=run_settings().verbose,
             **options,

@@ -57,9 +57,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory, calibration: Path) -> dic
         variants=VARIANTS,
         allow_degraded=True,
         model_check_layer=HEAD_INPUT,
+        # These pictures are not films: the model check already refuses every generated
+        # non-chest image, and the appearance check would be left out (tested on its own below).
+        keep_appearance_check=True,
         progress=lines.append,
     )
-    return {"model": model, "report": report, "progress": lines}
+    return {"model": model, "path": folder / "tap.keras", "report": report, "progress": lines}
 
 
 def _inverted_pictures_score_higher(path: Path) -> None:
@@ -76,16 +79,20 @@ def _inverted_pictures_score_higher(path: Path) -> None:
     assert np.mean(inverted_scores) > np.mean(upright_scores) + 0.15  # type: ignore[arg-type]
 
 
-def _export_fp32(model: Path, out: Path, calibration: Path, lines: list[str]) -> Path:
-    """tflite-fp32 of `model`, with the export's progress lines appended to `lines`."""
+def _export_fp32(
+    model: Path, out: Path, calibration: Path, lines: list[str], keep: bool = True, size: int = 48
+) -> Path:
+    """tflite-fp32 of `model` from `size` images of `calibration`, with the export's progress
+    lines appended to `lines`; `keep`: the appearance check, whatever export_model's choice."""
     report = export_model(
         model,
         out,
         normalize="unit",
         calibration_dir=calibration,
-        calibration_size=48,
+        calibration_size=size,
         variants=["tflite-fp32"],
         allow_degraded=True,
+        keep_appearance_check=keep,
         progress=lines.append,
     )
     path = report.result("tflite-fp32").path
@@ -102,8 +109,10 @@ def test_every_variant_keeps_both_outputs_and_its_own_model_check(
     assert card is not None and card.schema_version == 4
     summary = card.model_check
     assert summary is not None and summary.feature_dim == 12
-    assert summary.fit_images + summary.threshold_images == 24
-    assert set(summary.thresholds) == {"mahalanobis", "knn"}
+    # Fitted on every image the user gave (24 calibration and 24 parity) by the cosine method,
+    # each image scored left out.
+    assert summary.method == "cosine" and summary.threshold_images == summary.fit_images == 48
+    assert set(summary.thresholds) == {"cosine"}
     parity = card.parity
     assert parity is not None and parity.feature_cosine_mean is not None
     assert parity.feature_cosine_mean > 0.99 and parity.feature_relative_error < 0.1
@@ -124,21 +133,28 @@ def test_every_variant_keeps_both_outputs_and_its_own_model_check(
 def test_a_threshold_on_few_calibration_images_is_called_weak_at_export_in_the_card_and_info(
     exported: dict,
 ) -> None:
-    """24 calibration images (48 sampled, half held out for parity): under WEAK_BELOW."""
+    """48 images sampled (24 calibrate, 24 check parity; the checks are fitted on all 48): under
+    WEAK_BELOW."""
     warnings = [line for line in exported["progress"] if line.startswith("warning:")]
-    assert len(warnings) == 1 and "rest on 12 held-out of 24 calibration images" in warnings[0]
+    assert warnings == [
+        f"warning: 48 calibration and parity images, under {WEAK_BELOW}: a weak model check "
+        "(cosine method) and a weak appearance check (knn method); the cards say so. Give a "
+        f"folder and --calibration-size of at least {WEAK_BELOW} images"
+    ]
     path = exported["report"].result("tflite-fp32").path
     card = read_card(path)
     assert card is not None and card.model_check is not None and card.appearance_check is not None
-    for summary in (card.model_check, card.appearance_check):
-        assert summary.notes["calibration_images"] == 24
-        assert "rests on 12 held-out of 24 calibration images" in summary.notes["weak"]
+    assert card.model_check.notes["calibration_images"] == 48
+    assert "leave-one-out scores of 48 calibration images" in card.model_check.notes["weak"]
+    assert card.appearance_check.notes["calibration_images"] == 48
+    assert "rests on 24 held-out of 48 calibration images" in card.appearance_check.notes["weak"]
     shown = CliRunner().invoke(cli, ["info", str(path)])
     assert shown.exit_code == 0, shown.output
     lines = [line for line in shown.output.splitlines() if "check:" in line]
-    thresholded = [x for x in lines if x.startswith(("model check:", "appearance check:"))]
-    assert len(thresholded) == 2
-    assert all("WEAK: the threshold rests on 12 held-out" in x for x in thresholded)
+    model_line = next(x for x in lines if x.startswith("model check:"))
+    appearance_line = next(x for x in lines if x.startswith("appearance check:"))
+    assert "cosine" in model_line and "WEAK: the threshold rests on the leave-one-out" in model_line
+    assert "WEAK: the threshold rests on 24 held-out" in appearance_line
     # The orientation check sets no threshold on held-out images, so it is never called weak;
     # these noise-and-blob pictures have no common layout, and export says so instead of fitting.
     assert card.orientation_check is None
@@ -151,9 +167,45 @@ def test_a_threshold_on_enough_calibration_images_is_not_weak() -> None:
     features = np.random.default_rng(0).normal(size=(WEAK_BELOW, 8))
     summary = fit_model_check(features)
     assert summary is not None and summary.notes["calibration_images"] == WEAK_BELOW
+    assert summary.method == "cosine"
     assert "weak" not in summary.notes and "WEAK" not in summary.describe()
     fewer = fit_model_check(features[:-1])
     assert fewer is not None and "WEAK" in fewer.describe()
+    knn = fit_model_check(features, ModelCheckConfig(method="knn"))
+    assert knn is not None and "weak" not in knn.notes
+    fewer_knn = fit_model_check(features[:-1], ModelCheckConfig(method="knn"))
+    assert fewer_knn is not None and "rests on 25 held-out of 49" in fewer_knn.notes["weak"]
+
+
+def test_eight_calibration_images_give_a_model_check_fitted_on_all_of_them(
+    tmp_path: Path, exported: dict, calibration: Path
+) -> None:
+    """The issue's third-party model had 8 calibration images and no model check at all: export
+    needed 20. Now the 4 calibration and 4 parity images fit a cosine check; the appearance check,
+    whose k-NN threshold would rest on 4 images, is left out, and the warning says both."""
+    lines: list[str] = []
+    path = _export_fp32(exported["path"], tmp_path / "out", calibration, lines, size=8)
+    card = read_card(path)
+    assert card is not None and card.appearance_check is None
+    summary = card.model_check
+    assert summary is not None and summary.method == "cosine"
+    assert summary.fit_images == summary.threshold_images == 8
+    assert summary.threshold == pytest.approx(summary.notes["left_out_max"] * 1.25, rel=1e-5)
+    assert [x for x in lines if x.startswith("warning:")] == [
+        f"warning: 8 calibration and parity images, under {WEAK_BELOW}: a weak model check "
+        "(cosine method) and no appearance check (it needs 20); the cards say so. Give a folder "
+        f"and --calibration-size of at least {WEAK_BELOW} images"
+    ]
+    # Pictures like the calibration images pass; the same pictures' negatives, which pool to other
+    # features, score higher.
+    x = training_arrays(CLASSES, 2, 1, seed=9)[0]
+    with Classifier(path, ClassifierOptions(input_check="warn")) as classifier:
+        like = [classifier.predict((255 * image[..., 0]).astype(np.uint8)) for image in x]
+        unlike = [classifier.predict((255 * (1 - image[..., 0])).astype(np.uint8)) for image in x]
+    like_scores = [r.input_check.model_score for r in like]
+    unlike_scores = [r.input_check.model_score for r in unlike]
+    assert None not in like_scores + unlike_scores
+    assert np.mean(unlike_scores) > np.mean(like_scores)  # type: ignore[arg-type]
 
 
 def test_the_int8_model_checks_are_fitted_on_their_own_features(exported: dict) -> None:
@@ -171,8 +223,33 @@ def test_every_variant_carries_the_same_appearance_check_of_the_calibration_imag
     checks = [card.appearance_check for card in cards if card is not None]
     assert len(checks) == len(VARIANTS) and checks[0] is not None
     assert all(check == checks[0] for check in checks)  # fitted once, on the model input
-    assert checks[0].feature_dim == 256 and checks[0].fit_images + checks[0].threshold_images == 24
+    assert checks[0].feature_dim == 256 and checks[0].fit_images + checks[0].threshold_images == 48
     _inverted_pictures_score_higher(exported["report"].result("onnx-fp32").path)
+
+
+def test_an_appearance_check_that_adds_nothing_is_left_out_and_the_cards_say_why(
+    exported: dict, tmp_path: Path, calibration: Path
+) -> None:
+    """Issue 24: on the third-party benchmark's model the appearance check refused up to 5% of
+    the held-out films, and nothing the cosine model check let through. Export now leaves it out
+    when it refuses no generated non-chest image the model and orientation checks pass."""
+    lines: list[str] = []
+    path = _export_fp32(exported["path"], tmp_path / "out", calibration, lines, keep=False)
+    card = read_card(path)
+    assert card is not None and card.appearance_check is None and card.model_check is not None
+    note = card.model_check.notes["appearance_check"]
+    assert note.startswith("left out: each of the ") and "generated non-chest images" in note
+    assert f"appearance check: {note}" in lines
+    shown = CliRunner().invoke(cli, ["info", str(path)])
+    assert f"appearance check: none ({note})" in shown.output.splitlines()
+    # With the flag it stays, and the note says it was kept against the choice.
+    kept = exported["report"].result("tflite-fp32").path
+    kept_card = read_card(kept)
+    assert kept_card is not None and kept_card.appearance_check is not None
+    assert kept_card.model_check is not None
+    assert kept_card.model_check.notes["appearance_check"].startswith(
+        "kept by --keep-appearance-check, though each of the "
+    )
 
 
 def test_without_the_flag_export_chooses_the_layer_that_separates_best_and_says_why(

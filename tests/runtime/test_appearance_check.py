@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATA, run_edgexray, skip_unless_an_engine_reads, tiny_card
-from edgexray_export.model_check_fit import ModelCheckConfig, fit_appearance_check
+from edgexray_export.appearance_choice import choose_appearance
+from edgexray_export.model_check_fit import (
+    ModelCheckConfig,
+    fit_appearance_check,
+    fit_model_check,
+)
 
 from edgexray import Classifier, ClassifierOptions
 from edgexray.card import ModelCard
@@ -93,7 +98,7 @@ def appearance_model(tmp_path: Path):
     rng = np.random.default_rng(1)
     with Classifier(path, ClassifierOptions(input_check="off", decode_workers=0)) as clf:
         x = np.stack([clf.preprocessor(_chest_like(rng)) for _ in range(60)])
-    summary = fit_appearance_check(x, ModelCheckConfig(components=8))
+    summary = fit_appearance_check(x, ModelCheckConfig(method="knn", components=8))
     write_card(path, tiny_card("binary_gray", appearance_check=summary))
     return path
 
@@ -215,3 +220,24 @@ def test_the_card_validates_and_seals_the_appearance_check(appearance_model) -> 
         dataclasses.replace(card, schema_version=2, card_sha256=None)
     # Any input size has the fixed grid's layout, an 8 px one too.
     assert dataclasses.replace(card, input_height=8, card_sha256=None).appearance_check
+
+
+def test_the_appearance_check_is_kept_only_for_what_it_alone_refuses() -> None:
+    """edgexray_export.appearance_choice on layouts and features made to order: kept while it
+    refuses one generated image the model and orientation checks pass, left out otherwise."""
+    rng = np.random.default_rng(0)
+    films = rng.normal(0, 1, (40, 256))
+    appearance = fit_model_check(films, ModelCheckConfig(method="knn", components=8))
+    features = rng.gamma(2.0, 1.0, 24) * rng.lognormal(0, 0.2, (40, 24))
+    model_check = fit_model_check(features)
+    assert appearance is not None and model_check is not None
+    odd_layout = films[:3] * 4.0  # far from the calibration layouts
+    # Features like the films': only the appearance check refuses the first; the model check
+    # refuses the second and third too.
+    odd_features = np.stack([features[0], features[0][::-1] * 3, features[1][::-1] * 3])
+    kept = choose_appearance(appearance, None, model_check, odd_layout, odd_features)
+    assert kept.kept and (kept.refused, kept.alone, kept.images) == (3, 1, 3)
+    assert kept.note().startswith("kept: it alone refuses 1 of 3")
+    left = choose_appearance(appearance, None, model_check, odd_layout[1:], odd_features[1:])
+    assert not left.kept and (left.refused, left.alone) == (2, 0)
+    assert left.note().startswith("left out: each of the 2 of 2")

@@ -99,6 +99,28 @@ def test_a_symmetric_calibration_set_does_not_check_the_turn() -> None:
     np.testing.assert_array_equal(turned_over(layouts), layouts)
 
 
+def test_one_nearly_symmetric_calibration_film_does_not_turn_the_check_off() -> None:
+    """Issue 24: with 8 images, one left-out film reading barely upright (a turn of 0.1 where the
+    others read about 1) used to switch the turn check off for the whole model, and every
+    upside-down film then passed. Now the check stays, and that film still reads upright."""
+    films = _films(4, CALIBRATION)
+    films[0] = (0.55 * films[0] + 0.45 * films[0][::-1]).astype(films[0].dtype)
+    x = np.stack([f[..., None] / 255.0 for f in films]).astype(np.float32)
+    summary = fit_orientation_check(x)
+    assert summary is not None and summary.turn_threshold == 0.0
+    assert 0.0 < summary.notes["left_out_turn_min"] < 0.25
+    assert summary.notes["left_out_turned"] == 0.0 and summary.notes["left_out_turn_median"] > 0.5
+    _, turn = summary.scores(appearance_features(x[:1]))
+    assert turn[0] > 0.0
+    # A set in which a left-out film reads upside down still goes unchecked: it would refuse
+    # films like that one.
+    films[1] = films[1][::-1].copy()
+    x = np.stack([f[..., None] / 255.0 for f in films]).astype(np.float32)
+    unchecked = fit_orientation_check(x)
+    assert unchecked is not None and unchecked.turn_threshold is None
+    assert unchecked.notes["left_out_turned"] == pytest.approx(1 / CALIBRATION, abs=1e-4)
+
+
 def test_the_card_validates_and_seals_it_and_a_version_3_card_loads_without_it(
     oriented_model, tmp_path: Path
 ) -> None:
@@ -159,7 +181,7 @@ def test_the_layout_is_made_once_for_the_orientation_and_appearance_checks(
         x = np.stack([clf.preprocessor(film) for film in _films(3, 60)])
     card = read_card(oriented_model)
     assert card is not None and card.orientation_check is not None
-    appearance = fit_appearance_check(x, ModelCheckConfig(components=8))
+    appearance = fit_appearance_check(x, ModelCheckConfig(method="knn", components=8))
     orientation = card.orientation_check
     write_card(
         oriented_model,
