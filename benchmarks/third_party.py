@@ -250,7 +250,7 @@ def main() -> None:
             "fitted on both). Goals (issue 24): >= 95% of non-chest refused, <= 1% of held-out.",
             "",
             "| calibration images | seed | model check | non-chest refused | held-out chest refused "
-            "| goals met | held-out chests refused by | binary samples refused | by category |",
+            "| goals met | held-out chests refused by | bundled samples refused | by category |",
             "|---:|---:|---|---:|---:|---|---|---:|---|",
             *rows,
             "",
