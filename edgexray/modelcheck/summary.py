@@ -2,8 +2,10 @@
 appearance check's summary of the calibration images' coarse layouts has the same form, schema 3).
 
 The features (D values per image, 64 to 1280 for the shipped models) are reduced by PCA to
-`components` dimensions; arrays travel as base64 of little-endian float32 or float16, so a
-1280-d model's summary is tens of KB instead of a 6.5 MB covariance.
+`components` dimensions for the k-NN and Mahalanobis scores; the cosine score (the export default
+since issue 24) reads only `centre`, their mean direction. Arrays travel as base64 of
+little-endian float32 or float16, so a 1280-d model's summary is tens of KB instead of a 6.5 MB
+covariance.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ class ModelCheckSummary:
     mean (D,), projection (D, k): the PCA; scales (k,): standard deviation along each component
     after shrinkage (OAS); residual_scale: the per-dimension standard deviation left outside the
     k components (0 when k = D). neighbours (n, k + 1): whitened calibration features and their
-    residual (see score.whiten), for the k-NN score; k_neighbours: which neighbour's distance is the score. fit_images / threshold_images:
-    calibration images the summary was fitted on and the threshold set on (disjoint halves).
+    residual (see score.whiten), for the k-NN score; k_neighbours: which neighbour's distance is
+    the score. fit_images / threshold_images: calibration images the summary was fitted on and
+    the threshold set on (disjoint halves; for `cosine` the same images, each left out in turn,
+    and quantile 1: the largest of their scores).
     shrinkage: the OAS coefficient (0..1). centre (D,): for `cosine`, the mean of the calibration
     features' signed square roots (score.cosine_scores); None for the other methods, and then not
     written, so cards sealed before it existed keep their digest.
