@@ -6,8 +6,9 @@ statistics of the model's feature maps, on the shipped Keras models (float, Tens
 
 For each model, the calibration half of its held-out chests (the images export fits the model
 check on: `split_images` of rebuild's held-out folder, as rebuild calls export) fits a summary
-exactly as export does (`fit_model_check`: k-NN on 16 PCA components, threshold at the 99th
-percentile of a held-out half times 1.1), once per candidate feature set:
+exactly as export does for the shipped models (`fit_model_check` with the k-NN score rebuild pins:
+16 PCA components, threshold at the 99th percentile of a held-out half times 1.1), once per
+candidate feature set:
 
 - `head input`: the classifier head's (N, D) input, export's default;
 - for every layer with a (N, H, W, C) output: `mean` (global average pooling), `mean+std` (and
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from edgexray_export.calibration import load_tensors, split_images
-from edgexray_export.model_check_fit import fit_model_check
+from edgexray_export.model_check_fit import ModelCheckConfig, fit_model_check
 from input_check import CATEGORIES, HERE, ROOT, build_inputs, held_out_chests
 from provenance import measured_on
 
@@ -165,7 +166,7 @@ def measure_family(family: str, data: Path | None, work: Path) -> str:
         "|---|---:|" + "---:|" * len(columns),
     ]
     for key, features in fitted.items():
-        summary = fit_model_check(features)
+        summary = fit_model_check(features, ModelCheckConfig(method="knn"))
         if summary is None:
             continue
         shares = {

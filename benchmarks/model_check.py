@@ -1,11 +1,12 @@
-"""The model check's two methods compared, per variant, on the input-check benchmark's images.
+"""The model check's methods compared, per variant, on the input-check benchmark's images.
 
     python benchmarks/model_check.py --models DIR... [--work DIR]
 
 For every exported variant with a model check (card schema 2), over the images of
 benchmarks/input_check.py (non-chest categories, held-out chest radiographs, bundled samples):
 the share refused by the image checks together with the model check, once with each method
-(Mahalanobis, k-NN) at its card threshold, and the share of held-out chests the model check alone
+the card has a threshold for (Mahalanobis and k-NN; a cosine card has only its own) at that
+threshold, and the share of held-out chests the model check alone
 refuses. One Markdown table per method on stdout. The features come from the variant's own engine
 (the same call as the prediction), scored exactly as the device scores them.
 """
@@ -42,7 +43,8 @@ def _verdicts(
             for i in range(0, len(tensors), _BATCH)
         ]
     )
-    return np.array(refused), {m: score_features(summary, features, m) for m in METHODS}
+    scores = {m: score_features(summary, features, m) for m in summary.thresholds}
+    return np.array(refused), scores
 
 
 def measure(folders: list[Path], work: Path) -> dict[str, list[str]]:
@@ -70,8 +72,7 @@ def measure(folders: list[Path], work: Path) -> dict[str, list[str]]:
             }
             chest_image, chest_scores = _verdicts(classifier, summary, mine.chest)
             sample_image, sample_scores = _verdicts(classifier, summary, mine.samples)
-        for method in METHODS:
-            threshold = summary.thresholds[method]
+        for method, threshold in summary.thresholds.items():
             shares = [
                 float(np.mean(image | (scores[method] > threshold)))
                 for image, scores in per_category.values()
@@ -99,6 +100,8 @@ def main() -> None:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         for method, lines in measure(args.models, work).items():
+            if len(lines) == 2:  # no card has a threshold for this method
+                continue
             print(f"\n{method}\n")
             print("\n".join(lines))
 
