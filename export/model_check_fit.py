@@ -6,8 +6,8 @@ direction of the images' mean (signed square roots of the features): every image
 turn, scores against the others' mean, and the largest of those scores times a margin is the
 threshold. For k-NN and Mahalanobis (and the appearance check, which is k-NN), half of the images
 fit the summary (mean, PCA, OAS-shrunk variances, a k-NN sample); the other half, held out, sets
-each method's threshold at a high quantile of its scores. numpy only, as the scores must be the ones edgexray.modelcheck computes
-on the device.
+each method's threshold at a high quantile of its scores. numpy only, as the scores must be the
+ones edgexray.modelcheck computes on the device.
 """
 
 from __future__ import annotations
