@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgexray.modelcheck import ModelCheckSummary, score_features
+from edgexray.modelcheck import ModelCheckSummary, model_check_finding, score_features
 from edgexray.modelcheck.orientation import OrientationSummary
 
 
@@ -48,18 +48,16 @@ class AppearanceChoice:
 
 
 def _orientation_refuses(orientation: OrientationSummary | None, layouts: np.ndarray) -> np.ndarray:
+    """Per layout: refused as inverted or upside down, by the device's own decision."""
     if orientation is None:
         return np.zeros(len(layouts), dtype=bool)
-    polarity, turn = orientation.scores(layouts)
-    refused = ~(polarity >= orientation.polarity_threshold)
-    if orientation.turn_threshold is not None:
-        refused |= ~(turn >= orientation.turn_threshold)
-    return np.asarray(refused)
+    return np.array([orientation.finding(layout)[1] is not None for layout in layouts])
 
 
 def _refuses(summary: ModelCheckSummary, values: np.ndarray) -> np.ndarray:
+    """Per row of `values`: refused by the summary's check, by the device's own decision."""
     scores = score_features(summary, values)
-    return np.asarray(~(scores <= summary.threshold))  # a NaN score is refused, as at run time
+    return np.array([model_check_finding(summary, float(score)) is not None for score in scores])
 
 
 def choose_appearance(

@@ -355,9 +355,9 @@ def _infer_in_batches(classifier: Any, x: np.ndarray, size: int = 32) -> EngineO
 @dataclasses.dataclass(frozen=True)
 class _FeatureChecks:
     """The Keras model's pooled features on the parity images, the two-output Keras model they
-        come from (feature_model), and how to fit a model check. parity_too: the check is fitted on
-        the parity images' features as well as the calibration images' (when the two sets differ:
-        every image the user gave counts, which matters most when they are few). appearance_note: why
+    come from (feature_model), and how to fit a model check. parity_too: the check is fitted on
+    the parity images' features as well as the calibration images' (when the two sets differ:
+    every image the user gave counts, which matters most when they are few). appearance_note: why
     the appearance check is in the cards or not (edgexray_export.appearance_choice)."""
 
     reference: np.ndarray
@@ -475,7 +475,8 @@ def export_model(
     (N, D) features is exported without one. appearance_check: how the appearance check is fitted
     on the calibration and parity images' coarse layouts (default APPEARANCE_CONFIG); one summary
     for every variant's card, left out when it refuses no generated non-chest image that the model
-    and orientation checks pass (edgexray_export.appearance_choice) unless keep_appearance_check. orientation_check: how the orientation check (inverted, upside down) is fitted
+    and orientation checks pass (edgexray_export.appearance_choice) unless keep_appearance_check.
+    orientation_check: how the orientation check (inverted, upside down) is fitted
     on the calibration and parity images' layouts (default OrientationConfig()); one summary for
     every variant's card. model_check_layer: the model check reads the statistics of this layer's
     feature map (edgexray_export.feature_tap), or the head's input for "head-input"; None: the
@@ -585,10 +586,17 @@ def export_model(
     checks = _feature_checks(
         loaded, parity_x, check_config, progress, model_check_layer, layer_note
     )
+    calibration_features = None
     if checks is not None:
+        calibration_features = checks.keras(calibration_x)
         checks = dataclasses.replace(checks, parity_too=not split.overlapping)
+        check_features = (
+            np.concatenate([calibration_features, checks.reference])
+            if checks.parity_too
+            else calibration_features
+        )
         card, checks = _appearance_choice(
-            card, checks, (check_x, non_chest), keep_appearance_check, progress
+            card, checks, (check_features, non_chest), keep_appearance_check, progress
         )
     job = ConversionInput(
         source=loaded,
@@ -601,7 +609,7 @@ def export_model(
         calibration_truth=calibration_truth,
         debug_quantization=debug_quantization,
         model_check_layer=model_check_layer,
-        calibration_features=None if checks is None else checks.keras(calibration_x),
+        calibration_features=calibration_features,
         calibration_evidence=None if keras_evidence is None else keras_evidence(calibration_x),
         verbose=verbose,
         progress=progress,
@@ -672,12 +680,15 @@ def _appearance_choice(
     progress: Progress,
 ) -> tuple[ModelCard, _FeatureChecks]:
     """The card without its appearance check when that refuses no generated non-chest image the
-    model and orientation checks pass (edgexray_export.appearance_choice; `images`: the check
-    images and the generated non-chest ones), unless `keep`, and the feature checks carrying the
-    note of why for every variant's model check."""
-    check_x, non_chest = images
-    model_check = fit_model_check(checks.keras(check_x), checks.config)
-    if card.appearance_check is None or model_check is None:
+    model and orientation checks pass (edgexray_export.appearance_choice; `images`: the Keras
+    model's features of the images the checks are fitted on, and the generated non-chest model
+    inputs), unless `keep`, and the feature checks carrying the note of why for every variant's
+    model check."""
+    check_features, non_chest = images
+    if card.appearance_check is None:
+        return card, checks
+    model_check = fit_model_check(check_features, checks.config)
+    if model_check is None:
         return card, checks
     choice = choose_appearance(
         card.appearance_check,
