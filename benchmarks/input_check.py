@@ -68,32 +68,43 @@ class Inputs:
     samples: list[Path]
 
 
-def held_out_chests(family: str, data: Path | None, cache: Path) -> list[Path]:
-    """The held-out images of rebuild's set for `family`: from data/held-out-<family> when that
-    exists, else the same images drawn again into cache/held-out-<family>."""
-    if data is not None and (data / f"held-out-{family}").is_dir():
-        return sorted(p for p in (data / f"held-out-{family}").rglob("*") if p.is_file())
+def rebuild_split(family: str) -> tuple[SynthConfig, list[Path], list[Path]]:
+    """(config, training names, held-out names) of rebuild's set for `family` ("cnn": the binary
+    set, else the three-class one). rebuild writes CLASS_NNNNN files, so the split of scan_folder
+    depends only on the indices: the names are known without drawing any image."""
     plan = RebuildPlan()
     config = plan.binary_config() if family == "cnn" else plan.synth_config()
-    folder = cache / f"held-out-{family}-{config.seed}-{config.count}"
-    kept = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    # rebuild writes CLASS_NNNNN files, so the split of scan_folder depends only on the indices.
     by_class = {c: [Path(f"{c}_{i:05d}") for i in range(config.count)] for c in config.classes}
     split = plan.split()
-    _, val, test = _stratified(
+    train, val, test = _stratified(
         by_class, tuple(sorted(by_class)), (split.val_fraction, split.test_fraction), split.seed
     )
-    wanted = sorted(val.files + test.files)
-    if len(kept) == len(wanted):
-        return kept
-    print(f"drawing {len(wanted)} held-out {family} images into {folder}", file=sys.stderr)
+    return config, sorted(train.files), sorted(val.files + test.files)
+
+
+def draw_films(names: list[Path], config: SynthConfig, folder: Path) -> list[Path]:
+    """The films `names` (CLASS_NNNNN) of `config`, drawn into folder/<class>/."""
     written = []
-    for name in wanted:
+    for name in names:
         class_name, index = name.name.rsplit("_", 1)
         (folder / class_name).mkdir(parents=True, exist_ok=True)
         image = generate_image(class_name, int(index), config)
         written.append(write_image(image, folder / class_name))
     return sorted(written)
+
+
+def held_out_chests(family: str, data: Path | None, cache: Path) -> list[Path]:
+    """The held-out images of rebuild's set for `family`: from data/held-out-<family> when that
+    exists, else the same images drawn again into cache/held-out-<family>."""
+    if data is not None and (data / f"held-out-{family}").is_dir():
+        return sorted(p for p in (data / f"held-out-{family}").rglob("*") if p.is_file())
+    config, _, wanted = rebuild_split(family)
+    folder = cache / f"held-out-{family}-{config.seed}-{config.count}"
+    kept = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    if len(kept) == len(wanted):
+        return kept
+    print(f"drawing {len(wanted)} held-out {family} images into {folder}", file=sys.stderr)
+    return draw_films(wanted, config, folder)
 
 
 def build_inputs(work: Path, data: Path | None, families: set[str]) -> dict[str, Inputs]:

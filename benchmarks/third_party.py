@@ -37,18 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from edgexray_export.data.folders import _stratified
 from edgexray_export.data.not_chest import write_not_chest
 from edgexray_export.data.synthetic import (
     BINARY_CLASSES,
     SynthConfig,
-    generate_image,
     write_dataset,
-    write_image,
 )
 from edgexray_export.model_check_fit import METHOD_CHOICES, ModelCheckConfig
 from edgexray_export.pipeline import export_model
-from edgexray_export.rebuild import RebuildPlan
 from input_check import (
     CATEGORIES,
     DRAWN,
@@ -60,7 +56,9 @@ from input_check import (
     Inputs,
     Outcome,
     build_inputs,
+    draw_films,
     held_out_chests,
+    rebuild_split,
     run_variant,
 )
 
@@ -93,21 +91,13 @@ def rebuild_training_films(out: Path, per_class: int) -> list[Path]:
     """The first `per_class` films of each class in the training part of rebuild's binary set
     (rebuild's split depends only on the file names, so they are known without drawing the
     others), written to out/<class>/."""
-    plan = RebuildPlan()
-    config = plan.binary_config()
-    by_class = {c: [Path(f"{c}_{i:05d}") for i in range(config.count)] for c in config.classes}
-    split = plan.split()
-    train, _, _ = _stratified(
-        by_class, tuple(sorted(by_class)), (split.val_fraction, split.test_fraction), split.seed
-    )
-    written = []
-    for class_name in config.classes:
-        names = sorted(f.name for f in train.files if f.name.startswith(f"{class_name}_"))
-        (out / class_name).mkdir(parents=True, exist_ok=True)
-        for name in names[:per_class]:
-            image = generate_image(class_name, int(name.rsplit("_", 1)[1]), config)
-            written.append(write_image(image, out / class_name))
-    return written
+    config, train, _ = rebuild_split("cnn")
+    first = [
+        name
+        for class_name in config.classes
+        for name in [n for n in train if n.name.startswith(f"{class_name}_")][:per_class]
+    ]
+    return draw_films(first, config, out)
 
 
 def other_source_films(out: Path, count: int, seed: int) -> list[Path]:
